@@ -1,0 +1,33 @@
+//! cairn-lsm: Cairn's storage engine, a log-structured merge tree.
+//!
+//! Layer 2: depends on `cairn-codec`; the MVCC layer builds on it. See `docs/storage.md` for
+//! the design as built and `docs/formats.md` for every on-disk byte.
+//!
+//! Main types: [`Db`] (open, write, read, iterate, snapshot, flush, compact, ingest,
+//! checkpoint), [`WriteBatch`], [`Options`]. Internally: [`wal`] (write-ahead log),
+//! `memtable` (skip list), [`sst`] (tables), [`manifest`] (version edits), `version` (the
+//! set of live files), `compaction`.
+//!
+//! Threading: `Db` is `Send + Sync`; any number of threads write (group commit) and read
+//! concurrently. One background thread flushes memtables; `Options::compaction_threads`
+//! threads compact.
+#![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
+
+pub mod compaction_filter;
+pub mod error;
+pub mod file_meta;
+pub mod filename;
+pub mod ikey;
+pub mod iter;
+pub mod manifest;
+pub mod options;
+pub mod range_del;
+pub mod sst;
+pub mod wal;
+
+pub use compaction_filter::{CompactionContext, CompactionFilter, CompactionFilterFactory, Decision};
+pub use error::{CorruptionKind, Error, Result};
+pub use file_meta::FileMeta;
+pub use ikey::SeqNo;
+pub use options::{Compression, Options, ReadOptions, WriteOptions};
+pub use range_del::RangeTombstone;

@@ -1,0 +1,139 @@
+//! Engine options. Defaults are the documented production defaults (docs/storage.md).
+
+use std::sync::Arc;
+
+use crate::compaction_filter::CompactionFilterFactory;
+use crate::ikey::SeqNo;
+
+/// Per-block compression of SSTable blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+    /// zstd at the given level (1..=22).
+    Zstd(i32),
+}
+
+impl Compression {
+    /// Byte stored in each block trailer.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Lz4 => 1,
+            Compression::Zstd(_) => 2,
+        }
+    }
+}
+
+/// Options for opening an engine.
+#[derive(Clone)]
+pub struct Options {
+    /// Create the directory and an empty database if none exists.
+    pub create_if_missing: bool,
+    /// Bytes of memtable before it is frozen and flushed (default 64 MiB).
+    pub memtable_bytes: usize,
+    /// Frozen memtables that may wait for flush before writers stall (default 2, so at most
+    /// 3 memtables exist).
+    pub immutable_memtables_max: usize,
+    /// Target uncompressed size of an SSTable data block (default 4 KiB).
+    pub block_bytes: usize,
+    /// Keys between restart points in a block (default 16).
+    pub block_restart_interval: usize,
+    /// Compression of data blocks (default LZ4).
+    pub compression: Compression,
+    /// Bloom filter bits per key; 0 disables filters (default 10).
+    pub bloom_bits_per_key: u32,
+    /// Block cache capacity in bytes (default 256 MiB).
+    pub block_cache_bytes: u64,
+    /// Open SSTables kept in the table cache (default 1000).
+    pub table_cache_files_max: usize,
+    /// Target size of an SSTable written by compaction (default 64 MiB).
+    pub sst_bytes_target: u64,
+    /// L0 file count that triggers a compaction into L1 (default 4).
+    pub l0_compaction_trigger: usize,
+    /// L0 file count at which each write is delayed (default 20).
+    pub l0_slowdown_trigger: usize,
+    /// L0 file count at which writes stop until compaction catches up (default 36).
+    pub l0_stop_trigger: usize,
+    /// Target bytes of L1; each deeper level is `level_size_multiplier` times larger (256 MiB).
+    pub l1_bytes_target: u64,
+    /// Growth factor between levels (default 10).
+    pub level_size_multiplier: u64,
+    /// Number of levels, L0..L(n-1) (default 7).
+    pub levels: usize,
+    /// Background compaction threads (default 2). One more thread does flushes.
+    pub compaction_threads: usize,
+    /// Compaction write rate limit in bytes/s; 0 = unlimited (default 0).
+    pub compaction_bytes_per_sec: u64,
+    /// Estimated pending compaction bytes at which writes slow down (default 64 GiB).
+    pub pending_compaction_slowdown_bytes: u64,
+    /// Estimated pending compaction bytes at which writes stop (default 256 GiB).
+    pub pending_compaction_stop_bytes: u64,
+    /// Compaction filter supplied by a higher layer (MVCC garbage collection).
+    pub compaction_filter: Option<Arc<dyn CompactionFilterFactory>>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            create_if_missing: true,
+            memtable_bytes: 64 << 20,
+            immutable_memtables_max: 2,
+            block_bytes: 4096,
+            block_restart_interval: 16,
+            compression: Compression::Lz4,
+            bloom_bits_per_key: 10,
+            block_cache_bytes: 256 << 20,
+            table_cache_files_max: 1000,
+            sst_bytes_target: 64 << 20,
+            l0_compaction_trigger: 4,
+            l0_slowdown_trigger: 20,
+            l0_stop_trigger: 36,
+            l1_bytes_target: 256 << 20,
+            level_size_multiplier: 10,
+            levels: 7,
+            compaction_threads: 2,
+            compaction_bytes_per_sec: 0,
+            pending_compaction_slowdown_bytes: 64 << 30,
+            pending_compaction_stop_bytes: 256 << 30,
+            compaction_filter: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("memtable_bytes", &self.memtable_bytes)
+            .field("compression", &self.compression)
+            .field("bloom_bits_per_key", &self.bloom_bits_per_key)
+            .field("block_cache_bytes", &self.block_cache_bytes)
+            .field("compaction_filter", &self.compaction_filter.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for one write.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriteOptions {
+    /// Wait until the write is on stable storage (fsync of the WAL) before returning.
+    pub sync: bool,
+}
+
+impl WriteOptions {
+    pub const SYNC: WriteOptions = WriteOptions { sync: true };
+    pub const NO_SYNC: WriteOptions = WriteOptions { sync: false };
+}
+
+/// Options for a read or an iterator.
+#[derive(Debug, Clone, Default)]
+pub struct ReadOptions {
+    /// Read as of this sequence number (from [`crate::Snapshot::seqno`]); `None` = latest.
+    pub snapshot: Option<SeqNo>,
+    /// Iterators: first key that may be returned (inclusive).
+    pub lower_bound: Option<Vec<u8>>,
+    /// Iterators: keys >= this are not returned (exclusive).
+    pub upper_bound: Option<Vec<u8>>,
+    /// Insert blocks read into the block cache (default true when built with `new`).
+    pub skip_cache_fill: bool,
+}

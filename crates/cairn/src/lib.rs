@@ -1,0 +1,1 @@
+//! Cairn: the embedded API (grows with the transactions issue).
