@@ -13,6 +13,10 @@
 //! threads compact.
 #![deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::cast_possible_truncation)]
 
+mod batch;
+mod compaction;
+mod db;
+mod db_iter;
 pub mod compaction_filter;
 pub mod error;
 pub mod file_meta;
@@ -20,11 +24,18 @@ pub mod filename;
 pub mod ikey;
 pub mod iter;
 pub mod manifest;
+mod memtable;
 pub mod options;
 pub mod range_del;
 pub mod sst;
+mod stats;
+mod version;
 pub mod wal;
 
+pub use batch::{BatchOp, BatchOps, WriteBatch};
+pub use db::{Db, Snapshot};
+pub use db_iter::DbIterator;
+pub use stats::{LevelStats, Stats};
 pub use compaction_filter::{CompactionContext, CompactionFilter, CompactionFilterFactory, Decision};
 pub use error::{CorruptionKind, Error, Result};
 pub use file_meta::FileMeta;

@@ -1,1 +1,140 @@
-fn main() {}
+//! The `cairn` binary: one executable for every Cairn role and tool.
+//!
+//! Subcommands are grouped as nested enums (`cairn <group> <command>`), so new groups
+//! (`start`, `sql`, ...) add a variant to [`Command`] and a handler, without touching the
+//! others. Handlers live beside their group: `bench` here (a thin layer over `cairn-bench`),
+//! `debug` in [`debug`].
+
+mod debug;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cairn_bench::engine::{self, EngineBenchConfig, EngineKind, Workload, WorkloadReport};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cairn", version, about = "Cairn: a distributed, transactional database")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Offline inspection of storage files.
+    #[command(subcommand)]
+    Debug(debug::DebugCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// db_bench-style storage engine benchmark (Cairn's LSM and, if built in, RocksDB, fjall).
+    Engine(EngineBenchArgs),
+}
+
+/// Flags of `cairn bench engine`; the rules behind them are documented in
+/// `cairn_bench::engine`.
+#[derive(Debug, Args)]
+struct EngineBenchArgs {
+    /// Workloads to run, in order, on one database per engine: fillseq, fillrandom, overwrite,
+    /// fillsync, readrandom, readmissing, seekrandom. Fills start from an empty database;
+    /// fillsync uses a scratch database of its own.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "fillseq,fillrandom,overwrite,fillsync,readrandom,readmissing,seekrandom"
+    )]
+    workloads: Vec<Workload>,
+
+    /// Threads per workload, sharing one engine; the operations are split among them.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+
+    /// Operations per workload; fills write keys 0..num. fillsync writes min(num, 20000).
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+
+    /// Engines to compare, one after the other: cairn, rocksdb, fjall (the last two only if
+    /// built with `--features rocksdb,fjall`).
+    #[arg(long, value_delimiter = ',', default_value = "cairn")]
+    engines: Vec<EngineKind>,
+
+    /// Parent directory for the databases (DIR/<engine> is deleted and recreated, and left
+    /// behind for inspection). Default: a temporary directory removed at exit.
+    #[arg(long = "db", value_name = "DIR")]
+    db_dir: Option<PathBuf>,
+
+    /// Print one JSON object per workload instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Value size in bytes (half random, half compressible); keys are always 16 bytes.
+    #[arg(long = "value-size", default_value_t = 100)]
+    value_bytes: usize,
+
+    /// Block cache size of each engine in MiB.
+    #[arg(long = "cache-mb", default_value_t = 256)]
+    cache_mb: u64,
+
+    /// Seed of keys, values and random orders; a seed always gives the same data.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
+        Command::Debug(command) => debug::run(command),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_engine_bench(args: &EngineBenchArgs) -> anyhow::Result<()> {
+    let cache_bytes = args.cache_mb.checked_mul(1 << 20).context("--cache-mb is too large")?;
+    let config = EngineBenchConfig {
+        workloads: args.workloads.clone(),
+        engines: args.engines.clone(),
+        threads: args.threads,
+        num: args.num,
+        db_dir: args.db_dir.clone(),
+        value_bytes: args.value_bytes,
+        cache_bytes,
+        seed: args.seed,
+    };
+    let mut stdout = std::io::stdout().lock();
+    if !args.json {
+        writeln!(
+            stdout,
+            "cairn bench engine: num={} threads={} key=16 B value={} B cache={} MiB seed={}",
+            config.num, config.threads, config.value_bytes, args.cache_mb, config.seed
+        )?;
+        writeln!(stdout, "{}", WorkloadReport::table_header())?;
+    }
+    // Each line goes out as soon as its workload ends, so a long run shows progress and a
+    // crash keeps the lines before it.
+    let mut write_error = None;
+    engine::run(&config, &mut |report| {
+        let line = if args.json { report.to_json_line() } else { report.table_row() };
+        if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            write_error.get_or_insert(e);
+        }
+    })
+    .context("bench engine")?;
+    match write_error {
+        Some(e) => Err(e).context("write results to stdout"),
+        None => Ok(()),
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of cairn-lsm: one test binary (each file under tests/ would be another link).
+mod engine;
+mod model;
