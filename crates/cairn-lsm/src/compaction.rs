@@ -5,8 +5,8 @@
 //! without locks, and installs the result with one MANIFEST edit.
 //!
 //! **Picking**: L0's score is its file count over `l0_compaction_trigger`; level `n >= 1`
-//! scores its bytes over its target (`l1_bytes_target * multiplier^(n-1)`). The highest score
-//! >= 1 whose files are free wins. L0 compacts all its files with the overlapping L1 files;
+//! scores its bytes over its target (`l1_bytes_target * multiplier^(n-1)`). The highest
+//! score of at least 1 whose files are free wins. L0 compacts all its files with the overlapping L1 files;
 //! a deeper level compacts one file (round robin by key) with the overlapping files below.
 //! When nothing overlaps below (and, for L0, the L0 files do not overlap each other), files
 //! move down by a MANIFEST edit alone (a *trivial move*).
@@ -167,6 +167,10 @@ fn pick_l0(v: &Version, cs: &CompactionState) -> Option<Compaction> {
         _ => true,
     });
     let trivial_move = next_inputs.is_empty() && disjoint;
+    // The output spans the L1 inputs too, which may reach beyond the L0 files' range.
+    let mut all = next_inputs.clone();
+    all.extend(inputs.iter().cloned());
+    let (lo, hi) = key_range(&all)?;
     Some(Compaction {
         level: 0,
         output_level: 1,
@@ -313,7 +317,7 @@ fn run(inner: &Arc<DbInner>, c: &Compaction) -> Result<()> {
         inputs = c.inputs.len() + c.next_inputs.len(),
         read_bytes = read,
         written_bytes = written,
-        ms = started.elapsed().as_millis() as u64,
+        ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         "compaction done"
     );
     Ok(())
@@ -378,8 +382,13 @@ impl Outputs<'_> {
             }
         }
         if let Some((number, b)) = self.builder.take() {
-            let built = b.finish()?;
-            self.done.push(meta_from_built(number, &built, 0));
+            match b.finish() {
+                Ok(built) => self.done.push(meta_from_built(number, &built, 0)),
+                Err(e) => {
+                    let _ = std::fs::remove_file(filename::table_path(&self.inner.dir, number));
+                    return Err(e);
+                }
+            }
         }
         self.lower = upper.map(<[u8]>::to_vec);
         Ok(())

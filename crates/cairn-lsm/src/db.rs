@@ -416,6 +416,16 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
                 edits.push(e);
                 Ok(())
             })?;
+            // The first record (the base snapshot) was synced before CURRENT named the file,
+            // so it cannot be a torn write: without it the MANIFEST is damaged, and opening
+            // an empty database (and deleting its tables as orphans) would lose everything.
+            if edits.is_empty() {
+                return Err(Error::corruption(
+                    &path,
+                    0,
+                    CorruptionKind::Invalid("MANIFEST has no intact base record"),
+                ));
+            }
             for e in &edits {
                 if let Some(l) = e.log_number {
                     log_number = log_number.max(l);
@@ -468,19 +478,17 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     for &n in wal_numbers.iter().filter(|n| **n >= log_number) {
         let path = filename::wal_path(dir, n);
         let mem = Arc::new(Memtable::new(n));
-        let replay = wal::replay_wal(&path, |offset, payload| {
+        // A torn tail is logged by the WAL reader; those writes were never acknowledged.
+        wal::replay_wal(&path, |offset, payload| {
             let ops = BatchOps::new(payload)
                 .and_then(BatchOps::collect_all)
-                .map_err(|e| Error::decode(&path, offset + 8, e))?;
+                .map_err(|e| Error::decode(&path, offset + cairn_codec::frame::HEADER_BYTES as u64, e))?;
             for op in ops {
                 mem.insert(op.seqno, op.kind, op.key, op.value);
                 last_seqno = last_seqno.max(op.seqno);
             }
             Ok(())
         })?;
-        if let cairn_codec::frame::FrameEnd::TornTail { offset, bytes } = replay.end {
-            tracing::warn!(wal = %path.display(), offset, bytes, "dropped torn tail while recovering");
-        }
         if !mem.is_empty() {
             let number = next_file_number;
             next_file_number += 1;
@@ -551,6 +559,10 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     })
 }
 
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
 fn remove_quietly(path: &Path) {
     if let Err(e) = std::fs::remove_file(path) {
         if e.kind() != std::io::ErrorKind::NotFound {
@@ -567,25 +579,34 @@ fn build_table_from_memtable(
     number: u64,
 ) -> Result<Option<FileMeta>> {
     let tombstones = mem.all_range_tombstones();
-    if mem.len() == 0 && tombstones.is_empty() {
+    if mem.is_empty() {
         return Ok(None);
     }
     let path = filename::table_path(dir, number);
     let mut builder = TableBuilder::create(&path, TableBuilderOptions::from_options(opts))?;
-    let mut it = mem.iter();
-    it.seek_to_first()?;
-    while it.valid() {
-        if let Err(e) = builder.add(it.key(), it.value()) {
-            builder.abandon();
-            return Err(e);
+    let filled = (|| {
+        let mut it = mem.iter();
+        it.seek_to_first()?;
+        while it.valid() {
+            builder.add(it.key(), it.value())?;
+            it.next()?;
         }
-        it.next()?;
+        for t in &tombstones {
+            builder.add_range_tombstone(&t.start, &t.end, t.seqno)?;
+        }
+        Ok(())
+    })();
+    if let Err(e) = filled {
+        builder.abandon();
+        return Err(e);
     }
-    for t in &tombstones {
-        builder.add_range_tombstone(&t.start, &t.end, t.seqno)?;
+    match builder.finish() {
+        Ok(built) => Ok(Some(meta_from_built(number, &built, 0))),
+        Err(e) => {
+            remove_quietly(&path);
+            Err(e)
+        }
     }
-    let built = builder.finish()?;
-    Ok(Some(meta_from_built(number, &built, 0)))
 }
 
 /// File metadata for a table just built.
@@ -781,7 +802,7 @@ impl DbInner {
                 drop(st);
                 let t = Instant::now();
                 std::thread::sleep(SLOWDOWN_STEP);
-                self.counters.stall_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+                self.counters.stall_micros.fetch_add(micros(t.elapsed()), Ordering::Relaxed);
                 continue;
             }
             if st.sv.mem.approx_bytes() < self.opts.memtable_bytes && !st.flush_requested {
@@ -822,7 +843,7 @@ impl DbInner {
             self.bg_cv.notify_all();
         };
         if let Some(t) = stall_start {
-            self.counters.stall_micros.fetch_add(t.elapsed().as_micros() as u64, Ordering::Relaxed);
+            self.counters.stall_micros.fetch_add(micros(t.elapsed()), Ordering::Relaxed);
         }
         result
     }

@@ -131,6 +131,7 @@ impl DbIterator {
     }
 
     /// Moves to the next key. Only while valid.
+    #[expect(clippy::should_implement_trait, reason = "fallible cursor, not an Iterator")]
     pub fn next(&mut self) -> Result<()> {
         if !self.valid {
             return Ok(());

@@ -152,11 +152,6 @@ impl Memtable {
         self.map.is_empty() && self.range_dels.read().is_empty()
     }
 
-    /// Number of point entries.
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
     /// Inserts one operation.
     pub fn insert(&self, seqno: SeqNo, kind: ValueKind, key: &[u8], value: &[u8]) {
         let charged = key.len() + value.len() + ikey::TRAILER_BYTES + ENTRY_OVERHEAD_BYTES;

@@ -138,3 +138,42 @@ fn run_engine_bench(args: &EngineBenchArgs) -> anyhow::Result<()> {
         None => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn bench_engine_parses_lists_and_defaults() {
+        let cli = Cli::try_parse_from([
+            "cairn", "bench", "engine", "--workloads", "fillrandom,readrandom", "--engines",
+            "cairn,rocksdb", "--threads", "4", "--json",
+        ])
+        .expect("valid command line");
+        let Command::Bench(BenchCommand::Engine(args)) = cli.command else {
+            panic!("parsed into the wrong subcommand");
+        };
+        assert_eq!(args.workloads, [Workload::FillRandom, Workload::ReadRandom]);
+        assert_eq!(args.engines, [EngineKind::Cairn, EngineKind::RocksDb]);
+        assert_eq!((args.threads, args.num, args.value_bytes, args.cache_mb, args.seed), (4, 1_000_000, 100, 256, 42));
+        assert!(args.json);
+        assert!(Cli::try_parse_from(["cairn", "bench", "engine", "--workloads", "fillfast"]).is_err());
+    }
+
+    #[test]
+    fn debug_subcommands_say_not_supported_yet() {
+        let cli = Cli::try_parse_from(["cairn", "debug", "sst", "000001.sst"]).expect("valid command line");
+        let Command::Debug(command) = cli.command else {
+            panic!("parsed into the wrong subcommand");
+        };
+        let error = debug::run(&command).expect_err("debug is a stub");
+        assert!(error.to_string().contains("not supported yet"), "{error}");
+    }
+}

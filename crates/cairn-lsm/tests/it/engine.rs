@@ -171,7 +171,7 @@ fn ingested_table_is_newer_than_existing_writes() {
         b.add(&ikey::encode(&key(i), 0, ikey::ValueKind::Put), b"ingested").expect("add");
     }
     b.finish().expect("finish");
-    db.ingest(&[ext.clone()]).expect("ingest");
+    db.ingest(std::slice::from_ref(&ext)).expect("ingest");
     assert!(ext.exists(), "caller's file is left in place");
     let ro = ReadOptions::default();
     assert_eq!(db.get(&key(10), &ro).expect("get").as_deref(), Some(&b"before"[..]));

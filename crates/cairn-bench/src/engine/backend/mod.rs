@@ -16,9 +16,6 @@
 //! with a 10 bits/key bloom filter where the engine lets us choose; everything else is the
 //! engine's default.
 
-// `cairn_lsm::Db` is still being written; until it lands the cairn backend is compiled out
-// (`cfg(any())` is never true) and `--engines cairn` reports `EngineNotBuilt`.
-#[cfg(any())]
 mod cairn_backend;
 #[cfg(feature = "fjall")]
 mod fjall_backend;
@@ -92,7 +89,7 @@ impl EngineKind {
     /// Whether this binary was built with the engine.
     pub fn is_built(self) -> bool {
         match self {
-            EngineKind::Cairn => cfg!(any()),
+            EngineKind::Cairn => true,
             EngineKind::RocksDb => cfg!(feature = "rocksdb"),
             EngineKind::Fjall => cfg!(feature = "fjall"),
         }
@@ -100,13 +97,8 @@ impl EngineKind {
 
     /// Opens (creating if needed) a database of this engine in `dir`.
     pub fn open(self, dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>> {
-        // Until `cairn_lsm::Db` lands nothing may be built, leaving the arguments unused.
-        let _ = (dir, config);
         match self {
-            #[cfg(any())]
             EngineKind::Cairn => Ok(Box::new(cairn_backend::CairnBenchEngine::open(dir, config)?)),
-            #[cfg(not(any()))]
-            EngineKind::Cairn => Err(BenchError::EngineNotBuilt { engine: self.name() }),
             #[cfg(feature = "rocksdb")]
             EngineKind::RocksDb => {
                 Ok(Box::new(rocksdb_backend::RocksDbBenchEngine::open(dir, config)?))
