@@ -14,7 +14,9 @@ pub fn crc32c(data: &[u8]) -> u32 {
 
 /// CRC-32C of the concatenation of `parts`, without copying them together.
 pub fn crc32c_parts(parts: &[&[u8]]) -> u32 {
-    parts.iter().fold(0, |crc, part| crc32c::crc32c_append(crc, part))
+    parts
+        .iter()
+        .fold(0, |crc, part| crc32c::crc32c_append(crc, part))
 }
 
 /// The stored form of a checksum.

@@ -64,7 +64,11 @@ impl<'a> Decoder<'a> {
 
     /// An error at the current position.
     pub fn error(&self, what: &'static str, reason: DecodeErrorReason) -> DecodeError {
-        DecodeError { offset: self.pos, what, reason }
+        DecodeError {
+            offset: self.pos,
+            what,
+            reason,
+        }
     }
 
     /// Takes the next `n` bytes.
@@ -130,7 +134,11 @@ impl<'a> Decoder<'a> {
                 return Ok(result);
             }
         }
-        Err(DecodeError { offset: start, what: "varint", reason: DecodeErrorReason::BadVarint })
+        Err(DecodeError {
+            offset: start,
+            what: "varint",
+            reason: DecodeErrorReason::BadVarint,
+        })
     }
 
     /// A varint that must fit in a u32.
@@ -174,7 +182,11 @@ pub fn verify_masked_crc(
     if computed == stored {
         Ok(())
     } else {
-        Err(DecodeError { offset, what, reason: DecodeErrorReason::Checksum { stored, computed } })
+        Err(DecodeError {
+            offset,
+            what,
+            reason: DecodeErrorReason::Checksum { stored, computed },
+        })
     }
 }
 
@@ -190,7 +202,11 @@ mod tests {
         let e = d.u32_le("field").err();
         assert_eq!(
             e,
-            Some(DecodeError { offset: 1, what: "field", reason: DecodeErrorReason::Truncated })
+            Some(DecodeError {
+                offset: 1,
+                what: "field",
+                reason: DecodeErrorReason::Truncated
+            })
         );
     }
 
@@ -198,7 +214,10 @@ mod tests {
     fn overlong_varint_is_rejected() {
         let bytes = [0xffu8; 11];
         let mut d = Decoder::new(&bytes);
-        assert_eq!(d.varint_u64().map_err(|e| e.reason), Err(DecodeErrorReason::BadVarint));
+        assert_eq!(
+            d.varint_u64().map_err(|e| e.reason),
+            Err(DecodeErrorReason::BadVarint)
+        );
         // u64::MAX is exactly ten bytes and decodes.
         let mut out = Vec::new();
         crate::varint::put_u64(&mut out, u64::MAX);

@@ -35,10 +35,15 @@ pub const PAYLOAD_BYTES_MAX: u32 = 1 << 30;
 /// # Panics
 /// If `payload` is longer than [`PAYLOAD_BYTES_MAX`]: callers bound their records well below.
 pub fn encode(out: &mut Vec<u8>, payload: &[u8]) {
-    let len = u32::try_from(payload.len()).ok().filter(|l| *l <= PAYLOAD_BYTES_MAX);
+    let len = u32::try_from(payload.len())
+        .ok()
+        .filter(|l| *l <= PAYLOAD_BYTES_MAX);
     let len = match len {
         Some(l) => l,
-        None => panic!("frame payload of {} bytes exceeds the maximum", payload.len()),
+        None => panic!(
+            "frame payload of {} bytes exceeds the maximum",
+            payload.len()
+        ),
     };
     let len_bytes = len.to_le_bytes();
     let checksum = crc::mask(crc::crc32c_parts(&[&len_bytes, payload]));
@@ -91,7 +96,12 @@ pub struct FrameReader<'a> {
 
 impl<'a> FrameReader<'a> {
     pub fn new(buf: &'a [u8], base_offset: u64) -> Self {
-        FrameReader { buf, pos: 0, base_offset, end: None }
+        FrameReader {
+            buf,
+            pos: 0,
+            base_offset,
+            end: None,
+        }
     }
 
     /// How the buffer ended; `None` until iteration has returned `None`.
@@ -106,7 +116,10 @@ impl<'a> FrameReader<'a> {
 
     fn torn(&mut self) -> Option<Result<(u64, &'a [u8]), FrameError>> {
         let rest = self.buf.len().saturating_sub(self.pos);
-        self.end = Some(FrameEnd::TornTail { offset: self.good_offset(), bytes: rest as u64 });
+        self.end = Some(FrameEnd::TornTail {
+            offset: self.good_offset(),
+            bytes: rest as u64,
+        });
         None
     }
 
@@ -140,8 +153,14 @@ impl<'a> FrameReader<'a> {
             // A length this large can only be damage. At the tail it is a torn write of the
             // header; before the tail we cannot tell where the next record starts, so it is
             // corruption.
-            self.end = Some(FrameEnd::TornTail { offset, bytes: rest.len() as u64 });
-            return Some(Err(FrameError { offset, reason: FrameErrorReason::LengthTooLarge(len) }));
+            self.end = Some(FrameEnd::TornTail {
+                offset,
+                bytes: rest.len() as u64,
+            });
+            return Some(Err(FrameError {
+                offset,
+                reason: FrameErrorReason::LengthTooLarge(len),
+            }));
         }
         let payload_end = HEADER_BYTES + len as usize;
         let Some(payload) = rest.get(HEADER_BYTES..payload_end) else {
@@ -152,7 +171,10 @@ impl<'a> FrameReader<'a> {
             if payload_end == rest.len() {
                 return self.torn();
             }
-            self.end = Some(FrameEnd::TornTail { offset, bytes: rest.len() as u64 });
+            self.end = Some(FrameEnd::TornTail {
+                offset,
+                bytes: rest.len() as u64,
+            });
             return Some(Err(FrameError {
                 offset,
                 reason: FrameErrorReason::Checksum { stored, computed },
@@ -207,7 +229,13 @@ mod tests {
         for cut in 1..(framed_len(6)) {
             let (recs, end, err) = read_all(&buf[..buf.len() - cut]);
             assert_eq!(recs, vec![b"first".to_vec()], "cut {cut}");
-            assert_eq!(end, Some(FrameEnd::TornTail { offset: 13, bytes: (14 - cut) as u64 }));
+            assert_eq!(
+                end,
+                Some(FrameEnd::TornTail {
+                    offset: 13,
+                    bytes: (14 - cut) as u64
+                })
+            );
             assert_eq!(err, None);
         }
     }
@@ -229,7 +257,12 @@ mod tests {
         buf[9] ^= 0x40; // inside the first payload
         let (recs, _, err) = read_all(&buf);
         assert!(recs.is_empty());
-        let err = err.map(|e| (e.offset, matches!(e.reason, FrameErrorReason::Checksum { .. })));
+        let err = err.map(|e| {
+            (
+                e.offset,
+                matches!(e.reason, FrameErrorReason::Checksum { .. }),
+            )
+        });
         assert_eq!(err, Some((0, true)));
     }
 
@@ -248,7 +281,13 @@ mod tests {
         buf.extend_from_slice(&[0u8; 100]);
         let (recs, end, err) = read_all(&buf);
         assert_eq!(recs.len(), 1);
-        assert_eq!(end, Some(FrameEnd::TornTail { offset: 9, bytes: 100 }));
+        assert_eq!(
+            end,
+            Some(FrameEnd::TornTail {
+                offset: 9,
+                bytes: 100
+            })
+        );
         assert_eq!(err, None);
     }
 

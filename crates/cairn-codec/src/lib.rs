@@ -11,7 +11,11 @@
 //! It does not know what the payloads mean. Pure functions; no I/O; no state.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::cast_possible_truncation)
+    deny(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation
+    )
 )]
 
 pub mod crc;
@@ -20,4 +24,3 @@ pub mod varint;
 
 mod decoder;
 pub use decoder::{verify_masked_crc, DecodeError, DecodeErrorReason, Decoder};
-

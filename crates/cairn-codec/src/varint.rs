@@ -7,7 +7,10 @@
 //! that are too long or overflow the type.
 
 /// Appends the varint encoding of `v` to `out`.
-#[expect(clippy::cast_possible_truncation, reason = "each byte is masked to 7 bits first")]
+#[expect(
+    clippy::cast_possible_truncation,
+    reason = "each byte is masked to 7 bits first"
+)]
 pub fn put_u64(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(((v & 0x7f) as u8) | 0x80);

@@ -38,7 +38,11 @@ impl Default for WriteBatch {
 
 impl WriteBatch {
     pub fn new() -> Self {
-        WriteBatch { rep: vec![0; HEADER_BYTES], count: 0, user_bytes: 0 }
+        WriteBatch {
+            rep: vec![0; HEADER_BYTES],
+            count: 0,
+            user_bytes: 0,
+        }
     }
 
     /// Sets `key` to `value`.
@@ -129,7 +133,11 @@ impl<'a> BatchOps<'a> {
         if count == 0 || last.is_none_or(|l| l > crate::ikey::SEQNO_MAX) {
             return Err(d.error("batch count", DecodeErrorReason::OutOfRange));
         }
-        Ok(BatchOps { d, next_seqno: seqno, remaining: count })
+        Ok(BatchOps {
+            d,
+            next_seqno: seqno,
+            remaining: count,
+        })
     }
 
     /// Sequence number of the first op.
@@ -143,25 +151,44 @@ impl<'a> BatchOps<'a> {
         let cap = (self.remaining as usize).min(self.d.remaining().len() / 2);
         let mut out = Vec::with_capacity(cap);
         while self.remaining > 0 {
-            out.push(self.next_op()?);
+            out.push(self.decode_op()?);
         }
         if !self.d.is_empty() {
-            return Err(self.d.error("batch trailing bytes", DecodeErrorReason::Malformed));
+            return Err(self
+                .d
+                .error("batch trailing bytes", DecodeErrorReason::Malformed));
         }
         Ok(out)
     }
 
-    fn next_op(&mut self) -> Result<BatchOp<'a>, DecodeError> {
+    /// The next op, or `None` once all `count` ops were returned. Does not check for trailing
+    /// bytes; [`Self::collect_all`] does.
+    pub fn next_op(&mut self) -> Option<Result<BatchOp<'a>, DecodeError>> {
+        if self.remaining == 0 {
+            return None;
+        }
+        Some(self.decode_op())
+    }
+
+    fn decode_op(&mut self) -> Result<BatchOp<'a>, DecodeError> {
         let kind_byte = self.d.u8("batch op kind")?;
         let kind = ValueKind::from_u8(kind_byte).ok_or_else(|| {
-            self.d.error("batch op kind", DecodeErrorReason::UnknownTag(u64::from(kind_byte)))
+            self.d.error(
+                "batch op kind",
+                DecodeErrorReason::UnknownTag(u64::from(kind_byte)),
+            )
         })?;
         let key = self.d.len_prefixed("batch key")?;
         let value = match kind {
             ValueKind::Delete => &[][..],
             ValueKind::Put | ValueKind::RangeDelete => self.d.len_prefixed("batch value")?,
         };
-        let op = BatchOp { seqno: self.next_seqno, kind, key, value };
+        let op = BatchOp {
+            seqno: self.next_seqno,
+            kind,
+            key,
+            value,
+        };
         self.next_seqno += 1;
         self.remaining -= 1;
         Ok(op)
@@ -178,7 +205,10 @@ mod tests {
         let mut b = WriteBatch::new();
         b.put(b"a", b"b");
         let enc = b.seal(7).to_vec();
-        assert_eq!(enc, vec![7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0x61, 1, 0x62]);
+        assert_eq!(
+            enc,
+            vec![7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0x61, 1, 0x62]
+        );
     }
 
     #[test]
@@ -196,9 +226,24 @@ mod tests {
         assert_eq!(
             ops,
             vec![
-                BatchOp { seqno: 100, kind: ValueKind::Put, key: b"k1", value: b"v1" },
-                BatchOp { seqno: 101, kind: ValueKind::Delete, key: b"k2", value: b"" },
-                BatchOp { seqno: 102, kind: ValueKind::RangeDelete, key: b"a", value: b"c" },
+                BatchOp {
+                    seqno: 100,
+                    kind: ValueKind::Put,
+                    key: b"k1",
+                    value: b"v1"
+                },
+                BatchOp {
+                    seqno: 101,
+                    kind: ValueKind::Delete,
+                    key: b"k2",
+                    value: b""
+                },
+                BatchOp {
+                    seqno: 102,
+                    kind: ValueKind::RangeDelete,
+                    key: b"a",
+                    value: b"c"
+                },
             ]
         );
     }

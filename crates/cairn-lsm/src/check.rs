@@ -108,7 +108,9 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport> {
             }
             Ok(_) => {}
             Err(e) => {
-                report.problems.push(Error::io("stat live sstable", &path, e));
+                report
+                    .problems
+                    .push(Error::io("stat live sstable", &path, e));
                 continue;
             }
         }
@@ -134,7 +136,9 @@ pub fn check_dir(dir: &Path) -> Result<CheckReport> {
         let r = wal::replay_wal(&path, |offset, payload| {
             BatchOps::new(payload)
                 .and_then(BatchOps::collect_all)
-                .map_err(|e| Error::decode(&path, offset + cairn_codec::frame::HEADER_BYTES as u64, e))?;
+                .map_err(|e| {
+                    Error::decode(&path, offset + cairn_codec::frame::HEADER_BYTES as u64, e)
+                })?;
             batches += 1;
             Ok(())
         });

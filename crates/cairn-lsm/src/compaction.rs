@@ -65,7 +65,12 @@ pub(crate) struct CompactionState {
 
 impl CompactionState {
     pub fn new(levels: usize) -> CompactionState {
-        CompactionState { running: 0, busy: HashSet::new(), pointer: vec![Vec::new(); levels], force_full: false }
+        CompactionState {
+            running: 0,
+            busy: HashSet::new(),
+            pointer: vec![Vec::new(); levels],
+            force_full: false,
+        }
     }
 }
 
@@ -102,7 +107,9 @@ pub(crate) fn pending_compaction_bytes(v: &Version, opts: &Options) -> u64 {
         pending += v.level_bytes(0);
     }
     for level in 1..v.levels.len() {
-        pending += v.level_bytes(level).saturating_sub(level_target(opts, level));
+        pending += v
+            .level_bytes(level)
+            .saturating_sub(level_target(opts, level));
     }
     pending
 }
@@ -142,7 +149,11 @@ pub(crate) fn pick(st: &State, opts: &Options) -> Option<Compaction> {
         if score < 1.0 {
             break;
         }
-        let picked = if level == 0 { pick_l0(v, cs) } else { pick_level(v, cs, level) };
+        let picked = if level == 0 {
+            pick_l0(v, cs)
+        } else {
+            pick_level(v, cs, level)
+        };
         if picked.is_some() {
             return picked;
         }
@@ -190,7 +201,10 @@ fn pick_level(v: &Version, cs: &CompactionState, level: usize) -> Option<Compact
         if cs.busy.contains(&f.meta.number) {
             continue;
         }
-        let (lo, hi) = (f.smallest_user_key().to_vec(), f.largest_user_key().to_vec());
+        let (lo, hi) = (
+            f.smallest_user_key().to_vec(),
+            f.largest_user_key().to_vec(),
+        );
         let next_inputs = v.overlapping(level + 1, &lo, &hi);
         if next_inputs.iter().any(|n| cs.busy.contains(&n.meta.number)) {
             continue;
@@ -219,7 +233,10 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(bytes_per_sec: u64) -> RateLimiter {
-        RateLimiter { bytes_per_sec, state: Mutex::new((Instant::now(), 0.0)) }
+        RateLimiter {
+            bytes_per_sec,
+            state: Mutex::new((Instant::now(), 0.0)),
+        }
     }
 
     fn charge(&self, bytes: u64) {
@@ -234,7 +251,11 @@ impl RateLimiter {
             let credit = (now - s.0).as_secs_f64() * rate;
             s.1 = (s.1 - credit).max(-rate) + bytes as f64;
             s.0 = now;
-            if s.1 > 0.0 { Some(Duration::from_secs_f64(s.1 / rate)) } else { None }
+            if s.1 > 0.0 {
+                Some(Duration::from_secs_f64(s.1 / rate))
+            } else {
+                None
+            }
         };
         if let Some(d) = sleep {
             std::thread::sleep(d);
@@ -269,7 +290,9 @@ pub(crate) fn compaction_loop(inner: &Arc<DbInner>) {
             }
             st.compaction.running -= 1;
             if c.level > 0 {
-                if let (Some(p), Some(f)) = (st.compaction.pointer.get_mut(c.level), c.inputs.last()) {
+                if let (Some(p), Some(f)) =
+                    (st.compaction.pointer.get_mut(c.level), c.inputs.last())
+                {
                     *p = f.largest_user_key().to_vec();
                 }
             }
@@ -310,8 +333,14 @@ fn run(inner: &Arc<DbInner>, c: &Compaction) -> Result<()> {
     }
     inner.log_and_apply(edit)?;
     inner.counters.compactions.fetch_add(1, Ordering::Relaxed);
-    inner.counters.compaction_bytes_read.fetch_add(read, Ordering::Relaxed);
-    inner.counters.compaction_bytes_written.fetch_add(written, Ordering::Relaxed);
+    inner
+        .counters
+        .compaction_bytes_read
+        .fetch_add(read, Ordering::Relaxed);
+    inner
+        .counters
+        .compaction_bytes_written
+        .fetch_add(written, Ordering::Relaxed);
     tracing::info!(
         level = c.level,
         inputs = c.inputs.len() + c.next_inputs.len(),
@@ -345,7 +374,8 @@ impl Outputs<'_> {
         if self.builder.is_none() {
             let number = self.inner.next_file_number.fetch_add(1, Ordering::AcqRel);
             let path = filename::table_path(&self.inner.dir, number);
-            let b = TableBuilder::create(&path, TableBuilderOptions::from_options(&self.inner.opts))?;
+            let b =
+                TableBuilder::create(&path, TableBuilderOptions::from_options(&self.inner.opts))?;
             self.builder = Some((number, b));
         }
         match self.builder.as_mut() {
@@ -369,7 +399,11 @@ impl Outputs<'_> {
                     Some(up) if up < t.end.as_slice() => up.to_vec(),
                     _ => t.end.clone(),
                 };
-                (start < end).then_some(RangeTombstone { start, end, seqno: t.seqno })
+                (start < end).then_some(RangeTombstone {
+                    start,
+                    end,
+                    seqno: t.seqno,
+                })
             })
             .collect();
         if self.builder.is_none() && clipped.is_empty() {
@@ -417,11 +451,29 @@ fn merge(inner: &Arc<DbInner>, c: &Compaction) -> Result<Vec<FileMeta>> {
     // Tombstones that must survive: all but those at the bottom that no snapshot predates.
     tombstones.retain(|t| !(c.bottommost && stripe(&snapshots, t.seqno) == 0));
     tombstones.sort_by(|a, b| a.start.cmp(&b.start).then(b.seqno.cmp(&a.seqno)));
-    let mut filter: Option<Box<dyn CompactionFilter>> = inner.opts.compaction_filter.as_ref().map(|f| {
-        f.create(CompactionContext { output_level: c.output_level, is_bottommost: c.bottommost })
-    });
-    let mut out = Outputs { inner, builder: None, lower: None, tombstones, done: Vec::new() };
-    let r = merge_into(inner, c, &snapshots, &index, filter.as_deref_mut(), MergingIter::new(children), &mut out);
+    let mut filter: Option<Box<dyn CompactionFilter>> =
+        inner.opts.compaction_filter.as_ref().map(|f| {
+            f.create(CompactionContext {
+                output_level: c.output_level,
+                is_bottommost: c.bottommost,
+            })
+        });
+    let mut out = Outputs {
+        inner,
+        builder: None,
+        lower: None,
+        tombstones,
+        done: Vec::new(),
+    };
+    let r = merge_into(
+        inner,
+        c,
+        &snapshots,
+        &index,
+        filter.as_deref_mut(),
+        MergingIter::new(children),
+        &mut out,
+    );
     match r {
         Ok(()) => Ok(out.done),
         Err(e) => {
@@ -463,7 +515,11 @@ fn merge_into(
         let new_key = !have_key || p.user_key != current_key.as_slice();
         if new_key {
             // Cut the output file only between user keys.
-            if out.builder.as_ref().is_some_and(|(_, b)| b.estimated_size_bytes() >= target) {
+            if out
+                .builder
+                .as_ref()
+                .is_some_and(|(_, b)| b.estimated_size_bytes() >= target)
+            {
                 out.finish_file(Some(p.user_key))?;
             }
             current_key.clear();
@@ -501,7 +557,11 @@ fn merge_into(
         }
         key_buf.clear();
         ikey::encode_into(&mut key_buf, p.user_key, p.seqno, kind as u8);
-        let value: &[u8] = if kind == ValueKind::Delete { &[] } else { merged.value() };
+        let value: &[u8] = if kind == ValueKind::Delete {
+            &[]
+        } else {
+            merged.value()
+        };
         let bytes = (key_buf.len() + value.len()) as u64;
         out.builder()?.add(&key_buf, value)?;
         since_charge += bytes;
@@ -514,4 +574,48 @@ fn merge_into(
     out.finish_file(None)?;
     limiter.charge(since_charge);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripes_split_at_snapshots() {
+        let snaps = [10, 20];
+        assert_eq!(stripe(&snaps, 5), 0);
+        assert_eq!(stripe(&snaps, 10), 0);
+        assert_eq!(stripe(&snaps, 11), 1);
+        assert_eq!(stripe(&snaps, 20), 1);
+        assert_eq!(stripe(&snaps, 21), 2);
+        assert_eq!(stripe(&[], 99), 0);
+    }
+
+    #[test]
+    fn level_targets_grow_by_the_multiplier() {
+        let o = Options {
+            l1_bytes_target: 100,
+            level_size_multiplier: 10,
+            ..Options::default()
+        };
+        assert_eq!(level_target(&o, 1), 100);
+        assert_eq!(level_target(&o, 3), 10_000);
+    }
+
+    #[test]
+    fn rate_limiter_makes_writers_wait_for_their_bytes() {
+        // A lower bound only: the limiter must sleep at least bytes / rate.
+        let limiter = RateLimiter::new(8 << 20);
+        let start = Instant::now();
+        limiter.charge(2 << 20);
+        assert!(
+            start.elapsed() >= Duration::from_millis(200),
+            "{:?}",
+            start.elapsed()
+        );
+        let unlimited = RateLimiter::new(0);
+        let start = Instant::now();
+        unlimited.charge(1 << 30);
+        assert!(start.elapsed() < Duration::from_millis(200));
+    }
 }

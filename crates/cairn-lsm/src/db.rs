@@ -67,6 +67,8 @@ pub(crate) struct SuperVersion {
     /// Frozen memtables, newest first.
     pub imm: Vec<Arc<Memtable>>,
     pub version: Arc<Version>,
+    /// `compaction::pending_compaction_bytes` of `version`, computed once per version.
+    pub pending_compaction_bytes: u64,
 }
 
 pub(crate) struct State {
@@ -80,9 +82,15 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn install(&mut self, mem: Arc<Memtable>, version: Arc<Version>) {
+    fn install(&mut self, mem: Arc<Memtable>, version: Arc<Version>, opts: &Options) {
         let imm = self.imm.iter().rev().cloned().collect();
-        self.sv = Arc::new(SuperVersion { mem, imm, version });
+        let pending_compaction_bytes = compaction::pending_compaction_bytes(&version, opts);
+        self.sv = Arc::new(SuperVersion {
+            mem,
+            imm,
+            version,
+            pending_compaction_bytes,
+        });
     }
 }
 
@@ -203,7 +211,9 @@ impl Drop for Snapshot {
 
 impl std::fmt::Debug for Snapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Snapshot").field("seqno", &self.seqno).finish()
+        f.debug_struct("Snapshot")
+            .field("seqno", &self.seqno)
+            .finish()
     }
 }
 
@@ -224,7 +234,12 @@ impl Db {
             })?);
         }
         inner.bg_cv.notify_all();
-        Ok(Db { handle: Arc::new(Handle { inner, threads: Mutex::new(threads) }) })
+        Ok(Db {
+            handle: Arc::new(Handle {
+                inner,
+                threads: Mutex::new(threads),
+            }),
+        })
     }
 
     fn inner(&self) -> &Arc<DbInner> {
@@ -281,7 +296,10 @@ impl Db {
         let mut snaps = inner.snapshots.lock();
         let seqno = inner.last_seqno.load(Ordering::Acquire);
         *snaps.entry(seqno).or_insert(0) += 1;
-        Snapshot { inner: Arc::clone(inner), seqno }
+        Snapshot {
+            inner: Arc::clone(inner),
+            seqno,
+        }
     }
 
     /// Sequence number of the newest visible write.
@@ -378,15 +396,19 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     }
 
     let block_cache = BlockCache::new(opts.block_cache_bytes);
-    let table_cache =
-        Arc::new(TableCache::new(dir, opts.table_cache_files_max, Arc::clone(&block_cache)));
+    let table_cache = Arc::new(TableCache::new(
+        dir,
+        opts.table_cache_files_max,
+        Arc::clone(&block_cache),
+    ));
 
     // Read the directory.
     let mut wal_numbers = Vec::new();
     let mut table_numbers = HashSet::new();
     let mut manifests = Vec::new();
     let mut temps = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io("list database directory", dir, e))?;
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| Error::io("list database directory", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list database directory", dir, e))?;
         let name = entry.file_name();
@@ -437,10 +459,14 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
                     last_seqno = last_seqno.max(s);
                 }
                 version = version.apply(e, dir, &table_cache).map_err(|err| {
-                    Error::corruption(&path, 0, CorruptionKind::Invalid(match err {
-                        Error::InvalidArgument(m) => m,
-                        _ => "invalid version edit",
-                    }))
+                    Error::corruption(
+                        &path,
+                        0,
+                        CorruptionKind::Invalid(match err {
+                            Error::InvalidArgument(m) => m,
+                            _ => "invalid version edit",
+                        }),
+                    )
                 })?;
             }
             next_file_number = next_file_number.max(n + 1);
@@ -450,7 +476,9 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
                 return Err(Error::corruption(
                     filename::current_path(dir),
                     0,
-                    CorruptionKind::Invalid("CURRENT is missing but the directory holds data files"),
+                    CorruptionKind::Invalid(
+                        "CURRENT is missing but the directory holds data files",
+                    ),
                 ));
             }
         }
@@ -458,7 +486,9 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     // Every live table must exist with its recorded size.
     for (_, f) in version.files() {
         let path = filename::table_path(dir, f.meta.number);
-        let size = std::fs::metadata(&path).map_err(|e| Error::io("stat live sstable", &path, e))?.len();
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Error::io("stat live sstable", &path, e))?
+            .len();
         if size != f.meta.size_bytes {
             return Err(Error::corruption(
                 &path,
@@ -468,7 +498,12 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
         }
         next_file_number = next_file_number.max(f.meta.number + 1);
     }
-    if let Some(max) = wal_numbers.iter().chain(table_numbers.iter()).chain(manifests.iter()).max() {
+    if let Some(max) = wal_numbers
+        .iter()
+        .chain(table_numbers.iter())
+        .chain(manifests.iter())
+        .max()
+    {
         next_file_number = next_file_number.max(max + 1);
     }
 
@@ -482,7 +517,9 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
         wal::replay_wal(&path, |offset, payload| {
             let ops = BatchOps::new(payload)
                 .and_then(BatchOps::collect_all)
-                .map_err(|e| Error::decode(&path, offset + cairn_codec::frame::HEADER_BYTES as u64, e))?;
+                .map_err(|e| {
+                    Error::decode(&path, offset + cairn_codec::frame::HEADER_BYTES as u64, e)
+                })?;
             for op in ops {
                 mem.insert(op.seqno, op.kind, op.key, op.value);
                 last_seqno = last_seqno.max(op.seqno);
@@ -528,9 +565,17 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
 
     let mem = Arc::new(Memtable::new(wal_number));
     let version = Arc::new(version);
-    let sv = Arc::new(SuperVersion { mem, imm: Vec::new(), version });
+    let pending_compaction_bytes = compaction::pending_compaction_bytes(&version, &opts);
+    let sv = Arc::new(SuperVersion {
+        mem,
+        imm: Vec::new(),
+        version,
+        pending_compaction_bytes,
+    });
     let counters = Counters::default();
-    counters.flush_bytes_written.fetch_add(counters_flush_bytes, Ordering::Relaxed);
+    counters
+        .flush_bytes_written
+        .fetch_add(counters_flush_bytes, Ordering::Relaxed);
     Ok(DbInner {
         dir: dir.to_path_buf(),
         opts: opts.clone(),
@@ -547,7 +592,10 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
         state_cv: Condvar::new(),
         bg_cv: Condvar::new(),
         write_queue: Mutex::new(WriteQueue::default()),
-        wal: Mutex::new(WalState { writer, next_seqno: last_seqno + 1 }),
+        wal: Mutex::new(WalState {
+            writer,
+            next_seqno: last_seqno + 1,
+        }),
         manifest: Mutex::new(manifest_writer),
         next_file_number: AtomicU64::new(next_file_number),
         last_seqno: AtomicU64::new(last_seqno),
@@ -610,7 +658,11 @@ fn build_table_from_memtable(
 }
 
 /// File metadata for a table just built.
-pub(crate) fn meta_from_built(number: u64, built: &crate::sst::BuiltTable, global_seqno: SeqNo) -> FileMeta {
+pub(crate) fn meta_from_built(
+    number: u64,
+    built: &crate::sst::BuiltTable,
+    global_seqno: SeqNo,
+) -> FileMeta {
     let p = &built.properties;
     FileMeta {
         number,
@@ -635,7 +687,10 @@ impl DbInner {
 
     pub(crate) fn poison(&self, why: &str) {
         if !self.poisoned.swap(true, Ordering::AcqRel) {
-            tracing::error!(reason = why, "storage engine poisoned; writes refused until reopen");
+            tracing::error!(
+                reason = why,
+                "storage engine poisoned; writes refused until reopen"
+            );
         }
         let mut st = self.state.lock();
         if st.bg_error.is_none() {
@@ -692,7 +747,11 @@ impl DbInner {
             let mut group = Vec::new();
             let mut bytes = 0usize;
             while let Some(front) = q.pending.front() {
-                let len = front.batch.lock().as_ref().map_or(0, WriteBatch::encoded_len);
+                let len = front
+                    .batch
+                    .lock()
+                    .as_ref()
+                    .map_or(0, WriteBatch::encoded_len);
                 if !group.is_empty() && bytes + len > GROUP_BYTES_MAX {
                     break;
                 }
@@ -703,7 +762,10 @@ impl DbInner {
             }
             group
         };
-        debug_assert!(group.first().is_some_and(|r| Arc::ptr_eq(r, me)), "leader heads its group");
+        debug_assert!(
+            group.first().is_some_and(|r| Arc::ptr_eq(r, me)),
+            "leader heads its group"
+        );
         let result = self.write_group(&group);
         let ok = result.is_ok();
         for r in &group {
@@ -744,7 +806,10 @@ impl DbInner {
             self.poison("wal append failed");
             return Err(e);
         }
-        let wal_bytes: usize = payloads.iter().map(|p| cairn_codec::frame::framed_len(p.len())).sum();
+        let wal_bytes: usize = payloads
+            .iter()
+            .map(|p| cairn_codec::frame::framed_len(p.len()))
+            .sum();
         if sync {
             if let Err(e) = wal.writer.sync() {
                 self.poison("wal sync failed");
@@ -756,19 +821,26 @@ impl DbInner {
         let mut user_bytes = 0u64;
         for (b, payload) in batches.iter().zip(payloads.iter()) {
             user_bytes += b.user_bytes();
-            let ops = BatchOps::new(payload).and_then(BatchOps::collect_all).map_err(|e| {
-                Error::decode(wal.writer.path(), 0, e)
-            })?;
-            for op in ops {
+            // The batch was encoded by this process; a decode failure is our bug.
+            let mut ops =
+                BatchOps::new(payload).map_err(|e| Error::decode(wal.writer.path(), 0, e))?;
+            while let Some(op) = ops.next_op() {
+                let op = op.map_err(|e| Error::decode(wal.writer.path(), 0, e))?;
                 mem.insert(op.seqno, op.kind, op.key, op.value);
             }
         }
         wal.next_seqno = seqno;
         self.last_seqno.store(last, Ordering::Release);
-        self.counters.wal_bytes_written.fetch_add(wal_bytes as u64, Ordering::Relaxed);
-        self.counters.user_bytes_written.fetch_add(user_bytes, Ordering::Relaxed);
+        self.counters
+            .wal_bytes_written
+            .fetch_add(wal_bytes as u64, Ordering::Relaxed);
+        self.counters
+            .user_bytes_written
+            .fetch_add(user_bytes, Ordering::Relaxed);
         self.counters.write_groups.fetch_add(1, Ordering::Relaxed);
-        self.counters.writes.fetch_add(group.len() as u64, Ordering::Relaxed);
+        self.counters
+            .writes
+            .fetch_add(group.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -787,8 +859,9 @@ impl DbInner {
                 break Err(Error::Closed);
             }
             let l0 = st.sv.version.levels.first().map_or(0, Vec::len);
-            let pending = compaction::pending_compaction_bytes(&st.sv.version, &self.opts);
-            if l0 >= self.opts.l0_stop_trigger || pending >= self.opts.pending_compaction_stop_bytes {
+            let pending = st.sv.pending_compaction_bytes;
+            if l0 >= self.opts.l0_stop_trigger || pending >= self.opts.pending_compaction_stop_bytes
+            {
                 stall_start.get_or_insert_with(Instant::now);
                 self.bg_cv.notify_all();
                 self.state_cv.wait_for(&mut st, Duration::from_millis(100));
@@ -802,7 +875,9 @@ impl DbInner {
                 drop(st);
                 let t = Instant::now();
                 std::thread::sleep(SLOWDOWN_STEP);
-                self.counters.stall_micros.fetch_add(micros(t.elapsed()), Ordering::Relaxed);
+                self.counters
+                    .stall_micros
+                    .fetch_add(micros(t.elapsed()), Ordering::Relaxed);
                 continue;
             }
             if st.sv.mem.approx_bytes() < self.opts.memtable_bytes && !st.flush_requested {
@@ -839,11 +914,13 @@ impl DbInner {
             st.imm.push_back(frozen);
             st.flush_requested = false;
             let version = Arc::clone(&st.sv.version);
-            st.install(Arc::new(Memtable::new(number)), version);
+            st.install(Arc::new(Memtable::new(number)), version, &self.opts);
             self.bg_cv.notify_all();
         };
         if let Some(t) = stall_start {
-            self.counters.stall_micros.fetch_add(micros(t.elapsed()), Ordering::Relaxed);
+            self.counters
+                .stall_micros
+                .fetch_add(micros(t.elapsed()), Ordering::Relaxed);
         }
         result
     }
@@ -856,7 +933,9 @@ impl DbInner {
     }
 
     fn get(&self, key: &[u8], ro: &ReadOptions) -> Result<Option<Vec<u8>>> {
-        let snapshot = ro.snapshot.unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
+        let snapshot = ro
+            .snapshot
+            .unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
         let sv = self.super_version();
         let mut max_tomb: SeqNo = 0;
         let resolve = |seqno: SeqNo, kind: ValueKind, value: Vec<u8>, max_tomb: SeqNo| {
@@ -895,7 +974,9 @@ impl DbInner {
     }
 
     fn iter(&self, ro: ReadOptions) -> Result<DbIterator> {
-        let snapshot = ro.snapshot.unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
+        let snapshot = ro
+            .snapshot
+            .unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
         let sv = self.super_version();
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         let mut tombstones: Vec<RangeTombstone> = Vec::new();
@@ -907,15 +988,26 @@ impl DbInner {
             let relevant: Vec<Arc<LiveFile>> = files
                 .iter()
                 .filter(|f| {
-                    ro.lower_bound.as_ref().is_none_or(|lo| f.largest_user_key() >= lo.as_slice())
-                        && ro.upper_bound.as_ref().is_none_or(|up| f.smallest_user_key() < up.as_slice())
+                    ro.lower_bound
+                        .as_ref()
+                        .is_none_or(|lo| f.largest_user_key() >= lo.as_slice())
+                        && ro
+                            .upper_bound
+                            .as_ref()
+                            .is_none_or(|up| f.smallest_user_key() < up.as_slice())
                 })
                 .cloned()
                 .collect();
             for f in &relevant {
                 if f.meta.tombstone_count > 0 {
                     let table = f.table()?;
-                    tombstones.extend(table.range_tombstones().iter().filter(|t| t.seqno <= snapshot).cloned());
+                    tombstones.extend(
+                        table
+                            .range_tombstones()
+                            .iter()
+                            .filter(|t| t.seqno <= snapshot)
+                            .cloned(),
+                    );
                 }
             }
             if level == 0 {
@@ -1002,7 +1094,7 @@ impl DbInner {
         }
         let mut st = self.state.lock();
         let mem = Arc::clone(&st.sv.mem);
-        st.install(mem, Arc::new(new_version));
+        st.install(mem, Arc::new(new_version), &self.opts);
         self.state_cv.notify_all();
         self.bg_cv.notify_all();
         Ok(())
@@ -1013,13 +1105,17 @@ impl DbInner {
         let meta = build_table_from_memtable(&self.dir, &self.opts, mem, number)?;
         let mut edit = VersionEdit::default();
         if let Some(meta) = meta {
-            self.counters.flush_bytes_written.fetch_add(meta.size_bytes, Ordering::Relaxed);
+            self.counters
+                .flush_bytes_written
+                .fetch_add(meta.size_bytes, Ordering::Relaxed);
             edit.added_files.push((0, meta));
         }
         // Every WAL older than the next memtable's is now covered by tables.
         let log_number = {
             let st = self.state.lock();
-            st.imm.get(1).map_or(st.sv.mem.wal_number(), |m| m.wal_number())
+            st.imm
+                .get(1)
+                .map_or(st.sv.mem.wal_number(), |m| m.wal_number())
         };
         edit.log_number = Some(log_number);
         self.log_and_apply(edit)?;
@@ -1027,7 +1123,7 @@ impl DbInner {
             let mut st = self.state.lock();
             st.imm.pop_front();
             let (mem, version) = (Arc::clone(&st.sv.mem), Arc::clone(&st.sv.version));
-            st.install(mem, version);
+            st.install(mem, version, &self.opts);
             self.state_cv.notify_all();
             self.bg_cv.notify_all();
         }
@@ -1104,20 +1200,26 @@ impl DbInner {
 
     fn checkpoint(&self, dest: &Path) -> Result<()> {
         if dest.exists() {
-            return Err(Error::InvalidArgument("checkpoint directory already exists"));
+            return Err(Error::InvalidArgument(
+                "checkpoint directory already exists",
+            ));
         }
         self.flush()?;
         // Holding the MANIFEST lock keeps the version fixed while files are linked.
         let _manifest = self.manifest.lock();
         let version = Arc::clone(&self.state.lock().sv.version);
-        std::fs::create_dir_all(dest).map_err(|e| Error::io("create checkpoint directory", dest, e))?;
+        std::fs::create_dir_all(dest)
+            .map_err(|e| Error::io("create checkpoint directory", dest, e))?;
         let mut max_number = 0;
         for (_, f) in version.files() {
             let src = filename::table_path(&self.dir, f.meta.number);
             link_or_copy(&src, &filename::table_path(dest, f.meta.number))?;
             max_number = max_number.max(f.meta.number);
         }
-        let next = self.next_file_number.load(Ordering::Acquire).max(max_number + 1);
+        let next = self
+            .next_file_number
+            .load(Ordering::Acquire)
+            .max(max_number + 1);
         let mut base = version.snapshot_edit();
         base.log_number = Some(next);
         base.next_file_number = Some(next + 1);
@@ -1174,7 +1276,11 @@ impl DbInner {
 fn with_seqno(ik: &[u8], seqno: SeqNo) -> Vec<u8> {
     let user = ikey::user_key(ik);
     let kind = ikey::kind_of(ik);
-    let s = if ikey::seqno_of(ik) == ikey::SEQNO_MAX { ikey::SEQNO_MAX } else { seqno };
+    let s = if ikey::seqno_of(ik) == ikey::SEQNO_MAX {
+        ikey::SEQNO_MAX
+    } else {
+        seqno
+    };
     let mut out = Vec::with_capacity(ik.len());
     ikey::encode_into(&mut out, user, s, kind);
     out
@@ -1186,7 +1292,8 @@ fn link_or_copy(src: &Path, dest: &Path) -> Result<()> {
     }
     std::fs::copy(src, dest).map_err(|e| Error::io("copy sstable", dest, e))?;
     let f = File::open(dest).map_err(|e| Error::io("open copied sstable", dest, e))?;
-    f.sync_all().map_err(|e| Error::io("sync copied sstable", dest, e))
+    f.sync_all()
+        .map_err(|e| Error::io("sync copied sstable", dest, e))
 }
 
 fn flush_loop(inner: &Arc<DbInner>) {

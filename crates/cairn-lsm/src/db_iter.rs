@@ -35,7 +35,11 @@ pub struct DbIterator {
 
 fn parse(k: &[u8]) -> Result<ParsedKey<'_>> {
     ParsedKey::parse(k).ok_or_else(|| {
-        Error::corruption("<iterator>", 0, CorruptionKind::Invalid("malformed internal key"))
+        Error::corruption(
+            "<iterator>",
+            0,
+            CorruptionKind::Invalid("malformed internal key"),
+        )
     })
 }
 
@@ -131,7 +135,10 @@ impl DbIterator {
     }
 
     /// Moves to the next key. Only while valid.
-    #[expect(clippy::should_implement_trait, reason = "fallible cursor, not an Iterator")]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "fallible cursor, not an Iterator"
+    )]
     pub fn next(&mut self) -> Result<()> {
         if !self.valid {
             return Ok(());

@@ -27,7 +27,11 @@ pub enum Error {
     },
     /// Bytes on disk fail a checksum or do not decode.
     #[error("corruption in {} at offset {offset}: {kind}", path.display())]
-    Corruption { path: PathBuf, offset: u64, kind: CorruptionKind },
+    Corruption {
+        path: PathBuf,
+        offset: u64,
+        kind: CorruptionKind,
+    },
     /// A previous WAL write or fsync failed; writes are refused until the engine is reopened.
     #[error("engine is poisoned by an earlier failed write or sync; reopen it to recover")]
     Poisoned,
@@ -63,12 +67,20 @@ pub enum CorruptionKind {
 impl Error {
     /// An I/O error for `action` on `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { action, path: path.into(), source }
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
     }
 
     /// A corruption error at `offset` of `path`.
     pub fn corruption(path: impl Into<PathBuf>, offset: u64, kind: CorruptionKind) -> Self {
-        Error::Corruption { path: path.into(), offset, kind }
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            kind,
+        }
     }
 
     /// A decode failure inside a region that starts at `base_offset` of `path`. A checksum
@@ -81,7 +93,11 @@ impl Error {
             }
             _ => CorruptionKind::Decode(e),
         };
-        Error::Corruption { path: path.into(), offset, kind }
+        Error::Corruption {
+            path: path.into(),
+            offset,
+            kind,
+        }
     }
 
     /// True when the error reports damaged bytes on disk.

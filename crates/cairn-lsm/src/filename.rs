@@ -126,7 +126,9 @@ fn parse_number(digits: &str) -> Option<u64> {
 #[cfg(unix)]
 pub fn sync_dir(dir: &Path) -> Result<()> {
     let handle = std::fs::File::open(dir).map_err(|e| Error::io("open directory", dir, e))?;
-    handle.sync_all().map_err(|e| Error::io("sync directory", dir, e))
+    handle
+        .sync_all()
+        .map_err(|e| Error::io("sync directory", dir, e))
 }
 
 /// Elsewhere directories cannot be opened as files; the file system journals creations and
@@ -160,9 +162,21 @@ mod tests {
     fn names_round_trip_through_parse() {
         let dir = Path::new("db");
         for n in [0, 1, 999_999, 1_000_000, 123_456_789, u64::MAX] {
-            assert_eq!(parse(name_of(&wal_path(dir, n))), Some(FileKind::Wal(n)), "{n}");
-            assert_eq!(parse(name_of(&table_path(dir, n))), Some(FileKind::Table(n)), "{n}");
-            assert_eq!(parse(name_of(&manifest_path(dir, n))), Some(FileKind::Manifest(n)), "{n}");
+            assert_eq!(
+                parse(name_of(&wal_path(dir, n))),
+                Some(FileKind::Wal(n)),
+                "{n}"
+            );
+            assert_eq!(
+                parse(name_of(&table_path(dir, n))),
+                Some(FileKind::Table(n)),
+                "{n}"
+            );
+            assert_eq!(
+                parse(name_of(&manifest_path(dir, n))),
+                Some(FileKind::Manifest(n)),
+                "{n}"
+            );
         }
         assert_eq!(parse(name_of(&current_path(dir))), Some(FileKind::Current));
         assert_eq!(parse(name_of(&lock_path(dir))), Some(FileKind::Lock));
@@ -203,7 +217,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("create temp dir");
         assert!(sync_dir(dir.path()).is_ok());
         let missing = dir.path().join("no-such-directory");
-        assert!(matches!(sync_dir(&missing), Err(Error::Io { action: "open directory", .. })));
+        assert!(matches!(
+            sync_dir(&missing),
+            Err(Error::Io {
+                action: "open directory",
+                ..
+            })
+        ));
     }
 
     proptest! {

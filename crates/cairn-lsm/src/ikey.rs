@@ -88,7 +88,8 @@ pub fn seek_key(user_key: &[u8], snapshot: SeqNo) -> Vec<u8> {
 /// The user-key part. An internal key shorter than a trailer (never produced by this crate)
 /// yields an empty user key; decoders validate lengths with [`ParsedKey::parse`].
 pub fn user_key(ikey: &[u8]) -> &[u8] {
-    ikey.get(..ikey.len().saturating_sub(TRAILER_BYTES)).unwrap_or(&[])
+    ikey.get(..ikey.len().saturating_sub(TRAILER_BYTES))
+        .unwrap_or(&[])
 }
 
 /// The trailer part (0 if the key is too short; see [`user_key`]).
@@ -130,7 +131,11 @@ impl<'a> ParsedKey<'a> {
         }
         let t = trailer_of(ikey);
         let kind = ValueKind::from_u8((t & 0xff) as u8)?;
-        Some(ParsedKey { user_key: user_key(ikey), seqno: t >> 8, kind })
+        Some(ParsedKey {
+            user_key: user_key(ikey),
+            seqno: t >> 8,
+            kind,
+        })
     }
 }
 
@@ -168,7 +173,14 @@ mod tests {
         let k = encode(b"ab", 5, ValueKind::Put);
         assert_eq!(k, vec![0x61, 0x62, 0x01, 0x05, 0, 0, 0, 0, 0, 0]);
         let p = ParsedKey::parse(&k);
-        assert_eq!(p, Some(ParsedKey { user_key: b"ab", seqno: 5, kind: ValueKind::Put }));
+        assert_eq!(
+            p,
+            Some(ParsedKey {
+                user_key: b"ab",
+                seqno: 5,
+                kind: ValueKind::Put
+            })
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ pub struct MergingIter {
 
 impl MergingIter {
     pub fn new(children: Vec<Box<dyn InternalIterator>>) -> MergingIter {
-        MergingIter { children, current: None, forward: true }
+        MergingIter {
+            children,
+            current: None,
+            forward: true,
+        }
     }
 
     fn pick(&mut self) {
@@ -60,8 +64,16 @@ impl MergingIter {
                 None => Some(i),
                 Some((b, bc)) => {
                     let ord = ikey::compare(c.key(), bc.key());
-                    let better = if self.forward { ord == Ordering::Less } else { ord == Ordering::Greater };
-                    if better { Some(i) } else { Some(b) }
+                    let better = if self.forward {
+                        ord == Ordering::Less
+                    } else {
+                        ord == Ordering::Greater
+                    };
+                    if better {
+                        Some(i)
+                    } else {
+                        Some(b)
+                    }
                 }
             };
         }
@@ -69,7 +81,9 @@ impl MergingIter {
     }
 
     fn cur(&self) -> Option<&dyn InternalIterator> {
-        self.current.and_then(|i| self.children.get(i)).map(|c| c.as_ref())
+        self.current
+            .and_then(|i| self.children.get(i))
+            .map(|c| c.as_ref())
     }
 }
 
@@ -115,7 +129,10 @@ impl InternalIterator for MergingIter {
     }
 
     fn next(&mut self) -> Result<()> {
-        assert!(self.forward, "merging iterator: next() during a backward pass");
+        assert!(
+            self.forward,
+            "merging iterator: next() during a backward pass"
+        );
         if let Some(c) = self.current.and_then(|i| self.children.get_mut(i)) {
             c.next()?;
         }
@@ -124,7 +141,10 @@ impl InternalIterator for MergingIter {
     }
 
     fn prev(&mut self) -> Result<()> {
-        assert!(!self.forward, "merging iterator: prev() during a forward pass");
+        assert!(
+            !self.forward,
+            "merging iterator: prev() during a forward pass"
+        );
         if let Some(c) = self.current.and_then(|i| self.children.get_mut(i)) {
             c.prev()?;
         }
@@ -151,7 +171,11 @@ pub struct LevelIter {
 
 impl LevelIter {
     pub fn new(files: Vec<Arc<LiveFile>>) -> LevelIter {
-        LevelIter { files, index: 0, current: None }
+        LevelIter {
+            files,
+            index: 0,
+            current: None,
+        }
     }
 
     fn open(&mut self, index: usize) -> Result<bool> {

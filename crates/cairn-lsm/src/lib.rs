@@ -13,15 +13,19 @@
 //! threads compact.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::indexing_slicing, clippy::cast_possible_truncation)
+    deny(
+        clippy::unwrap_used,
+        clippy::indexing_slicing,
+        clippy::cast_possible_truncation
+    )
 )]
 
 mod batch;
 pub mod check;
 mod compaction;
+pub mod compaction_filter;
 mod db;
 mod db_iter;
-pub mod compaction_filter;
 pub mod error;
 pub mod file_meta;
 pub mod filename;
@@ -37,12 +41,14 @@ mod version;
 pub mod wal;
 
 pub use batch::{BatchOp, BatchOps, WriteBatch};
+pub use compaction_filter::{
+    CompactionContext, CompactionFilter, CompactionFilterFactory, Decision,
+};
 pub use db::{Db, Snapshot};
 pub use db_iter::DbIterator;
-pub use stats::{LevelStats, Stats};
-pub use compaction_filter::{CompactionContext, CompactionFilter, CompactionFilterFactory, Decision};
 pub use error::{CorruptionKind, Error, Result};
 pub use file_meta::FileMeta;
 pub use ikey::SeqNo;
 pub use options::{Compression, Options, ReadOptions, WriteOptions};
 pub use range_del::RangeTombstone;
+pub use stats::{LevelStats, Stats};

@@ -160,7 +160,12 @@ impl VersionEdit {
                 }
                 TAG_NEXT_FILE_NUMBER => {
                     let v = d.varint_u64()?;
-                    set_once(&mut edit.next_file_number, v, tag_offset, "next file number")?;
+                    set_once(
+                        &mut edit.next_file_number,
+                        v,
+                        tag_offset,
+                        "next file number",
+                    )?;
                 }
                 TAG_LAST_SEQNO => {
                     let v = d.varint_u64()?;
@@ -190,7 +195,9 @@ impl VersionEdit {
 }
 
 fn put_level(out: &mut Vec<u8>, level: usize) {
-    let byte = u8::try_from(level).ok().filter(|b| usize::from(*b) <= LEVEL_MAX);
+    let byte = u8::try_from(level)
+        .ok()
+        .filter(|b| usize::from(*b) <= LEVEL_MAX);
     let Some(byte) = byte else {
         panic!("level {level} exceeds LEVEL_MAX ({LEVEL_MAX})");
     };
@@ -201,7 +208,11 @@ fn get_level(d: &mut Decoder<'_>) -> std::result::Result<usize, DecodeError> {
     let offset = d.position();
     let level = usize::from(d.u8("level")?);
     if level > LEVEL_MAX {
-        return Err(DecodeError { offset, what: "level", reason: DecodeErrorReason::OutOfRange });
+        return Err(DecodeError {
+            offset,
+            what: "level",
+            reason: DecodeErrorReason::OutOfRange,
+        });
     }
     Ok(level)
 }
@@ -213,7 +224,11 @@ fn set_once(
     what: &'static str,
 ) -> std::result::Result<(), DecodeError> {
     if field.is_some() {
-        return Err(DecodeError { offset: tag_offset, what, reason: DecodeErrorReason::Malformed });
+        return Err(DecodeError {
+            offset: tag_offset,
+            what,
+            reason: DecodeErrorReason::Malformed,
+        });
     }
     *field = Some(value);
     Ok(())
@@ -265,9 +280,18 @@ impl ManifestWriter {
     /// If `base` is not a full snapshot: `log_number`, `next_file_number` and `last_seqno`
     /// must be set and `deleted_files` empty, because replay starts from this record alone.
     pub fn create(dir: &Path, number: u64, base: &VersionEdit) -> Result<ManifestWriter> {
-        assert!(base.log_number.is_some(), "manifest base edit lacks log_number");
-        assert!(base.next_file_number.is_some(), "manifest base edit lacks next_file_number");
-        assert!(base.last_seqno.is_some(), "manifest base edit lacks last_seqno");
+        assert!(
+            base.log_number.is_some(),
+            "manifest base edit lacks log_number"
+        );
+        assert!(
+            base.next_file_number.is_some(),
+            "manifest base edit lacks next_file_number"
+        );
+        assert!(
+            base.last_seqno.is_some(),
+            "manifest base edit lacks last_seqno"
+        );
         assert!(
             base.deleted_files.is_empty(),
             "manifest base edit deletes {} files",
@@ -279,7 +303,13 @@ impl ManifestWriter {
             .create_new(true)
             .open(&path)
             .map_err(|e| Error::io("create manifest", &path, e))?;
-        let mut writer = ManifestWriter { file, path, number, size_bytes: 0, failed: false };
+        let mut writer = ManifestWriter {
+            file,
+            path,
+            number,
+            size_bytes: 0,
+            failed: false,
+        };
         writer.append(base)?;
         filename::sync_dir(dir)?;
         set_current(dir, number)?;
@@ -295,7 +325,9 @@ impl ManifestWriter {
         let mut payload = Vec::new();
         edit.encode(&mut payload);
         if payload.len() as u64 > u64::from(frame::PAYLOAD_BYTES_MAX) {
-            return Err(Error::InvalidArgument("version edit exceeds the 1 GiB record limit"));
+            return Err(Error::InvalidArgument(
+                "version edit exceeds the 1 GiB record limit",
+            ));
         }
         let mut record = Vec::with_capacity(frame::framed_len(payload.len()));
         frame::encode(&mut record, &payload);
@@ -331,7 +363,9 @@ pub fn read_current(dir: &Path) -> Result<Option<u64>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("read CURRENT", &path, e)),
     };
-    let name = std::str::from_utf8(&bytes).ok().and_then(|s| s.strip_suffix('\n'));
+    let name = std::str::from_utf8(&bytes)
+        .ok()
+        .and_then(|s| s.strip_suffix('\n'));
     match name.and_then(filename::parse) {
         Some(FileKind::Manifest(number)) => Ok(Some(number)),
         _ => Err(Error::corruption(
@@ -354,7 +388,8 @@ pub fn set_current(dir: &Path, number: u64) -> Result<()> {
         let mut file = File::create(&tmp).map_err(|e| Error::io("create CURRENT temp", &tmp, e))?;
         file.write_all(contents.as_bytes())
             .map_err(|e| Error::io("write CURRENT temp", &tmp, e))?;
-        file.sync_all().map_err(|e| Error::io("sync CURRENT temp", &tmp, e))?;
+        file.sync_all()
+            .map_err(|e| Error::io("sync CURRENT temp", &tmp, e))?;
         std::fs::rename(&tmp, &current).map_err(|e| Error::io("rename CURRENT", &current, e))
     };
     if let Err(e) = replace() {
@@ -527,7 +562,10 @@ mod tests {
         // A framed record holding the edit {log_number 5}, as in docs/format/manifest.md.
         let mut record = Vec::new();
         frame::encode(&mut record, &[0x01, 0x05]);
-        assert_eq!(record, [0x02, 0x00, 0x00, 0x00, 0xc2, 0x40, 0xc8, 0x42, 0x01, 0x05]);
+        assert_eq!(
+            record,
+            [0x02, 0x00, 0x00, 0x00, 0xc2, 0x40, 0xc8, 0x42, 0x01, 0x05]
+        );
     }
 
     #[test]
@@ -538,10 +576,16 @@ mod tests {
 
     #[test]
     fn edit_decode_rejects_unknown_tag() {
-        let mut bytes = encoded(&VersionEdit { log_number: Some(1), ..VersionEdit::default() });
+        let mut bytes = encoded(&VersionEdit {
+            log_number: Some(1),
+            ..VersionEdit::default()
+        });
         bytes.extend_from_slice(&[0x06, 0x00]);
         let e = VersionEdit::decode(&bytes).err();
-        assert_eq!(e.map(|e| (e.offset, e.reason)), Some((2, DecodeErrorReason::UnknownTag(6))));
+        assert_eq!(
+            e.map(|e| (e.offset, e.reason)),
+            Some((2, DecodeErrorReason::UnknownTag(6)))
+        );
         let e = VersionEdit::decode(&[0x00]).err();
         assert_eq!(e.map(|e| e.reason), Some(DecodeErrorReason::UnknownTag(0)));
     }
@@ -552,30 +596,46 @@ mod tests {
         assert_eq!(ok.map(|e| e.deleted_files), Ok(vec![(63, 1)]));
         for bytes in [[0x04u8, 64, 0x01], [0x05, 0xff, 0x01]] {
             let e = VersionEdit::decode(&bytes).err();
-            assert_eq!(e.map(|e| (e.offset, e.reason)), Some((1, DecodeErrorReason::OutOfRange)));
+            assert_eq!(
+                e.map(|e| (e.offset, e.reason)),
+                Some((1, DecodeErrorReason::OutOfRange))
+            );
         }
     }
 
     #[test]
     fn edit_decode_rejects_repeated_scalar_field() {
         let e = VersionEdit::decode(&[0x03, 0x01, 0x03, 0x02]).err();
-        assert_eq!(e.map(|e| (e.offset, e.reason)), Some((2, DecodeErrorReason::Malformed)));
+        assert_eq!(
+            e.map(|e| (e.offset, e.reason)),
+            Some((2, DecodeErrorReason::Malformed))
+        );
     }
 
     #[test]
     fn edit_decode_rejects_truncated_added_file() {
-        let bytes = encoded(&VersionEdit { added_files: vec![(3, meta(9))], ..Default::default() });
+        let bytes = encoded(&VersionEdit {
+            added_files: vec![(3, meta(9))],
+            ..Default::default()
+        });
         for cut in 1..bytes.len() {
             let short = bytes.get(..cut).unwrap_or(&[]);
             let e = VersionEdit::decode(short).err();
-            assert_eq!(e.map(|e| e.reason), Some(DecodeErrorReason::Truncated), "cut {cut}");
+            assert_eq!(
+                e.map(|e| e.reason),
+                Some(DecodeErrorReason::Truncated),
+                "cut {cut}"
+            );
         }
     }
 
     #[test]
     #[should_panic(expected = "exceeds LEVEL_MAX")]
     fn edit_encode_refuses_level_above_max() {
-        let edit = VersionEdit { deleted_files: vec![(64, 1)], ..VersionEdit::default() };
+        let edit = VersionEdit {
+            deleted_files: vec![(64, 1)],
+            ..VersionEdit::default()
+        };
         let _ = encoded(&edit);
     }
 
@@ -594,18 +654,32 @@ mod tests {
         assert_eq!(read_current(dir.path()).expect("read CURRENT"), None);
         let w = ManifestWriter::create(dir.path(), 5, &base()).expect("create manifest");
         assert_eq!(w.number(), 5);
-        let len = std::fs::metadata(filename::manifest_path(dir.path(), 5)).expect("stat").len();
+        let len = std::fs::metadata(filename::manifest_path(dir.path(), 5))
+            .expect("stat")
+            .len();
         assert_eq!(w.size_bytes(), len);
         assert_eq!(read_current(dir.path()).expect("read CURRENT"), Some(5));
         let again = ManifestWriter::create(dir.path(), 5, &base());
-        assert!(matches!(again, Err(Error::Io { action: "create manifest", .. })), "{again:?}");
+        assert!(
+            matches!(
+                again,
+                Err(Error::Io {
+                    action: "create manifest",
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
     }
 
     #[test]
     #[should_panic(expected = "lacks next_file_number")]
     fn manifest_create_refuses_a_base_that_is_not_a_snapshot() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let partial = VersionEdit { next_file_number: None, ..base() };
+        let partial = VersionEdit {
+            next_file_number: None,
+            ..base()
+        };
         let _ = ManifestWriter::create(dir.path(), 1, &partial);
     }
 
@@ -635,7 +709,11 @@ mod tests {
         }
         std::fs::write(&path, &bytes).expect("write");
         match replay_all(&path) {
-            Err(Error::Corruption { offset, kind: CorruptionKind::Checksum { .. }, .. }) => {
+            Err(Error::Corruption {
+                offset,
+                kind: CorruptionKind::Checksum { .. },
+                ..
+            }) => {
                 assert_eq!(offset, second);
             }
             other => panic!("expected a checksum corruption, got {other:?}"),
@@ -657,7 +735,11 @@ mod tests {
         });
         assert_eq!(seen, 1);
         match result {
-            Err(Error::Corruption { offset, kind: CorruptionKind::Decode(e), .. }) => {
+            Err(Error::Corruption {
+                offset,
+                kind: CorruptionKind::Decode(e),
+                ..
+            }) => {
                 assert_eq!(offset, bad_at);
                 assert_eq!((e.offset, e.reason), (2, DecodeErrorReason::UnknownTag(9)));
             }
@@ -669,7 +751,10 @@ mod tests {
     #[test]
     fn manifest_failed_append_poisons_the_writer() {
         // /dev/full fails every write with ENOSPC.
-        let file = OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
+        let file = OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
         let mut w = ManifestWriter {
             file,
             path: PathBuf::from("/dev/full"),
@@ -678,7 +763,16 @@ mod tests {
             failed: false,
         };
         let first = w.append(&base());
-        assert!(matches!(first, Err(Error::Io { action: "append manifest", .. })), "{first:?}");
+        assert!(
+            matches!(
+                first,
+                Err(Error::Io {
+                    action: "append manifest",
+                    ..
+                })
+            ),
+            "{first:?}"
+        );
         assert!(matches!(w.append(&base()), Err(Error::Poisoned)));
         assert_eq!(w.size_bytes(), 0);
     }
@@ -711,7 +805,9 @@ mod tests {
         for content in garbage {
             std::fs::write(&current, content).expect("write CURRENT");
             match read_current(dir.path()) {
-                Err(Error::Corruption { path, offset: 0, .. }) => assert_eq!(path, current),
+                Err(Error::Corruption {
+                    path, offset: 0, ..
+                }) => assert_eq!(path, current),
                 other => panic!("{content:?}: expected corruption at offset 0, got {other:?}"),
             }
         }

@@ -125,7 +125,11 @@ pub struct Memtable {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {
     /// Newest point entry visible at the snapshot.
-    Found { seqno: SeqNo, kind: ValueKind, value: Vec<u8> },
+    Found {
+        seqno: SeqNo,
+        kind: ValueKind,
+        value: Vec<u8>,
+    },
     NotFound,
 }
 
@@ -162,23 +166,36 @@ impl Memtable {
                 seqno,
             });
         } else {
-            let mut buf = Vec::with_capacity(key.len() + ikey::TRAILER_BYTES + value.len());
-            ikey::encode_into(&mut buf, key, seqno, kind as u8);
-            let key_len = buf.len();
-            buf.extend_from_slice(value);
-            let entry = Entry { buf: Arc::from(buf), key_len };
+            let trailer = ikey::trailer(seqno, kind as u8).to_le_bytes();
+            let key_len = key.len() + ikey::TRAILER_BYTES;
+            // One exact-size allocation: the chained slice iterators report their length.
+            let buf: Arc<[u8]> = key
+                .iter()
+                .chain(trailer.iter())
+                .chain(value.iter())
+                .copied()
+                .collect();
+            let entry = Entry { buf, key_len };
             debug_assert!(
-                self.map.get::<dyn KeyView>(&entry as &dyn KeyView).is_none(),
+                self.map
+                    .get::<dyn KeyView>(&entry as &dyn KeyView)
+                    .is_none(),
                 "internal key inserted twice (seqno {seqno})"
             );
             self.map.insert(entry, ());
         }
-        self.approx_bytes.fetch_add(charged, AtomicOrdering::Relaxed);
+        self.approx_bytes
+            .fetch_add(charged, AtomicOrdering::Relaxed);
     }
 
     /// Range tombstones visible at `snapshot`.
     pub fn range_tombstones(&self, snapshot: SeqNo) -> Vec<RangeTombstone> {
-        self.range_dels.read().iter().filter(|t| t.seqno <= snapshot).cloned().collect()
+        self.range_dels
+            .read()
+            .iter()
+            .filter(|t| t.seqno <= snapshot)
+            .cloned()
+            .collect()
     }
 
     /// Every range tombstone (for flushing).
@@ -189,7 +206,11 @@ impl Memtable {
     /// Highest seqno of a tombstone covering `user_key` at `snapshot` (0 if none).
     pub fn max_covering_tombstone(&self, user_key: &[u8], snapshot: SeqNo) -> SeqNo {
         let dels = self.range_dels.read();
-        dels.iter().filter(|t| t.covers(user_key, snapshot)).map(|t| t.seqno).max().unwrap_or(0)
+        dels.iter()
+            .filter(|t| t.covers(user_key, snapshot))
+            .map(|t| t.seqno)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Newest point entry of `user_key` with seqno <= `snapshot`.
@@ -201,23 +222,34 @@ impl Memtable {
         };
         let entry = e.key();
         match ikey::ParsedKey::parse(entry.ikey()) {
-            Some(p) if p.user_key == user_key => {
-                Lookup::Found { seqno: p.seqno, kind: p.kind, value: entry.value().to_vec() }
-            }
+            Some(p) if p.user_key == user_key => Lookup::Found {
+                seqno: p.seqno,
+                kind: p.kind,
+                value: entry.value().to_vec(),
+            },
             _ => Lookup::NotFound,
         }
     }
 
     /// An iterator over point entries.
     pub fn iter(self: &Arc<Self>) -> MemtableIter {
-        MemtableIter { mem: Arc::clone(self), chunk: Vec::new(), pos: 0, forward: true }
+        MemtableIter {
+            mem: Arc::clone(self),
+            chunk: Vec::new(),
+            pos: 0,
+            forward: true,
+        }
     }
 
     fn fill_forward(&self, from: Bound<&[u8]>, out: &mut Vec<Entry>) {
         out.clear();
         let start = match from {
-            Bound::Included(k) => self.map.lower_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
-            Bound::Excluded(k) => self.map.lower_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
+            Bound::Included(k) => self
+                .map
+                .lower_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
+            Bound::Excluded(k) => self
+                .map
+                .lower_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
             Bound::Unbounded => self.map.front(),
         };
         let mut cur = start;
@@ -233,8 +265,12 @@ impl Memtable {
     fn fill_backward(&self, from: Bound<&[u8]>, out: &mut Vec<Entry>) {
         out.clear();
         let start = match from {
-            Bound::Included(k) => self.map.upper_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
-            Bound::Excluded(k) => self.map.upper_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
+            Bound::Included(k) => self
+                .map
+                .upper_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
+            Bound::Excluded(k) => self
+                .map
+                .upper_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
             Bound::Unbounded => self.map.back(),
         };
         let mut cur = start;
@@ -305,7 +341,9 @@ impl InternalIterator for MemtableIter {
     }
 
     fn next(&mut self) -> Result<()> {
-        let Some(cur) = self.current().cloned() else { return Ok(()) };
+        let Some(cur) = self.current().cloned() else {
+            return Ok(());
+        };
         if self.forward && self.pos + 1 < self.chunk.len() {
             self.pos += 1;
         } else {
@@ -315,7 +353,9 @@ impl InternalIterator for MemtableIter {
     }
 
     fn prev(&mut self) -> Result<()> {
-        let Some(cur) = self.current().cloned() else { return Ok(()) };
+        let Some(cur) = self.current().cloned() else {
+            return Ok(());
+        };
         if !self.forward && self.pos + 1 < self.chunk.len() {
             self.pos += 1;
         } else {
@@ -357,13 +397,28 @@ mod tests {
         assert_eq!(m.get(b"k", 0), Lookup::NotFound);
         assert_eq!(
             m.get(b"k", 2),
-            Lookup::Found { seqno: 1, kind: ValueKind::Put, value: b"v1".to_vec() }
+            Lookup::Found {
+                seqno: 1,
+                kind: ValueKind::Put,
+                value: b"v1".to_vec()
+            }
         );
         assert_eq!(
             m.get(b"k", 4),
-            Lookup::Found { seqno: 3, kind: ValueKind::Put, value: b"v3".to_vec() }
+            Lookup::Found {
+                seqno: 3,
+                kind: ValueKind::Put,
+                value: b"v3".to_vec()
+            }
         );
-        assert_eq!(m.get(b"k", 9), Lookup::Found { seqno: 5, kind: ValueKind::Delete, value: vec![] });
+        assert_eq!(
+            m.get(b"k", 9),
+            Lookup::Found {
+                seqno: 5,
+                kind: ValueKind::Delete,
+                value: vec![]
+            }
+        );
         assert_eq!(m.get(b"", 9), Lookup::NotFound);
         assert_eq!(m.get(b"kb", 9), Lookup::NotFound);
     }

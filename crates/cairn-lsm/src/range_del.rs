@@ -21,7 +21,9 @@ pub struct RangeTombstone {
 impl RangeTombstone {
     /// True when the tombstone covers `user_key` and is visible at `snapshot`.
     pub fn covers(&self, user_key: &[u8], snapshot: SeqNo) -> bool {
-        self.seqno <= snapshot && self.start.as_slice() <= user_key && user_key < self.end.as_slice()
+        self.seqno <= snapshot
+            && self.start.as_slice() <= user_key
+            && user_key < self.end.as_slice()
     }
 }
 
@@ -68,7 +70,9 @@ impl RangeDelIndex {
         let mut next = 0;
         let mut frags = Vec::new();
         for pair in bounds.windows(2) {
-            let (Some(&lo), Some(&hi)) = (pair.first(), pair.get(1)) else { continue };
+            let (Some(&lo), Some(&hi)) = (pair.first(), pair.get(1)) else {
+                continue;
+            };
             while let Some(t) = tombstones.get(next) {
                 if t.start.as_slice() > lo {
                     break;
@@ -83,7 +87,11 @@ impl RangeDelIndex {
             let mut seqnos: Vec<SeqNo> = active.iter().map(|(_, s)| *s).collect();
             seqnos.sort_unstable();
             seqnos.dedup();
-            frags.push(Fragment { start: lo.to_vec(), end: hi.to_vec(), seqnos });
+            frags.push(Fragment {
+                start: lo.to_vec(),
+                end: hi.to_vec(),
+                seqnos,
+            });
         }
         RangeDelIndex { frags }
     }
@@ -93,7 +101,9 @@ impl RangeDelIndex {
     }
 
     fn fragment(&self, user_key: &[u8]) -> Option<&Fragment> {
-        let idx = self.frags.partition_point(|f| f.start.as_slice() <= user_key);
+        let idx = self
+            .frags
+            .partition_point(|f| f.start.as_slice() <= user_key);
         let f = self.frags.get(idx.checked_sub(1)?)?;
         (user_key < f.end.as_slice()).then_some(f)
     }
@@ -117,7 +127,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn t(start: &[u8], end: &[u8], seqno: SeqNo) -> RangeTombstone {
-        RangeTombstone { start: start.to_vec(), end: end.to_vec(), seqno }
+        RangeTombstone {
+            start: start.to_vec(),
+            end: end.to_vec(),
+            seqno,
+        }
     }
 
     #[test]

@@ -77,7 +77,12 @@ pub struct LiveFile {
 impl LiveFile {
     pub fn new(meta: FileMeta, dir: &Path, table_cache: Arc<TableCache>) -> Arc<LiveFile> {
         let path = filename::table_path(dir, meta.number);
-        Arc::new(LiveFile { meta, obsolete: AtomicBool::new(false), path, table_cache })
+        Arc::new(LiveFile {
+            meta,
+            obsolete: AtomicBool::new(false),
+            path,
+            table_cache,
+        })
     }
 
     /// The open table.
@@ -126,27 +131,38 @@ pub struct Version {
 }
 
 fn l0_order(a: &Arc<LiveFile>, b: &Arc<LiveFile>) -> Ordering {
-    b.meta.seqno_largest.cmp(&a.meta.seqno_largest).then(b.meta.number.cmp(&a.meta.number))
+    b.meta
+        .seqno_largest
+        .cmp(&a.meta.seqno_largest)
+        .then(b.meta.number.cmp(&a.meta.number))
 }
 
 impl Version {
     pub fn empty(levels: usize) -> Version {
-        Version { levels: vec![Vec::new(); levels] }
+        Version {
+            levels: vec![Vec::new(); levels],
+        }
     }
 
     pub fn level_bytes(&self, level: usize) -> u64 {
-        self.levels.get(level).map_or(0, |l| l.iter().map(|f| f.meta.size_bytes).sum())
+        self.levels
+            .get(level)
+            .map_or(0, |l| l.iter().map(|f| f.meta.size_bytes).sum())
     }
 
     pub fn files(&self) -> impl Iterator<Item = (usize, &Arc<LiveFile>)> {
-        self.levels.iter().enumerate().flat_map(|(l, fs)| fs.iter().map(move |f| (l, f)))
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(|(l, fs)| fs.iter().map(move |f| (l, f)))
     }
 
     /// In a level >= 1, the file that may hold internal key `target` (the first whose largest
     /// key is >= target), if its range starts at or before the target.
     pub fn file_for_key(&self, level: usize, target: &[u8]) -> Option<&Arc<LiveFile>> {
         let files = self.levels.get(level)?;
-        let idx = files.partition_point(|f| ikey::compare(&f.meta.largest, target) == Ordering::Less);
+        let idx =
+            files.partition_point(|f| ikey::compare(&f.meta.largest, target) == Ordering::Less);
         let f = files.get(idx)?;
         (f.smallest_user_key() <= ikey::user_key(target)).then_some(f)
     }
@@ -161,23 +177,30 @@ impl Version {
 
     /// A new version with `edit` applied. Files removed for good are marked obsolete, so they
     /// are deleted once no older version holds them.
-    pub fn apply(&self, edit: &VersionEdit, dir: &Path, table_cache: &Arc<TableCache>) -> Result<Version> {
+    pub fn apply(
+        &self,
+        edit: &VersionEdit,
+        dir: &Path,
+        table_cache: &Arc<TableCache>,
+    ) -> Result<Version> {
         let mut levels = self.levels.clone();
         let mut removed: HashMap<u64, Arc<LiveFile>> = HashMap::new();
         for (level, number) in &edit.deleted_files {
-            let files = levels
-                .get_mut(*level)
-                .ok_or(Error::InvalidArgument("version edit names a level out of range"))?;
+            let files = levels.get_mut(*level).ok_or(Error::InvalidArgument(
+                "version edit names a level out of range",
+            ))?;
             let Some(pos) = files.iter().position(|f| f.meta.number == *number) else {
-                return Err(Error::InvalidArgument("version edit deletes a file not in the version"));
+                return Err(Error::InvalidArgument(
+                    "version edit deletes a file not in the version",
+                ));
             };
             let f = files.remove(pos);
             removed.insert(*number, f);
         }
         for (level, meta) in &edit.added_files {
-            let files = levels
-                .get_mut(*level)
-                .ok_or(Error::InvalidArgument("version edit names a level out of range"))?;
+            let files = levels.get_mut(*level).ok_or(Error::InvalidArgument(
+                "version edit names a level out of range",
+            ))?;
             // A file moved between levels keeps its LiveFile (and is not deleted).
             let f = match removed.remove(&meta.number) {
                 Some(f) => f,
@@ -207,7 +230,9 @@ impl Version {
                 return Err(Error::InvalidArgument("file listed twice in a version"));
             }
             if ikey::compare(&f.meta.smallest, &f.meta.largest) == Ordering::Greater {
-                return Err(Error::InvalidArgument("file with smallest key above largest"));
+                return Err(Error::InvalidArgument(
+                    "file with smallest key above largest",
+                ));
             }
         }
         for files in self.levels.iter().skip(1) {

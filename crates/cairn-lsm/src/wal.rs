@@ -104,7 +104,14 @@ impl WalWriter {
             .open(&path)
             .map_err(|e| Error::io("create wal", &path, e))?;
         filename::sync_dir(dir)?;
-        Ok(WalWriter { file, path, number, size_bytes: 0, buf: Vec::new(), failed: false })
+        Ok(WalWriter {
+            file,
+            path,
+            number,
+            size_bytes: 0,
+            buf: Vec::new(),
+            failed: false,
+        })
     }
 
     /// Frames every payload (one record each, in order) and writes them all with one
@@ -122,7 +129,9 @@ impl WalWriter {
         }
         let payload_max = u64::from(frame::PAYLOAD_BYTES_MAX);
         if payloads.iter().any(|p| p.len() as u64 > payload_max) {
-            return Err(Error::InvalidArgument("write batch exceeds the 1 GiB wal record limit"));
+            return Err(Error::InvalidArgument(
+                "write batch exceeds the 1 GiB wal record limit",
+            ));
         }
         let group_bytes: usize = payloads.iter().map(|p| frame::framed_len(p.len())).sum();
         self.buf.clear();
@@ -222,7 +231,10 @@ pub(crate) fn replay_frames(
     };
     match end {
         FrameEnd::Clean => debug_assert_eq!(valid_bytes, bytes.len() as u64),
-        FrameEnd::TornTail { offset, bytes: dropped } => {
+        FrameEnd::TornTail {
+            offset,
+            bytes: dropped,
+        } => {
             debug_assert_eq!(offset, valid_bytes);
             debug_assert_eq!(offset + dropped, bytes.len() as u64);
             tracing::warn!(
@@ -234,7 +246,11 @@ pub(crate) fn replay_frames(
             );
         }
     }
-    Ok(WalReplay { records, end, valid_bytes })
+    Ok(WalReplay {
+        records,
+        end,
+        valid_bytes,
+    })
 }
 
 /// Converts a framing error (damage before the tail) into the engine's corruption error.
@@ -308,11 +324,21 @@ mod tests {
     fn worked_example_bytes() {
         let mut out = Vec::new();
         frame::encode(&mut out, b"ab");
-        assert_eq!(out, [0x02, 0x00, 0x00, 0x00, 0xa3, 0x29, 0xde, 0xa7, 0x61, 0x62]);
+        assert_eq!(
+            out,
+            [0x02, 0x00, 0x00, 0x00, 0xa3, 0x29, 0xde, 0xa7, 0x61, 0x62]
+        );
         let (seen, result) = collect(Path::new("000001.log"), &out);
         assert_eq!(seen, vec![(0, b"ab".to_vec())]);
         let replay = result.expect("replay");
-        assert_eq!(replay, WalReplay { records: 1, end: FrameEnd::Clean, valid_bytes: 10 });
+        assert_eq!(
+            replay,
+            WalReplay {
+                records: 1,
+                end: FrameEnd::Clean,
+                valid_bytes: 10
+            }
+        );
     }
 
     #[test]
@@ -338,7 +364,9 @@ mod tests {
         let expected = write_groups(&mut wal, &groups);
         let size = wal.size_bytes();
         drop(wal);
-        let len = std::fs::metadata(filename::wal_path(dir.path(), 7)).expect("stat").len();
+        let len = std::fs::metadata(filename::wal_path(dir.path(), 7))
+            .expect("stat")
+            .len();
         assert_eq!(len, size);
 
         let (seen, result) = collect_file(&filename::wal_path(dir.path(), 7));
@@ -356,7 +384,14 @@ mod tests {
         let (seen, result) = collect_file(wal.path());
         assert!(seen.is_empty());
         let replay = result.expect("replay");
-        assert_eq!(replay, WalReplay { records: 0, end: FrameEnd::Clean, valid_bytes: 0 });
+        assert_eq!(
+            replay,
+            WalReplay {
+                records: 0,
+                end: FrameEnd::Clean,
+                valid_bytes: 0
+            }
+        );
     }
 
     #[test]
@@ -375,7 +410,10 @@ mod tests {
                 replay,
                 WalReplay {
                     records: 2,
-                    end: FrameEnd::TornTail { offset: last_start, bytes: cut - last_start },
+                    end: FrameEnd::TornTail {
+                        offset: last_start,
+                        bytes: cut - last_start
+                    },
                     valid_bytes: last_start,
                 },
                 "cut at {cut}"
@@ -405,7 +443,11 @@ mod tests {
         let (seen, result) = collect_file(&path);
         assert_eq!(Some(seen.as_slice()), expected.get(..1));
         match result {
-            Err(Error::Corruption { path: p, offset, kind: CorruptionKind::Checksum { .. } }) => {
+            Err(Error::Corruption {
+                path: p,
+                offset,
+                kind: CorruptionKind::Checksum { .. },
+            }) => {
                 assert_eq!(p, path);
                 assert_eq!(offset, middle_start);
             }
@@ -441,7 +483,13 @@ mod tests {
         let (seen, result) = collect(&path, &bytes);
         assert_eq!(seen, expected);
         let replay = result.expect("replay");
-        assert_eq!(replay.end, FrameEnd::TornTail { offset: len, bytes: 4096 });
+        assert_eq!(
+            replay.end,
+            FrameEnd::TornTail {
+                offset: len,
+                bytes: 4096
+            }
+        );
         assert_eq!(replay.valid_bytes, len);
     }
 
@@ -463,21 +511,42 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let _first = WalWriter::create(dir.path(), 5).expect("create wal");
         let again = WalWriter::create(dir.path(), 5);
-        assert!(matches!(again, Err(Error::Io { action: "create wal", .. })), "{again:?}");
+        assert!(
+            matches!(
+                again,
+                Err(Error::Io {
+                    action: "create wal",
+                    ..
+                })
+            ),
+            "{again:?}"
+        );
     }
 
     #[test]
     fn wal_replay_of_a_missing_file_is_an_io_error() {
         let dir = tempfile::tempdir().expect("temp dir");
         let result = replay_wal(&filename::wal_path(dir.path(), 9), |_, _| Ok(()));
-        assert!(matches!(result, Err(Error::Io { action: "read wal", .. })), "{result:?}");
+        assert!(
+            matches!(
+                result,
+                Err(Error::Io {
+                    action: "read wal",
+                    ..
+                })
+            ),
+            "{result:?}"
+        );
     }
 
     #[cfg(target_os = "linux")]
     #[test]
     fn wal_failed_write_poisons_the_writer() {
         // /dev/full fails every write with ENOSPC.
-        let file = OpenOptions::new().write(true).open("/dev/full").expect("open /dev/full");
+        let file = OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("open /dev/full");
         let mut wal = WalWriter {
             file,
             path: PathBuf::from("/dev/full"),
@@ -487,7 +556,16 @@ mod tests {
             failed: false,
         };
         let first = wal.append(&[b"batch"]);
-        assert!(matches!(first, Err(Error::Io { action: "append wal", .. })), "{first:?}");
+        assert!(
+            matches!(
+                first,
+                Err(Error::Io {
+                    action: "append wal",
+                    ..
+                })
+            ),
+            "{first:?}"
+        );
         assert_eq!(wal.size_bytes(), 0);
         assert!(matches!(wal.append(&[b"batch"]), Err(Error::Poisoned)));
         assert!(matches!(wal.sync(), Err(Error::Poisoned)));

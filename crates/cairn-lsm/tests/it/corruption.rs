@@ -10,15 +10,28 @@ use cairn_lsm::{Db, Error, Options, ReadOptions, WriteOptions};
 const FOOTER_BYTES: u64 = 80;
 
 fn build_db(dir: &Path) {
-    let opts = Options { memtable_bytes: 32 << 10, ..Options::default() };
+    let opts = Options {
+        memtable_bytes: 32 << 10,
+        ..Options::default()
+    };
     let db = Db::open(dir, opts).expect("open");
     for i in 0..2000u32 {
-        db.put(format!("key{i:06}").as_bytes(), &[b'v'; 50], &WriteOptions::default()).expect("put");
+        db.put(
+            format!("key{i:06}").as_bytes(),
+            &[b'v'; 50],
+            &WriteOptions::default(),
+        )
+        .expect("put");
     }
     db.compact_all().expect("compact");
     // A few writes that stay in the WAL.
     for i in 0..20u32 {
-        db.put(format!("wal{i:03}").as_bytes(), b"in the log", &WriteOptions::SYNC).expect("put");
+        db.put(
+            format!("wal{i:03}").as_bytes(),
+            b"in the log",
+            &WriteOptions::SYNC,
+        )
+        .expect("put");
     }
     // Drop without close would sync too; skip the close to keep the WAL un-flushed.
     drop(db);
@@ -52,8 +65,15 @@ fn assert_detected(
     let dir = tempfile::tempdir().expect("tempdir");
     build_db(dir.path());
     let clean = check_dir(dir.path()).expect("check");
-    assert!(clean.is_clean(), "{what}: fresh database reported damage: {:?}", clean.problems);
-    let target = files_with(dir.path(), &pred).into_iter().next().unwrap_or_else(|| panic!("{what}: no file"));
+    assert!(
+        clean.is_clean(),
+        "{what}: fresh database reported damage: {:?}",
+        clean.problems
+    );
+    let target = files_with(dir.path(), &pred)
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| panic!("{what}: no file"));
     let size = std::fs::metadata(&target).expect("stat").len();
     flip(&target, offset_of(size));
     let report = check_dir(dir.path()).expect("check");
@@ -61,14 +81,22 @@ fn assert_detected(
         Error::Corruption { path, offset, .. } if *path == target => Some(*offset),
         _ => None,
     });
-    let offset = hit.unwrap_or_else(|| panic!("{what}: damage not reported: {:?}", report.problems));
-    assert!(range_of(size).contains(&offset), "{what}: offset {offset} outside {:?}", range_of(size));
+    let offset =
+        hit.unwrap_or_else(|| panic!("{what}: damage not reported: {:?}", report.problems));
+    assert!(
+        range_of(size).contains(&offset),
+        "{what}: offset {offset} outside {:?}",
+        range_of(size)
+    );
     // Opening and reading everything must fail cleanly or return correct data — never panic.
     if let Ok(db) = Db::open(dir.path(), Options::default()) {
         let mut it = db.iter(ReadOptions::default()).expect("iter");
         let mut r = it.seek_to_first();
         while r.is_ok() && it.valid() {
-            assert!(it.value() == [b'v'; 50] || it.value() == b"in the log", "{what}: wrong data");
+            assert!(
+                it.value() == [b'v'; 50] || it.value() == b"in the log",
+                "{what}: wrong data"
+            );
             r = it.next();
         }
         if what.contains("data block") {
@@ -89,17 +117,32 @@ fn flipped_byte_in_sst_data_block_is_reported_at_that_block() {
 #[test]
 fn flipped_byte_in_sst_index_block_is_reported() {
     // The byte just before the footer is the index block's checksum trailer.
-    assert_detected("sst index block", is_sst, |size| size - FOOTER_BYTES - 1, |size| 0..=size - FOOTER_BYTES);
+    assert_detected(
+        "sst index block",
+        is_sst,
+        |size| size - FOOTER_BYTES - 1,
+        |size| 0..=size - FOOTER_BYTES,
+    );
 }
 
 #[test]
 fn flipped_byte_in_sst_footer_is_reported_at_the_footer() {
-    assert_detected("sst footer", is_sst, |size| size - 20, |size| size - FOOTER_BYTES..=size);
+    assert_detected(
+        "sst footer",
+        is_sst,
+        |size| size - 20,
+        |size| size - FOOTER_BYTES..=size,
+    );
 }
 
 #[test]
 fn flipped_byte_in_manifest_is_reported() {
-    assert_detected("manifest", |n| n.starts_with("MANIFEST-"), |_| 12, |_| 0..=0);
+    assert_detected(
+        "manifest",
+        |n| n.starts_with("MANIFEST-"),
+        |_| 12,
+        |_| 0..=0,
+    );
 }
 
 #[test]
@@ -111,15 +154,26 @@ fn flipped_byte_in_wal_record_is_reported_at_the_record() {
 fn damaged_manifest_base_record_fails_open_instead_of_losing_tables() {
     let dir = tempfile::tempdir().expect("tempdir");
     build_db(dir.path());
-    let manifest = files_with(dir.path(), |n| n.starts_with("MANIFEST-")).pop().expect("manifest");
+    let manifest = files_with(dir.path(), |n| n.starts_with("MANIFEST-"))
+        .pop()
+        .expect("manifest");
     // The new MANIFEST written at open holds only its base record: damage it.
     let db = Db::open(dir.path(), Options::default()).expect("open");
     drop(db);
-    let manifest_now = files_with(dir.path(), |n| n.starts_with("MANIFEST-")).pop().expect("manifest");
+    let manifest_now = files_with(dir.path(), |n| n.starts_with("MANIFEST-"))
+        .pop()
+        .expect("manifest");
     assert_ne!(manifest, manifest_now);
     let size = std::fs::metadata(&manifest_now).expect("stat").len();
     flip(&manifest_now, size - 1);
     let tables_before = files_with(dir.path(), is_sst).len();
-    assert!(matches!(Db::open(dir.path(), Options::default()), Err(Error::Corruption { .. })));
-    assert_eq!(files_with(dir.path(), is_sst).len(), tables_before, "no table was deleted");
+    assert!(matches!(
+        Db::open(dir.path(), Options::default()),
+        Err(Error::Corruption { .. })
+    ));
+    assert_eq!(
+        files_with(dir.path(), is_sst).len(),
+        tables_before,
+        "no table was deleted"
+    );
 }

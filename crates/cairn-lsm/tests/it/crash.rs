@@ -46,8 +46,13 @@ fn mirror_for(i: u64) -> Vec<u8> {
 #[test]
 #[ignore]
 fn crash_child() {
-    let Ok(dir) = std::env::var("CAIRN_CRASH_DIR") else { return };
-    let start: u64 = std::env::var("CAIRN_CRASH_START").ok().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let Ok(dir) = std::env::var("CAIRN_CRASH_DIR") else {
+        return;
+    };
+    let start: u64 = std::env::var("CAIRN_CRASH_START")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let db = Db::open(&dir, crash_options()).expect("child open");
     let deadline = Instant::now() + Duration::from_secs(CHILD_SECONDS_MAX);
     let mut i = start;
@@ -67,7 +72,13 @@ fn crash_child() {
 fn run_child_and_kill(dir: &Path, start: u64, acks: usize) -> Vec<u64> {
     let exe = std::env::current_exe().expect("current exe");
     let mut child = Command::new(exe)
-        .args(["--ignored", "--exact", "crash::crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            "crash::crash_child",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("CAIRN_CRASH_DIR", dir)
         .env("CAIRN_CRASH_START", start.to_string())
         .stdout(Stdio::piped())
@@ -98,16 +109,27 @@ fn crash_loop(iterations: usize, seed: u64) {
     for iteration in 0..iterations {
         let acks = rng.gen_range(1..400);
         let acked = run_child_and_kill(dir.path(), next, acks);
-        assert!(!acked.is_empty(), "iteration {iteration}: child acknowledged nothing");
+        assert!(
+            !acked.is_empty(),
+            "iteration {iteration}: child acknowledged nothing"
+        );
         all_acked.extend(&acked);
         let db = Db::open(dir.path(), crash_options())
             .unwrap_or_else(|e| panic!("iteration {iteration}: reopen after SIGKILL failed: {e}"));
         let ro = ReadOptions::default();
         for &i in &all_acked {
             let v = db.get(&key_for(i), &ro).expect("get");
-            assert_eq!(v, Some(value_for(i)), "iteration {iteration}: acknowledged key {i} lost");
+            assert_eq!(
+                v,
+                Some(value_for(i)),
+                "iteration {iteration}: acknowledged key {i} lost"
+            );
             let m = db.get(&mirror_for(i), &ro).expect("get");
-            assert_eq!(m, Some(value_for(i)), "iteration {iteration}: batch {i} half applied");
+            assert_eq!(
+                m,
+                Some(value_for(i)),
+                "iteration {iteration}: batch {i} half applied"
+            );
         }
         // Writes after the last acknowledgement may or may not be there, but whole and correct.
         let last = acked.last().copied().unwrap_or(next);
@@ -115,7 +137,10 @@ fn crash_loop(iterations: usize, seed: u64) {
         loop {
             let k = db.get(&key_for(i), &ro).expect("get");
             let m = db.get(&mirror_for(i), &ro).expect("get");
-            assert_eq!(k, m, "iteration {iteration}: unacknowledged batch {i} half applied");
+            assert_eq!(
+                k, m,
+                "iteration {iteration}: unacknowledged batch {i} half applied"
+            );
             match k {
                 Some(v) => assert_eq!(v, value_for(i)),
                 None => break,
@@ -135,10 +160,18 @@ fn crash_loop_sigkill_keeps_every_acknowledged_write() {
 #[test]
 #[ignore]
 fn crash_loop_long() {
-    let n = std::env::var("CAIRN_CRASH_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
-    let seed = std::env::var("CAIRN_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_secs())
-    });
+    let n = std::env::var("CAIRN_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let seed = std::env::var("CAIRN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs())
+        });
     println!("crash loop seed {seed} (CAIRN_SEED={seed} replays the kill points)");
     crash_loop(n, seed);
 }

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use cairn_lsm::sst::{TableBuilder, TableBuilderOptions};
 use cairn_lsm::{
-    ikey, CompactionContext, CompactionFilter, CompactionFilterFactory, Db, Decision, Error, Options,
-    ReadOptions, WriteOptions,
+    ikey, CompactionContext, CompactionFilter, CompactionFilterFactory, Db, Decision, Error,
+    Options, ReadOptions, WriteOptions,
 };
 
 use crate::model::tiny_options;
@@ -37,9 +37,13 @@ fn concurrent_writers_share_groups_and_readers_see_acknowledged_writes() {
             std::thread::spawn(move || {
                 for i in 0..500u64 {
                     let k = key(t * 1000 + i);
-                    db.put(&k, &k, &WriteOptions { sync: i % 50 == 0 }).expect("put");
+                    db.put(&k, &k, &WriteOptions { sync: i % 50 == 0 })
+                        .expect("put");
                     // Acknowledged means visible.
-                    assert_eq!(db.get(&k, &ReadOptions::default()).expect("get"), Some(k.clone()));
+                    assert_eq!(
+                        db.get(&k, &ReadOptions::default()).expect("get"),
+                        Some(k.clone())
+                    );
                 }
             })
         })
@@ -53,8 +57,14 @@ fn concurrent_writers_share_groups_and_readers_see_acknowledged_writes() {
     assert_eq!(s.writes, 2000);
     assert!(s.write_groups <= s.writes);
     assert!(s.flushes > 0, "tiny memtables must have flushed: {s:?}");
-    assert!(s.compactions + s.trivial_moves > 0, "compactions must have run: {s:?}");
-    assert!(s.levels[0].file_count < 8, "L0 kept small by compaction: {s:?}");
+    assert!(
+        s.compactions + s.trivial_moves > 0,
+        "compactions must have run: {s:?}"
+    );
+    assert!(
+        s.levels[0].file_count < 8,
+        "L0 kept small by compaction: {s:?}"
+    );
 }
 
 #[test]
@@ -69,14 +79,29 @@ fn snapshot_keeps_old_versions_through_compaction() {
     for i in 0..200 {
         db.put(&key(i), b"new", &wo).expect("put");
     }
-    db.delete_range(&key(50), &key(150), &wo).expect("delete_range");
+    db.delete_range(&key(50), &key(150), &wo)
+        .expect("delete_range");
     db.compact_all().expect("compact");
-    let at = ReadOptions { snapshot: Some(snap.seqno()), ..ReadOptions::default() };
+    let at = ReadOptions {
+        snapshot: Some(snap.seqno()),
+        ..ReadOptions::default()
+    };
     for i in [0, 60, 149, 199] {
-        assert_eq!(db.get(&key(i), &at).expect("get").as_deref(), Some(&b"old"[..]));
+        assert_eq!(
+            db.get(&key(i), &at).expect("get").as_deref(),
+            Some(&b"old"[..])
+        );
     }
-    assert_eq!(db.get(&key(60), &ReadOptions::default()).expect("get"), None);
-    assert_eq!(db.get(&key(10), &ReadOptions::default()).expect("get").as_deref(), Some(&b"new"[..]));
+    assert_eq!(
+        db.get(&key(60), &ReadOptions::default()).expect("get"),
+        None
+    );
+    assert_eq!(
+        db.get(&key(10), &ReadOptions::default())
+            .expect("get")
+            .as_deref(),
+        Some(&b"new"[..])
+    );
     assert_eq!(count_keys(&db), 100);
     // Once the snapshot is gone, compaction drops the shadowed versions and the deleted range.
     let before = db.stats().live_sst_bytes;
@@ -84,7 +109,11 @@ fn snapshot_keeps_old_versions_through_compaction() {
     db.compact_all().expect("compact");
     // Force a rewrite of the bottom level by compacting again after more writes.
     let after = db.stats();
-    assert!(after.live_sst_bytes <= before, "{} > {before}", after.live_sst_bytes);
+    assert!(
+        after.live_sst_bytes <= before,
+        "{} > {before}",
+        after.live_sst_bytes
+    );
     assert_eq!(count_keys(&db), 100);
 }
 
@@ -98,12 +127,22 @@ fn range_delete_is_one_write_and_hides_keys_in_every_level() {
     }
     db.compact_all().expect("compact");
     let writes_before = db.stats().writes;
-    db.delete_range(&key(100), &key(900), &wo).expect("delete_range");
+    db.delete_range(&key(100), &key(900), &wo)
+        .expect("delete_range");
     assert_eq!(db.stats().writes, writes_before + 1);
     assert_eq!(count_keys(&db), 200);
-    assert_eq!(db.get(&key(500), &ReadOptions::default()).expect("get"), None);
-    assert!(db.get(&key(99), &ReadOptions::default()).expect("get").is_some());
-    assert!(db.get(&key(900), &ReadOptions::default()).expect("get").is_some());
+    assert_eq!(
+        db.get(&key(500), &ReadOptions::default()).expect("get"),
+        None
+    );
+    assert!(db
+        .get(&key(99), &ReadOptions::default())
+        .expect("get")
+        .is_some());
+    assert!(db
+        .get(&key(900), &ReadOptions::default())
+        .expect("get")
+        .is_some());
     db.compact_all().expect("compact");
     assert_eq!(count_keys(&db), 200);
     // The deleted data is gone from disk, not only hidden.
@@ -133,12 +172,17 @@ impl CompactionFilterFactory for DropPrefix {
 fn compaction_filter_removes_entries_it_rejects() {
     let dir = tempfile::tempdir().expect("tempdir");
     let calls = Arc::new(AtomicUsize::new(0));
-    let opts = Options { compaction_filter: Some(Arc::new(DropPrefix(Arc::clone(&calls)))), ..tiny_options() };
+    let opts = Options {
+        compaction_filter: Some(Arc::new(DropPrefix(Arc::clone(&calls)))),
+        ..tiny_options()
+    };
     let db = Db::open(dir.path(), opts).expect("open");
     let wo = WriteOptions::default();
     for i in 0..300 {
-        db.put(format!("gc/{i:05}").as_bytes(), b"garbage", &wo).expect("put");
-        db.put(format!("keep/{i:05}").as_bytes(), b"value", &wo).expect("put");
+        db.put(format!("gc/{i:05}").as_bytes(), b"garbage", &wo)
+            .expect("put");
+        db.put(format!("keep/{i:05}").as_bytes(), b"value", &wo)
+            .expect("put");
     }
     db.compact_all().expect("compact");
     // Make sure every file went through a real (non-trivial) compaction at least once.
@@ -154,7 +198,12 @@ fn compaction_filter_removes_entries_it_rejects() {
         it.next().expect("next");
     }
     assert!(gc_left < 300, "filter removed nothing ({gc_left} left)");
-    assert_eq!(db.get(b"keep/00007", &ReadOptions::default()).expect("get").as_deref(), Some(&b"value"[..]));
+    assert_eq!(
+        db.get(b"keep/00007", &ReadOptions::default())
+            .expect("get")
+            .as_deref(),
+        Some(&b"value"[..])
+    );
 }
 
 #[test]
@@ -166,33 +215,58 @@ fn ingested_table_is_newer_than_existing_writes() {
         db.put(&key(i), b"before", &wo).expect("put");
     }
     let ext = dir.path().join("external.sst");
-    let mut b = TableBuilder::create(&ext, TableBuilderOptions::from_options(&Options::default())).expect("builder");
+    let mut b = TableBuilder::create(&ext, TableBuilderOptions::from_options(&Options::default()))
+        .expect("builder");
     for i in 50..150 {
-        b.add(&ikey::encode(&key(i), 0, ikey::ValueKind::Put), b"ingested").expect("add");
+        b.add(&ikey::encode(&key(i), 0, ikey::ValueKind::Put), b"ingested")
+            .expect("add");
     }
     b.finish().expect("finish");
     db.ingest(std::slice::from_ref(&ext)).expect("ingest");
     assert!(ext.exists(), "caller's file is left in place");
     let ro = ReadOptions::default();
-    assert_eq!(db.get(&key(10), &ro).expect("get").as_deref(), Some(&b"before"[..]));
-    assert_eq!(db.get(&key(60), &ro).expect("get").as_deref(), Some(&b"ingested"[..]));
-    assert_eq!(db.get(&key(149), &ro).expect("get").as_deref(), Some(&b"ingested"[..]));
+    assert_eq!(
+        db.get(&key(10), &ro).expect("get").as_deref(),
+        Some(&b"before"[..])
+    );
+    assert_eq!(
+        db.get(&key(60), &ro).expect("get").as_deref(),
+        Some(&b"ingested"[..])
+    );
+    assert_eq!(
+        db.get(&key(149), &ro).expect("get").as_deref(),
+        Some(&b"ingested"[..])
+    );
     db.put(&key(60), b"after", &wo).expect("put");
-    assert_eq!(db.get(&key(60), &ro).expect("get").as_deref(), Some(&b"after"[..]));
+    assert_eq!(
+        db.get(&key(60), &ro).expect("get").as_deref(),
+        Some(&b"after"[..])
+    );
     assert_eq!(count_keys(&db), 150);
     db.compact_all().expect("compact");
     assert_eq!(count_keys(&db), 150);
-    assert_eq!(db.get(&key(60), &ro).expect("get").as_deref(), Some(&b"after"[..]));
-    assert_eq!(db.get(&key(70), &ro).expect("get").as_deref(), Some(&b"ingested"[..]));
+    assert_eq!(
+        db.get(&key(60), &ro).expect("get").as_deref(),
+        Some(&b"after"[..])
+    );
+    assert_eq!(
+        db.get(&key(70), &ro).expect("get").as_deref(),
+        Some(&b"ingested"[..])
+    );
     // A table whose entries carry real seqnos is refused.
     let bad = dir.path().join("bad.sst");
-    let mut b = TableBuilder::create(&bad, TableBuilderOptions::from_options(&Options::default())).expect("builder");
-    b.add(&ikey::encode(b"z", 7, ikey::ValueKind::Put), b"v").expect("add");
+    let mut b = TableBuilder::create(&bad, TableBuilderOptions::from_options(&Options::default()))
+        .expect("builder");
+    b.add(&ikey::encode(b"z", 7, ikey::ValueKind::Put), b"v")
+        .expect("add");
     b.finish().expect("finish");
     assert!(matches!(db.ingest(&[bad]), Err(Error::InvalidArgument(_))));
     db.close().expect("close");
     let db = Db::open(dir.path().join("db"), tiny_options()).expect("reopen");
-    assert_eq!(db.get(&key(70), &ro).expect("get").as_deref(), Some(&b"ingested"[..]));
+    assert_eq!(
+        db.get(&key(70), &ro).expect("get").as_deref(),
+        Some(&b"ingested"[..])
+    );
 }
 
 #[test]
@@ -211,30 +285,52 @@ fn checkpoint_opens_as_a_consistent_copy() {
     db.compact_all().expect("compact");
     let copy = Db::open(&cp, tiny_options()).expect("open checkpoint");
     assert_eq!(count_keys(&copy), 500);
-    assert_eq!(copy.get(&key(7), &ReadOptions::default()).expect("get").as_deref(), Some(&b"v1"[..]));
-    assert_eq!(db.get(&key(7), &ReadOptions::default()).expect("get").as_deref(), Some(&b"v2"[..]));
+    assert_eq!(
+        copy.get(&key(7), &ReadOptions::default())
+            .expect("get")
+            .as_deref(),
+        Some(&b"v1"[..])
+    );
+    assert_eq!(
+        db.get(&key(7), &ReadOptions::default())
+            .expect("get")
+            .as_deref(),
+        Some(&b"v2"[..])
+    );
 }
 
 #[test]
 fn second_open_of_the_same_directory_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let _db = Db::open(dir.path(), tiny_options()).expect("open");
-    assert!(matches!(Db::open(dir.path(), tiny_options()), Err(Error::Locked { .. })));
+    assert!(matches!(
+        Db::open(dir.path(), tiny_options()),
+        Err(Error::Locked { .. })
+    ));
 }
 
 #[test]
 fn unflushed_writes_survive_close_and_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options { memtable_bytes: 64 << 20, ..Options::default() };
+    let opts = Options {
+        memtable_bytes: 64 << 20,
+        ..Options::default()
+    };
     let db = Db::open(dir.path(), opts.clone()).expect("open");
     for i in 0..100 {
-        db.put(&key(i), b"v", &WriteOptions::default()).expect("put");
+        db.put(&key(i), b"v", &WriteOptions::default())
+            .expect("put");
     }
-    db.delete_range(&key(10), &key(20), &WriteOptions::default()).expect("delete_range");
+    db.delete_range(&key(10), &key(20), &WriteOptions::default())
+        .expect("delete_range");
     drop(db);
     let db = Db::open(dir.path(), opts).expect("reopen");
     assert_eq!(count_keys(&db), 90);
-    assert_eq!(db.stats().levels[0].file_count, 1, "recovered memtable was flushed to L0");
+    assert_eq!(
+        db.stats().levels[0].file_count,
+        1,
+        "recovered memtable was flushed to L0"
+    );
 }
 
 fn only_wal(dir: &std::path::Path) -> std::path::PathBuf {
@@ -250,7 +346,10 @@ fn only_wal(dir: &std::path::Path) -> std::path::PathBuf {
 #[test]
 fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options { memtable_bytes: 64 << 20, ..Options::default() };
+    let opts = Options {
+        memtable_bytes: 64 << 20,
+        ..Options::default()
+    };
     let db = Db::open(dir.path(), opts.clone()).expect("open");
     for i in 0..10 {
         db.put(&key(i), b"v", &WriteOptions::SYNC).expect("put");
@@ -268,7 +367,10 @@ fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
 #[test]
 fn damaged_wal_record_before_the_tail_fails_open_with_its_offset() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options { memtable_bytes: 64 << 20, ..Options::default() };
+    let opts = Options {
+        memtable_bytes: 64 << 20,
+        ..Options::default()
+    };
     let db = Db::open(dir.path(), opts.clone()).expect("open");
     for i in 0..10 {
         db.put(&key(i), b"value", &WriteOptions::SYNC).expect("put");

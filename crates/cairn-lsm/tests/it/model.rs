@@ -34,7 +34,11 @@ enum Op {
     DeleteRange(Vec<u8>, Vec<u8>),
     Batch(Vec<(Vec<u8>, Option<Vec<u8>>)>),
     Get(Vec<u8>),
-    Scan { lower: Option<Vec<u8>>, upper: Option<Vec<u8>>, reverse: bool },
+    Scan {
+        lower: Option<Vec<u8>>,
+        upper: Option<Vec<u8>>,
+        reverse: bool,
+    },
     Walk(Vec<u8>, Vec<bool>),
     TakeSnapshot,
     ReadSnapshot(usize, Vec<u8>),
@@ -49,7 +53,13 @@ fn key() -> impl Strategy<Value = Vec<u8>> {
     // Few distinct keys, some of them prefixes of others.
     prop_oneof![
         (0u8..40).prop_map(|i| format!("k{i:02}").into_bytes()),
-        prop::sample::select(vec![b"".to_vec(), b"a".to_vec(), b"ab".to_vec(), b"abc".to_vec(), b"k".to_vec()]),
+        prop::sample::select(vec![
+            b"".to_vec(),
+            b"a".to_vec(),
+            b"ab".to_vec(),
+            b"abc".to_vec(),
+            b"k".to_vec()
+        ]),
     ]
 }
 
@@ -90,15 +100,26 @@ fn scan_db(db: &Db, ro: ReadOptions, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
     }
     while it.valid() {
         out.push((it.key().to_vec(), it.value().to_vec()));
-        if reverse { it.prev().expect("prev") } else { it.next().expect("next") }
+        if reverse {
+            it.prev().expect("prev")
+        } else {
+            it.next().expect("next")
+        }
     }
     out
 }
 
-fn scan_model(m: &Model, lower: &Option<Vec<u8>>, upper: &Option<Vec<u8>>, reverse: bool) -> Vec<(Vec<u8>, Vec<u8>)> {
+fn scan_model(
+    m: &Model,
+    lower: &Option<Vec<u8>>,
+    upper: &Option<Vec<u8>>,
+    reverse: bool,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
     let mut v: Vec<_> = m
         .iter()
-        .filter(|(k, _)| lower.as_ref().is_none_or(|l| *k >= l) && upper.as_ref().is_none_or(|u| *k < u))
+        .filter(|(k, _)| {
+            lower.as_ref().is_none_or(|l| *k >= l) && upper.as_ref().is_none_or(|u| *k < u)
+        })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     if reverse {
@@ -125,7 +146,11 @@ fn run(ops: Vec<Op>, dir: &Path) {
             }
             Op::DeleteRange(a, b) => {
                 d.delete_range(&a, &b, &wo).expect("delete_range");
-                let doomed: Vec<_> = model.keys().filter(|k| **k >= a && **k < b).cloned().collect();
+                let doomed: Vec<_> = model
+                    .keys()
+                    .filter(|k| **k >= a && **k < b)
+                    .cloned()
+                    .collect();
                 for k in doomed {
                     model.remove(&k);
                 }
@@ -147,11 +172,27 @@ fn run(ops: Vec<Op>, dir: &Path) {
                 }
             }
             Op::Get(k) => {
-                assert_eq!(d.get(&k, &ReadOptions::default()).expect("get"), model.get(&k).cloned(), "get {k:?}");
+                assert_eq!(
+                    d.get(&k, &ReadOptions::default()).expect("get"),
+                    model.get(&k).cloned(),
+                    "get {k:?}"
+                );
             }
-            Op::Scan { lower, upper, reverse } => {
-                let ro = ReadOptions { lower_bound: lower.clone(), upper_bound: upper.clone(), ..ReadOptions::default() };
-                assert_eq!(scan_db(d, ro, reverse), scan_model(&model, &lower, &upper, reverse), "scan {lower:?}..{upper:?} rev={reverse}");
+            Op::Scan {
+                lower,
+                upper,
+                reverse,
+            } => {
+                let ro = ReadOptions {
+                    lower_bound: lower.clone(),
+                    upper_bound: upper.clone(),
+                    ..ReadOptions::default()
+                };
+                assert_eq!(
+                    scan_db(d, ro, reverse),
+                    scan_model(&model, &lower, &upper, reverse),
+                    "scan {lower:?}..{upper:?} rev={reverse}"
+                );
             }
             Op::Walk(start, dirs) => {
                 // seek, then a random walk of next/prev compared step by step with the model.
@@ -188,15 +229,29 @@ fn run(ops: Vec<Op>, dir: &Path) {
             Op::ReadSnapshot(i, k) => {
                 if !snaps.is_empty() {
                     let (s, m) = &snaps[i % snaps.len()];
-                    let ro = ReadOptions { snapshot: Some(s.seqno()), ..ReadOptions::default() };
-                    assert_eq!(d.get(&k, &ro).expect("get"), m.get(&k).cloned(), "snapshot get {k:?}");
+                    let ro = ReadOptions {
+                        snapshot: Some(s.seqno()),
+                        ..ReadOptions::default()
+                    };
+                    assert_eq!(
+                        d.get(&k, &ro).expect("get"),
+                        m.get(&k).cloned(),
+                        "snapshot get {k:?}"
+                    );
                 }
             }
             Op::ScanSnapshot(i) => {
                 if !snaps.is_empty() {
                     let (s, m) = &snaps[i % snaps.len()];
-                    let ro = ReadOptions { snapshot: Some(s.seqno()), ..ReadOptions::default() };
-                    assert_eq!(scan_db(d, ro, false), scan_model(m, &None, &None, false), "snapshot scan");
+                    let ro = ReadOptions {
+                        snapshot: Some(s.seqno()),
+                        ..ReadOptions::default()
+                    };
+                    assert_eq!(
+                        scan_db(d, ro, false),
+                        scan_model(m, &None, &None, false),
+                        "snapshot scan"
+                    );
                 }
             }
             Op::DropSnapshot(i) => {
@@ -216,11 +271,17 @@ fn run(ops: Vec<Op>, dir: &Path) {
     }
     // Final full check, then once more after a reopen.
     let d = db.take().expect("db");
-    assert_eq!(scan_db(&d, ReadOptions::default(), false), scan_model(&model, &None, &None, false));
+    assert_eq!(
+        scan_db(&d, ReadOptions::default(), false),
+        scan_model(&model, &None, &None, false)
+    );
     snaps.clear();
     d.close().expect("close");
     let d = Db::open(dir, tiny_options()).expect("reopen");
-    assert_eq!(scan_db(&d, ReadOptions::default(), true), scan_model(&model, &None, &None, true));
+    assert_eq!(
+        scan_db(&d, ReadOptions::default(), true),
+        scan_model(&model, &None, &None, true)
+    );
 }
 
 proptest! {
@@ -236,8 +297,15 @@ proptest! {
 #[test]
 #[ignore]
 fn engine_matches_btreemap_model_long() {
-    let cases = std::env::var("CAIRN_MODEL_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig { cases, failure_persistence: None, ..ProptestConfig::default() });
+    let cases = std::env::var("CAIRN_MODEL_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1000);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
     runner
         .run(&prop::collection::vec(op(), 1..1500), |ops| {
             let dir = tempfile::tempdir().expect("tempdir");
