@@ -300,6 +300,10 @@ pub(crate) fn compaction_loop(inner: &Arc<DbInner>) {
             inner.bg_cv.notify_all();
         }
         if let Err(e) = result {
+            if matches!(e, Error::Closed) {
+                // Shutdown interrupted the merge; its partial outputs were removed.
+                return;
+            }
             tracing::error!(error = %e, level = c.level, "compaction failed");
             inner.poison("compaction failed");
             return;

@@ -28,8 +28,12 @@ pub struct DbIterator {
     upper: Option<Vec<u8>>,
     valid: bool,
     forward: bool,
+    /// Forward hits are read straight from the merging iterator (no copy); backward hits,
+    /// which the merging iterator has already stepped past, are copied into `key`/`value`.
     key: Vec<u8>,
     value: Vec<u8>,
+    /// Reused buffer for the user key being skipped while moving forward.
+    skip: Vec<u8>,
     _pins: Box<dyn Send>,
 }
 
@@ -62,6 +66,7 @@ impl DbIterator {
             forward: true,
             key: Vec::new(),
             value: Vec::new(),
+            skip: Vec::new(),
             _pins: pins,
         }
     }
@@ -73,12 +78,20 @@ impl DbIterator {
 
     /// Current user key. Empty when not valid.
     pub fn key(&self) -> &[u8] {
-        &self.key
+        if self.valid && self.forward {
+            ikey::user_key(self.merged.key())
+        } else {
+            &self.key
+        }
     }
 
     /// Current value. Empty when not valid.
     pub fn value(&self) -> &[u8] {
-        &self.value
+        if self.valid && self.forward {
+            self.merged.value()
+        } else {
+            &self.value
+        }
     }
 
     /// Positions at the first key `>= key` (and >= the lower bound).
@@ -89,7 +102,7 @@ impl DbIterator {
         };
         self.forward = true;
         self.merged.seek(&ikey::seek_key(&start, self.snapshot))?;
-        self.find_forward(None)
+        self.find_forward(false)
     }
 
     pub fn seek_to_first(&mut self) -> Result<()> {
@@ -98,7 +111,7 @@ impl DbIterator {
             None => {
                 self.forward = true;
                 self.merged.seek_to_first()?;
-                self.find_forward(None)
+                self.find_forward(false)
             }
         }
     }
@@ -143,14 +156,17 @@ impl DbIterator {
         if !self.valid {
             return Ok(());
         }
-        let current = std::mem::take(&mut self.key);
+        self.skip.clear();
         if self.forward {
+            self.skip
+                .extend_from_slice(ikey::user_key(self.merged.key()));
             self.merged.next()?;
         } else {
+            self.skip.extend_from_slice(&self.key);
             self.forward = true;
-            self.merged.seek(&smallest_ikey(&current))?;
+            self.merged.seek(&smallest_ikey(&self.skip))?;
         }
-        self.find_forward(Some(current))
+        self.find_forward(true)
     }
 
     /// Moves to the previous key. Only while valid.
@@ -159,8 +175,8 @@ impl DbIterator {
             return Ok(());
         }
         if self.forward {
+            let target = smallest_ikey(ikey::user_key(self.merged.key()));
             self.forward = false;
-            let target = smallest_ikey(&self.key);
             self.merged.seek_for_prev(&target)?;
         }
         self.find_backward()
@@ -175,16 +191,22 @@ impl DbIterator {
         r
     }
 
-    fn find_forward(&mut self, skip: Option<Vec<u8>>) -> Result<()> {
-        let r = self.find_forward_inner(skip);
+    /// Moves forward to the newest visible version of the next live key; with `skip_current`,
+    /// entries of the user key in `self.skip` are passed over first.
+    fn find_forward(&mut self, skip_current: bool) -> Result<()> {
+        let mut skip = std::mem::take(&mut self.skip);
+        let r = self.find_forward_inner(&mut skip, skip_current);
+        self.skip = skip;
         self.invalidate(r)
     }
 
-    fn find_forward_inner(&mut self, mut skip: Option<Vec<u8>>) -> Result<()> {
+    fn find_forward_inner(&mut self, skip: &mut Vec<u8>, mut skipping: bool) -> Result<()> {
         self.valid = false;
+        self.key.clear();
+        self.value.clear();
         while self.merged.valid() {
             let p = parse(self.merged.key())?;
-            if p.seqno > self.snapshot || skip.as_deref() == Some(p.user_key) {
+            if p.seqno > self.snapshot || (skipping && p.user_key == skip.as_slice()) {
                 self.merged.next()?;
                 continue;
             }
@@ -195,18 +217,14 @@ impl DbIterator {
             }
             // The newest version of this key visible at the snapshot.
             if p.kind == ValueKind::Put && !self.tombstones.covers(p.user_key, p.seqno) {
-                self.key.clear();
-                self.key.extend_from_slice(p.user_key);
-                self.value.clear();
-                self.value.extend_from_slice(self.merged.value());
                 self.valid = true;
                 return Ok(());
             }
-            skip = Some(p.user_key.to_vec());
+            skip.clear();
+            skip.extend_from_slice(p.user_key);
+            skipping = true;
             self.merged.next()?;
         }
-        self.key.clear();
-        self.value.clear();
         Ok(())
     }
 
