@@ -40,14 +40,38 @@ pub const ITER_CHUNK: usize = 64;
 /// Bytes charged per entry on top of key and value (skip-list node, reference counts).
 const ENTRY_OVERHEAD_BYTES: usize = 64;
 
-/// Something that exposes an internal key; lets the skip list be searched with a borrowed key.
+/// The first 16 bytes of a user key, zero-padded, read as a big-endian integer.
+///
+/// Comparing two prefixes decides the order of their user keys whenever the prefixes differ
+/// (a shorter key padded with zeros sorts before any longer key that has a non-zero byte
+/// there, exactly as bytewise order says); only equal prefixes need the full comparison. The
+/// prefix lives in the skip-list node itself, so most comparisons during a search touch no
+/// other memory (test `prefix_order_agrees_with_key_order`).
+fn key_prefix(user_key: &[u8]) -> u128 {
+    let mut p = [0u8; 16];
+    for (dst, src) in p.iter_mut().zip(user_key.iter()) {
+        *dst = *src;
+    }
+    u128::from_be_bytes(p)
+}
+
+/// Something that exposes an internal key and its user-key prefix; lets the skip list be
+/// searched with a borrowed key.
 trait KeyView {
     fn ikey(&self) -> &[u8];
+    fn prefix(&self) -> u128;
+}
+
+fn compare_views(a: &dyn KeyView, b: &dyn KeyView) -> Ordering {
+    match a.prefix().cmp(&b.prefix()) {
+        Ordering::Equal => ikey::compare(a.ikey(), b.ikey()),
+        o => o,
+    }
 }
 
 impl PartialEq for dyn KeyView + '_ {
     fn eq(&self, other: &Self) -> bool {
-        ikey::compare(self.ikey(), other.ikey()) == Ordering::Equal
+        compare_views(self, other) == Ordering::Equal
     }
 }
 impl Eq for dyn KeyView + '_ {}
@@ -58,13 +82,14 @@ impl PartialOrd for dyn KeyView + '_ {
 }
 impl Ord for dyn KeyView + '_ {
     fn cmp(&self, other: &Self) -> Ordering {
-        ikey::compare(self.ikey(), other.ikey())
+        compare_views(self, other)
     }
 }
 
 /// A stored entry: internal key followed by value, in one shared allocation.
 #[derive(Clone)]
 struct Entry {
+    prefix: u128,
     buf: Arc<[u8]>,
     key_len: usize,
 }
@@ -78,6 +103,9 @@ impl Entry {
 impl KeyView for Entry {
     fn ikey(&self) -> &[u8] {
         self.buf.get(..self.key_len).unwrap_or(&[])
+    }
+    fn prefix(&self) -> u128 {
+        self.prefix
     }
 }
 
@@ -100,15 +128,31 @@ impl PartialOrd for Entry {
 }
 impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
-        ikey::compare(self.ikey(), other.ikey())
+        compare_views(self, other)
     }
 }
 
 /// A borrowed internal key used as a search target.
-struct Probe<'a>(&'a [u8]);
+struct Probe<'a> {
+    ikey: &'a [u8],
+    prefix: u128,
+}
+
+impl<'a> Probe<'a> {
+    fn new(ikey: &'a [u8]) -> Probe<'a> {
+        Probe {
+            ikey,
+            prefix: key_prefix(ikey::user_key(ikey)),
+        }
+    }
+}
+
 impl KeyView for Probe<'_> {
     fn ikey(&self) -> &[u8] {
-        self.0
+        self.ikey
+    }
+    fn prefix(&self) -> u128 {
+        self.prefix
     }
 }
 
@@ -175,7 +219,11 @@ impl Memtable {
                 .chain(value.iter())
                 .copied()
                 .collect();
-            let entry = Entry { buf, key_len };
+            let entry = Entry {
+                prefix: key_prefix(key),
+                buf,
+                key_len,
+            };
             debug_assert!(
                 self.map
                     .get::<dyn KeyView>(&entry as &dyn KeyView)
@@ -216,7 +264,7 @@ impl Memtable {
     /// Newest point entry of `user_key` with seqno <= `snapshot`.
     pub fn get(&self, user_key: &[u8], snapshot: SeqNo) -> Lookup {
         let target = ikey::seek_key(user_key, snapshot);
-        let probe = Probe(&target);
+        let probe = Probe::new(&target);
         let Some(e) = self.map.lower_bound::<dyn KeyView>(Bound::Included(&probe)) else {
             return Lookup::NotFound;
         };
@@ -246,10 +294,10 @@ impl Memtable {
         let start = match from {
             Bound::Included(k) => self
                 .map
-                .lower_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
+                .lower_bound::<dyn KeyView>(Bound::Included(&Probe::new(k))),
             Bound::Excluded(k) => self
                 .map
-                .lower_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
+                .lower_bound::<dyn KeyView>(Bound::Excluded(&Probe::new(k))),
             Bound::Unbounded => self.map.front(),
         };
         let mut cur = start;
@@ -267,10 +315,10 @@ impl Memtable {
         let start = match from {
             Bound::Included(k) => self
                 .map
-                .upper_bound::<dyn KeyView>(Bound::Included(&Probe(k))),
+                .upper_bound::<dyn KeyView>(Bound::Included(&Probe::new(k))),
             Bound::Excluded(k) => self
                 .map
-                .upper_bound::<dyn KeyView>(Bound::Excluded(&Probe(k))),
+                .upper_bound::<dyn KeyView>(Bound::Excluded(&Probe::new(k))),
             Bound::Unbounded => self.map.back(),
         };
         let mut cur = start;
@@ -449,6 +497,19 @@ mod tests {
         assert_eq!(ikey::user_key(it.key()), b"key00099");
         it.next().ok();
         assert_eq!(ikey::user_key(it.key()), b"key00100");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn prefix_order_agrees_with_key_order(
+            a in proptest::collection::vec(0u8..3, 0..20),
+            b in proptest::collection::vec(0u8..3, 0..20),
+        ) {
+            let (pa, pb) = (key_prefix(&a), key_prefix(&b));
+            if pa != pb {
+                proptest::prop_assert_eq!(pa.cmp(&pb), a.cmp(&b));
+            }
+        }
     }
 
     #[test]
