@@ -109,7 +109,19 @@ impl<'a> Decoder<'a> {
     }
 
     /// A LEB128 varint of at most 10 bytes that fits in a u64.
+    #[inline]
     pub fn varint_u64(&mut self) -> Result<u64, DecodeError> {
+        // Fast path: most varints in blocks (lengths, shared prefixes) fit in one byte.
+        if let Some(&b) = self.buf.get(self.pos) {
+            if b < 0x80 {
+                self.pos += 1;
+                return Ok(u64::from(b));
+            }
+        }
+        self.varint_u64_slow()
+    }
+
+    fn varint_u64_slow(&mut self) -> Result<u64, DecodeError> {
         let start = self.pos;
         let mut result: u64 = 0;
         for i in 0..10u32 {
@@ -142,6 +154,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A varint that must fit in a u32.
+    #[inline]
     pub fn varint_u32(&mut self) -> Result<u32, DecodeError> {
         let start = self.pos;
         let v = self.varint_u64()?;
@@ -153,6 +166,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// A varint length that must fit in `usize`.
+    #[inline]
     pub fn varint_len(&mut self, what: &'static str) -> Result<usize, DecodeError> {
         let start = self.pos;
         let v = self.varint_u64()?;
