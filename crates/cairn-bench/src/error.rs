@@ -48,7 +48,10 @@ pub enum BenchError {
 
     /// A settle (flush + wait for compactions) did not finish within its bound.
     #[error("{engine}: background work did not settle within {waited_secs} s")]
-    SettleTimeout { engine: &'static str, waited_secs: u64 },
+    SettleTimeout {
+        engine: &'static str,
+        waited_secs: u64,
+    },
 
     /// The configuration cannot be run (zero threads, value too small, ...).
     #[error("invalid benchmark configuration: {reason}")]
@@ -62,7 +65,11 @@ impl BenchError {
         action: &'static str,
         source: impl Into<EngineSource>,
     ) -> BenchError {
-        BenchError::Engine { engine, action, source: source.into() }
+        BenchError::Engine {
+            engine,
+            action,
+            source: source.into(),
+        }
     }
 }
 

@@ -134,6 +134,4 @@ pub struct ReadOptions {
     pub lower_bound: Option<Vec<u8>>,
     /// Iterators: keys >= this are not returned (exclusive).
     pub upper_bound: Option<Vec<u8>>,
-    /// Insert blocks read into the block cache (default true when built with `new`).
-    pub skip_cache_fill: bool,
 }

@@ -64,29 +64,69 @@ fn escape(bytes: &[u8], max: usize) -> String {
 }
 
 fn dump_sst(file: &Path, limit: u64, out: &mut impl Write) -> anyhow::Result<()> {
-    let number = match file.file_name().and_then(|n| n.to_str()).and_then(filename::parse) {
+    let number = match file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(filename::parse)
+    {
         Some(FileKind::Table(n)) => n,
         _ => 0,
     };
     let table = Table::open(file.to_path_buf(), number, 0, None)?;
     let p = table.properties();
-    writeln!(out, "file: {} ({} bytes)", file.display(), table.size_bytes())?;
-    writeln!(out, "entries: {} (deletes {}, range deletes {})", p.entry_count, p.deletion_count, p.range_deletion_count)?;
-    writeln!(out, "raw key bytes: {}, raw value bytes: {}", p.raw_key_bytes, p.raw_value_bytes)?;
-    writeln!(out, "data blocks: {} ({} bytes), index {} bytes, filter {} bytes", p.data_block_count, p.data_bytes, p.index_bytes, p.filter_bytes)?;
-    writeln!(out, "seqno range: {}..={}", p.seqno_smallest, p.seqno_largest)?;
-    writeln!(out, "compression: {}, bloom bits/key: {}", p.compression, p.bloom_bits_per_key)?;
+    writeln!(
+        out,
+        "file: {} ({} bytes)",
+        file.display(),
+        table.size_bytes()
+    )?;
+    writeln!(
+        out,
+        "entries: {} (deletes {}, range deletes {})",
+        p.entry_count, p.deletion_count, p.range_deletion_count
+    )?;
+    writeln!(
+        out,
+        "raw key bytes: {}, raw value bytes: {}",
+        p.raw_key_bytes, p.raw_value_bytes
+    )?;
+    writeln!(
+        out,
+        "data blocks: {} ({} bytes), index {} bytes, filter {} bytes",
+        p.data_block_count, p.data_bytes, p.index_bytes, p.filter_bytes
+    )?;
+    writeln!(
+        out,
+        "seqno range: {}..={}",
+        p.seqno_smallest, p.seqno_largest
+    )?;
+    writeln!(
+        out,
+        "compression: {}, bloom bits/key: {}",
+        p.compression, p.bloom_bits_per_key
+    )?;
     writeln!(out, "smallest: {}", describe_ikey(&p.smallest))?;
     writeln!(out, "largest: {}", describe_ikey(&p.largest))?;
     for t in table.range_tombstones() {
-        writeln!(out, "range tombstone: [{}, {}) @{}", escape(&t.start, 64), escape(&t.end, 64), t.seqno)?;
+        writeln!(
+            out,
+            "range tombstone: [{}, {}) @{}",
+            escape(&t.start, 64),
+            escape(&t.end, 64),
+            t.seqno
+        )?;
     }
     if limit > 0 {
         let mut it = table.iter();
         it.seek_to_first()?;
         let mut n = 0u64;
         while it.valid() && n < limit {
-            writeln!(out, "{} => {}", describe_ikey(it.key()), escape(it.value(), 64))?;
+            writeln!(
+                out,
+                "{} => {}",
+                describe_ikey(it.key()),
+                escape(it.value(), 64)
+            )?;
             it.next()?;
             n += 1;
         }
@@ -136,7 +176,11 @@ fn dump_manifest(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
                 m.seqno_largest,
                 describe_ikey(&m.smallest),
                 describe_ikey(&m.largest),
-                if m.global_seqno != 0 { format!(" global_seqno={}", m.global_seqno) } else { String::new() },
+                if m.global_seqno != 0 {
+                    format!(" global_seqno={}", m.global_seqno)
+                } else {
+                    String::new()
+                },
             );
         }
         index += 1;
@@ -150,10 +194,22 @@ fn check(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
     if let Some(m) = &report.manifest {
         writeln!(out, "manifest: {}", m.display())?;
     }
-    writeln!(out, "tables checked: {} ({} bytes)", report.tables_checked, report.table_bytes)?;
-    writeln!(out, "wals checked: {} ({} batches)", report.wals_checked, report.wal_batches)?;
+    writeln!(
+        out,
+        "tables checked: {} ({} bytes)",
+        report.tables_checked, report.table_bytes
+    )?;
+    writeln!(
+        out,
+        "wals checked: {} ({} batches)",
+        report.wals_checked, report.wal_batches
+    )?;
     for (path, offset, bytes) in &report.torn_tails {
-        writeln!(out, "note: torn tail in {} at offset {offset} ({bytes} bytes); recovery drops it", path.display())?;
+        writeln!(
+            out,
+            "note: torn tail in {} at offset {offset} ({bytes} bytes); recovery drops it",
+            path.display()
+        )?;
     }
     for p in &report.problems {
         writeln!(out, "CORRUPT: {}", error_chain(p))?;
@@ -162,7 +218,11 @@ fn check(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
         writeln!(out, "ok: no damage found")?;
         Ok(())
     } else {
-        anyhow::bail!("{} problem(s) found in {}", report.problems.len(), dir.display())
+        anyhow::bail!(
+            "{} problem(s) found in {}",
+            report.problems.len(),
+            dir.display()
+        )
     }
 }
 

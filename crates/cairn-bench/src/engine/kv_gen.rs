@@ -110,13 +110,27 @@ impl KeyPermutation {
         let domain_bits = (64 - n.saturating_sub(1).leading_zeros()).max(2);
         let half_bits = domain_bits.div_ceil(2);
         let mut rng = SplitMix64::new(seed ^ 0x7065_726D_7574_6521);
-        let round_keys = [rng.next_u64(), rng.next_u64(), rng.next_u64(), rng.next_u64()];
-        KeyPermutation { n, half_bits, round_keys }
+        let round_keys = [
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+            rng.next_u64(),
+        ];
+        KeyPermutation {
+            n,
+            half_bits,
+            round_keys,
+        }
     }
 
     /// The `position`-th index of the order; `position < n`.
     pub fn at(&self, position: u64) -> u64 {
-        assert!(position < self.n, "position {} outside permutation of {}", position, self.n);
+        assert!(
+            position < self.n,
+            "position {} outside permutation of {}",
+            position,
+            self.n
+        );
         let mut x = self.encrypt(position);
         while x >= self.n {
             x = self.encrypt(x);
@@ -149,13 +163,20 @@ impl ValueGen {
     /// `value_bytes` must be in `1..=VALUE_BYTES_MAX` (checked by the runner's config).
     pub fn new(value_bytes: usize, seed: u64) -> ValueGen {
         assert!(value_bytes > 0, "values must not be empty");
-        assert!(value_bytes <= VALUE_BYTES_MAX, "value of {value_bytes} bytes over the pool");
+        assert!(
+            value_bytes <= VALUE_BYTES_MAX,
+            "value of {value_bytes} bytes over the pool"
+        );
         let mut rng = SplitMix64::new(seed ^ 0x7661_6C75_6573_2121);
         let mut pool = Vec::with_capacity(VALUE_POOL_BYTES);
         while pool.len() < VALUE_POOL_BYTES {
             pool.extend_from_slice(&rng.next_u64().to_le_bytes());
         }
-        ValueGen { pool, value_bytes, seed }
+        ValueGen {
+            pool,
+            value_bytes,
+            seed,
+        }
     }
 
     pub fn value_bytes(&self) -> usize {
@@ -170,12 +191,19 @@ impl ValueGen {
     /// Writes the value of key `index` in write round `round` into `out`
     /// (`out.len() == value_bytes`).
     pub fn value_into(&self, index: u64, round: u64, out: &mut [u8]) {
-        assert_eq!(out.len(), self.value_bytes, "value buffer of the wrong size");
+        assert_eq!(
+            out.len(),
+            self.value_bytes,
+            "value buffer of the wrong size"
+        );
         let random_bytes = self.random_bytes();
         let start_max = (VALUE_POOL_BYTES - random_bytes) as u64;
         let start = (mix64(index ^ mix64(round ^ self.seed)) % (start_max + 1)) as usize;
         let (random, repeated) = out.split_at_mut(random_bytes);
-        let source = self.pool.get(start..start + random_bytes).expect("start is bounded by start_max");
+        let source = self
+            .pool
+            .get(start..start + random_bytes)
+            .expect("start is bounded by start_max");
         random.copy_from_slice(source);
         let filler = self.pool.get(start).copied().unwrap_or(b'x');
         repeated.fill(filler);
@@ -219,7 +247,11 @@ mod tests {
             key_into(10 * j - 1, &mut below);
             key_into(10 * j, &mut at);
             assert_eq!(missing.len(), KEY_BYTES);
-            assert!(below < missing, "missing key {j} sorts before key {}", 10 * j - 1);
+            assert!(
+                below < missing,
+                "missing key {j} sorts before key {}",
+                10 * j - 1
+            );
             assert!(missing < at, "missing key {j} sorts after key {}", 10 * j);
             assert_eq!(missing.last(), Some(&b'.'));
         }
@@ -233,7 +265,10 @@ mod tests {
             let permutation = KeyPermutation::new(n, 42);
             let seen: HashSet<u64> = (0..n).map(|p| permutation.at(p)).collect();
             assert_eq!(seen.len() as u64, n, "permutation of {n} repeats an index");
-            assert!(seen.iter().all(|&x| x < n), "permutation of {n} leaves the range");
+            assert!(
+                seen.iter().all(|&x| x < n),
+                "permutation of {n} leaves the range"
+            );
         }
     }
 
@@ -241,7 +276,10 @@ mod tests {
     fn permutation_is_not_the_identity() {
         let permutation = KeyPermutation::new(10_000, 42);
         let fixed_points = (0..10_000).filter(|&p| permutation.at(p) == p).count();
-        assert!(fixed_points < 100, "{fixed_points} fixed points: order is barely shuffled");
+        assert!(
+            fixed_points < 100,
+            "{fixed_points} fixed points: order is barely shuffled"
+        );
     }
 
     #[test]
@@ -276,13 +314,23 @@ mod tests {
         let mut value = [0u8; 100];
         values.value_into(77, 0, &mut value);
         let (random, repeated) = value.split_at(50);
-        assert!(repeated.iter().all(|&b| b == repeated[0]), "second half is not one repeated byte");
+        assert!(
+            repeated.iter().all(|&b| b == repeated[0]),
+            "second half is not one repeated byte"
+        );
         let distinct: HashSet<u8> = random.iter().copied().collect();
-        assert!(distinct.len() > 30, "first half has only {} distinct bytes", distinct.len());
+        assert!(
+            distinct.len() > 30,
+            "first half has only {} distinct bytes",
+            distinct.len()
+        );
 
         let mut overwritten = [0u8; 100];
         values.value_into(77, 1, &mut overwritten);
-        assert_ne!(value, overwritten, "an overwrite round stores the same bytes");
+        assert_ne!(
+            value, overwritten,
+            "an overwrite round stores the same bytes"
+        );
     }
 
     #[test]

@@ -151,7 +151,10 @@ mod tests {
 
     #[test]
     fn table_row_lines_up_with_header() {
-        assert_eq!(WorkloadReport::table_header().len(), report().table_row().len());
+        assert_eq!(
+            WorkloadReport::table_header().len(),
+            report().table_row().len()
+        );
     }
 
     #[test]

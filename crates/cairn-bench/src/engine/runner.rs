@@ -21,7 +21,9 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 
 use super::backend::{BenchEngine, EngineConfig};
-use super::kv_gen::{key_into, missing_key_into, mix64, KeyPermutation, SplitMix64, ValueGen, KEY_BYTES};
+use super::kv_gen::{
+    key_into, missing_key_into, mix64, KeyPermutation, SplitMix64, ValueGen, KEY_BYTES,
+};
 use super::report::{peak_rss_mb, WorkloadReport};
 use super::{EngineBenchConfig, Workload, FILLSYNC_WRITE_COUNT, SEEK_NEXT_ENTRIES};
 use crate::error::{BenchError, Result};
@@ -37,7 +39,9 @@ pub fn run(config: &EngineBenchConfig, on_report: &mut dyn FnMut(&WorkloadReport
     config.validate()?;
     // Refuse before running anything, rather than after an hour of the first engine.
     if let Some(kind) = config.engines.iter().find(|kind| !kind.is_built()) {
-        return Err(BenchError::EngineNotBuilt { engine: kind.name() });
+        return Err(BenchError::EngineNotBuilt {
+            engine: kind.name(),
+        });
     }
     let temp_dir;
     let base_dir = match &config.db_dir {
@@ -46,12 +50,17 @@ pub fn run(config: &EngineBenchConfig, on_report: &mut dyn FnMut(&WorkloadReport
             temp_dir = tempfile::Builder::new()
                 .prefix("cairn-bench-")
                 .tempdir()
-                .map_err(|source| BenchError::Dir { path: std::env::temp_dir(), source })?;
+                .map_err(|source| BenchError::Dir {
+                    path: std::env::temp_dir(),
+                    source,
+                })?;
             temp_dir.path().to_path_buf()
         }
     };
     let values = ValueGen::new(config.value_bytes, config.seed);
-    let engine_config = EngineConfig { cache_bytes: config.cache_bytes };
+    let engine_config = EngineConfig {
+        cache_bytes: config.cache_bytes,
+    };
     for &kind in &config.engines {
         let open = |dir: &Path| kind.open(dir, &engine_config);
         run_engine(kind.name(), &open, &base_dir, config, &values, on_report)?;
@@ -154,7 +163,9 @@ impl<'a> EngineRun<'a> {
     }
 
     fn engine(&self) -> &dyn BenchEngine {
-        self.engine.as_deref().expect("engine is open between calls")
+        self.engine
+            .as_deref()
+            .expect("engine is open between calls")
     }
 
     /// Closes the database and opens an empty one in its place.
@@ -179,8 +190,17 @@ impl<'a> EngineRun<'a> {
         if self.present_keys > 0 {
             return Ok(());
         }
-        let plan = OpPlan::Fill { order: FillOrder::Sequential, sync: false };
-        self.phase(self.engine(), Workload::FillSeq, &plan, self.config.num, ordinal)?;
+        let plan = OpPlan::Fill {
+            order: FillOrder::Sequential,
+            sync: false,
+        };
+        self.phase(
+            self.engine(),
+            Workload::FillSeq,
+            &plan,
+            self.config.num,
+            ordinal,
+        )?;
         self.engine().settle()?;
         self.present_keys = self.config.num;
         Ok(())
@@ -204,16 +224,32 @@ impl<'a> EngineRun<'a> {
             }
             Workload::Overwrite => {
                 self.ensure_present_keys(ordinal)?;
-                let plan = OpPlan::Overwrite { present_keys: self.present_keys };
-                self.write_phase(self.engine(), workload, &plan, num, self.present_keys, ordinal)
+                let plan = OpPlan::Overwrite {
+                    present_keys: self.present_keys,
+                };
+                self.write_phase(
+                    self.engine(),
+                    workload,
+                    &plan,
+                    num,
+                    self.present_keys,
+                    ordinal,
+                )
             }
             Workload::FillSync => {
                 let write_count = num.min(FILLSYNC_WRITE_COUNT);
                 let scratch = open_empty(self.open, &self.scratch_dir)?;
-                let order = FillOrder::Permuted(KeyPermutation::new(write_count, mix64(seed ^ ordinal)));
+                let order =
+                    FillOrder::Permuted(KeyPermutation::new(write_count, mix64(seed ^ ordinal)));
                 let plan = OpPlan::Fill { order, sync: true };
-                let report =
-                    self.write_phase(scratch.as_ref(), workload, &plan, write_count, write_count, ordinal);
+                let report = self.write_phase(
+                    scratch.as_ref(),
+                    workload,
+                    &plan,
+                    write_count,
+                    write_count,
+                    ordinal,
+                );
                 scratch.close()?;
                 remove_dir_if_present(&self.scratch_dir)?;
                 report
@@ -273,12 +309,21 @@ impl<'a> EngineRun<'a> {
         let entry_bytes = (KEY_BYTES + self.values.value_bytes()) as u64;
         let user_bytes = op_count * entry_bytes;
         let write_amp = match (table_bytes_before, table_bytes_after) {
-            (Some(before), Some(after)) => Some(after.saturating_sub(before) as f64 / user_bytes as f64),
+            (Some(before), Some(after)) => {
+                Some(after.saturating_sub(before) as f64 / user_bytes as f64)
+            }
             _ => None,
         };
         let live_bytes = engine.live_table_bytes()?;
         let space_amp = live_bytes as f64 / (present_keys * entry_bytes) as f64;
-        Ok(self.report(workload, op_count, &outcome, write_amp, Some(space_amp), Some(settle_secs)))
+        Ok(self.report(
+            workload,
+            op_count,
+            &outcome,
+            write_amp,
+            Some(space_amp),
+            Some(settle_secs),
+        ))
     }
 
     fn report(
@@ -290,7 +335,8 @@ impl<'a> EngineRun<'a> {
         space_amp: Option<f64>,
         settle_secs: Option<f64>,
     ) -> WorkloadReport {
-        let micros = |quantile: f64| outcome.latency_nanos.value_at_quantile(quantile) as f64 / 1000.0;
+        let micros =
+            |quantile: f64| outcome.latency_nanos.value_at_quantile(quantile) as f64 / 1000.0;
         let elapsed_secs = outcome.elapsed.as_secs_f64();
         WorkloadReport {
             engine: self.name,
@@ -325,7 +371,8 @@ impl<'a> EngineRun<'a> {
         let thread_outcomes: Vec<Result<(Histogram<u64>, u64)>> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|thread| {
-                    let positions = (op_count * thread / threads)..(op_count * (thread + 1) / threads);
+                    let positions =
+                        (op_count * thread / threads)..(op_count * (thread + 1) / threads);
                     let rng_seed = mix64(self.config.seed ^ mix64(ordinal ^ mix64(thread)));
                     let context = ThreadContext {
                         engine,
@@ -345,7 +392,11 @@ impl<'a> EngineRun<'a> {
                 .collect();
             handles
                 .into_iter()
-                .map(|handle| handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .map(|handle| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         });
         let elapsed = started.elapsed();
@@ -354,10 +405,16 @@ impl<'a> EngineRun<'a> {
         let mut found = 0;
         for outcome in thread_outcomes {
             let (histogram, thread_found) = outcome?;
-            latency_nanos.add(&histogram).expect("histograms share bounds, so adding cannot fail");
+            latency_nanos
+                .add(&histogram)
+                .expect("histograms share bounds, so adding cannot fail");
             found += thread_found;
         }
-        Ok(PhaseOutcome { elapsed, latency_nanos, found })
+        Ok(PhaseOutcome {
+            elapsed,
+            latency_nanos,
+            found,
+        })
     }
 }
 
@@ -460,7 +517,10 @@ fn new_latency_histogram() -> Histogram<u64> {
 /// Opens an engine on an empty directory, deleting what `dir` held.
 fn open_empty(open: Opener<'_>, dir: &Path) -> Result<Box<dyn BenchEngine>> {
     remove_dir_if_present(dir)?;
-    std::fs::create_dir_all(dir).map_err(|source| BenchError::Dir { path: dir.to_path_buf(), source })?;
+    std::fs::create_dir_all(dir).map_err(|source| BenchError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
     open(dir)
 }
 
@@ -468,7 +528,10 @@ fn remove_dir_if_present(dir: &Path) -> Result<()> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(BenchError::Dir { path: dir.to_path_buf(), source }),
+        Err(source) => Err(BenchError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        }),
     }
 }
 
@@ -503,8 +566,12 @@ mod tests {
             if self.drop_every.is_some_and(|n| put_index % n == n - 1) {
                 return Ok(());
             }
-            self.unsettled_bytes.fetch_add((key.len() + value.len()) as u64, Ordering::Relaxed);
-            self.map.write().expect("model lock").insert(key.to_vec(), value.to_vec());
+            self.unsettled_bytes
+                .fetch_add((key.len() + value.len()) as u64, Ordering::Relaxed);
+            self.map
+                .write()
+                .expect("model lock")
+                .insert(key.to_vec(), value.to_vec());
             Ok(())
         }
 
@@ -550,19 +617,30 @@ mod tests {
         }
     }
 
-    fn run_model(config: &EngineBenchConfig, drop_every: Option<u64>) -> Result<Vec<WorkloadReport>> {
+    fn run_model(
+        config: &EngineBenchConfig,
+        drop_every: Option<u64>,
+    ) -> Result<Vec<WorkloadReport>> {
         let base = tempfile::tempdir().expect("create temp dir");
         let values = ValueGen::new(config.value_bytes, config.seed);
         let open = |_: &Path| -> Result<Box<dyn BenchEngine>> {
-            Ok(Box::new(ModelEngine { drop_every, ..ModelEngine::default() }))
+            Ok(Box::new(ModelEngine {
+                drop_every,
+                ..ModelEngine::default()
+            }))
         };
         let mut reports = Vec::new();
-        run_engine("model", &open, base.path(), config, &values, &mut |r| reports.push(r.clone()))?;
+        run_engine("model", &open, base.path(), config, &values, &mut |r| {
+            reports.push(r.clone())
+        })?;
         Ok(reports)
     }
 
     fn find<'r>(reports: &'r [WorkloadReport], workload: &str) -> &'r WorkloadReport {
-        reports.iter().find(|r| r.workload == workload).expect("workload reported")
+        reports
+            .iter()
+            .find(|r| r.workload == workload)
+            .expect("workload reported")
     }
 
     #[test]
@@ -572,7 +650,11 @@ mod tests {
         assert_eq!(reports.len(), Workload::ALL.len());
         for report in &reports {
             assert_eq!(report.threads, 3);
-            assert!(report.ops_per_sec > 0.0, "{} has no throughput", report.workload);
+            assert!(
+                report.ops_per_sec > 0.0,
+                "{} has no throughput",
+                report.workload
+            );
             assert!(report.p50_us <= report.p99_us && report.p99_us <= report.p999_us);
         }
         for fill in ["fillseq", "fillrandom", "fillsync"] {
@@ -585,7 +667,10 @@ mod tests {
         assert_eq!(find(&reports, "fillsync").num, 2_000);
         assert_eq!(find(&reports, "readrandom").found, Some(2_000));
         assert_eq!(find(&reports, "readmissing").found, Some(0));
-        assert!(find(&reports, "seekrandom").found > Some(2_000 * 50), "seeks read few entries");
+        assert!(
+            find(&reports, "seekrandom").found > Some(2_000 * 50),
+            "seeks read few entries"
+        );
         assert_eq!(find(&reports, "readrandom").write_amp, None);
     }
 
@@ -611,8 +696,38 @@ mod tests {
         }
         assert_eq!(find(&reports, "readrandom").found, Some(2_000));
         assert_eq!(find(&reports, "readmissing").found, Some(0));
-        assert!(dir.path().join("cairn").is_dir(), "--db keeps the database for inspection");
-        assert!(!dir.path().join("cairn-fillsync").exists(), "fillsync scratch left behind");
+        assert!(
+            dir.path().join("cairn").is_dir(),
+            "--db keeps the database for inspection"
+        );
+        assert!(
+            !dir.path().join("cairn-fillsync").exists(),
+            "fillsync scratch left behind"
+        );
+    }
+
+    /// Peer engines, when built in (`cargo test --release --features rocksdb,fjall` reuses
+    /// the release build of RocksDB): every workload, with the same answer checks.
+    #[test]
+    fn every_workload_runs_on_each_built_peer_engine() {
+        let peers: Vec<EngineKind> = EngineKind::ALL
+            .into_iter()
+            .filter(|kind| *kind != EngineKind::Cairn && kind.is_built())
+            .collect();
+        if peers.is_empty() {
+            return;
+        }
+        let config = EngineBenchConfig {
+            engines: peers.clone(),
+            ..tiny_config(Workload::ALL.to_vec(), 2)
+        };
+        let mut reports = Vec::new();
+        run(&config, &mut |r| reports.push(r.clone())).expect("peer run");
+        assert_eq!(reports.len(), Workload::ALL.len() * peers.len());
+        assert!(reports
+            .iter()
+            .filter(|r| r.workload == "readrandom")
+            .all(|r| r.found == Some(2_000)));
     }
 
     #[test]
@@ -626,8 +741,17 @@ mod tests {
     #[test]
     fn lost_writes_are_reported_as_wrong_results() {
         let config = tiny_config(vec![Workload::FillRandom, Workload::ReadRandom], 2);
-        let error = run_model(&config, Some(7)).err().expect("lost writes go unnoticed");
-        assert!(matches!(error, BenchError::WrongResult { what: "keys found", .. }), "{error}");
+        let error = run_model(&config, Some(7)).expect_err("lost writes go unnoticed");
+        assert!(
+            matches!(
+                error,
+                BenchError::WrongResult {
+                    what: "keys found",
+                    ..
+                }
+            ),
+            "{error}"
+        );
     }
 
     #[test]

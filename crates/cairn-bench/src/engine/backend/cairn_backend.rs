@@ -19,8 +19,12 @@ pub struct CairnBenchEngine {
 
 impl CairnBenchEngine {
     pub fn open(dir: &Path, config: &EngineConfig) -> Result<CairnBenchEngine> {
-        let options = Options { block_cache_bytes: config.cache_bytes, ..Options::default() };
-        let db = Db::open(dir, options).map_err(|e| BenchError::engine(NAME, "open database", e))?;
+        let options = Options {
+            block_cache_bytes: config.cache_bytes,
+            ..Options::default()
+        };
+        let db =
+            Db::open(dir, options).map_err(|e| BenchError::engine(NAME, "open database", e))?;
         Ok(CairnBenchEngine { db })
     }
 }
@@ -31,7 +35,9 @@ impl BenchEngine for CairnBenchEngine {
     }
 
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<()> {
-        self.db.put(key, value, &WriteOptions { sync }).map_err(|e| BenchError::engine(NAME, "put", e))
+        self.db
+            .put(key, value, &WriteOptions { sync })
+            .map_err(|e| BenchError::engine(NAME, "put", e))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
@@ -58,13 +64,19 @@ impl BenchEngine for CairnBenchEngine {
     }
 
     fn settle(&self) -> Result<()> {
-        self.db.flush().map_err(|e| BenchError::engine(NAME, "flush", e))?;
-        self.db.wait_for_compactions().map_err(|e| BenchError::engine(NAME, "wait for compactions", e))
+        self.db
+            .flush()
+            .map_err(|e| BenchError::engine(NAME, "flush", e))?;
+        self.db
+            .wait_for_compactions()
+            .map_err(|e| BenchError::engine(NAME, "wait for compactions", e))
     }
 
     fn table_bytes_written(&self) -> Result<Option<u64>> {
         let stats = self.db.stats();
-        Ok(Some(stats.flush_bytes_written + stats.compaction_bytes_written))
+        Ok(Some(
+            stats.flush_bytes_written + stats.compaction_bytes_written,
+        ))
     }
 
     fn live_table_bytes(&self) -> Result<u64> {
@@ -72,6 +84,8 @@ impl BenchEngine for CairnBenchEngine {
     }
 
     fn close(self: Box<Self>) -> Result<()> {
-        self.db.close().map_err(|e| BenchError::engine(NAME, "close database", e))
+        self.db
+            .close()
+            .map_err(|e| BenchError::engine(NAME, "close database", e))
     }
 }

@@ -61,7 +61,9 @@ impl BenchEngine for FjallBenchEngine {
     }
 
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<()> {
-        self.keyspace.insert(key, value).map_err(|e| BenchError::engine(NAME, "put", e))?;
+        self.keyspace
+            .insert(key, value)
+            .map_err(|e| BenchError::engine(NAME, "put", e))?;
         if sync {
             self.db
                 .persist(PersistMode::SyncData)
@@ -71,7 +73,10 @@ impl BenchEngine for FjallBenchEngine {
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        let value = self.keyspace.get(key).map_err(|e| BenchError::engine(NAME, "get", e))?;
+        let value = self
+            .keyspace
+            .get(key)
+            .map_err(|e| BenchError::engine(NAME, "get", e))?;
         Ok(value.map(|v| v.len()))
     }
 
@@ -79,7 +84,9 @@ impl BenchEngine for FjallBenchEngine {
         let mut entry_count = 0;
         let mut touched_bytes = 0usize;
         for guard in self.keyspace.range(key..).take(entry_count_max) {
-            let (k, v) = guard.into_inner().map_err(|e| BenchError::engine(NAME, "iterate", e))?;
+            let (k, v) = guard
+                .into_inner()
+                .map_err(|e| BenchError::engine(NAME, "iterate", e))?;
             touched_bytes += k.len() + v.len();
             entry_count += 1;
         }

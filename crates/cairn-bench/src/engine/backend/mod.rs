@@ -26,7 +26,7 @@ use std::fmt;
 use std::path::Path;
 use std::str::FromStr;
 
-use crate::error::{BenchError, Result};
+use crate::error::Result;
 
 /// Settings shared by every backend.
 #[derive(Debug, Clone)]
@@ -98,17 +98,25 @@ impl EngineKind {
     /// Opens (creating if needed) a database of this engine in `dir`.
     pub fn open(self, dir: &Path, config: &EngineConfig) -> Result<Box<dyn BenchEngine>> {
         match self {
-            EngineKind::Cairn => Ok(Box::new(cairn_backend::CairnBenchEngine::open(dir, config)?)),
+            EngineKind::Cairn => Ok(Box::new(cairn_backend::CairnBenchEngine::open(
+                dir, config,
+            )?)),
             #[cfg(feature = "rocksdb")]
-            EngineKind::RocksDb => {
-                Ok(Box::new(rocksdb_backend::RocksDbBenchEngine::open(dir, config)?))
-            }
+            EngineKind::RocksDb => Ok(Box::new(rocksdb_backend::RocksDbBenchEngine::open(
+                dir, config,
+            )?)),
             #[cfg(not(feature = "rocksdb"))]
-            EngineKind::RocksDb => Err(BenchError::EngineNotBuilt { engine: self.name() }),
+            EngineKind::RocksDb => Err(crate::error::BenchError::EngineNotBuilt {
+                engine: self.name(),
+            }),
             #[cfg(feature = "fjall")]
-            EngineKind::Fjall => Ok(Box::new(fjall_backend::FjallBenchEngine::open(dir, config)?)),
+            EngineKind::Fjall => Ok(Box::new(fjall_backend::FjallBenchEngine::open(
+                dir, config,
+            )?)),
             #[cfg(not(feature = "fjall"))]
-            EngineKind::Fjall => Err(BenchError::EngineNotBuilt { engine: self.name() }),
+            EngineKind::Fjall => Err(crate::error::BenchError::EngineNotBuilt {
+                engine: self.name(),
+            }),
         }
     }
 }
@@ -153,8 +161,13 @@ mod tests {
     fn engine_not_built_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().expect("create temp dir");
         for kind in EngineKind::ALL.into_iter().filter(|kind| !kind.is_built()) {
-            let config = EngineConfig { cache_bytes: 1 << 20 };
-            assert!(kind.open(dir.path(), &config).is_err(), "{kind} opened without being built");
+            let config = EngineConfig {
+                cache_bytes: 1 << 20,
+            };
+            assert!(
+                kind.open(dir.path(), &config).is_err(),
+                "{kind} opened without being built"
+            );
         }
     }
 }

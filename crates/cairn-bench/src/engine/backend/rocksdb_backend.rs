@@ -47,8 +47,9 @@ pub struct RocksDbBenchEngine {
 
 impl RocksDbBenchEngine {
     pub fn open(dir: &Path, config: &EngineConfig) -> Result<RocksDbBenchEngine> {
-        let cache_bytes = usize::try_from(config.cache_bytes)
-            .map_err(|_| BenchError::Config { reason: "block cache larger than the address space" })?;
+        let cache_bytes = usize::try_from(config.cache_bytes).map_err(|_| BenchError::Config {
+            reason: "block cache larger than the address space",
+        })?;
         let mut table = BlockBasedOptions::default();
         table.set_bloom_filter(BLOOM_BITS_PER_KEY, false);
         table.set_block_cache(&Cache::new_lru_cache(cache_bytes));
@@ -59,10 +60,16 @@ impl RocksDbBenchEngine {
         options.set_block_based_table_factory(&table);
         options.enable_statistics();
 
-        let db = DB::open(&options, dir).map_err(|e| BenchError::engine(NAME, "open database", e))?;
+        let db =
+            DB::open(&options, dir).map_err(|e| BenchError::engine(NAME, "open database", e))?;
         let mut write_sync = WriteOptions::default();
         write_sync.set_sync(true);
-        Ok(RocksDbBenchEngine { db, options, write_async: WriteOptions::default(), write_sync })
+        Ok(RocksDbBenchEngine {
+            db,
+            options,
+            write_async: WriteOptions::default(),
+            write_sync,
+        })
     }
 
     fn property(&self, name: &PropName) -> Result<u64> {
@@ -96,12 +103,21 @@ impl BenchEngine for RocksDbBenchEngine {
     }
 
     fn put(&self, key: &[u8], value: &[u8], sync: bool) -> Result<()> {
-        let options = if sync { &self.write_sync } else { &self.write_async };
-        self.db.put_opt(key, value, options).map_err(|e| BenchError::engine(NAME, "put", e))
+        let options = if sync {
+            &self.write_sync
+        } else {
+            &self.write_async
+        };
+        self.db
+            .put_opt(key, value, options)
+            .map_err(|e| BenchError::engine(NAME, "put", e))
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<usize>> {
-        let value = self.db.get_pinned(key).map_err(|e| BenchError::engine(NAME, "get", e))?;
+        let value = self
+            .db
+            .get_pinned(key)
+            .map_err(|e| BenchError::engine(NAME, "get", e))?;
         Ok(value.map(|v| v.len()))
     }
 
@@ -111,18 +127,23 @@ impl BenchEngine for RocksDbBenchEngine {
         let mut entry_count = 0;
         let mut touched_bytes = 0usize;
         while entry_count < entry_count_max {
-            let (Some(k), Some(v)) = (iter.key(), iter.value()) else { break };
+            let (Some(k), Some(v)) = (iter.key(), iter.value()) else {
+                break;
+            };
             touched_bytes += k.len() + v.len();
             entry_count += 1;
             iter.next();
         }
-        iter.status().map_err(|e| BenchError::engine(NAME, "iterate", e))?;
+        iter.status()
+            .map_err(|e| BenchError::engine(NAME, "iterate", e))?;
         std::hint::black_box(touched_bytes);
         Ok(entry_count)
     }
 
     fn settle(&self) -> Result<()> {
-        self.db.flush().map_err(|e| BenchError::engine(NAME, "flush", e))?;
+        self.db
+            .flush()
+            .map_err(|e| BenchError::engine(NAME, "flush", e))?;
         self.db
             .wait_for_compact(&WaitForCompactOptions::default())
             .map_err(|e| BenchError::engine(NAME, "wait for compactions", e))?;
@@ -152,7 +173,9 @@ impl BenchEngine for RocksDbBenchEngine {
     fn close(self: Box<Self>) -> Result<()> {
         // Flushing is not needed for correctness (the WAL is on) but makes the close cost
         // land here rather than in the next open's WAL replay.
-        self.db.flush().map_err(|e| BenchError::engine(NAME, "flush before close", e))?;
+        self.db
+            .flush()
+            .map_err(|e| BenchError::engine(NAME, "flush before close", e))?;
         drop(self);
         Ok(())
     }
