@@ -449,7 +449,7 @@ fn merge(inner: &Arc<DbInner>, c: &Compaction) -> Result<Vec<FileMeta>> {
     for f in c.all_inputs() {
         let t = f.table()?;
         tombstones.extend(t.range_tombstones().iter().cloned());
-        children.push(Box::new(t.iter()));
+        children.push(Box::new(t.iter_without_cache_fill()));
     }
     let index = RangeDelIndex::new(tombstones.clone());
     // Tombstones that must survive: all but those at the bottom that no snapshot predates.

@@ -37,8 +37,11 @@ use crate::range_del::RangeTombstone;
 /// Entry handles copied per skip-list seek while iterating.
 pub const ITER_CHUNK: usize = 64;
 
-/// Bytes charged per entry on top of key and value (skip-list node, reference counts).
-const ENTRY_OVERHEAD_BYTES: usize = 64;
+/// Bytes charged per entry on top of its internal key and value, so that `approx_bytes`
+/// tracks real memory: the skip-list node (key handle with its 16-byte prefix, reference
+/// count, a tower of about two pointers: ~80 bytes, ~96 with the allocator's rounding) plus the
+/// entry allocation's reference-count header and rounding (~24 bytes).
+const ENTRY_OVERHEAD_BYTES: usize = 120;
 
 /// The first 16 bytes of a user key, zero-padded, read as a big-endian integer.
 ///

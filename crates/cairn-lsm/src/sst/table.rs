@@ -465,8 +465,9 @@ impl Table {
         lo
     }
 
-    /// Data block `i` of the index, from the cache or the file.
-    fn data_block(&self, i: usize) -> Result<Arc<Block>> {
+    /// Data block `i` of the index, from the cache or the file; a block read from the file is
+    /// added to the cache when `fill_cache`.
+    fn data_block(&self, i: usize, fill_cache: bool) -> Result<Arc<Block>> {
         let Some(entry) = self.meta.index.get(i) else {
             return Err(invalid(
                 &self.path,
@@ -481,7 +482,7 @@ impl Table {
             }
         }
         let block = self.read_decoded_block(entry.handle)?;
-        if let Some(cache) = &self.cache {
+        if let (Some(cache), true) = (&self.cache, fill_cache) {
             cache.insert(self.file_number, offset, Arc::clone(&block));
         }
         Ok(block)
@@ -510,7 +511,7 @@ impl Table {
         if i >= self.meta.index.len() {
             return Ok(None);
         }
-        let block = self.data_block(i)?;
+        let block = self.data_block(i, true)?;
         let mut it = BlockIter::new(block, KeyCheck::Point, self.global_seqno);
         if let Err(e) = it.seek(&target) {
             return Err(self.iter_error(it.block(), e));
@@ -536,7 +537,14 @@ impl Table {
             table: Arc::clone(self),
             block_index: 0,
             iter: None,
+            fill_cache: true,
         }
+    }
+
+    /// An iterator that reads through the cache but does not add the blocks it reads from
+    /// the file (compaction: a one-pass scan must not evict the blocks readers use).
+    pub fn iter_without_cache_fill(self: &Arc<Self>) -> TableIter {
+        TableIter { fill_cache: false, ..self.iter() }
     }
 
     /// Reads every block from the file (bypassing the cache) and verifies checksums,
@@ -620,6 +628,8 @@ pub struct TableIter {
     /// Index position of the block `iter` is on.
     block_index: usize,
     iter: Option<BlockIter>,
+    /// Add blocks read from the file to the block cache.
+    fill_cache: bool,
 }
 
 impl TableIter {
@@ -638,7 +648,7 @@ impl TableIter {
 
     /// Loads data block `i` (not positioned).
     fn load(&mut self, i: usize) -> Result<()> {
-        let block = match self.table.data_block(i) {
+        let block = match self.table.data_block(i, self.fill_cache) {
             Ok(b) => b,
             Err(e) => return self.fail(e),
         };
