@@ -37,6 +37,9 @@ use crate::range_del::RangeTombstone;
 /// Entry handles copied per skip-list seek while iterating.
 pub const ITER_CHUNK: usize = 64;
 
+/// Entries up to this size are assembled on the stack before their one allocation.
+const STACK_ENTRY_BYTES: usize = 512;
+
 /// Bytes charged per entry on top of its internal key and value, so that `approx_bytes`
 /// tracks real memory: the skip-list node (key handle with its 16-byte prefix, reference
 /// count, a tower of about two pointers: ~80 bytes, ~96 with the allocator's rounding) plus the
@@ -215,13 +218,26 @@ impl Memtable {
         } else {
             let trailer = ikey::trailer(seqno, kind as u8).to_le_bytes();
             let key_len = key.len() + ikey::TRAILER_BYTES;
-            // One exact-size allocation: the chained slice iterators report their length.
-            let buf: Arc<[u8]> = key
-                .iter()
-                .chain(trailer.iter())
-                .chain(value.iter())
-                .copied()
-                .collect();
+            let total = key_len + value.len();
+            // One exact-size allocation. Small entries are assembled on the stack and copied
+            // in with memcpy; larger ones are collected from the chained slices.
+            let buf: Arc<[u8]> = if total <= STACK_ENTRY_BYTES {
+                let mut stack = [0u8; STACK_ENTRY_BYTES];
+                let mut at = 0;
+                for part in [key, &trailer[..], value] {
+                    if let Some(dst) = stack.get_mut(at..at + part.len()) {
+                        dst.copy_from_slice(part);
+                    }
+                    at += part.len();
+                }
+                Arc::from(stack.get(..total).unwrap_or(&[]))
+            } else {
+                key.iter()
+                    .chain(trailer.iter())
+                    .chain(value.iter())
+                    .copied()
+                    .collect()
+            };
             let entry = Entry {
                 prefix: key_prefix(key),
                 buf,

@@ -7,6 +7,11 @@
 
 mod debug;
 
+/// mimalloc: the storage engine allocates and frees one block per memtable entry and per
+/// cached block; mimalloc's thread-local free lists make both markedly cheaper than glibc's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;

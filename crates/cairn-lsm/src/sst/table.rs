@@ -544,7 +544,10 @@ impl Table {
     /// An iterator that reads through the cache but does not add the blocks it reads from
     /// the file (compaction: a one-pass scan must not evict the blocks readers use).
     pub fn iter_without_cache_fill(self: &Arc<Self>) -> TableIter {
-        TableIter { fill_cache: false, ..self.iter() }
+        TableIter {
+            fill_cache: false,
+            ..self.iter()
+        }
     }
 
     /// Reads every block from the file (bypassing the cache) and verifies checksums,
