@@ -343,8 +343,9 @@ fn only_wal(dir: &std::path::Path) -> std::path::PathBuf {
     wals.pop().expect("a wal")
 }
 
-#[test]
-fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
+/// A database with ten synced writes still in its WAL; returns it closed, with the WAL's
+/// path and its bytes as they were before close.
+fn closed_db_with_wal(value: &[u8]) -> (tempfile::TempDir, Options, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let opts = Options {
         memtable_bytes: 64 << 20,
@@ -352,12 +353,17 @@ fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
     };
     let db = Db::open(dir.path(), opts.clone()).expect("open");
     for i in 0..10 {
-        db.put(&key(i), b"v", &WriteOptions::SYNC).expect("put");
+        db.put(&key(i), value, &WriteOptions::SYNC).expect("put");
     }
-    // Keep the WAL as it is now, then let close run; restore the WAL with a torn record.
     let wal = only_wal(dir.path());
-    let mut bytes = std::fs::read(&wal).expect("read wal");
+    let bytes = std::fs::read(&wal).expect("read wal");
     db.close().expect("close");
+    (dir, opts, wal, bytes)
+}
+
+#[test]
+fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
+    let (dir, opts, wal, mut bytes) = closed_db_with_wal(b"v");
     bytes.extend_from_slice(&[40, 0, 0, 0, 1, 2, 3]); // a header that promises more than is there
     std::fs::write(&wal, &bytes).expect("write wal");
     let db = Db::open(dir.path(), opts).expect("reopen with torn tail");
@@ -366,18 +372,7 @@ fn torn_wal_tail_is_dropped_but_earlier_writes_recover() {
 
 #[test]
 fn damaged_wal_record_before_the_tail_fails_open_with_its_offset() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let opts = Options {
-        memtable_bytes: 64 << 20,
-        ..Options::default()
-    };
-    let db = Db::open(dir.path(), opts.clone()).expect("open");
-    for i in 0..10 {
-        db.put(&key(i), b"value", &WriteOptions::SYNC).expect("put");
-    }
-    let wal = only_wal(dir.path());
-    let mut bytes = std::fs::read(&wal).expect("read wal");
-    db.close().expect("close");
+    let (dir, opts, wal, mut bytes) = closed_db_with_wal(b"value");
     bytes[20] ^= 0xff; // inside the first record's payload
     std::fs::write(&wal, &bytes).expect("write wal");
     match Db::open(dir.path(), opts) {
