@@ -124,7 +124,10 @@ impl<'a> FrameReader<'a> {
     }
 
     /// The next record as `(offset of its header, payload)`; `None` at the end (see [`Self::end`]).
-    #[allow(clippy::should_implement_trait)]
+    #[expect(
+        clippy::should_implement_trait,
+        reason = "fallible, borrowing cursor; not an Iterator"
+    )]
     pub fn next(&mut self) -> Option<Result<(u64, &'a [u8]), FrameError>> {
         if self.end.is_some() {
             return None;
