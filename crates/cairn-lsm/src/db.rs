@@ -15,12 +15,12 @@
 //! **Invariants**:
 //! 1. Sequence numbers are assigned in WAL order and published in order: a reader at snapshot
 //!    `s` sees every write with seqno `<= s` and none above (`last_seqno` is stored only after
-//!    the memtable inserts of its group) — tests `reads_see_acknowledged_writes` and the
-//!    model test.
+//!    the memtable inserts of its group) — the model test and
+//!    `concurrent_writers_share_groups_and_readers_see_acknowledged_writes`.
 //! 2. A write with `sync` returns only after the WAL holding it was fsynced (crash test).
 //! 3. After a WAL write or sync fails, or a flush/compaction/MANIFEST write fails, the engine
 //!    is poisoned: every later write returns [`Error::Poisoned`]; nothing is retried (test
-//!    `poisoned_engine_refuses_writes`).
+//!    `poisoned_engine_refuses_writes_until_reopened`).
 //! 4. A WAL is deleted only after a MANIFEST edit whose `log_number` is above it is durable.
 //! 5. Version edits are serialised by the MANIFEST lock; the current version only changes
 //!    inside `log_and_apply`.

@@ -384,3 +384,48 @@ fn damaged_wal_record_before_the_tail_fails_open_with_its_offset() {
         Ok(_) => panic!("expected corruption, open succeeded"),
     }
 }
+
+#[test]
+fn poisoned_engine_refuses_writes_until_reopened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), tiny_options()).expect("open");
+    for i in 0..10 {
+        db.put(&key(i), b"kept", &WriteOptions::SYNC).expect("put");
+    }
+    // Occupy the next file names, so that starting a new WAL (or table) fails with an I/O
+    // error, as a full or failing disk would make it.
+    let next = db.stats().last_seqno + 1000;
+    let mut blockers = Vec::new();
+    for n in 0..next {
+        for ext in ["log", "sst"] {
+            let p = dir.path().join(format!("{n:06}.{ext}"));
+            if !p.exists() {
+                std::fs::write(&p, b"").expect("blocker");
+                blockers.push(p);
+            }
+        }
+    }
+    assert!(
+        db.flush().is_err(),
+        "flush must fail when no new file can be created"
+    );
+    assert!(matches!(
+        db.put(b"after", b"x", &WriteOptions::default()),
+        Err(Error::Poisoned)
+    ));
+    // Reads still work on what was acknowledged.
+    assert_eq!(
+        db.get(&key(3), &ReadOptions::default())
+            .expect("get")
+            .as_deref(),
+        Some(&b"kept"[..])
+    );
+    drop(db);
+    for p in blockers {
+        std::fs::remove_file(p).expect("remove blocker");
+    }
+    let db = Db::open(dir.path(), tiny_options()).expect("reopen");
+    assert_eq!(count_keys(&db), 10);
+    db.put(b"after", b"x", &WriteOptions::default())
+        .expect("writes work after reopen");
+}
