@@ -362,9 +362,7 @@ fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>
 // Open and recovery
 
 fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
-    if opts.levels < 2 || opts.levels > 64 {
-        return Err(Error::InvalidArgument("levels must be between 2 and 64"));
-    }
+    opts.validate().map_err(Error::InvalidArgument)?;
     if !dir.exists() {
         if !opts.create_if_missing {
             return Err(Error::io(

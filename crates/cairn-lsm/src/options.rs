@@ -101,6 +101,40 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// Checks the settings that would make the engine misbehave (deadlock, empty tables).
+    pub fn validate(&self) -> Result<(), &'static str> {
+        if self.levels < 2 || self.levels > 64 {
+            return Err("levels must be between 2 and 64");
+        }
+        if self.memtable_bytes < 1024 {
+            return Err("memtable_bytes must be at least 1 KiB");
+        }
+        if self.immutable_memtables_max == 0 {
+            return Err("immutable_memtables_max must be at least 1");
+        }
+        if self.block_bytes < 64 || self.block_restart_interval == 0 {
+            return Err("block_bytes must be at least 64 and block_restart_interval at least 1");
+        }
+        if self.l0_compaction_trigger == 0
+            || self.l0_slowdown_trigger < self.l0_compaction_trigger
+            || self.l0_stop_trigger < self.l0_slowdown_trigger
+        {
+            return Err("L0 triggers must satisfy 0 < compaction <= slowdown <= stop");
+        }
+        if self.level_size_multiplier < 2 || self.l1_bytes_target == 0 || self.sst_bytes_target == 0
+        {
+            return Err("level_size_multiplier must be at least 2 and size targets non-zero");
+        }
+        if let Compression::Zstd(level) = self.compression {
+            if !(1..=22).contains(&level) {
+                return Err("zstd level must be between 1 and 22");
+            }
+        }
+        Ok(())
+    }
+}
+
 impl std::fmt::Debug for Options {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Options")

@@ -429,3 +429,25 @@ fn poisoned_engine_refuses_writes_until_reopened() {
     db.put(b"after", b"x", &WriteOptions::default())
         .expect("writes work after reopen");
 }
+
+#[test]
+fn settings_that_would_deadlock_are_refused_at_open() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = Options {
+        immutable_memtables_max: 0,
+        ..Options::default()
+    };
+    assert!(matches!(
+        Db::open(dir.path(), bad),
+        Err(Error::InvalidArgument(_))
+    ));
+    let bad = Options {
+        l0_stop_trigger: 2,
+        ..Options::default()
+    };
+    assert!(matches!(
+        Db::open(dir.path(), bad),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(Db::open(dir.path(), Options::default()).is_ok());
+}
