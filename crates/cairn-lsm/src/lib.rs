@@ -8,6 +8,26 @@
 //! `memtable` (skip list), [`sst`] (tables), [`manifest`] (version edits), `version` (the
 //! set of live files), `compaction`.
 //!
+//! ```
+//! use cairn_lsm::{Db, Options, ReadOptions, WriteBatch, WriteOptions};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let db = Db::open(dir.path(), Options::default())?;
+//! db.put(b"hello", b"world", &WriteOptions { sync: true })?;
+//! let mut batch = WriteBatch::new();
+//! batch.put(b"a", b"1");
+//! batch.delete_range(b"h", b"i"); // removes "hello"
+//! db.write(batch, &WriteOptions::default())?;
+//! assert_eq!(db.get(b"hello", &ReadOptions::default())?, None);
+//! let mut it = db.iter(ReadOptions::default())?;
+//! it.seek_to_first()?;
+//! assert_eq!((it.key(), it.value()), (&b"a"[..], &b"1"[..]));
+//! db.close()?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! Threading: `Db` is `Send + Sync`; any number of threads write (group commit) and read
 //! concurrently. One background thread flushes memtables; `Options::compaction_threads`
 //! threads compact.
