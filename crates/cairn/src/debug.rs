@@ -190,6 +190,9 @@ fn dump_manifest(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn check(dir: &Path, out: &mut impl Write) -> anyhow::Result<()> {
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
     let report = check_dir(dir)?;
     if let Some(m) = &report.manifest {
         writeln!(out, "manifest: {}", m.display())?;
