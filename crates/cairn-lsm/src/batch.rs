@@ -28,7 +28,17 @@ pub struct WriteBatch {
     rep: Vec<u8>,
     count: u32,
     user_bytes: u64,
+    /// Longest key and longest value (or range end) in the batch, checked against the limits.
+    key_bytes_max: usize,
+    value_bytes_max: usize,
 }
+
+/// Largest key the engine accepts (16 MiB).
+pub const KEY_BYTES_MAX: usize = 16 << 20;
+/// Largest value the engine accepts (256 MiB; a table block must hold one entry).
+pub const VALUE_BYTES_MAX: usize = 256 << 20;
+/// Largest encoded batch (512 MiB; one WAL record holds one batch).
+pub const BATCH_BYTES_MAX: usize = 512 << 20;
 
 impl Default for WriteBatch {
     fn default() -> Self {
@@ -42,6 +52,8 @@ impl WriteBatch {
             rep: vec![0; HEADER_BYTES],
             count: 0,
             user_bytes: 0,
+            key_bytes_max: 0,
+            value_bytes_max: 0,
         }
     }
 
@@ -70,6 +82,22 @@ impl WriteBatch {
         }
         self.count += 1;
         self.user_bytes += (key.len() + value.map_or(0, <[u8]>::len)) as u64;
+        self.key_bytes_max = self.key_bytes_max.max(key.len());
+        self.value_bytes_max = self.value_bytes_max.max(value.map_or(0, <[u8]>::len));
+    }
+
+    /// Checks the size limits ([`KEY_BYTES_MAX`], [`VALUE_BYTES_MAX`], [`BATCH_BYTES_MAX`]).
+    pub fn check_limits(&self) -> Result<(), &'static str> {
+        if self.key_bytes_max > KEY_BYTES_MAX {
+            return Err("key longer than 16 MiB");
+        }
+        if self.value_bytes_max > VALUE_BYTES_MAX {
+            return Err("value longer than 256 MiB");
+        }
+        if self.rep.len() > BATCH_BYTES_MAX || self.count == u32::MAX {
+            return Err("write batch larger than 512 MiB");
+        }
+        Ok(())
     }
 
     /// Number of operations.

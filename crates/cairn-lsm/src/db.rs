@@ -707,6 +707,7 @@ impl DbInner {
         if batch.is_empty() {
             return Ok(());
         }
+        batch.check_limits().map_err(Error::InvalidArgument)?;
         let req = Arc::new(WriteReq {
             batch: Mutex::new(Some(batch)),
             sync: wo.sync,

@@ -60,7 +60,7 @@ mod stats;
 mod version;
 pub mod wal;
 
-pub use batch::{BatchOp, BatchOps, WriteBatch};
+pub use batch::{BatchOp, BatchOps, WriteBatch, BATCH_BYTES_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use compaction_filter::{
     CompactionContext, CompactionFilter, CompactionFilterFactory, Decision,
 };

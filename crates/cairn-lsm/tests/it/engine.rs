@@ -451,3 +451,18 @@ fn settings_that_would_deadlock_are_refused_at_open() {
     ));
     assert!(Db::open(dir.path(), Options::default()).is_ok());
 }
+
+#[test]
+fn oversized_key_is_refused_and_the_engine_keeps_working() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), tiny_options()).expect("open");
+    let huge_key = vec![b'k'; (16 << 20) + 1];
+    assert!(matches!(
+        db.put(&huge_key, b"v", &WriteOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
+    db.put(b"small", b"v", &WriteOptions::default())
+        .expect("later writes work");
+    db.flush().expect("flush");
+    assert_eq!(count_keys(&db), 1);
+}
