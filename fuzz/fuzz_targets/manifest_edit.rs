@@ -1,4 +1,4 @@
-//! Feeds arbitrary bytes to the MANIFEST decoders: `VersionEdit::decode` on the raw input
+//! Feeds arbitrary bytes to the MANIFEST decoders: `ManifestEdit::decode` on the raw input
 //! and `replay_manifest_bytes` on the same input read as a framed MANIFEST.
 //!
 //! Checks, beyond "never panics":
@@ -9,18 +9,18 @@
 
 use std::path::Path;
 
-use cairn_lsm::manifest::{replay_manifest_bytes, VersionEdit};
+use cairn_lsm::manifest::{replay_manifest_bytes, ManifestEdit};
 use cairn_lsm::Error;
 use libfuzzer_sys::fuzz_target;
 
-fn assert_round_trips(edit: &VersionEdit) {
+fn assert_round_trips(edit: &ManifestEdit) {
     let mut bytes = Vec::new();
     edit.encode(&mut bytes);
-    assert_eq!(VersionEdit::decode(&bytes).as_ref(), Ok(edit));
+    assert_eq!(ManifestEdit::decode(&bytes).as_ref(), Ok(edit));
 }
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(edit) = VersionEdit::decode(data) {
+    if let Ok(edit) = ManifestEdit::decode(data) {
         assert_round_trips(&edit);
     }
     let mut edits = 0u64;

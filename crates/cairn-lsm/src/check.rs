@@ -2,7 +2,7 @@
 //!
 //! **Role**: reads files directly, without opening (or locking) the engine, so it also works on
 //! a copy taken from a broken node. It checks: CURRENT names a readable MANIFEST whose edits
-//! decode and form a valid version; every live table exists with its recorded size, opens
+//! decode and form a valid file set; every live table exists with its recorded size, opens
 //! (footer, index, filter, properties, range-del block checksums) and passes
 //! [`crate::sst::Table::verify`] (every data block's checksum, decoding and key order); every
 //! WAL that recovery would replay has intact records that decode as write batches. A torn WAL

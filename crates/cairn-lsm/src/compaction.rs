@@ -29,7 +29,7 @@
 //!
 //! **Invariants**: (1) two running compactions never share a file (busy set) and never write
 //! overlapping ranges into one level (inputs include every overlapping file of the output
-//! level); (2) the version after a compaction passes `Version::check_invariants`;
+//! level); (2) the file set after a compaction passes `FileSet::check_invariants`;
 //! (3) a compaction never changes what any snapshot reads (model property test with
 //! snapshots and forced compactions).
 
@@ -44,14 +44,14 @@ use crate::compaction_filter::{CompactionContext, CompactionFilter, Decision};
 use crate::db::{meta_from_built, DbInner, State};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::file_meta::FileMeta;
+use crate::file_set::{FileSet, LiveFile};
 use crate::filename;
 use crate::ikey::{self, ParsedKey, SeqNo, ValueKind};
 use crate::iter::{InternalIterator, MergingIter};
-use crate::manifest::VersionEdit;
+use crate::manifest::ManifestEdit;
 use crate::options::Options;
 use crate::range_del::{RangeDelIndex, RangeTombstone};
 use crate::sst::{TableBuilder, TableBuilderOptions};
-use crate::version::{LiveFile, Version};
 
 /// Compaction bookkeeping kept under the engine's state lock.
 pub(crate) struct CompactionState {
@@ -101,7 +101,7 @@ pub(crate) fn level_target(opts: &Options, level: usize) -> u64 {
 
 /// Bytes that compaction still has to rewrite to bring every level within its target (an
 /// estimate that drives write slowdowns).
-pub(crate) fn pending_compaction_bytes(v: &Version, opts: &Options) -> u64 {
+pub(crate) fn pending_compaction_bytes(v: &FileSet, opts: &Options) -> u64 {
     let mut pending = 0u64;
     if v.levels.first().map_or(0, Vec::len) >= opts.l0_compaction_trigger {
         pending += v.level_bytes(0);
@@ -120,13 +120,13 @@ fn key_range(files: &[Arc<LiveFile>]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((lo.to_vec(), hi.to_vec()))
 }
 
-fn is_bottommost(v: &Version, output_level: usize, lo: &[u8], hi: &[u8]) -> bool {
+fn is_bottommost(v: &FileSet, output_level: usize, lo: &[u8], hi: &[u8]) -> bool {
     (output_level + 1..v.levels.len()).all(|l| v.overlapping(l, lo, hi).is_empty())
 }
 
 /// Chooses the next compaction, if any level needs one and its files are free.
 pub(crate) fn pick(st: &State, opts: &Options) -> Option<Compaction> {
-    let v = &st.sv.version;
+    let v = &st.sv.files;
     let cs = &st.compaction;
     let last = v.levels.len().saturating_sub(1);
     let mut scored: Vec<(f64, usize)> = Vec::new();
@@ -161,7 +161,7 @@ pub(crate) fn pick(st: &State, opts: &Options) -> Option<Compaction> {
     None
 }
 
-fn pick_l0(v: &Version, cs: &CompactionState) -> Option<Compaction> {
+fn pick_l0(v: &FileSet, cs: &CompactionState) -> Option<Compaction> {
     let inputs: Vec<Arc<LiveFile>> = v.levels.first()?.clone();
     if inputs.is_empty() || inputs.iter().any(|f| cs.busy.contains(&f.meta.number)) {
         return None;
@@ -192,7 +192,7 @@ fn pick_l0(v: &Version, cs: &CompactionState) -> Option<Compaction> {
     })
 }
 
-fn pick_level(v: &Version, cs: &CompactionState, level: usize) -> Option<Compaction> {
+fn pick_level(v: &FileSet, cs: &CompactionState, level: usize) -> Option<Compaction> {
     let files = v.levels.get(level)?;
     let pointer = cs.pointer.get(level).map(Vec::as_slice).unwrap_or(&[]);
     let start = files.partition_point(|f| f.smallest_user_key() <= pointer && !pointer.is_empty());
@@ -312,7 +312,7 @@ pub(crate) fn compaction_loop(inner: &Arc<DbInner>) {
 }
 
 fn run(inner: &Arc<DbInner>, c: &Compaction) -> Result<()> {
-    let mut edit = VersionEdit::default();
+    let mut edit = ManifestEdit::default();
     for f in &c.inputs {
         edit.deleted_files.push((c.level, f.meta.number));
     }

@@ -1,7 +1,7 @@
 //! The engine: open and recover, group-commit writes, reads, snapshots, flush, background work.
 //!
 //! **Role**: the public face of the crate ([`Db`]). Writers go through the group-commit queue
-//! to the WAL and the memtable; readers pin a [`SuperVersion`] (memtables + version) and read
+//! to the WAL and the memtable; readers pin a [`ReadView`] (memtables + file set) and read
 //! without locks; one flush thread turns frozen memtables into L0 tables; compaction threads
 //! (see `compaction`) merge levels.
 //!
@@ -22,7 +22,7 @@
 //!    is poisoned: every later write returns [`Error::Poisoned`]; nothing is retried (test
 //!    `poisoned_engine_refuses_writes_until_reopened`).
 //! 4. A WAL is deleted only after a MANIFEST edit whose `log_number` is above it is durable.
-//! 5. Version edits are serialised by the MANIFEST lock; the current version only changes
+//! 5. Manifest edits are serialised by the MANIFEST lock; the current file set only changes
 //!    inside `log_and_apply`.
 //!
 //! **Concurrency**: lock order is `wal` -> `manifest` -> `state`; `write_queue` and waiter
@@ -43,16 +43,16 @@ use crate::compaction::{self, CompactionState};
 use crate::db_iter::DbIterator;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::file_meta::FileMeta;
+use crate::file_set::{FileSet, LiveFile, TableCache};
 use crate::filename::{self, FileKind};
 use crate::ikey::{self, SeqNo, ValueKind};
 use crate::iter::{InternalIterator, LevelIter, MergingIter};
-use crate::manifest::{self, ManifestWriter, VersionEdit};
+use crate::manifest::{self, ManifestEdit, ManifestWriter};
 use crate::memtable::{Lookup, Memtable};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::range_del::{RangeDelIndex, RangeTombstone};
 use crate::sst::{BlockCache, TableBuilder, TableBuilderOptions};
 use crate::stats::{Counters, LevelStats, Stats};
-use crate::version::{LiveFile, TableCache, Version};
 use crate::wal::{self, WalWriter};
 
 /// Largest group of batches one leader writes at once (bytes of encoded batches).
@@ -61,18 +61,18 @@ pub const GROUP_BYTES_MAX: usize = 4 << 20;
 /// How long a stalled writer sleeps per slowdown step.
 const SLOWDOWN_STEP: Duration = Duration::from_millis(1);
 
-/// Memtables plus the version: everything a read needs, swapped as one.
-pub(crate) struct SuperVersion {
+/// Memtables plus the file set: everything a read needs, swapped as one.
+pub(crate) struct ReadView {
     pub mem: Arc<Memtable>,
     /// Frozen memtables, newest first.
     pub imm: Vec<Arc<Memtable>>,
-    pub version: Arc<Version>,
-    /// `compaction::pending_compaction_bytes` of `version`, computed once per version.
+    pub files: Arc<FileSet>,
+    /// `compaction::pending_compaction_bytes` of `file set`, computed once per file set.
     pub pending_compaction_bytes: u64,
 }
 
 pub(crate) struct State {
-    pub sv: Arc<SuperVersion>,
+    pub sv: Arc<ReadView>,
     /// Frozen memtables waiting for flush, oldest first.
     pub imm: VecDeque<Arc<Memtable>>,
     pub compaction: CompactionState,
@@ -82,13 +82,13 @@ pub(crate) struct State {
 }
 
 impl State {
-    fn install(&mut self, mem: Arc<Memtable>, version: Arc<Version>, opts: &Options) {
+    fn install(&mut self, mem: Arc<Memtable>, file_set: Arc<FileSet>, opts: &Options) {
         let imm = self.imm.iter().rev().cloned().collect();
-        let pending_compaction_bytes = compaction::pending_compaction_bytes(&version, opts);
-        self.sv = Arc::new(SuperVersion {
+        let pending_compaction_bytes = compaction::pending_compaction_bytes(&file_set, opts);
+        self.sv = Arc::new(ReadView {
             mem,
             imm,
-            version,
+            files: file_set,
             pending_compaction_bytes,
         });
     }
@@ -423,7 +423,7 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     wal_numbers.sort_unstable();
 
     // Replay the MANIFEST.
-    let mut version = Version::empty(opts.levels);
+    let mut file_set = FileSet::empty(opts.levels);
     let mut log_number = 0u64;
     let mut next_file_number = 2u64;
     let mut last_seqno: SeqNo = 0;
@@ -456,13 +456,13 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
                 if let Some(s) = e.last_seqno {
                     last_seqno = last_seqno.max(s);
                 }
-                version = version.apply(e, dir, &table_cache).map_err(|err| {
+                file_set = file_set.apply(e, dir, &table_cache).map_err(|err| {
                     Error::corruption(
                         &path,
                         0,
                         CorruptionKind::Invalid(match err {
                             Error::InvalidArgument(m) => m,
-                            _ => "invalid version edit",
+                            _ => "invalid manifest edit",
                         }),
                     )
                 })?;
@@ -482,7 +482,7 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
         }
     }
     // Every live table must exist with its recorded size.
-    for (_, f) in version.files() {
+    for (_, f) in file_set.files() {
         let path = filename::table_path(dir, f.meta.number);
         let size = std::fs::metadata(&path)
             .map_err(|e| Error::io("stat live sstable", &path, e))?
@@ -506,7 +506,7 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     }
 
     // Replay WALs newer than the last flush into memtables, flushing each to L0.
-    let mut edit = VersionEdit::default();
+    let mut edit = ManifestEdit::default();
     let mut counters_flush_bytes = 0u64;
     for &n in wal_numbers.iter().filter(|n| **n >= log_number) {
         let path = filename::wal_path(dir, n);
@@ -533,21 +533,21 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
             }
         }
     }
-    version = version.apply(&edit, dir, &table_cache)?;
+    file_set = file_set.apply(&edit, dir, &table_cache)?;
 
     // Start a new WAL and a new MANIFEST holding the whole state.
     let wal_number = next_file_number;
     let manifest_number = next_file_number + 1;
     next_file_number += 2;
     let writer = WalWriter::create(dir, wal_number)?;
-    let mut base = version.snapshot_edit();
+    let mut base = file_set.snapshot_edit();
     base.log_number = Some(wal_number);
     base.next_file_number = Some(next_file_number);
     base.last_seqno = Some(last_seqno);
     let manifest_writer = ManifestWriter::create(dir, manifest_number, &base)?;
 
     // Delete what the new state no longer needs: old WALs and manifests, orphan tables, temps.
-    let live: HashSet<u64> = version.files().map(|(_, f)| f.meta.number).collect();
+    let live: HashSet<u64> = file_set.files().map(|(_, f)| f.meta.number).collect();
     for n in wal_numbers {
         remove_quietly(&filename::wal_path(dir, n));
     }
@@ -562,12 +562,12 @@ fn recover(dir: &Path, opts: Options) -> Result<DbInner> {
     }
 
     let mem = Arc::new(Memtable::new(wal_number));
-    let version = Arc::new(version);
-    let pending_compaction_bytes = compaction::pending_compaction_bytes(&version, &opts);
-    let sv = Arc::new(SuperVersion {
+    let file_set = Arc::new(file_set);
+    let pending_compaction_bytes = compaction::pending_compaction_bytes(&file_set, &opts);
+    let sv = Arc::new(ReadView {
         mem,
         imm: Vec::new(),
-        version,
+        files: file_set,
         pending_compaction_bytes,
     });
     let counters = Counters::default();
@@ -857,7 +857,7 @@ impl DbInner {
             if self.shutting_down.load(Ordering::Acquire) {
                 break Err(Error::Closed);
             }
-            let l0 = st.sv.version.levels.first().map_or(0, Vec::len);
+            let l0 = st.sv.files.levels.first().map_or(0, Vec::len);
             let pending = st.sv.pending_compaction_bytes;
             if l0 >= self.opts.l0_stop_trigger || pending >= self.opts.pending_compaction_stop_bytes
             {
@@ -912,8 +912,8 @@ impl DbInner {
             let frozen = Arc::clone(&st.sv.mem);
             st.imm.push_back(frozen);
             st.flush_requested = false;
-            let version = Arc::clone(&st.sv.version);
-            st.install(Arc::new(Memtable::new(number)), version, &self.opts);
+            let file_set = Arc::clone(&st.sv.files);
+            st.install(Arc::new(Memtable::new(number)), file_set, &self.opts);
             self.bg_cv.notify_all();
         };
         if let Some(t) = stall_start {
@@ -927,7 +927,7 @@ impl DbInner {
     // -----------------------------------------------------------------------------------------
     // Reads
 
-    fn super_version(&self) -> Arc<SuperVersion> {
+    fn read_view(&self) -> Arc<ReadView> {
         Arc::clone(&self.state.lock().sv)
     }
 
@@ -935,7 +935,7 @@ impl DbInner {
         let snapshot = ro
             .snapshot
             .unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
-        let sv = self.super_version();
+        let sv = self.read_view();
         let mut max_tomb: SeqNo = 0;
         let resolve = |seqno: SeqNo, kind: ValueKind, value: Vec<u8>, max_tomb: SeqNo| {
             if kind == ValueKind::Put && seqno >= max_tomb {
@@ -950,10 +950,10 @@ impl DbInner {
                 return Ok(resolve(seqno, kind, value, max_tomb));
             }
         }
-        let version = &sv.version;
+        let file_set = &sv.files;
         let target = ikey::seek_key(key, snapshot);
-        let l0 = version.levels.first().map(Vec::as_slice).unwrap_or(&[]);
-        let deeper = (1..version.levels.len()).filter_map(|l| version.file_for_key(l, &target));
+        let l0 = file_set.levels.first().map(Vec::as_slice).unwrap_or(&[]);
+        let deeper = (1..file_set.levels.len()).filter_map(|l| file_set.file_for_key(l, &target));
         let candidates = l0
             .iter()
             .filter(|f| f.smallest_user_key() <= key && key <= f.largest_user_key())
@@ -976,14 +976,14 @@ impl DbInner {
         let snapshot = ro
             .snapshot
             .unwrap_or_else(|| self.last_seqno.load(Ordering::Acquire));
-        let sv = self.super_version();
+        let sv = self.read_view();
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         let mut tombstones: Vec<RangeTombstone> = Vec::new();
         for mem in std::iter::once(&sv.mem).chain(sv.imm.iter()) {
             tombstones.extend(mem.range_tombstones(snapshot));
             children.push(Box::new(mem.iter()));
         }
-        for (level, files) in sv.version.levels.iter().enumerate() {
+        for (level, files) in sv.files.levels.iter().enumerate() {
             let relevant: Vec<Arc<LiveFile>> = files
                 .iter()
                 .filter(|f| {
@@ -1033,7 +1033,7 @@ impl DbInner {
     }
 
     // -----------------------------------------------------------------------------------------
-    // Flush and version changes
+    // Flush and file set changes
 
     fn flush(&self) -> Result<()> {
         {
@@ -1080,20 +1080,20 @@ impl DbInner {
         }
     }
 
-    /// Logs `edit` to the MANIFEST (durably) and installs the resulting version.
-    pub(crate) fn log_and_apply(&self, mut edit: VersionEdit) -> Result<()> {
+    /// Logs `edit` to the MANIFEST (durably) and installs the resulting file set.
+    pub(crate) fn log_and_apply(&self, mut edit: ManifestEdit) -> Result<()> {
         let mut manifest = self.manifest.lock();
         edit.next_file_number = Some(self.next_file_number.load(Ordering::Acquire));
         edit.last_seqno = Some(self.last_seqno.load(Ordering::Acquire));
-        let current = Arc::clone(&self.state.lock().sv.version);
-        let new_version = current.apply(&edit, &self.dir, &self.table_cache)?;
+        let current = Arc::clone(&self.state.lock().sv.files);
+        let new_file_set = current.apply(&edit, &self.dir, &self.table_cache)?;
         if let Err(e) = manifest.append(&edit) {
             self.poison("manifest append failed");
             return Err(e);
         }
         let mut st = self.state.lock();
         let mem = Arc::clone(&st.sv.mem);
-        st.install(mem, Arc::new(new_version), &self.opts);
+        st.install(mem, Arc::new(new_file_set), &self.opts);
         self.state_cv.notify_all();
         self.bg_cv.notify_all();
         Ok(())
@@ -1102,7 +1102,7 @@ impl DbInner {
     fn flush_one(&self, mem: &Arc<Memtable>) -> Result<()> {
         let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
         let meta = build_table_from_memtable(&self.dir, &self.opts, mem, number)?;
-        let mut edit = VersionEdit::default();
+        let mut edit = ManifestEdit::default();
         if let Some(meta) = meta {
             self.counters
                 .flush_bytes_written
@@ -1121,8 +1121,8 @@ impl DbInner {
         {
             let mut st = self.state.lock();
             st.imm.pop_front();
-            let (mem, version) = (Arc::clone(&st.sv.mem), Arc::clone(&st.sv.version));
-            st.install(mem, version, &self.opts);
+            let (mem, file_set) = (Arc::clone(&st.sv.mem), Arc::clone(&st.sv.files));
+            st.install(mem, file_set, &self.opts);
             self.state_cv.notify_all();
             self.bg_cv.notify_all();
         }
@@ -1169,7 +1169,7 @@ impl DbInner {
                 self.state_cv.wait_for(&mut st, Duration::from_millis(50));
             }
         }
-        let mut edit = VersionEdit::default();
+        let mut edit = ManifestEdit::default();
         let mut seqno = wal.next_seqno;
         for (p, t) in paths.iter().zip(tables.iter()) {
             let number = self.next_file_number.fetch_add(1, Ordering::AcqRel);
@@ -1204,13 +1204,13 @@ impl DbInner {
             ));
         }
         self.flush()?;
-        // Holding the MANIFEST lock keeps the version fixed while files are linked.
+        // Holding the MANIFEST lock keeps the file set fixed while files are linked.
         let _manifest = self.manifest.lock();
-        let version = Arc::clone(&self.state.lock().sv.version);
+        let file_set = Arc::clone(&self.state.lock().sv.files);
         std::fs::create_dir_all(dest)
             .map_err(|e| Error::io("create checkpoint directory", dest, e))?;
         let mut max_number = 0;
-        for (_, f) in version.files() {
+        for (_, f) in file_set.files() {
             let src = filename::table_path(&self.dir, f.meta.number);
             link_or_copy(&src, &filename::table_path(dest, f.meta.number))?;
             max_number = max_number.max(f.meta.number);
@@ -1219,7 +1219,7 @@ impl DbInner {
             .next_file_number
             .load(Ordering::Acquire)
             .max(max_number + 1);
-        let mut base = version.snapshot_edit();
+        let mut base = file_set.snapshot_edit();
         base.log_number = Some(next);
         base.next_file_number = Some(next + 1);
         base.last_seqno = Some(self.last_seqno.load(Ordering::Acquire));
@@ -1232,10 +1232,10 @@ impl DbInner {
     // Statistics
 
     fn stats(&self) -> Stats {
-        let sv = self.super_version();
+        let sv = self.read_view();
         let imm_count = self.state.lock().imm.len();
         let levels: Vec<LevelStats> = sv
-            .version
+            .files
             .levels
             .iter()
             .map(|fs| LevelStats {

@@ -1,7 +1,7 @@
 //! The user-facing iterator: user keys in order, newest version visible at a snapshot, with
 //! point and range tombstones applied and bounds enforced.
 //!
-//! **Role**: wraps a [`MergingIter`] over every source of a pinned super-version (memtables,
+//! **Role**: wraps a [`MergingIter`] over every source of a pinned read view (memtables,
 //! L0 tables, one [`crate::iter::LevelIter`] per deeper level) and a [`RangeDelIndex`] of the
 //! range tombstones visible at the snapshot.
 //!

@@ -1,8 +1,8 @@
-//! Metadata of one live SSTable, as the MANIFEST records it and versions hold it.
+//! Metadata of one live SSTable, as the MANIFEST records it and file sets hold it.
 
 use crate::ikey::SeqNo;
 
-/// One SSTable in a version. Invariant: `smallest <= largest` in internal-key order, and
+/// One SSTable in a file set. Invariant: `smallest <= largest` in internal-key order, and
 /// every entry and range tombstone of the file lies within them (a range tombstone's exclusive
 /// end is recorded as the internal key `(end, SEQNO_MAX, RangeDelete)`, which sorts before
 /// every real entry of `end`).

@@ -39,7 +39,7 @@ pub enum FileKind {
     Wal(u64),
     /// SSTable `{number:06}.sst`.
     Table(u64),
-    /// Version-edit log `MANIFEST-{number:06}`.
+    /// FileSet-edit log `MANIFEST-{number:06}`.
     Manifest(u64),
     /// `CURRENT`: names the live MANIFEST.
     Current,

@@ -26,8 +26,8 @@ pub trait InternalIterator: Send {
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use crate::file_set::LiveFile;
 use crate::ikey;
-use crate::version::LiveFile;
 
 /// Merges sorted children into one sorted stream.
 ///

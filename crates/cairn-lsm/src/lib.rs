@@ -5,7 +5,7 @@
 //!
 //! Main types: [`Db`] (open, write, read, iterate, snapshot, flush, compact, ingest,
 //! checkpoint), [`WriteBatch`], [`Options`]. Internally: [`wal`] (write-ahead log),
-//! `memtable` (skip list), [`sst`] (tables), [`manifest`] (version edits), `version` (the
+//! `memtable` (skip list), [`sst`] (tables), [`manifest`] (manifest edits), `file_set` (the
 //! set of live files), `compaction`.
 //!
 //! ```
@@ -48,6 +48,7 @@ mod db;
 mod db_iter;
 pub mod error;
 pub mod file_meta;
+mod file_set;
 pub mod filename;
 pub mod ikey;
 pub mod iter;
@@ -57,7 +58,6 @@ pub mod options;
 pub mod range_del;
 pub mod sst;
 mod stats;
-mod version;
 pub mod wal;
 
 pub use batch::{BatchOp, BatchOps, WriteBatch, BATCH_BYTES_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};

@@ -1,13 +1,13 @@
-//! The MANIFEST: a log of version edits that records which files make up the database, and
+//! The MANIFEST: a log of manifest edits that records which files make up the database, and
 //! `CURRENT`, which names the live MANIFEST.
 //!
 //! **Role**: the engine records every change to the set of live files (flush, compaction,
-//! ingest, WAL rotation) as one [`VersionEdit`] appended with [`ManifestWriter::append`], which
+//! ingest, WAL rotation) as one [`ManifestEdit`] appended with [`ManifestWriter::append`], which
 //! returns only once the edit is durable; only then may files the edit deletes be removed.
 //! On open the engine reads `CURRENT` ([`read_current`]), replays that MANIFEST
-//! ([`replay_manifest`]) and folds the edits into a version. It then (and whenever the log
+//! ([`replay_manifest`]) and folds the edits into a file set. It then (and whenever the log
 //! grows too long) starts a new MANIFEST with [`ManifestWriter::create`], whose first record
-//! is a snapshot of the whole version, and which switches `CURRENT` over atomically
+//! is a snapshot of the whole file set, and which switches `CURRENT` over atomically
 //! ([`set_current`]). Framing and torn-tail handling are shared with the WAL
 //! (`crate::wal`, built on `cairn_codec::frame`).
 //!
@@ -33,13 +33,13 @@
 //!    is never retried — same rule and reasoning as `crate::wal`.
 //!
 //! # Concurrency
-//! One [`ManifestWriter`] per open engine, used under the engine's version lock (`&mut self`).
+//! One [`ManifestWriter`] per open engine, used under the engine's file set lock (`&mut self`).
 //! [`set_current`] must not race with itself; only the writer's owner calls it. Decoding and
 //! replay are pure functions.
 //!
 //! # Format
 //! A MANIFEST file `MANIFEST-{number:06}` is a sequence of frames exactly like the WAL
-//! (`[len u32LE][masked crc32c u32LE][payload]`, see `crate::wal`), one [`VersionEdit`] per
+//! (`[len u32LE][masked crc32c u32LE][payload]`, see `crate::wal`), one [`ManifestEdit`] per
 //! payload. A payload is a sequence of fields, each a varint tag followed by its value:
 //! ```text
 //! tag 1  log_number        varint u64
@@ -93,12 +93,12 @@ const TAG_ADDED_FILE: u64 = 5;
 
 /// One change to the set of live files, or (as the first record of a MANIFEST) the whole set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VersionEdit {
+pub struct ManifestEdit {
     /// WALs numbered below this are fully flushed and no longer needed for recovery.
     pub log_number: Option<u64>,
     /// The next unused file number (WALs, tables and manifests share the counter).
     pub next_file_number: Option<u64>,
-    /// Highest sequence number written to any file named by the version.
+    /// Highest sequence number written to any file named by the file set.
     pub last_seqno: Option<SeqNo>,
     /// Files removed: (level, file number).
     pub deleted_files: Vec<(usize, u64)>,
@@ -106,7 +106,7 @@ pub struct VersionEdit {
     pub added_files: Vec<(usize, FileMeta)>,
 }
 
-impl VersionEdit {
+impl ManifestEdit {
     /// Appends the encoding of this edit to `out` (see the module docs for the layout).
     ///
     /// # Panics
@@ -145,11 +145,11 @@ impl VersionEdit {
     }
 
     /// Decodes one edit from untrusted bytes. Offsets in the error are relative to `bytes`.
-    /// Checks structure only; whether the edit makes sense for a version (files exist, key
-    /// ranges ordered) is the version builder's to check.
-    pub fn decode(bytes: &[u8]) -> std::result::Result<VersionEdit, DecodeError> {
+    /// Checks structure only; whether the edit makes sense for a file set (files exist, key
+    /// ranges ordered) is the file set builder's to check.
+    pub fn decode(bytes: &[u8]) -> std::result::Result<ManifestEdit, DecodeError> {
         let mut d = Decoder::new(bytes);
-        let mut edit = VersionEdit::default();
+        let mut edit = ManifestEdit::default();
         while !d.is_empty() {
             let tag_offset = d.position();
             let tag = d.varint_u64()?;
@@ -184,7 +184,7 @@ impl VersionEdit {
                 unknown => {
                     return Err(DecodeError {
                         offset: tag_offset,
-                        what: "version edit tag",
+                        what: "manifest edit tag",
                         reason: DecodeErrorReason::UnknownTag(unknown),
                     });
                 }
@@ -248,7 +248,7 @@ fn get_file_meta(d: &mut Decoder<'_>) -> std::result::Result<FileMeta, DecodeErr
     })
 }
 
-/// Appends version edits to one MANIFEST file, each durable before `append` returns.
+/// Appends manifest edits to one MANIFEST file, each durable before `append` returns.
 pub struct ManifestWriter {
     file: File,
     path: PathBuf,
@@ -279,7 +279,7 @@ impl ManifestWriter {
     /// # Panics
     /// If `base` is not a full snapshot: `log_number`, `next_file_number` and `last_seqno`
     /// must be set and `deleted_files` empty, because replay starts from this record alone.
-    pub fn create(dir: &Path, number: u64, base: &VersionEdit) -> Result<ManifestWriter> {
+    pub fn create(dir: &Path, number: u64, base: &ManifestEdit) -> Result<ManifestWriter> {
         assert!(
             base.log_number.is_some(),
             "manifest base edit lacks log_number"
@@ -318,7 +318,7 @@ impl ManifestWriter {
 
     /// Appends `edit` as one framed record and fsyncs it: the edit is durable when this
     /// returns `Ok`. A failure poisons the writer; the edit may or may not survive a crash.
-    pub fn append(&mut self, edit: &VersionEdit) -> Result<()> {
+    pub fn append(&mut self, edit: &ManifestEdit) -> Result<()> {
         if self.failed {
             return Err(Error::Poisoned);
         }
@@ -326,7 +326,7 @@ impl ManifestWriter {
         edit.encode(&mut payload);
         if payload.len() as u64 > u64::from(frame::PAYLOAD_BYTES_MAX) {
             return Err(Error::InvalidArgument(
-                "version edit exceeds the 1 GiB record limit",
+                "manifest edit exceeds the 1 GiB record limit",
             ));
         }
         let mut record = Vec::with_capacity(frame::framed_len(payload.len()));
@@ -402,7 +402,7 @@ pub fn set_current(dir: &Path, number: u64) -> Result<()> {
 
 /// Reads MANIFEST `path` and calls `f` with each edit in order; returns the number of edits.
 /// See [`replay_manifest_bytes`].
-pub fn replay_manifest(path: &Path, f: impl FnMut(VersionEdit) -> Result<()>) -> Result<u64> {
+pub fn replay_manifest(path: &Path, f: impl FnMut(ManifestEdit) -> Result<()>) -> Result<u64> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("read manifest", path, e))?;
     replay_manifest_bytes(path, &bytes, f)
 }
@@ -417,10 +417,10 @@ pub fn replay_manifest(path: &Path, f: impl FnMut(VersionEdit) -> Result<()>) ->
 pub fn replay_manifest_bytes(
     path: &Path,
     bytes: &[u8],
-    mut f: impl FnMut(VersionEdit) -> Result<()>,
+    mut f: impl FnMut(ManifestEdit) -> Result<()>,
 ) -> Result<u64> {
     let replay = wal::replay_frames(path, bytes, "manifest", |offset, payload| {
-        let edit = VersionEdit::decode(payload)
+        let edit = ManifestEdit::decode(payload)
             .map_err(|e| Error::corruption(path, offset, CorruptionKind::Decode(e)))?;
         f(edit)
     })?;
@@ -448,8 +448,8 @@ mod tests {
         }
     }
 
-    fn base() -> VersionEdit {
-        VersionEdit {
+    fn base() -> ManifestEdit {
+        ManifestEdit {
             log_number: Some(3),
             next_file_number: Some(10),
             last_seqno: Some(42),
@@ -458,13 +458,13 @@ mod tests {
         }
     }
 
-    fn encoded(edit: &VersionEdit) -> Vec<u8> {
+    fn encoded(edit: &ManifestEdit) -> Vec<u8> {
         let mut out = Vec::new();
         edit.encode(&mut out);
         out
     }
 
-    fn replay_all(path: &Path) -> Result<(Vec<VersionEdit>, u64)> {
+    fn replay_all(path: &Path) -> Result<(Vec<ManifestEdit>, u64)> {
         let mut edits = Vec::new();
         let n = replay_manifest(path, |e| {
             edits.push(e);
@@ -474,16 +474,16 @@ mod tests {
     }
 
     /// A manifest with `base()` and three more edits; returns (path, edits, record offsets).
-    fn four_edit_manifest(dir: &Path) -> (PathBuf, Vec<VersionEdit>, Vec<u64>) {
+    fn four_edit_manifest(dir: &Path) -> (PathBuf, Vec<ManifestEdit>, Vec<u64>) {
         let mut edits = vec![base()];
         let mut offsets = vec![0];
         let mut w = ManifestWriter::create(dir, 2, &base()).expect("create manifest");
         for i in 0..3u64 {
-            let edit = VersionEdit {
+            let edit = ManifestEdit {
                 log_number: Some(4 + i),
                 deleted_files: vec![(0, 7 + i)],
                 added_files: vec![(1, meta(20 + i))],
-                ..VersionEdit::default()
+                ..ManifestEdit::default()
             };
             offsets.push(w.size_bytes());
             w.append(&edit).expect("append");
@@ -492,7 +492,7 @@ mod tests {
         (filename::manifest_path(dir, 2), edits, offsets)
     }
 
-    fn edit_strategy() -> impl Strategy<Value = VersionEdit> {
+    fn edit_strategy() -> impl Strategy<Value = ManifestEdit> {
         let meta = (
             any::<u64>(),
             any::<u64>(),
@@ -528,7 +528,7 @@ mod tests {
         )
             .prop_map(
                 |(log_number, next_file_number, last_seqno, deleted_files, added_files)| {
-                    VersionEdit {
+                    ManifestEdit {
                         log_number,
                         next_file_number,
                         last_seqno,
@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn edit_worked_example_bytes() {
-        let edit = VersionEdit {
+        let edit = ManifestEdit {
             log_number: Some(5),
             next_file_number: Some(9),
             last_seqno: Some(300),
@@ -558,7 +558,7 @@ mod tests {
             0x01, 0x02, 0x02, 0x00, 0x00,
         ];
         assert_eq!(bytes, expected);
-        assert_eq!(VersionEdit::decode(&bytes), Ok(edit));
+        assert_eq!(ManifestEdit::decode(&bytes), Ok(edit));
         // A framed record holding the edit {log_number 5}, as in docs/format/manifest.md.
         let mut record = Vec::new();
         frame::encode(&mut record, &[0x01, 0x05]);
@@ -570,32 +570,32 @@ mod tests {
 
     #[test]
     fn empty_edit_encodes_to_nothing() {
-        assert!(encoded(&VersionEdit::default()).is_empty());
-        assert_eq!(VersionEdit::decode(&[]), Ok(VersionEdit::default()));
+        assert!(encoded(&ManifestEdit::default()).is_empty());
+        assert_eq!(ManifestEdit::decode(&[]), Ok(ManifestEdit::default()));
     }
 
     #[test]
     fn edit_decode_rejects_unknown_tag() {
-        let mut bytes = encoded(&VersionEdit {
+        let mut bytes = encoded(&ManifestEdit {
             log_number: Some(1),
-            ..VersionEdit::default()
+            ..ManifestEdit::default()
         });
         bytes.extend_from_slice(&[0x06, 0x00]);
-        let e = VersionEdit::decode(&bytes).err();
+        let e = ManifestEdit::decode(&bytes).err();
         assert_eq!(
             e.map(|e| (e.offset, e.reason)),
             Some((2, DecodeErrorReason::UnknownTag(6)))
         );
-        let e = VersionEdit::decode(&[0x00]).err();
+        let e = ManifestEdit::decode(&[0x00]).err();
         assert_eq!(e.map(|e| e.reason), Some(DecodeErrorReason::UnknownTag(0)));
     }
 
     #[test]
     fn edit_decode_rejects_level_above_max() {
-        let ok = VersionEdit::decode(&[0x04, 63, 0x01]);
+        let ok = ManifestEdit::decode(&[0x04, 63, 0x01]);
         assert_eq!(ok.map(|e| e.deleted_files), Ok(vec![(63, 1)]));
         for bytes in [[0x04u8, 64, 0x01], [0x05, 0xff, 0x01]] {
-            let e = VersionEdit::decode(&bytes).err();
+            let e = ManifestEdit::decode(&bytes).err();
             assert_eq!(
                 e.map(|e| (e.offset, e.reason)),
                 Some((1, DecodeErrorReason::OutOfRange))
@@ -605,7 +605,7 @@ mod tests {
 
     #[test]
     fn edit_decode_rejects_repeated_scalar_field() {
-        let e = VersionEdit::decode(&[0x03, 0x01, 0x03, 0x02]).err();
+        let e = ManifestEdit::decode(&[0x03, 0x01, 0x03, 0x02]).err();
         assert_eq!(
             e.map(|e| (e.offset, e.reason)),
             Some((2, DecodeErrorReason::Malformed))
@@ -614,13 +614,13 @@ mod tests {
 
     #[test]
     fn edit_decode_rejects_truncated_added_file() {
-        let bytes = encoded(&VersionEdit {
+        let bytes = encoded(&ManifestEdit {
             added_files: vec![(3, meta(9))],
             ..Default::default()
         });
         for cut in 1..bytes.len() {
             let short = bytes.get(..cut).unwrap_or(&[]);
-            let e = VersionEdit::decode(short).err();
+            let e = ManifestEdit::decode(short).err();
             assert_eq!(
                 e.map(|e| e.reason),
                 Some(DecodeErrorReason::Truncated),
@@ -632,9 +632,9 @@ mod tests {
     #[test]
     #[should_panic(expected = "exceeds LEVEL_MAX")]
     fn edit_encode_refuses_level_above_max() {
-        let edit = VersionEdit {
+        let edit = ManifestEdit {
             deleted_files: vec![(64, 1)],
-            ..VersionEdit::default()
+            ..ManifestEdit::default()
         };
         let _ = encoded(&edit);
     }
@@ -676,7 +676,7 @@ mod tests {
     #[should_panic(expected = "lacks next_file_number")]
     fn manifest_create_refuses_a_base_that_is_not_a_snapshot() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let partial = VersionEdit {
+        let partial = ManifestEdit {
             next_file_number: None,
             ..base()
         };
@@ -726,7 +726,7 @@ mod tests {
         frame::encode(&mut bytes, &encoded(&base()));
         let bad_at = bytes.len() as u64;
         frame::encode(&mut bytes, &[0x01, 0x05, 0x09, 0x00]); // tag 9 is unknown
-        frame::encode(&mut bytes, &encoded(&VersionEdit::default()));
+        frame::encode(&mut bytes, &encoded(&ManifestEdit::default()));
         let mut seen = 0;
         let path = Path::new("MANIFEST-000001");
         let result = replay_manifest_bytes(path, &bytes, |_| {
@@ -836,14 +836,14 @@ mod tests {
         #[test]
         fn edit_round_trips(edit in edit_strategy()) {
             let bytes = encoded(&edit);
-            prop_assert_eq!(VersionEdit::decode(&bytes), Ok(edit));
+            prop_assert_eq!(ManifestEdit::decode(&bytes), Ok(edit));
         }
 
         #[test]
         fn edit_decode_never_panics(bytes in vec(any::<u8>(), 0..256)) {
-            if let Ok(edit) = VersionEdit::decode(&bytes) {
+            if let Ok(edit) = ManifestEdit::decode(&bytes) {
                 // Whatever decodes re-encodes to something that decodes the same.
-                prop_assert_eq!(VersionEdit::decode(&encoded(&edit)), Ok(edit));
+                prop_assert_eq!(ManifestEdit::decode(&encoded(&edit)), Ok(edit));
             }
         }
 

@@ -24,7 +24,7 @@ pub enum DebugCommand {
         #[arg(long, default_value_t = 1000)]
         limit: u64,
     },
-    /// Print the version edits of a database directory's MANIFEST.
+    /// Print the manifest edits of a database directory's MANIFEST.
     Manifest {
         /// The database directory.
         dir: PathBuf,

@@ -1,20 +1,20 @@
 //! Versions: the set of live SSTables per level at one moment, and the table cache.
 //!
-//! **Role**: the engine keeps one current [`Version`]; every flush, compaction, ingestion or
-//! trivial move produces a new one from a [`VersionEdit`] (logged to the MANIFEST first).
-//! Readers and iterators hold an `Arc<Version>` so the files they read stay on disk.
+//! **Role**: the engine keeps one current [`FileSet`]; every flush, compaction, ingestion or
+//! trivial move produces a new one from a [`ManifestEdit`] (logged to the MANIFEST first).
+//! Readers and iterators hold an `Arc<FileSet>` so the files they read stay on disk.
 //!
-//! **File lifetime**: each table is one [`LiveFile`], shared by every version that lists it.
+//! **File lifetime**: each table is one [`LiveFile`], shared by every file set that lists it.
 //! When an edit removes a file for good it is marked obsolete; the file is deleted when the
-//! last version (and so the last reader) holding it is dropped. A crash before that leaves an
+//! last file set (and so the last reader) holding it is dropped. A crash before that leaves an
 //! orphan that the next open deletes (it is not in the MANIFEST).
 //!
-//! **Invariants** (checked by `Version::check_invariants`, run after every edit in debug
+//! **Invariants** (checked by `FileSet::check_invariants`, run after every edit in debug
 //! builds and by the tests):
 //! 1. L0 files are ordered newest first (by largest seqno, then file number).
 //! 2. In every level >= 1, files are sorted by smallest key and do not overlap (in
 //!    internal-key order: `prev.largest < next.smallest`).
-//! 3. A file number appears at most once in a version.
+//! 3. A file number appears at most once in a file set.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::file_meta::FileMeta;
 use crate::filename;
 use crate::ikey;
-use crate::manifest::VersionEdit;
+use crate::manifest::ManifestEdit;
 use crate::sst::{BlockCache, Table};
 
 /// Open tables by file number, bounded in count.
@@ -126,7 +126,7 @@ impl Drop for LiveFile {
 
 /// The live files, per level.
 #[derive(Clone, Default)]
-pub struct Version {
+pub struct FileSet {
     pub levels: Vec<Vec<Arc<LiveFile>>>,
 }
 
@@ -137,9 +137,9 @@ fn l0_order(a: &Arc<LiveFile>, b: &Arc<LiveFile>) -> Ordering {
         .then(b.meta.number.cmp(&a.meta.number))
 }
 
-impl Version {
-    pub fn empty(levels: usize) -> Version {
-        Version {
+impl FileSet {
+    pub fn empty(levels: usize) -> FileSet {
+        FileSet {
             levels: vec![Vec::new(); levels],
         }
     }
@@ -175,23 +175,23 @@ impl Version {
             .unwrap_or_default()
     }
 
-    /// A new version with `edit` applied. Files removed for good are marked obsolete, so they
-    /// are deleted once no older version holds them.
+    /// A new file set with `edit` applied. Files removed for good are marked obsolete, so they
+    /// are deleted once no older file set holds them.
     pub fn apply(
         &self,
-        edit: &VersionEdit,
+        edit: &ManifestEdit,
         dir: &Path,
         table_cache: &Arc<TableCache>,
-    ) -> Result<Version> {
+    ) -> Result<FileSet> {
         let mut levels = self.levels.clone();
         let mut removed: HashMap<u64, Arc<LiveFile>> = HashMap::new();
         for (level, number) in &edit.deleted_files {
             let files = levels.get_mut(*level).ok_or(Error::InvalidArgument(
-                "version edit names a level out of range",
+                "manifest edit names a level out of range",
             ))?;
             let Some(pos) = files.iter().position(|f| f.meta.number == *number) else {
                 return Err(Error::InvalidArgument(
-                    "version edit deletes a file not in the version",
+                    "manifest edit deletes a file not in the file set",
                 ));
             };
             let f = files.remove(pos);
@@ -199,7 +199,7 @@ impl Version {
         }
         for (level, meta) in &edit.added_files {
             let files = levels.get_mut(*level).ok_or(Error::InvalidArgument(
-                "version edit names a level out of range",
+                "manifest edit names a level out of range",
             ))?;
             // A file moved between levels keeps its LiveFile (and is not deleted).
             let f = match removed.remove(&meta.number) {
@@ -217,7 +217,7 @@ impl Version {
         for files in levels.iter_mut().skip(1) {
             files.sort_by(|a, b| ikey::compare(&a.meta.smallest, &b.meta.smallest));
         }
-        let v = Version { levels };
+        let v = FileSet { levels };
         v.check_invariants()?;
         Ok(v)
     }
@@ -227,7 +227,7 @@ impl Version {
         let mut seen = std::collections::HashSet::new();
         for (_, f) in self.files() {
             if !seen.insert(f.meta.number) {
-                return Err(Error::InvalidArgument("file listed twice in a version"));
+                return Err(Error::InvalidArgument("file listed twice in a file set"));
             }
             if ikey::compare(&f.meta.smallest, &f.meta.largest) == Ordering::Greater {
                 return Err(Error::InvalidArgument(
@@ -248,10 +248,10 @@ impl Version {
     }
 
     /// The full content as one edit (the base record of a new MANIFEST).
-    pub fn snapshot_edit(&self) -> VersionEdit {
-        VersionEdit {
+    pub fn snapshot_edit(&self) -> ManifestEdit {
+        ManifestEdit {
             added_files: self.files().map(|(l, f)| (l, f.meta.clone())).collect(),
-            ..VersionEdit::default()
+            ..ManifestEdit::default()
         }
     }
 }
