@@ -128,6 +128,14 @@ fn scan_model(
     v
 }
 
+/// Read options for reading at `s`.
+fn at(s: &Snapshot) -> ReadOptions {
+    ReadOptions {
+        snapshot: Some(s.seqno()),
+        ..ReadOptions::default()
+    }
+}
+
 fn run(ops: Vec<Op>, dir: &Path) {
     let mut db = Some(Db::open(dir, tiny_options()).expect("open"));
     let mut model = Model::new();
@@ -229,10 +237,7 @@ fn run(ops: Vec<Op>, dir: &Path) {
             Op::ReadSnapshot(i, k) => {
                 if !snaps.is_empty() {
                     let (s, m) = &snaps[i % snaps.len()];
-                    let ro = ReadOptions {
-                        snapshot: Some(s.seqno()),
-                        ..ReadOptions::default()
-                    };
+                    let ro = at(s);
                     assert_eq!(
                         d.get(&k, &ro).expect("get"),
                         m.get(&k).cloned(),
@@ -243,10 +248,7 @@ fn run(ops: Vec<Op>, dir: &Path) {
             Op::ScanSnapshot(i) => {
                 if !snaps.is_empty() {
                     let (s, m) = &snaps[i % snaps.len()];
-                    let ro = ReadOptions {
-                        snapshot: Some(s.seqno()),
-                        ..ReadOptions::default()
-                    };
+                    let ro = at(s);
                     assert_eq!(
                         scan_db(d, ro, false),
                         scan_model(m, &None, &None, false),
