@@ -40,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use crate::compaction_filter::{CompactionContext, CompactionFilter, Decision};
+use crate::compaction_filter::{CompactionContext, CompactionFilter, Decision, InputRange};
 use crate::db::{meta_from_built, DbInner, State};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::file_meta::FileMeta;
@@ -61,6 +61,10 @@ pub(crate) struct CompactionState {
     pointer: Vec<Vec<u8>>,
     /// Compact every level down to the bottom (set by `Db::compact_all`).
     pub force_full: bool,
+    /// During a `compact_all` with a compaction filter: bottom-level files numbered below
+    /// this were written before the call and are rewritten once each, so the filter sees
+    /// every entry; trivial moves are off so that it sees every entry moving down too.
+    pub rewrite_below: Option<u64>,
 }
 
 impl CompactionState {
@@ -70,6 +74,7 @@ impl CompactionState {
             busy: HashSet::new(),
             pointer: vec![Vec::new(); levels],
             force_full: false,
+            rewrite_below: None,
         }
     }
 }
@@ -120,6 +125,23 @@ fn key_range(files: &[Arc<LiveFile>]) -> Option<(Vec<u8>, Vec<u8>)> {
     Some((lo.to_vec(), hi.to_vec()))
 }
 
+/// The per-level input ranges handed to the compaction filter. L0 compactions take every L0
+/// file (see `pick_l0`), so L0's range is marked whole.
+fn input_ranges(c: &Compaction) -> Vec<InputRange> {
+    let mut out = Vec::with_capacity(2);
+    for (level, files) in [(c.level, &c.inputs), (c.output_level, &c.next_inputs)] {
+        if let Some((smallest, largest)) = key_range(files) {
+            out.push(InputRange {
+                level,
+                smallest,
+                largest,
+                whole_level: level == 0,
+            });
+        }
+    }
+    out
+}
+
 fn is_bottommost(v: &FileSet, output_level: usize, lo: &[u8], hi: &[u8]) -> bool {
     (output_level + 1..v.levels.len()).all(|l| v.overlapping(l, lo, hi).is_empty())
 }
@@ -155,10 +177,38 @@ pub(crate) fn pick(st: &State, opts: &Options) -> Option<Compaction> {
             pick_level(v, cs, level)
         };
         if picked.is_some() {
-            return picked;
+            return picked.map(|mut c| {
+                if cs.rewrite_below.is_some() {
+                    c.trivial_move = false;
+                }
+                c
+            });
         }
     }
-    None
+    pick_bottom_rewrite(v, cs)
+}
+
+/// During a filtered `compact_all`, once the levels above are empty: one bottom-level file
+/// written before the call, compacted into the bottom level again.
+fn pick_bottom_rewrite(v: &FileSet, cs: &CompactionState) -> Option<Compaction> {
+    let below = cs.rewrite_below?;
+    let last = v.levels.len().checked_sub(1)?;
+    if v.levels.iter().take(last).any(|files| !files.is_empty()) {
+        return None;
+    }
+    let f = v
+        .levels
+        .get(last)?
+        .iter()
+        .find(|f| f.meta.number < below && !cs.busy.contains(&f.meta.number))?;
+    Some(Compaction {
+        level: last,
+        output_level: last,
+        inputs: vec![Arc::clone(f)],
+        next_inputs: Vec::new(),
+        bottommost: true,
+        trivial_move: false,
+    })
 }
 
 fn pick_l0(v: &FileSet, cs: &CompactionState) -> Option<Compaction> {
@@ -460,6 +510,7 @@ fn merge(inner: &Arc<DbInner>, c: &Compaction) -> Result<Vec<FileMeta>> {
             f.create(CompactionContext {
                 output_level: c.output_level,
                 is_bottommost: c.bottommost,
+                inputs: input_ranges(c),
             })
         });
     let mut out = Outputs {

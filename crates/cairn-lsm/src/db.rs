@@ -318,16 +318,24 @@ impl Db {
     }
 
     /// Flushes, then compacts until every level is within its target and L0 is empty (used by
-    /// tools and tests to reach a fully compacted state).
+    /// tools and tests to reach a fully compacted state). With a compaction filter, every
+    /// entry passes through it: nothing moves down without being rewritten, and the bottom
+    /// level's files are rewritten once each.
     pub fn compact_all(&self) -> Result<()> {
         self.flush()?;
+        let inner = self.inner();
         {
-            let mut st = self.inner().state.lock();
+            let mut st = inner.state.lock();
             st.compaction.force_full = true;
-            self.inner().bg_cv.notify_all();
+            if inner.opts.compaction_filter.is_some() {
+                st.compaction.rewrite_below = Some(inner.next_file_number.load(Ordering::Acquire));
+            }
+            inner.bg_cv.notify_all();
         }
-        let r = self.inner().wait_idle();
-        self.inner().state.lock().compaction.force_full = false;
+        let r = inner.wait_idle();
+        let mut st = inner.state.lock();
+        st.compaction.force_full = false;
+        st.compaction.rewrite_below = None;
         r
     }
 
@@ -979,9 +987,10 @@ impl DbInner {
         let sv = self.read_view();
         let mut children: Vec<Box<dyn InternalIterator>> = Vec::new();
         let mut tombstones: Vec<RangeTombstone> = Vec::new();
+        let upper: Option<Arc<[u8]>> = ro.upper_bound.as_deref().map(Arc::from);
         for mem in std::iter::once(&sv.mem).chain(sv.imm.iter()) {
             tombstones.extend(mem.range_tombstones(snapshot));
-            children.push(Box::new(mem.iter()));
+            children.push(Box::new(mem.iter_bounded(upper.clone())));
         }
         for (level, files) in sv.files.levels.iter().enumerate() {
             let relevant: Vec<Arc<LiveFile>> = files

@@ -62,7 +62,7 @@ pub mod wal;
 
 pub use batch::{BatchOp, BatchOps, WriteBatch, BATCH_BYTES_MAX, KEY_BYTES_MAX, VALUE_BYTES_MAX};
 pub use compaction_filter::{
-    CompactionContext, CompactionFilter, CompactionFilterFactory, Decision,
+    CompactionContext, CompactionFilter, CompactionFilterFactory, Decision, InputRange,
 };
 pub use db::{Db, Snapshot};
 pub use db_iter::DbIterator;

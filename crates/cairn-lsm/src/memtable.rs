@@ -18,7 +18,10 @@
 //! **Iteration**: a skip-list cursor borrows the map, which an iterator that owns an
 //! `Arc<Memtable>` cannot hold; [`MemtableIter`] therefore copies out up to
 //! [`ITER_CHUNK`] entry handles (reference-counted, no byte copies) per skip-list seek and
-//! re-seeks past the last one when the chunk is used up.
+//! re-seeks past the last one when the chunk is used up. The first chunk after a seek holds
+//! [`ITER_CHUNK_FIRST`] entries and each refill four times more, up to `ITER_CHUNK`, so that a
+//! seek that reads one or two entries (an MVCC point read) copies only a few; a chunk also
+//! stops at the iterator's upper bound.
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
@@ -34,8 +37,10 @@ use crate::ikey::{self, SeqNo, ValueKind};
 use crate::iter::InternalIterator;
 use crate::range_del::RangeTombstone;
 
-/// Entry handles copied per skip-list seek while iterating.
+/// Most entry handles copied per skip-list seek while iterating.
 pub const ITER_CHUNK: usize = 64;
+/// Entry handles copied by the first fill after a seek.
+pub const ITER_CHUNK_FIRST: usize = 4;
 
 /// Entries up to this size are assembled on the stack before their one allocation.
 const STACK_ENTRY_BYTES: usize = 512;
@@ -300,15 +305,29 @@ impl Memtable {
 
     /// An iterator over point entries.
     pub fn iter(self: &Arc<Self>) -> MemtableIter {
+        self.iter_bounded(None)
+    }
+
+    /// An iterator over point entries whose forward chunks stop before user key `upper`
+    /// (exclusive); entries at or past it may still be returned, as from `iter`.
+    pub fn iter_bounded(self: &Arc<Self>, upper: Option<Arc<[u8]>>) -> MemtableIter {
         MemtableIter {
             mem: Arc::clone(self),
             chunk: Vec::new(),
             pos: 0,
             forward: true,
+            upper,
+            chunk_max: ITER_CHUNK_FIRST,
         }
     }
 
-    fn fill_forward(&self, from: Bound<&[u8]>, out: &mut Vec<Entry>) {
+    fn fill_forward(
+        &self,
+        from: Bound<&[u8]>,
+        out: &mut Vec<Entry>,
+        chunk_max: usize,
+        upper: Option<&[u8]>,
+    ) {
         out.clear();
         let start = match from {
             Bound::Included(k) => self
@@ -321,15 +340,20 @@ impl Memtable {
         };
         let mut cur = start;
         while let Some(e) = cur {
+            if let Some(up) = upper {
+                if ikey::user_key(e.key().ikey()) >= up {
+                    break;
+                }
+            }
             out.push(e.key().clone());
-            if out.len() >= ITER_CHUNK {
+            if out.len() >= chunk_max {
                 break;
             }
             cur = e.next();
         }
     }
 
-    fn fill_backward(&self, from: Bound<&[u8]>, out: &mut Vec<Entry>) {
+    fn fill_backward(&self, from: Bound<&[u8]>, out: &mut Vec<Entry>, chunk_max: usize) {
         out.clear();
         let start = match from {
             Bound::Included(k) => self
@@ -343,7 +367,7 @@ impl Memtable {
         let mut cur = start;
         while let Some(e) = cur {
             out.push(e.key().clone());
-            if out.len() >= ITER_CHUNK {
+            if out.len() >= chunk_max {
                 break;
             }
             cur = e.prev();
@@ -358,6 +382,10 @@ pub struct MemtableIter {
     chunk: Vec<Entry>,
     pos: usize,
     forward: bool,
+    /// Forward fills stop before this user key (the reader's exclusive upper bound).
+    upper: Option<Arc<[u8]>>,
+    /// Size of the next fill: small right after a seek, growing while the reader moves on.
+    chunk_max: usize,
 }
 
 impl MemtableIter {
@@ -365,9 +393,19 @@ impl MemtableIter {
         self.chunk.get(self.pos)
     }
 
+    /// Sets the next fill's size: `ITER_CHUNK_FIRST` after a seek, else growing.
+    fn grow(&mut self, after_seek: bool) {
+        self.chunk_max = if after_seek {
+            ITER_CHUNK_FIRST
+        } else {
+            (self.chunk_max * 4).min(ITER_CHUNK)
+        };
+    }
+
     fn refill_forward(&mut self, from: Bound<&[u8]>) {
         let mut chunk = std::mem::take(&mut self.chunk);
-        self.mem.fill_forward(from, &mut chunk);
+        self.mem
+            .fill_forward(from, &mut chunk, self.chunk_max, self.upper.as_deref());
         self.chunk = chunk;
         self.pos = 0;
         self.forward = true;
@@ -375,7 +413,7 @@ impl MemtableIter {
 
     fn refill_backward(&mut self, from: Bound<&[u8]>) {
         let mut chunk = std::mem::take(&mut self.chunk);
-        self.mem.fill_backward(from, &mut chunk);
+        self.mem.fill_backward(from, &mut chunk, self.chunk_max);
         self.chunk = chunk;
         self.pos = 0;
         self.forward = false;
@@ -388,21 +426,25 @@ impl InternalIterator for MemtableIter {
     }
 
     fn seek_to_first(&mut self) -> Result<()> {
+        self.grow(true);
         self.refill_forward(Bound::Unbounded);
         Ok(())
     }
 
     fn seek_to_last(&mut self) -> Result<()> {
+        self.grow(true);
         self.refill_backward(Bound::Unbounded);
         Ok(())
     }
 
     fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.grow(true);
         self.refill_forward(Bound::Included(target));
         Ok(())
     }
 
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.grow(true);
         self.refill_backward(Bound::Included(target));
         Ok(())
     }
@@ -414,6 +456,7 @@ impl InternalIterator for MemtableIter {
         if self.forward && self.pos + 1 < self.chunk.len() {
             self.pos += 1;
         } else {
+            self.grow(!self.forward);
             self.refill_forward(Bound::Excluded(cur.ikey()));
         }
         Ok(())
@@ -426,6 +469,7 @@ impl InternalIterator for MemtableIter {
         if !self.forward && self.pos + 1 < self.chunk.len() {
             self.pos += 1;
         } else {
+            self.grow(self.forward);
             self.refill_backward(Bound::Excluded(cur.ikey()));
         }
         Ok(())
