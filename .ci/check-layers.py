@@ -15,7 +15,7 @@ ALLOWED = {
     "cairn-proto": set(),
     "cairn-codec": {"cairn-types"},
     "cairn-lsm": {"cairn-types", "cairn-env", "cairn-codec"},
-    "cairn-mvcc": {"cairn-lsm", "cairn-codec", "cairn-types"},
+    "cairn-mvcc": {"cairn-lsm", "cairn-codec", "cairn-types", "cairn-env"},
     "cairn-raft": {"cairn-types"},
     "cairn-replica": {"cairn-raft", "cairn-mvcc", "cairn-lsm", "cairn-env", "cairn-types", "cairn-codec"},
     "cairn-placement": {"cairn-types", "cairn-codec"},
