@@ -1,0 +1,777 @@
+//! A transaction: reads at a snapshot, buffered writes, locks, and the commit protocol
+//! (described in `db.rs`).
+//!
+//! Isolation, as PostgreSQL users know it:
+//! - SERIALIZABLE: one snapshot (the read timestamp); every key read and every range scanned
+//!   is remembered and validated at commit: if any was written by a transaction that
+//!   committed after the snapshot, the commit fails with `ReadConflict` (40001). Written
+//!   keys are validated the same way (`WriteConflict`, first committer wins).
+//! - SNAPSHOT (REPEATABLE READ): one snapshot; only written keys are validated.
+//! - READ COMMITTED: every read takes a fresh snapshot; every write (and every explicit row
+//!   lock) takes the key's lock first, waiting behind other writers; no validation.
+//! - SNAPSHOT and SERIALIZABLE abort early: a write to a key whose newest commit is newer than
+//!   the snapshot fails at that write.
+//! - Atomic operations are buffered and evaluated at commit against the newest committed
+//!   value; they add no read to the read set and never conflict.
+//! - A transaction reads its own writes.
+//!
+//! Failure: an error that ends a transaction (a conflict, a deadlock, a lock error, a storage
+//! error) leaves it failed: its locks are released and every later call returns
+//! `NotActive`, as after an error in a PostgreSQL transaction. Size-limit errors are
+//! rejected before any effect and leave the transaction usable.
+//!
+//! Concurrency: a transaction is used by one thread at a time (`&mut self`); many
+//! transactions run at once.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use cairn_lsm::{WriteBatch, WriteOptions};
+use cairn_types::{IsolationLevel, Timestamp, TxnId};
+
+use crate::atomic::{self, AtomicOp};
+use crate::db::{Shared, KEY_BYTES_MAX};
+use crate::error::{Error, Result};
+use crate::lock_table::{LockError, LockMode, LockOutcome, WaitPolicy};
+use crate::versions::{self, ReadAt, Row};
+
+/// How many times a write may move a read-free transaction's snapshot forward before giving
+/// up with a conflict (each move waits for one commit to land).
+const SNAPSHOT_MOVES_MAX: usize = 4;
+
+/// How a transaction starts.
+#[derive(Debug, Clone, Default)]
+pub struct TxnOptions {
+    pub isolation: IsolationLevel,
+    /// Writes are refused; commit is free.
+    pub read_only: bool,
+    /// Read as of this timestamp (`AS OF SYSTEM TIME`, or a timestamp chosen on another
+    /// node). `None` reads at the current timestamp.
+    pub read_ts: Option<Timestamp>,
+    /// Versions above the read timestamp up to this one make reads uncertain (the reader
+    /// restarts above them). `None`: the read timestamp came from this node's clock, so
+    /// there is no uncertainty; with `read_ts` from elsewhere pass `read_ts + max offset`.
+    pub uncertainty_limit: Option<Timestamp>,
+}
+
+/// Options of a scan.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanOptions {
+    /// At most this many rows (default: no limit).
+    pub limit: usize,
+    /// Descending key order.
+    pub reverse: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            limit: usize::MAX,
+            reverse: false,
+        }
+    }
+}
+
+/// What an explicit row lock with `SKIP LOCKED` produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Locked<T> {
+    Acquired(T),
+    Skipped,
+}
+
+/// How a row-lock request waits: the KV form of `FOR UPDATE [NOWAIT | SKIP LOCKED]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LockWait {
+    /// Wait behind holders, up to the database's lock timeout.
+    #[default]
+    Block,
+    NoWait,
+    SkipLocked,
+}
+
+/// What a successful commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitInfo {
+    /// The commit timestamp, or `None` for a transaction that wrote nothing.
+    pub commit_ts: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    Put(Vec<u8>),
+    Delete,
+    Ops(Vec<(AtomicOp, Vec<u8>)>),
+}
+
+impl Pending {
+    fn bytes(&self) -> u64 {
+        match self {
+            Pending::Put(v) => v.len() as u64,
+            Pending::Delete => 0,
+            Pending::Ops(ops) => ops.iter().map(|(_, p)| p.len() as u64 + 1).sum(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Active,
+    Committed,
+    RolledBack,
+    Failed,
+}
+
+/// One transaction. Dropping an unfinished transaction rolls it back.
+pub struct Transaction {
+    shared: Arc<Shared>,
+    id: TxnId,
+    isolation: IsolationLevel,
+    read_only: bool,
+    /// The snapshot (SNAPSHOT, SERIALIZABLE) or the first statement's timestamp (READ
+    /// COMMITTED); registered with GC until the transaction ends.
+    read_ts: Timestamp,
+    uncertainty_limit: Timestamp,
+    writes: BTreeMap<Vec<u8>, Pending>,
+    write_bytes: u64,
+    read_keys: Vec<Vec<u8>>,
+    read_ranges: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    holds_locks: bool,
+    /// Whether any read has been served from storage (then the snapshot cannot move).
+    has_read: bool,
+    /// Whether `read_ts` is registered with GC (until commit, rollback or drop).
+    pinned: bool,
+    state: State,
+}
+
+impl Transaction {
+    pub(crate) fn begin(shared: Arc<Shared>, opts: TxnOptions) -> Result<Transaction> {
+        let clocks = &shared.clocks;
+        let read_ts = match opts.read_ts {
+            Some(ts) => {
+                // A timestamp from elsewhere: move the clock past it (so no later commit
+                // lands at or below it), then wait for commits below it to land.
+                clocks.hlc.update(ts)?;
+                clocks.pipeline.wait_readable(ts);
+                clocks
+                    .gc
+                    .register(ts)
+                    .map_err(|threshold| Error::TimestampTooOld {
+                        requested: ts,
+                        threshold,
+                    })?;
+                ts
+            }
+            None => loop {
+                let ts = shared.readable();
+                // GC may have passed `ts` between the two calls; a fresh reading cannot be
+                // below the threshold that refused it.
+                if clocks.gc.register(ts).is_ok() {
+                    break ts;
+                }
+            },
+        };
+        let uncertainty_limit = opts.uncertainty_limit.unwrap_or(read_ts).max(read_ts);
+        let id = loop {
+            let id = TxnId(rand::random());
+            if id != TxnId::NONE {
+                break id;
+            }
+        };
+        Ok(Transaction {
+            shared,
+            id,
+            isolation: opts.isolation,
+            read_only: opts.read_only,
+            read_ts,
+            uncertainty_limit,
+            writes: BTreeMap::new(),
+            write_bytes: 0,
+            read_keys: Vec::new(),
+            read_ranges: Vec::new(),
+            holds_locks: false,
+            has_read: false,
+            pinned: true,
+            state: State::Active,
+        })
+    }
+
+    pub fn id(&self) -> TxnId {
+        self.id
+    }
+
+    pub fn isolation(&self) -> IsolationLevel {
+        self.isolation
+    }
+
+    /// The snapshot timestamp (READ COMMITTED: the first statement's).
+    pub fn read_ts(&self) -> Timestamp {
+        self.read_ts
+    }
+
+    pub fn uncertainty_limit(&self) -> Timestamp {
+        self.uncertainty_limit
+    }
+
+    /// Bytes of keys and values buffered for commit.
+    pub fn write_set_bytes(&self) -> u64 {
+        self.write_bytes
+    }
+
+    fn check_active(&self) -> Result<()> {
+        match self.state {
+            State::Active => Ok(()),
+            State::Committed => Err(Error::NotActive("has committed")),
+            State::RolledBack => Err(Error::NotActive("was rolled back")),
+            State::Failed => Err(Error::NotActive("failed; roll it back")),
+        }
+    }
+
+    fn check_key(key: &[u8]) -> Result<()> {
+        if key.len() > KEY_BYTES_MAX {
+            return Err(Error::KeyTooLarge {
+                len: key.len(),
+                max: KEY_BYTES_MAX,
+            });
+        }
+        Ok(())
+    }
+
+    fn check_writable(&self, key: &[u8], value_len: usize) -> Result<()> {
+        self.check_active()?;
+        if self.read_only {
+            return Err(Error::InvalidArgument("write in a read-only transaction"));
+        }
+        Self::check_key(key)?;
+        let max = self.shared.opts.value_bytes_max;
+        if value_len > max {
+            return Err(Error::ValueTooLarge {
+                len: value_len,
+                max,
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends the transaction after an error that must end it; passes the error through.
+    fn fail(&mut self, e: Error) -> Error {
+        match &e {
+            Error::WriteConflict { .. } => {
+                self.shared
+                    .counters
+                    .write_conflicts
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            Error::ReadConflict { .. } => {
+                self.shared
+                    .counters
+                    .read_conflicts
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        if self.state == State::Active {
+            self.state = State::Failed;
+            self.release();
+            self.unpin();
+        }
+        e
+    }
+
+    /// Releases locks; the snapshot stays pinned while the transaction may still read.
+    fn release(&mut self) {
+        if self.holds_locks {
+            self.shared.locks.release_all(self.id);
+            self.holds_locks = false;
+        }
+    }
+
+    /// Ends the transaction's hold on GC.
+    fn unpin(&mut self) {
+        if self.pinned {
+            self.shared.clocks.gc.unregister(self.read_ts);
+            self.pinned = false;
+        }
+    }
+
+    /// Where this statement reads: the snapshot, or a fresh one at READ COMMITTED.
+    fn read_at(&self) -> ReadAt {
+        match self.isolation {
+            IsolationLevel::ReadCommitted => ReadAt {
+                read_ts: self.shared.readable(),
+                uncertainty_limit: Timestamp::ZERO,
+                txn: Some(self.id),
+            },
+            _ => ReadAt {
+                read_ts: self.read_ts,
+                uncertainty_limit: self.uncertainty_limit,
+                txn: Some(self.id),
+            },
+        }
+        .normalised()
+    }
+
+    fn records_reads(&self) -> bool {
+        self.isolation == IsolationLevel::Serializable && !self.read_only
+    }
+
+    fn committed_value(&mut self, key: &[u8], at: &ReadAt) -> Result<Option<Vec<u8>>> {
+        match versions::get(&self.shared.engine, key, at) {
+            Ok(v) => Ok(v.and_then(|v| v.value)),
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    /// The value of `key` as this transaction sees it.
+    pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.check_active()?;
+        Self::check_key(key)?;
+        let pending = self.writes.get(key).cloned();
+        match pending {
+            Some(Pending::Put(v)) => return Ok(Some(v)),
+            Some(Pending::Delete) => return Ok(None),
+            _ => {}
+        }
+        let at = self.read_at();
+        self.has_read = true;
+        let base = self.committed_value(key, &at)?;
+        if self.records_reads() {
+            self.read_keys.push(key.to_vec());
+        }
+        Ok(match pending {
+            Some(Pending::Ops(ops)) => Some(apply_ops(base.as_deref(), &ops)),
+            _ => base,
+        })
+    }
+
+    /// Rows with keys in `[start, end)` (`end = None`: to the end), as this transaction sees
+    /// them, in key order (or reverse), at most `opts.limit`.
+    pub fn scan(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        opts: ScanOptions,
+    ) -> Result<Vec<Row>> {
+        self.check_active()?;
+        let hi = match end {
+            Some(e) => Bound::Excluded(e),
+            None => Bound::Unbounded,
+        };
+        let buffered: Vec<(Vec<u8>, Pending)> = self
+            .writes
+            .range::<[u8], _>((Bound::Included(start), hi))
+            .map(|(k, p)| (k.clone(), p.clone()))
+            .collect();
+        let at = self.read_at();
+        self.has_read = true;
+        let fetch = opts.limit.saturating_add(buffered.len());
+        let stored = match versions::scan(&self.shared.engine, start, end, &at, fetch, opts.reverse)
+        {
+            Ok(s) => s,
+            Err(e) => return Err(self.fail(e)),
+        };
+        // The part of the range the stored rows describe completely.
+        let boundary: Option<Vec<u8>> = if stored.truncated {
+            stored.rows.last().map(|r| r.0.clone())
+        } else {
+            None
+        };
+        let in_covered = |k: &[u8]| match &boundary {
+            None => true,
+            Some(b) if opts.reverse => k >= b.as_slice(),
+            Some(b) => k <= b.as_slice(),
+        };
+        let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.rows.into_iter().collect();
+        for (k, p) in buffered {
+            if !in_covered(&k) {
+                continue;
+            }
+            match p {
+                Pending::Put(v) => {
+                    merged.insert(k, v);
+                }
+                Pending::Delete => {
+                    merged.remove(&k);
+                }
+                Pending::Ops(ops) => {
+                    let v = apply_ops(merged.get(&k).map(Vec::as_slice), &ops);
+                    merged.insert(k, v);
+                }
+            }
+        }
+        if self.records_reads() {
+            let range = match (&boundary, opts.reverse) {
+                (None, _) => (start.to_vec(), end.map(<[u8]>::to_vec)),
+                (Some(b), false) => {
+                    let mut past = b.clone();
+                    past.push(0);
+                    (start.to_vec(), Some(past))
+                }
+                (Some(b), true) => (b.clone(), end.map(<[u8]>::to_vec)),
+            };
+            self.read_ranges.push(range);
+        }
+        let rows: Vec<Row> = if opts.reverse {
+            merged.into_iter().rev().take(opts.limit).collect()
+        } else {
+            merged.into_iter().take(opts.limit).collect()
+        };
+        Ok(rows)
+    }
+
+    /// Early abort (SNAPSHOT, SERIALIZABLE): fails if `key` has a commit newer than the
+    /// snapshot. A transaction that has read nothing yet moves its snapshot forward past
+    /// such a commit instead, when none of the keys it already wrote changed in between:
+    /// nothing it did depends on the old snapshot, so it is as if it had begun later. This
+    /// spares blind writers an abort against commits still on their way to the engine.
+    fn check_no_newer_commit(&mut self, key: &[u8]) -> Result<()> {
+        if self.isolation == IsolationLevel::ReadCommitted {
+            return Ok(());
+        }
+        for _ in 0..SNAPSHOT_MOVES_MAX {
+            let found = {
+                let c = self.shared.committing.lock();
+                self.shared.written_after(&c, key, self.read_ts)
+            };
+            let committed_ts = match found {
+                Ok(None) => return Ok(()),
+                Ok(Some(ts)) => ts,
+                Err(e) => return Err(self.fail(e)),
+            };
+            if self.has_read || self.read_only || !self.move_snapshot(committed_ts)? {
+                return Err(self.fail(Error::WriteConflict {
+                    key: key.to_vec(),
+                    committed_ts,
+                }));
+            }
+        }
+        let err = Error::WriteConflict {
+            key: key.to_vec(),
+            committed_ts: self.read_ts,
+        };
+        Err(self.fail(err))
+    }
+
+    /// Moves the snapshot of a transaction that has read nothing up to `to`, if no key it
+    /// has written changed in `(read_ts, to]`. Returns whether it moved.
+    fn move_snapshot(&mut self, to: Timestamp) -> Result<bool> {
+        let clocks = &self.shared.clocks;
+        // `to` is a commit that may still be on its way to the engine: wait for it.
+        clocks.pipeline.wait_readable(to);
+        {
+            let c = self.shared.committing.lock();
+            for k in self.writes.keys() {
+                if self.shared.written_after(&c, k, self.read_ts)?.is_some() {
+                    return Ok(false);
+                }
+            }
+        }
+        if clocks.gc.register(to).is_err() {
+            return Ok(false);
+        }
+        clocks.gc.unregister(self.read_ts);
+        self.read_ts = to;
+        self.uncertainty_limit = self.uncertainty_limit.max(to);
+        Ok(true)
+    }
+
+    fn lock(&mut self, key: &[u8], mode: LockMode, wait: LockWait) -> Result<LockOutcome> {
+        let policy = match wait {
+            LockWait::Block => WaitPolicy::Block {
+                timeout: self.shared.opts.lock_timeout,
+            },
+            LockWait::NoWait => WaitPolicy::NoWait,
+            LockWait::SkipLocked => WaitPolicy::SkipLocked,
+        };
+        match self.shared.locks.acquire(self.id, key, mode, policy) {
+            Ok(outcome) => {
+                if outcome == LockOutcome::Acquired {
+                    self.holds_locks = true;
+                }
+                Ok(outcome)
+            }
+            Err(e) => {
+                let err = match e {
+                    LockError::NotAvailable { holder } => Error::LockNotAvailable {
+                        key: key.to_vec(),
+                        holder,
+                    },
+                    LockError::Timeout { waited_ms } => Error::LockTimeout {
+                        key: key.to_vec(),
+                        waited_ms,
+                    },
+                    LockError::Deadlock { cycle, .. } => Error::Deadlock { cycle },
+                    LockError::Cancelled { .. } => Error::NotActive("was cancelled"),
+                };
+                Err(self.fail(err))
+            }
+        }
+    }
+
+    fn buffer(&mut self, key: &[u8], p: Pending) -> Result<()> {
+        let old = self
+            .writes
+            .get(key)
+            .map_or(0, |o| o.bytes() + key.len() as u64);
+        let new = p.bytes() + key.len() as u64;
+        let total = self.write_bytes - old + new;
+        let max = self.shared.opts.write_set_bytes_max;
+        if total > max {
+            return Err(Error::TxnTooLarge { bytes: total, max });
+        }
+        self.write_bytes = total;
+        self.writes.insert(key.to_vec(), p);
+        Ok(())
+    }
+
+    fn write(&mut self, key: &[u8], p: Pending) -> Result<()> {
+        let len = match &p {
+            Pending::Put(v) => v.len(),
+            _ => 0,
+        };
+        self.check_writable(key, len)?;
+        let projected = self.write_bytes + key.len() as u64 + p.bytes();
+        if projected > self.shared.opts.write_set_bytes_max && !self.writes.contains_key(key) {
+            return Err(Error::TxnTooLarge {
+                bytes: projected,
+                max: self.shared.opts.write_set_bytes_max,
+            });
+        }
+        if self.isolation == IsolationLevel::ReadCommitted {
+            self.lock(key, LockMode::Exclusive, LockWait::Block)?;
+        } else {
+            self.check_no_newer_commit(key)?;
+        }
+        self.buffer(key, p)
+    }
+
+    /// Sets `key` to `value` at commit.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.write(key, Pending::Put(value.to_vec()))
+    }
+
+    /// Deletes `key` at commit.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.write(key, Pending::Delete)
+    }
+
+    /// Applies `op` with operand `param` to `key` at commit (FoundationDB semantics; no read
+    /// conflict, no lock wait).
+    pub fn atomic_op(&mut self, key: &[u8], op: AtomicOp, param: &[u8]) -> Result<()> {
+        self.check_writable(key, param.len())?;
+        let next = match self.writes.get(key) {
+            Some(Pending::Put(v)) => Pending::Put(atomic::apply(op, Some(v), param)),
+            Some(Pending::Delete) => Pending::Put(atomic::apply(op, None, param)),
+            Some(Pending::Ops(ops)) => {
+                let mut ops = ops.clone();
+                ops.push((op, param.to_vec()));
+                Pending::Ops(ops)
+            }
+            None => Pending::Ops(vec![(op, param.to_vec())]),
+        };
+        self.buffer(key, next)
+    }
+
+    /// Locks `key` (the KV form of `SELECT ... FOR UPDATE` / `FOR SHARE`) and reads it. At
+    /// READ COMMITTED the read happens after the lock is granted and sees the newest commit;
+    /// at SNAPSHOT and SERIALIZABLE a commit newer than the snapshot is a `WriteConflict`.
+    pub fn get_for_update(
+        &mut self,
+        key: &[u8],
+        mode: LockMode,
+        wait: LockWait,
+    ) -> Result<Locked<Option<Vec<u8>>>> {
+        self.check_active()?;
+        Self::check_key(key)?;
+        if self.lock(key, mode, wait)? == LockOutcome::Skipped {
+            return Ok(Locked::Skipped);
+        }
+        self.check_no_newer_commit(key)?;
+        Ok(Locked::Acquired(self.get(key)?))
+    }
+
+    /// Locks and returns the rows in `[start, end)`, at most `opts.limit` of them; with
+    /// `SkipLocked`, rows locked by others are left out. At READ COMMITTED each row is re-read
+    /// after its lock is granted, and rows deleted meanwhile are left out.
+    pub fn scan_for_update(
+        &mut self,
+        start: &[u8],
+        end: Option<&[u8]>,
+        opts: ScanOptions,
+        mode: LockMode,
+        wait: LockWait,
+    ) -> Result<Vec<Row>> {
+        let candidates = self.scan(
+            start,
+            end,
+            ScanOptions {
+                limit: usize::MAX,
+                reverse: opts.reverse,
+            },
+        )?;
+        let mut out = Vec::new();
+        for (k, _) in candidates {
+            if out.len() >= opts.limit {
+                break;
+            }
+            if let Locked::Acquired(Some(v)) = self.get_for_update(&k, mode, wait)? {
+                out.push((k, v));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Commits: validates, writes every buffered change at one commit timestamp, releases
+    /// locks. A retryable error means nothing was written.
+    pub fn commit(&mut self) -> Result<CommitInfo> {
+        self.check_active()?;
+        if self.writes.is_empty() {
+            self.state = State::Committed;
+            self.release();
+            self.unpin();
+            self.shared
+                .counters
+                .read_only_commits
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(CommitInfo { commit_ts: None });
+        }
+        // 1. Exclusive locks on every written key, in key order.
+        let keys: Vec<Vec<u8>> = self.writes.keys().cloned().collect();
+        for k in &keys {
+            self.lock(k, LockMode::Exclusive, LockWait::Block)?;
+        }
+        // 2. Validate and take the commit timestamp.
+        let shared = Arc::clone(&self.shared);
+        let mut batch = WriteBatch::new();
+        let commit_ts = {
+            let mut c = shared.committing.lock();
+            if let Err(e) = self.validate(&shared, &c) {
+                drop(c);
+                return Err(self.fail(e));
+            }
+            let ts = shared.clocks.pipeline.assign(&shared.clocks.hlc);
+            for k in &keys {
+                c.recent.record(k, ts);
+            }
+            shared.maybe_raise_ceiling(&mut c, ts, &mut batch);
+            ts
+        };
+        // 3. Build and write the batch; 4. finish in the pipeline whatever happened.
+        let written = self.fill_batch(&mut batch, commit_ts).and_then(|()| {
+            let wo = WriteOptions {
+                sync: shared.opts.sync_commits,
+            };
+            Ok(shared.engine.write(batch, &wo)?)
+        });
+        shared.clocks.pipeline.finish(commit_ts);
+        let applied = shared.readable();
+        shared.committing.lock().recent.evict(applied);
+        match written {
+            Ok(()) => {
+                self.state = State::Committed;
+                self.release();
+                self.unpin();
+                shared.counters.commits.fetch_add(1, Ordering::Relaxed);
+                Ok(CommitInfo {
+                    commit_ts: Some(commit_ts),
+                })
+            }
+            Err(e) => Err(self.fail(e)),
+        }
+    }
+
+    fn validate(&self, shared: &Shared, c: &crate::db::Committing) -> Result<()> {
+        if self.isolation == IsolationLevel::ReadCommitted {
+            return Ok(());
+        }
+        for (k, p) in &self.writes {
+            if matches!(p, Pending::Ops(_)) {
+                continue;
+            }
+            if let Some(ts) = shared.written_after(c, k, self.read_ts)? {
+                return Err(Error::WriteConflict {
+                    key: k.clone(),
+                    committed_ts: ts,
+                });
+            }
+        }
+        if self.isolation == IsolationLevel::Serializable {
+            for k in &self.read_keys {
+                if let Some(ts) = shared.written_after(c, k, self.read_ts)? {
+                    return Err(Error::ReadConflict {
+                        key: k.clone(),
+                        committed_ts: ts,
+                    });
+                }
+            }
+            for (s, e) in &self.read_ranges {
+                if let Some((k, ts)) =
+                    shared.range_written_after(c, s, e.as_deref(), self.read_ts)?
+                {
+                    return Err(Error::ReadConflict {
+                        key: k,
+                        committed_ts: ts,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn fill_batch(&self, batch: &mut WriteBatch, commit_ts: Timestamp) -> Result<()> {
+        for (k, p) in &self.writes {
+            match p {
+                Pending::Put(v) => versions::put_version(batch, k, commit_ts, Some(v)),
+                Pending::Delete => versions::put_version(batch, k, commit_ts, None),
+                Pending::Ops(ops) => {
+                    // We hold the key's exclusive lock, so its newest version is final.
+                    let base = versions::get(&self.shared.engine, k, &ReadAt::latest())?
+                        .and_then(|v| v.value);
+                    let v = apply_ops(base.as_deref(), ops);
+                    versions::put_version(batch, k, commit_ts, Some(&v));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Abandons the transaction: drops buffered writes, releases locks. Idempotent.
+    pub fn rollback(&mut self) {
+        if matches!(self.state, State::Active | State::Failed) {
+            if self.state == State::Active {
+                self.shared
+                    .counters
+                    .rollbacks
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            self.state = State::RolledBack;
+        }
+        self.release();
+        self.unpin();
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        self.rollback();
+    }
+}
+
+fn apply_ops(base: Option<&[u8]>, ops: &[(AtomicOp, Vec<u8>)]) -> Vec<u8> {
+    let mut cur: Option<Vec<u8>> = base.map(<[u8]>::to_vec);
+    for (op, param) in ops {
+        cur = Some(atomic::apply(*op, cur.as_deref(), param));
+    }
+    cur.unwrap_or_default()
+}
+
+impl ReadAt {
+    /// Makes the uncertainty limit at least the read timestamp.
+    fn normalised(mut self) -> ReadAt {
+        if self.uncertainty_limit < self.read_ts {
+            self.uncertainty_limit = self.read_ts;
+        }
+        self
+    }
+}

@@ -1,0 +1,352 @@
+//! The embedded `Db` itself: clocks across restarts and skew, limits, reads of one's own
+//! writes, early aborts and snapshot moves, read-only transactions.
+
+use std::sync::Arc;
+
+use cairn_env::ManualClock;
+use cairn_mvcc::{
+    AtomicOp, Db, DbOptions, Error, IsolationLevel, ScanOptions, Timestamp, TxnOptions,
+};
+
+const SEC: u64 = 1_000_000_000;
+
+fn opts(clock: Option<Arc<ManualClock>>) -> DbOptions {
+    let mut o = DbOptions {
+        sync_commits: false,
+        ..DbOptions::default()
+    };
+    if let Some(c) = clock {
+        o.clock = c;
+    }
+    o
+}
+
+fn open() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), opts(None)).unwrap();
+    (dir, db)
+}
+
+fn put(db: &Db, k: &[u8], v: &[u8]) -> Timestamp {
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.put(k, v).unwrap();
+    t.commit().unwrap().commit_ts.unwrap()
+}
+
+#[test]
+fn reopen_keeps_clock_ahead_when_wall_clock_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000 * SEC));
+    let db = Db::open(dir.path(), opts(Some(clock.clone()))).unwrap();
+    let first = put(&db, b"k", b"old");
+    db.close().unwrap();
+    // The machine comes back with its clock 900 s behind.
+    clock.set(100 * SEC);
+    let db = Db::open(dir.path(), opts(Some(clock.clone()))).unwrap();
+    let second = put(&db, b"k", b"new");
+    assert!(second > first, "{second} <= {first}");
+    assert_eq!(db.snapshot().unwrap().get(b"k").unwrap().unwrap(), b"new");
+    assert_eq!(db.stored_versions(b"k").unwrap(), vec![second, first]);
+}
+
+#[test]
+fn remote_clock_too_far_ahead_is_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000 * SEC));
+    let db = Db::open(dir.path(), opts(Some(clock.clone()))).unwrap();
+    let far = Timestamp::new(1_000 * SEC + 600_000_000, 0);
+    let err = db.hlc().update(far).unwrap_err();
+    assert_eq!(err.max_offset_nanos, 500_000_000);
+    assert_eq!(db.hlc().refused_count(), 1);
+    // A read at such a timestamp is refused the same way.
+    let e = db
+        .begin_with(TxnOptions {
+            read_ts: Some(far),
+            ..TxnOptions::default()
+        })
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::ClockOffset(_)), "{e:?}");
+    // Within the offset it is accepted and later commits are above it.
+    let near = Timestamp::new(1_000 * SEC + 400_000_000, 0);
+    db.hlc().update(near).unwrap();
+    assert!(put(&db, b"k", b"v") > near);
+}
+
+#[test]
+fn read_meeting_uncertain_version_restarts_above_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(1_000 * SEC));
+    let db = Db::open(dir.path(), opts(Some(clock.clone()))).unwrap();
+    put(&db, b"k", b"v1");
+    clock.advance(SEC);
+    let written = put(&db, b"k", b"v2");
+    // A coordinator whose clock lags 100 ms picks a read timestamp below the write, which may
+    // nonetheless have happened before the read began in real time.
+    let read_ts = written.sub_nanos(100_000_000);
+    let limit = read_ts.add_nanos(500_000_000);
+    let opts = TxnOptions {
+        read_ts: Some(read_ts),
+        uncertainty_limit: Some(limit),
+        ..TxnOptions::default()
+    };
+    let mut t = db.begin_with(opts.clone()).unwrap();
+    match t.get(b"k") {
+        Err(e @ Error::Uncertain { .. }) => {
+            assert!(e.is_retryable());
+            assert_eq!(e.sqlstate(), "40001");
+        }
+        other => panic!("expected an uncertainty restart, got {other:?}"),
+    }
+    drop(t);
+    // The retry loop restarts at the uncertain value's timestamp and sees it.
+    let seen = db.transaction_with(opts, |t| t.get(b"k")).unwrap();
+    assert_eq!(seen.unwrap(), b"v2");
+    // Without an uncertainty window the old value is read, no restart.
+    let mut t = db
+        .begin_with(TxnOptions {
+            read_ts: Some(read_ts),
+            ..TxnOptions::default()
+        })
+        .unwrap();
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"v1");
+}
+
+#[test]
+fn limits_are_typed_errors_that_leave_the_transaction_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        dir.path(),
+        DbOptions {
+            write_set_bytes_max: 1_000,
+            ..opts(None)
+        },
+    )
+    .unwrap();
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    let big_key = vec![b'k'; 10 * 1024 + 1];
+    assert!(matches!(
+        t.put(&big_key, b"v"),
+        Err(Error::KeyTooLarge {
+            len: 10241,
+            max: 10240
+        })
+    ));
+    assert!(matches!(t.get(&big_key), Err(Error::KeyTooLarge { .. })));
+    let big_value = vec![0u8; 100 * 1024 + 1];
+    let e = t.put(b"k", &big_value).unwrap_err();
+    assert!(matches!(e, Error::ValueTooLarge { max: 102400, .. }));
+    assert_eq!(e.sqlstate(), "54000");
+    t.put(b"a", &[1u8; 600]).unwrap();
+    assert!(matches!(
+        t.put(b"b", &[1u8; 600]),
+        Err(Error::TxnTooLarge { max: 1000, .. })
+    ));
+    // Replacing a value counts its new size, not both.
+    t.put(b"a", &[2u8; 900]).unwrap();
+    t.commit().unwrap();
+    assert_eq!(
+        db.snapshot().unwrap().get(b"a").unwrap().unwrap(),
+        vec![2u8; 900]
+    );
+}
+
+#[test]
+fn value_limit_is_configurable_up_to_16_mib() {
+    let dir = tempfile::tempdir().unwrap();
+    let too_big = Db::open(
+        dir.path(),
+        DbOptions {
+            value_bytes_max: (16 << 20) + 1,
+            ..opts(None)
+        },
+    );
+    assert!(matches!(too_big, Err(Error::InvalidArgument(_))));
+    let db = Db::open(
+        dir.path(),
+        DbOptions {
+            value_bytes_max: 16 << 20,
+            write_set_bytes_max: 32 << 20,
+            ..opts(None)
+        },
+    )
+    .unwrap();
+    let v = vec![7u8; 16 << 20];
+    db.transaction(|t| t.put(b"big", &v)).unwrap();
+    assert_eq!(
+        db.snapshot().unwrap().get(b"big").unwrap().unwrap().len(),
+        16 << 20
+    );
+}
+
+#[test]
+fn transaction_reads_its_own_writes_in_gets_and_scans() {
+    let (_d, db) = open();
+    db.transaction(|t| {
+        for k in [&b"a"[..], b"b", b"c", b"d"] {
+            t.put(k, k)?;
+        }
+        Ok(())
+    })
+    .unwrap();
+    let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
+    t.delete(b"b").unwrap();
+    t.put(b"bb", b"new").unwrap();
+    t.put(b"c", b"C").unwrap();
+    t.atomic_op(b"n", AtomicOp::Add, &5u64.to_le_bytes())
+        .unwrap();
+    t.atomic_op(b"n", AtomicOp::Add, &2u64.to_le_bytes())
+        .unwrap();
+    assert_eq!(t.get(b"b").unwrap(), None);
+    assert_eq!(t.get(b"c").unwrap().unwrap(), b"C");
+    assert_eq!(t.get(b"n").unwrap().unwrap(), 7u64.to_le_bytes());
+    let keys = |rows: Vec<(Vec<u8>, Vec<u8>)>| rows.into_iter().map(|r| r.0).collect::<Vec<_>>();
+    let all = t.scan(b"", None, ScanOptions::default()).unwrap();
+    assert_eq!(
+        keys(all),
+        vec![
+            b"a".to_vec(),
+            b"bb".to_vec(),
+            b"c".to_vec(),
+            b"d".to_vec(),
+            b"n".to_vec()
+        ]
+    );
+    let two = t
+        .scan(
+            b"a",
+            Some(b"d"),
+            ScanOptions {
+                limit: 2,
+                reverse: false,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        two,
+        vec![
+            (b"a".to_vec(), b"a".to_vec()),
+            (b"bb".to_vec(), b"new".to_vec())
+        ]
+    );
+    let back = t
+        .scan(
+            b"a",
+            Some(b"d"),
+            ScanOptions {
+                limit: 2,
+                reverse: true,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        back,
+        vec![
+            (b"c".to_vec(), b"C".to_vec()),
+            (b"bb".to_vec(), b"new".to_vec())
+        ]
+    );
+    // Nobody else sees any of it before commit.
+    assert_eq!(db.snapshot().unwrap().get(b"b").unwrap().unwrap(), b"b");
+    t.commit().unwrap();
+    let mut s = db.snapshot().unwrap();
+    assert_eq!(s.get(b"b").unwrap(), None);
+    assert_eq!(s.get(b"n").unwrap().unwrap(), 7u64.to_le_bytes());
+}
+
+#[test]
+fn write_after_a_read_fails_early_when_key_changed_since_snapshot() {
+    let (_d, db) = open();
+    put(&db, b"k", b"0");
+    let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
+    assert_eq!(t.get(b"other").unwrap(), None);
+    put(&db, b"k", b"1");
+    let e = t.put(b"k", b"2").unwrap_err();
+    assert!(matches!(e, Error::WriteConflict { .. }), "{e:?}");
+    assert!(e.is_retryable());
+    // The transaction is over: later calls say so.
+    assert!(matches!(t.get(b"k"), Err(Error::NotActive(_))));
+    assert_eq!(db.stats().write_conflicts, 1);
+}
+
+#[test]
+fn blind_writer_moves_its_snapshot_instead_of_aborting() {
+    let (_d, db) = open();
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    let before = t.read_ts();
+    let other = put(&db, b"k", b"theirs");
+    t.put(b"k", b"mine").unwrap();
+    assert!(t.read_ts() >= other && t.read_ts() > before);
+    t.commit().unwrap();
+    assert_eq!(db.snapshot().unwrap().get(b"k").unwrap().unwrap(), b"mine");
+    // But not when a key it already wrote changed meanwhile (first committer wins).
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.put(b"x", b"mine").unwrap();
+    put(&db, b"x", b"theirs");
+    put(&db, b"y", b"theirs");
+    assert!(matches!(
+        t.put(b"y", b"mine"),
+        Err(Error::WriteConflict { .. })
+    ));
+}
+
+#[test]
+fn read_only_transactions_refuse_writes_and_commit_without_a_timestamp() {
+    let (_d, db) = open();
+    put(&db, b"k", b"v");
+    let mut s = db.snapshot().unwrap();
+    assert!(matches!(s.put(b"k", b"w"), Err(Error::InvalidArgument(_))));
+    // A concurrent write does not disturb it or its commit.
+    put(&db, b"k", b"w");
+    assert_eq!(s.get(b"k").unwrap().unwrap(), b"v");
+    assert_eq!(s.commit().unwrap().commit_ts, None);
+}
+
+#[test]
+fn read_committed_sees_each_statement_fresh() {
+    let (_d, db) = open();
+    put(&db, b"k", b"1");
+    let mut t = db.begin(IsolationLevel::ReadCommitted).unwrap();
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"1");
+    put(&db, b"k", b"2");
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"2");
+    let mut s = db.begin(IsolationLevel::Snapshot).unwrap();
+    assert_eq!(s.get(b"k").unwrap().unwrap(), b"2");
+    put(&db, b"k", b"3");
+    assert_eq!(s.get(b"k").unwrap().unwrap(), b"2");
+}
+
+#[test]
+fn commit_is_visible_to_transactions_begun_after_it_returns() {
+    let (_d, db) = open();
+    std::thread::scope(|s| {
+        for w in 0..2u8 {
+            let db = db.clone();
+            s.spawn(move || {
+                for i in 0..300u32 {
+                    let key = [b'w', w];
+                    let val = i.to_le_bytes();
+                    db.transaction(|t| t.put(&key, &val)).unwrap();
+                    let mut r = db.begin(IsolationLevel::Serializable).unwrap();
+                    assert_eq!(r.get(&key).unwrap().unwrap(), val, "writer {w} op {i}");
+                }
+            });
+        }
+    });
+}
+
+#[test]
+fn durable_commit_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    db.transaction(|t| {
+        t.put(b"a", b"1")?;
+        t.atomic_op(b"c", AtomicOp::Add, &[1])
+    })
+    .unwrap();
+    db.close().unwrap();
+    let db = Db::open(dir.path(), DbOptions::default()).unwrap();
+    let mut s = db.snapshot().unwrap();
+    assert_eq!(s.get(b"a").unwrap().unwrap(), b"1");
+    assert_eq!(s.get(b"c").unwrap().unwrap(), [1]);
+}
