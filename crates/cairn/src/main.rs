@@ -18,6 +18,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cairn_bench::engine::{self, EngineBenchConfig, EngineKind, Workload, WorkloadReport};
+use cairn_bench::txn::{self, TxnBenchConfig, TxnReport};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -45,6 +46,59 @@ enum Command {
 enum BenchCommand {
     /// db_bench-style storage engine benchmark (Cairn's LSM and, if built in, RocksDB, fjall).
     Engine(EngineBenchArgs),
+    /// YCSB workloads as transactions (Cairn's embedded Db and, if built in, RocksDB's
+    /// OptimisticTransactionDB).
+    Txn(TxnBenchArgs),
+}
+
+/// Flags of `cairn bench txn`; the rules behind them are documented in `cairn_bench::txn`.
+#[derive(Debug, Args)]
+struct TxnBenchArgs {
+    /// YCSB workloads to run, in order: A (50% read, 50% update), B (95/5), C (read only),
+    /// F (50% read, 50% read-modify-write).
+    #[arg(long, value_delimiter = ',', default_value = "A,B,C,F")]
+    workloads: Vec<txn::Workload>,
+
+    /// Thread counts; each workload runs once per count.
+    #[arg(long, value_delimiter = ',', default_value = "1,2")]
+    threads: Vec<usize>,
+
+    /// Records loaded before the workloads (untimed).
+    #[arg(long, default_value_t = 1_000_000)]
+    records: u64,
+
+    /// Operations per (workload, thread count).
+    #[arg(long, default_value_t = 100_000)]
+    ops: u64,
+
+    /// Engines: cairn, rocksdb (the latter only if built with `--features rocksdb`).
+    #[arg(long, value_delimiter = ',', default_value = "cairn")]
+    engines: Vec<String>,
+
+    /// Parent directory for the databases (DIR/txn-<engine> is deleted and recreated).
+    /// Default: a temporary directory removed at exit.
+    #[arg(long = "db", value_name = "DIR")]
+    db_dir: Option<PathBuf>,
+
+    /// Print one JSON object per (engine, workload, threads) instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Value size in bytes.
+    #[arg(long = "value-size", default_value_t = 100)]
+    value_bytes: usize,
+
+    /// Block cache size of each engine in MiB.
+    #[arg(long = "cache-mb", default_value_t = 256)]
+    cache_mb: u64,
+
+    /// Do not fsync at commit (both engines). The default fsyncs every commit.
+    #[arg(long)]
+    no_sync: bool,
+
+    /// Seed of values and key choices.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
 }
 
 /// Flags of `cairn bench engine`; the rules behind them are documented in
@@ -100,6 +154,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
+        Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
         Command::Debug(command) => debug::run(command),
     };
     match result {
@@ -150,6 +205,50 @@ fn run_engine_bench(args: &EngineBenchArgs) -> anyhow::Result<()> {
         }
     })
     .context("bench engine")?;
+    match write_error {
+        Some(e) => Err(e).context("write results to stdout"),
+        None => Ok(()),
+    }
+}
+
+fn run_txn_bench(args: &TxnBenchArgs) -> anyhow::Result<()> {
+    let config = TxnBenchConfig {
+        engines: args.engines.clone(),
+        workloads: args.workloads.clone(),
+        threads: args.threads.clone(),
+        records: args.records,
+        ops: args.ops,
+        value_bytes: args.value_bytes,
+        cache_bytes: args
+            .cache_mb
+            .checked_mul(1 << 20)
+            .context("--cache-mb is too large")?,
+        sync: !args.no_sync,
+        db_dir: args.db_dir.clone(),
+        seed: args.seed,
+    };
+    config.validate()?;
+    let mut stdout = std::io::stdout().lock();
+    if !args.json {
+        writeln!(
+            stdout,
+            "cairn bench txn: records={} ops={} value={} B sync={} seed={}",
+            config.records, config.ops, config.value_bytes, config.sync, config.seed
+        )?;
+        writeln!(stdout, "{}", TxnReport::table_header())?;
+    }
+    let mut write_error = None;
+    txn::run(&config, &mut |report| {
+        let line = if args.json {
+            report.to_json_line()
+        } else {
+            report.table_row()
+        };
+        if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+            write_error.get_or_insert(e);
+        }
+    })
+    .context("bench txn")?;
     match write_error {
         Some(e) => Err(e).context("write results to stdout"),
         None => Ok(()),
