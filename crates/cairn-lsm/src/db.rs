@@ -1018,6 +1018,26 @@ impl DbInner {
                     );
                 }
             }
+            // Tables whose filter rules out the caller's prefix hold none of its keys; their
+            // range tombstones (collected above) still apply.
+            let relevant = match &ro.prefix {
+                Some(p) if self.opts.bloom_strip_suffix_bytes > 0 => {
+                    let mut kept = Vec::with_capacity(relevant.len());
+                    for f in relevant {
+                        if f.table()?
+                            .may_contain_prefix(p, self.opts.bloom_strip_suffix_bytes)
+                        {
+                            kept.push(f);
+                        } else {
+                            self.counters
+                                .prefix_filter_skips
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    kept
+                }
+                _ => relevant,
+            };
             if level == 0 {
                 for f in &relevant {
                     children.push(Box::new(f.table()?.iter()));
@@ -1267,6 +1287,7 @@ impl DbInner {
             compaction_bytes_read: get(&c.compaction_bytes_read),
             compaction_bytes_written: get(&c.compaction_bytes_written),
             stall_micros: get(&c.stall_micros),
+            prefix_filter_skips: get(&c.prefix_filter_skips),
             block_cache_hits: self.block_cache.hits(),
             block_cache_misses: self.block_cache.misses(),
             block_cache_used_bytes: self.block_cache.used_bytes(),

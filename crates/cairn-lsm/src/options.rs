@@ -43,6 +43,11 @@ pub struct Options {
     pub compression: Compression,
     /// Bloom filter bits per key; 0 disables filters (default 10).
     pub bloom_bits_per_key: u32,
+    /// Bloom filters hold each user key without its last `n` bytes (default 0: whole keys).
+    /// A layer whose keys end in a fixed-size suffix (MVCC's 12-byte timestamp) sets it, so
+    /// that an iterator confined to one prefix (`ReadOptions::prefix`) skips tables that do
+    /// not hold it. Each table records the value it was built with.
+    pub bloom_strip_suffix_bytes: u32,
     /// Block cache capacity in bytes (default 256 MiB).
     pub block_cache_bytes: u64,
     /// Open SSTables kept in the table cache (default 1000).
@@ -83,6 +88,7 @@ impl Default for Options {
             block_restart_interval: 16,
             compression: Compression::Lz4,
             bloom_bits_per_key: 10,
+            bloom_strip_suffix_bytes: 0,
             block_cache_bytes: 256 << 20,
             table_cache_files_max: 1000,
             sst_bytes_target: 64 << 20,
@@ -168,4 +174,9 @@ pub struct ReadOptions {
     pub lower_bound: Option<Vec<u8>>,
     /// Iterators: keys >= this are not returned (exclusive).
     pub upper_bound: Option<Vec<u8>>,
+    /// Iterators: the caller only wants keys that equal this once their last
+    /// `Options::bloom_strip_suffix_bytes` bytes are removed, so tables whose bloom filter
+    /// rules it out are skipped. Keys outside it may still be returned (bound the iterator
+    /// to be sure); with `bloom_strip_suffix_bytes` = 0 it has no effect.
+    pub prefix: Option<Vec<u8>>,
 }

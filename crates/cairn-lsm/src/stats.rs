@@ -18,6 +18,7 @@ pub(crate) struct Counters {
     pub compaction_bytes_read: AtomicU64,
     pub compaction_bytes_written: AtomicU64,
     pub stall_micros: AtomicU64,
+    pub prefix_filter_skips: AtomicU64,
 }
 
 /// One level's files.
@@ -47,6 +48,9 @@ pub struct Stats {
     pub compaction_bytes_written: u64,
     /// Time writers spent stalled or slowed down, in microseconds.
     pub stall_micros: u64,
+    /// Tables an iterator with `ReadOptions::prefix` left out because their bloom filter
+    /// ruled the prefix out.
+    pub prefix_filter_skips: u64,
     pub block_cache_hits: u64,
     pub block_cache_misses: u64,
     pub block_cache_used_bytes: u64,

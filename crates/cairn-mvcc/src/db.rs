@@ -263,9 +263,9 @@ fn read_ceiling(engine: &cairn_lsm::Db) -> Result<u64> {
     let mut upper = CEILING_PREFIX.to_vec();
     upper.push(0xFF);
     let mut it = engine.iter(ReadOptions {
-        snapshot: None,
         lower_bound: Some(CEILING_PREFIX.to_vec()),
         upper_bound: Some(upper),
+        ..ReadOptions::default()
     })?;
     it.seek_to_last()?;
     if !it.valid() {
@@ -320,6 +320,9 @@ impl Db {
             gc: Arc::new(Gc::new(history_nanos)),
         });
         let mut engine_opts = opts.engine.clone();
+        // Filters hold keys without their timestamp suffix, so a point read skips tables
+        // that have no version of its key.
+        engine_opts.bloom_strip_suffix_bytes = key::SUFFIX_BYTES_U32;
         engine_opts.compaction_filter = Some(Arc::new(GcFilterFactory {
             source: clocks.clone(),
             gc: Arc::clone(&clocks.gc),
@@ -462,9 +465,9 @@ impl Db {
     pub fn stored_versions(&self, user_key: &[u8]) -> Result<Vec<Timestamp>> {
         let pfx = key::prefix(user_key);
         let mut it = self.shared.engine.iter(ReadOptions {
-            snapshot: None,
             lower_bound: Some(pfx.clone()),
             upper_bound: Some(key::prefix_end(&pfx)),
+            ..ReadOptions::default()
         })?;
         it.seek(&pfx)?;
         let mut out = Vec::new();

@@ -46,6 +46,9 @@ use cairn_types::{Timestamp, TxnId};
 const TAIL_BYTES: usize = 2 + SUFFIX_BYTES;
 /// Bytes of the timestamp suffix.
 pub const SUFFIX_BYTES: usize = Timestamp::ENCODED_BYTES;
+/// The same, as the storage engine's `bloom_strip_suffix_bytes` wants it.
+pub const SUFFIX_BYTES_U32: u32 = 12;
+const _: () = assert!(SUFFIX_BYTES_U32 as usize == SUFFIX_BYTES);
 const INTENT_SUFFIX: [u8; SUFFIX_BYTES] = [0; SUFFIX_BYTES];
 
 const TAG_TOMBSTONE: u8 = 0x00;

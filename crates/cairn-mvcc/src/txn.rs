@@ -255,26 +255,30 @@ impl Transaction {
     }
 
     /// Ends the transaction after an error that must end it; passes the error through.
+    ///
+    /// After a conflict with a commit that is still on its way to the engine, it waits for
+    /// that commit to land before returning: a retry started earlier would read below it and
+    /// fail the same way, spinning for as long as the other commit's fsync takes.
     fn fail(&mut self, e: Error) -> Error {
-        match &e {
-            Error::WriteConflict { .. } => {
-                self.shared
-                    .counters
-                    .write_conflicts
-                    .fetch_add(1, Ordering::Relaxed);
+        let counters = &self.shared.counters;
+        let conflicting = match &e {
+            Error::WriteConflict { committed_ts, .. } => {
+                counters.write_conflicts.fetch_add(1, Ordering::Relaxed);
+                Some(*committed_ts)
             }
-            Error::ReadConflict { .. } => {
-                self.shared
-                    .counters
-                    .read_conflicts
-                    .fetch_add(1, Ordering::Relaxed);
+            Error::ReadConflict { committed_ts, .. } => {
+                counters.read_conflicts.fetch_add(1, Ordering::Relaxed);
+                Some(*committed_ts)
             }
-            _ => {}
-        }
+            _ => None,
+        };
         if self.state == State::Active {
             self.state = State::Failed;
             self.release();
             self.unpin();
+        }
+        if let Some(ts) = conflicting {
+            self.shared.clocks.pipeline.wait_readable(ts);
         }
         e
     }

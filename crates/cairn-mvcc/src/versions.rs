@@ -70,9 +70,20 @@ pub struct ScanResult {
 
 fn iter_for(engine: &cairn_lsm::Db, lower: Vec<u8>, upper: Option<Vec<u8>>) -> Result<DbIterator> {
     Ok(engine.iter(ReadOptions {
-        snapshot: None,
         lower_bound: Some(lower),
         upper_bound: upper,
+        ..ReadOptions::default()
+    })?)
+}
+
+/// An iterator over the entries of one user key (prefix `pfx`): tables whose bloom filter
+/// (built over prefixes, see `key::SUFFIX_BYTES`) rules the key out are skipped.
+fn iter_for_key(engine: &cairn_lsm::Db, pfx: &[u8]) -> Result<DbIterator> {
+    Ok(engine.iter(ReadOptions {
+        lower_bound: Some(pfx.to_vec()),
+        upper_bound: Some(key::prefix_end(pfx)),
+        prefix: Some(pfx.to_vec()),
+        ..ReadOptions::default()
     })?)
 }
 
@@ -125,8 +136,7 @@ fn judge(
 /// `Versioned` with `value: None`).
 pub fn get(engine: &cairn_lsm::Db, user_key: &[u8], at: &ReadAt) -> Result<Option<Versioned>> {
     let pfx = key::prefix(user_key);
-    let end = key::prefix_end(&pfx);
-    let mut it = iter_for(engine, pfx.clone(), Some(end))?;
+    let mut it = iter_for_key(engine, &pfx)?;
     it.seek(&pfx)?;
     let mut skipped_newer = false;
     while it.valid() {
@@ -152,8 +162,7 @@ pub fn get(engine: &cairn_lsm::Db, user_key: &[u8], at: &ReadAt) -> Result<Optio
 /// intents.
 pub fn newest_version_ts(engine: &cairn_lsm::Db, user_key: &[u8]) -> Result<Option<Timestamp>> {
     let pfx = key::prefix(user_key);
-    let end = key::prefix_end(&pfx);
-    let mut it = iter_for(engine, pfx.clone(), Some(end))?;
+    let mut it = iter_for_key(engine, &pfx)?;
     it.seek(&pfx)?;
     while it.valid() {
         match key::split(it.key()).map_err(|e| Error::corrupt(it.key(), e))? {

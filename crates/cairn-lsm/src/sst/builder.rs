@@ -26,7 +26,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use super::block::BlockBuilder;
-use super::filter::FilterBuilder;
+use super::filter::{filter_key, FilterBuilder};
 use super::format::{
     trailer_bytes, BlockCompressor, BlockHandle, Footer, BLOCK_TARGET_BYTES_MAX,
     BLOCK_TRAILER_BYTES, COMPRESSION_NONE, ENTRY_BYTES_MAX,
@@ -50,6 +50,8 @@ pub struct TableBuilderOptions {
     pub compression: Compression,
     /// Bloom filter bits per key; 0 = no filter.
     pub bloom_bits_per_key: u32,
+    /// The filter holds user keys without their last this-many bytes (0 = whole keys).
+    pub bloom_strip_suffix_bytes: u32,
 }
 
 impl TableBuilderOptions {
@@ -59,6 +61,7 @@ impl TableBuilderOptions {
             restart_interval: o.block_restart_interval,
             compression: o.compression,
             bloom_bits_per_key: o.bloom_bits_per_key,
+            bloom_strip_suffix_bytes: o.bloom_strip_suffix_bytes,
         }
     }
 }
@@ -91,6 +94,8 @@ pub struct TableBuilder {
     /// Last point key added (empty before the first).
     last_key: Vec<u8>,
     filter: FilterBuilder,
+    /// Last key added to the filter (user keys with the suffix stripped repeat).
+    last_filter_key: Vec<u8>,
     compressor: BlockCompressor,
     /// Range tombstones as (internal start key, end user key), sorted in `finish`.
     tombstones: Vec<(Vec<u8>, Vec<u8>)>,
@@ -160,6 +165,11 @@ impl TableBuilder {
         let props = TableProperties {
             compression: opts.compression.to_byte(),
             bloom_bits_per_key: opts.bloom_bits_per_key,
+            bloom_strip_suffix_bytes: if opts.bloom_bits_per_key > 0 {
+                opts.bloom_strip_suffix_bytes
+            } else {
+                0
+            },
             ..TableProperties::default()
         };
         Ok(TableBuilder {
@@ -172,6 +182,7 @@ impl TableBuilder {
             pending_index: None,
             last_key: Vec::new(),
             filter: FilterBuilder::new(opts.bloom_bits_per_key),
+            last_filter_key: Vec::new(),
             compressor,
             tombstones: Vec::new(),
             props,
@@ -219,7 +230,12 @@ impl TableBuilder {
         }
         let user_key = ikey::user_key(ikey);
         if self.props.entry_count == 0 || ikey::user_key(&self.last_key) != user_key {
-            self.filter.add(user_key);
+            let filter_key = filter_key(user_key, self.props.bloom_strip_suffix_bytes);
+            if self.props.entry_count == 0 || self.last_filter_key != filter_key {
+                self.filter.add(filter_key);
+                self.last_filter_key.clear();
+                self.last_filter_key.extend_from_slice(filter_key);
+            }
         }
         if let Some(p) = parsed {
             self.note_seqno(p.seqno);

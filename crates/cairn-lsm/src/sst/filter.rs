@@ -21,6 +21,11 @@
 //! multiply-rotate step, mixes in the zero-padded tail, and finishes with the MurmurHash3
 //! 64-bit finalizer. Test vectors are pinned in `hash_is_stable`.
 //!
+//! What is hashed: each distinct user key, or, when the table's `bloom_strip_suffix_bytes`
+//! property is `n > 0`, each distinct user key without its last `n` bytes ([`filter_key`]; a
+//! key of `n` bytes or fewer is hashed whole), so that one probe answers for every key that
+//! shares that prefix.
+//!
 //! Invariants:
 //! 1. No false negatives: every added key passes `may_contain` (test
 //!    `added_keys_are_always_found`).
@@ -87,6 +92,15 @@ fn probe_count(bits_per_key: u32) -> u8 {
 pub(crate) struct FilterBuilder {
     bits_per_key: u32,
     hashes: Vec<u64>,
+}
+
+/// The bytes of `user_key` that a filter built with `strip_suffix_bytes` holds.
+pub fn filter_key(user_key: &[u8], strip_suffix_bytes: u32) -> &[u8] {
+    let strip = usize::try_from(strip_suffix_bytes).unwrap_or(usize::MAX);
+    match user_key.len().checked_sub(strip) {
+        Some(keep) if strip > 0 && keep > 0 => user_key.get(..keep).unwrap_or(user_key),
+        _ => user_key,
+    }
 }
 
 impl FilterBuilder {

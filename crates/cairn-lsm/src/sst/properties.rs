@@ -13,6 +13,8 @@
 //!  5 raw_value_bytes    6 data_block_count   7 data_bytes            8 index_bytes
 //!  9 filter_bytes      10 seqno_smallest    11 seqno_largest        12 smallest (bytes)
 //! 13 largest (bytes)   14 compression       15 bloom_bits_per_key
+//! 16 bloom_strip_suffix_bytes (only when non-zero: the filter holds user keys without
+//!    their last n bytes)
 //! ```
 //! A missing field reads as zero/empty; an unknown field is skipped using its wire type, so a
 //! later version may add fields. A field repeated reads as its last value.
@@ -57,6 +59,9 @@ pub struct TableProperties {
     /// compression did not pay off).
     pub compression: u8,
     pub bloom_bits_per_key: u32,
+    /// The filter holds user keys without their last this-many bytes (0 = whole keys).
+    /// Written only when non-zero.
+    pub bloom_strip_suffix_bytes: u32,
 }
 
 const WIRE_VARINT: u64 = 0;
@@ -91,6 +96,9 @@ impl TableProperties {
         put_bytes_field(&mut out, 13, &self.largest);
         put_varint_field(&mut out, 14, u64::from(self.compression));
         put_varint_field(&mut out, 15, u64::from(self.bloom_bits_per_key));
+        if self.bloom_strip_suffix_bytes != 0 {
+            put_varint_field(&mut out, 16, u64::from(self.bloom_strip_suffix_bytes));
+        }
         out
     }
 
@@ -107,7 +115,7 @@ impl TableProperties {
                 match field {
                     12 => p.smallest = v.to_vec(),
                     13 => p.largest = v.to_vec(),
-                    1..=11 | 14 | 15 => {
+                    1..=11 | 14..=16 => {
                         return Err(DecodeError {
                             offset: tag_at,
                             what: "property wire type",
@@ -139,6 +147,9 @@ impl TableProperties {
                 11 => p.seqno_largest = v,
                 14 => p.compression = u8::try_from(v).map_err(|_| out_of_range())?,
                 15 => p.bloom_bits_per_key = u32::try_from(v).map_err(|_| out_of_range())?,
+                16 => {
+                    p.bloom_strip_suffix_bytes = u32::try_from(v).map_err(|_| out_of_range())?;
+                }
                 12 | 13 => {
                     return Err(DecodeError {
                         offset: tag_at,
@@ -190,7 +201,7 @@ mod tests {
         #[test]
         fn properties_round_trip(
             counts in proptest::array::uniform11(any::<u64>()),
-            smallest: Vec<u8>, largest: Vec<u8>, compression: u8, bits: u32,
+            smallest: Vec<u8>, largest: Vec<u8>, compression: u8, bits: u32, strip: u32,
             garbage: Vec<u8>,
         ) {
             let [a, b, c, d, e, f, g, h, i, j, k] = counts;
@@ -198,7 +209,7 @@ mod tests {
                 entry_count: a, deletion_count: b, range_deletion_count: c, raw_key_bytes: d,
                 raw_value_bytes: e, data_block_count: f, data_bytes: g, index_bytes: h,
                 filter_bytes: i, seqno_smallest: j, seqno_largest: k, smallest, largest,
-                compression, bloom_bits_per_key: bits,
+                compression, bloom_bits_per_key: bits, bloom_strip_suffix_bytes: strip,
             };
             prop_assert_eq!(TableProperties::decode(&p.encode()), Ok(p));
             let _ = TableProperties::decode(&garbage);

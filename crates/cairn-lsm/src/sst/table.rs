@@ -36,7 +36,7 @@ use cairn_codec::{DecodeError, Decoder};
 
 use super::block::{cmp_to_target, Block, BlockIter, KeyCheck, Target};
 use super::cache::BlockCache;
-use super::filter::BloomFilter;
+use super::filter::{filter_key, BloomFilter};
 use super::format::{unseal_block, BlockHandle, Footer, BLOCK_TRAILER_BYTES, FOOTER_BYTES};
 use super::properties::TableProperties;
 use crate::error::{CorruptionKind, Error, Result};
@@ -428,10 +428,27 @@ impl Table {
 
     /// Bloom-filter check on a user key (true when no filter).
     pub fn may_contain(&self, user_key: &[u8]) -> bool {
+        let strip = self.meta.properties.bloom_strip_suffix_bytes;
+        self.probe(filter_key(user_key, strip))
+    }
+
+    /// Bloom-filter check on a prefix: may this table hold a key that is `prefix` once its
+    /// last `strip_suffix_bytes` bytes are removed? True when the table has no filter or its
+    /// filter was built another way.
+    pub fn may_contain_prefix(&self, prefix: &[u8], strip_suffix_bytes: u32) -> bool {
+        if strip_suffix_bytes == 0
+            || self.meta.properties.bloom_strip_suffix_bytes != strip_suffix_bytes
+        {
+            return true;
+        }
+        self.probe(prefix)
+    }
+
+    fn probe(&self, filter_key: &[u8]) -> bool {
         match &self.meta.filter {
             None => true,
             Some(f) => {
-                let present = f.may_contain(user_key);
+                let present = f.may_contain(filter_key);
                 if !present {
                     self.filter_useful.fetch_add(1, AtomicOrdering::Relaxed);
                 }

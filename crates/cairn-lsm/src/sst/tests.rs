@@ -27,6 +27,7 @@ fn opts(
         restart_interval,
         compression,
         bloom_bits_per_key: bits,
+        bloom_strip_suffix_bytes: 0,
     }
 }
 

@@ -231,6 +231,75 @@ fn compact_all_passes_every_entry_through_the_filter_on_a_fresh_database() {
 }
 
 #[test]
+fn prefix_bloom_skips_tables_without_the_prefix_and_keeps_reads_exact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opts = Options {
+        bloom_strip_suffix_bytes: 4,
+        l0_compaction_trigger: 100,
+        l0_slowdown_trigger: 100,
+        l0_stop_trigger: 100,
+        ..tiny_options()
+    };
+    let db = Db::open(dir.path(), opts).expect("open");
+    let wo = WriteOptions::default();
+    // Ten tables whose key ranges all overlap: table t holds the prefixes t, t+10, t+20, ...
+    // (four keys each, like four versions of one row), so only filters can tell them apart.
+    for t in 0..10u32 {
+        for p in 0..10u32 {
+            for v in 0..4u32 {
+                let k = format!("p{:03}{v:04}", p * 10 + t);
+                db.put(k.as_bytes(), k.as_bytes(), &wo).expect("put");
+            }
+        }
+        db.flush().expect("flush");
+    }
+    assert!(
+        db.stats().levels[0].file_count >= 10,
+        "{:?}",
+        db.stats().levels
+    );
+    let skipped_before = db.stats().prefix_filter_skips;
+    for n in [0u32, 37, 99] {
+        let prefix = format!("p{n:03}");
+        let mut upper = prefix.clone().into_bytes();
+        upper.push(0xFF);
+        let mut it = db
+            .iter(ReadOptions {
+                lower_bound: Some(prefix.clone().into_bytes()),
+                upper_bound: Some(upper),
+                prefix: Some(prefix.clone().into_bytes()),
+                ..ReadOptions::default()
+            })
+            .expect("iter");
+        it.seek_to_first().expect("seek");
+        let mut got = Vec::new();
+        while it.valid() {
+            got.push(String::from_utf8_lossy(it.key()).into_owned());
+            it.next().expect("next");
+        }
+        let want: Vec<String> = (0..4).map(|v| format!("{prefix}{v:04}")).collect();
+        assert_eq!(got, want);
+        // Whole-key gets consult the same (prefix) filters and stay exact.
+        let k = format!("{prefix}0002");
+        assert_eq!(
+            db.get(k.as_bytes(), &ReadOptions::default())
+                .expect("get")
+                .as_deref(),
+            Some(k.as_bytes())
+        );
+        assert_eq!(
+            db.get(format!("{prefix}0009").as_bytes(), &ReadOptions::default())
+                .expect("get"),
+            None
+        );
+    }
+    // Prefix 37 lies inside every table's key range (0 and 99 fall outside all but one), so
+    // only the filters could rule out the nine tables without it; allow one false positive.
+    let skipped = db.stats().prefix_filter_skips - skipped_before;
+    assert!(skipped >= 8, "only {skipped} tables skipped");
+}
+
+#[test]
 fn ingested_table_is_newer_than_existing_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = Db::open(dir.path().join("db"), tiny_options()).expect("open");
