@@ -182,29 +182,48 @@ fn run_engine_bench(args: &EngineBenchArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     config.validate()?;
+    let header = format!(
+        "cairn bench engine: num={} threads={} key=16 B value={} B cache={} MiB seed={}\n{}",
+        config.num,
+        config.threads,
+        config.value_bytes,
+        args.cache_mb,
+        config.seed,
+        WorkloadReport::table_header()
+    );
+    print_reports(
+        args.json,
+        &header,
+        |on_report| engine::run(&config, on_report).context("bench engine"),
+        |r: &WorkloadReport, json| {
+            if json {
+                r.to_json_line()
+            } else {
+                r.table_row()
+            }
+        },
+    )
+}
+
+/// Prints `header` (unless `json`) and then one line per report as soon as it arrives, so
+/// a long run shows progress and a crash keeps the lines before it.
+fn print_reports<R>(
+    json: bool,
+    header: &str,
+    run: impl FnOnce(&mut dyn FnMut(&R)) -> anyhow::Result<()>,
+    line: impl Fn(&R, bool) -> String,
+) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    if !args.json {
-        writeln!(
-            stdout,
-            "cairn bench engine: num={} threads={} key=16 B value={} B cache={} MiB seed={}",
-            config.num, config.threads, config.value_bytes, args.cache_mb, config.seed
-        )?;
-        writeln!(stdout, "{}", WorkloadReport::table_header())?;
+    if !json {
+        writeln!(stdout, "{header}")?;
     }
-    // Each line goes out as soon as its workload ends, so a long run shows progress and a
-    // crash keeps the lines before it.
     let mut write_error = None;
-    engine::run(&config, &mut |report| {
-        let line = if args.json {
-            report.to_json_line()
-        } else {
-            report.table_row()
-        };
-        if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
+    run(&mut |report| {
+        let text = line(report, json);
+        if let Err(e) = writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
             write_error.get_or_insert(e);
         }
-    })
-    .context("bench engine")?;
+    })?;
     match write_error {
         Some(e) => Err(e).context("write results to stdout"),
         None => Ok(()),
@@ -228,31 +247,27 @@ fn run_txn_bench(args: &TxnBenchArgs) -> anyhow::Result<()> {
         seed: args.seed,
     };
     config.validate()?;
-    let mut stdout = std::io::stdout().lock();
-    if !args.json {
-        writeln!(
-            stdout,
-            "cairn bench txn: records={} ops={} value={} B sync={} seed={}",
-            config.records, config.ops, config.value_bytes, config.sync, config.seed
-        )?;
-        writeln!(stdout, "{}", TxnReport::table_header())?;
-    }
-    let mut write_error = None;
-    txn::run(&config, &mut |report| {
-        let line = if args.json {
-            report.to_json_line()
-        } else {
-            report.table_row()
-        };
-        if let Err(e) = writeln!(stdout, "{line}").and_then(|()| stdout.flush()) {
-            write_error.get_or_insert(e);
-        }
-    })
-    .context("bench txn")?;
-    match write_error {
-        Some(e) => Err(e).context("write results to stdout"),
-        None => Ok(()),
-    }
+    let header = format!(
+        "cairn bench txn: records={} ops={} value={} B sync={} seed={}\n{}",
+        config.records,
+        config.ops,
+        config.value_bytes,
+        config.sync,
+        config.seed,
+        TxnReport::table_header()
+    );
+    print_reports(
+        args.json,
+        &header,
+        |on_report| txn::run(&config, on_report).context("bench txn"),
+        |r: &TxnReport, json| {
+            if json {
+                r.to_json_line()
+            } else {
+                r.table_row()
+            }
+        },
+    )
 }
 
 #[cfg(test)]
