@@ -168,8 +168,8 @@ impl CompactionFilterFactory for DropPrefix {
     }
 }
 
-#[test]
-fn compaction_filter_removes_entries_it_rejects() {
+/// A small engine whose compaction filter drops every `gc/` key, and the filter's call count.
+fn open_with_drop_prefix_filter() -> (tempfile::TempDir, Db, Arc<AtomicUsize>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let calls = Arc::new(AtomicUsize::new(0));
     let opts = Options {
@@ -177,6 +177,12 @@ fn compaction_filter_removes_entries_it_rejects() {
         ..tiny_options()
     };
     let db = Db::open(dir.path(), opts).expect("open");
+    (dir, db, calls)
+}
+
+#[test]
+fn compaction_filter_removes_entries_it_rejects() {
+    let (_dir, db, calls) = open_with_drop_prefix_filter();
     let wo = WriteOptions::default();
     for i in 0..300 {
         db.put(format!("gc/{i:05}").as_bytes(), b"garbage", &wo)
@@ -208,13 +214,7 @@ fn compaction_filter_removes_entries_it_rejects() {
 
 #[test]
 fn compact_all_passes_every_entry_through_the_filter_on_a_fresh_database() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let calls = Arc::new(AtomicUsize::new(0));
-    let opts = Options {
-        compaction_filter: Some(Arc::new(DropPrefix(Arc::clone(&calls)))),
-        ..tiny_options()
-    };
-    let db = Db::open(dir.path(), opts).expect("open");
+    let (_dir, db, calls) = open_with_drop_prefix_filter();
     let wo = WriteOptions::default();
     for i in 0..50 {
         db.put(format!("gc/{i:05}").as_bytes(), b"garbage", &wo)
