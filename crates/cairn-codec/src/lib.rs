@@ -20,6 +20,7 @@
 
 pub mod crc;
 pub mod frame;
+pub mod keycode;
 pub mod varint;
 
 mod decoder;
