@@ -51,7 +51,7 @@ use crate::manifest::{self, ManifestEdit, ManifestWriter};
 use crate::memtable::{Lookup, Memtable};
 use crate::options::{Options, ReadOptions, WriteOptions};
 use crate::range_del::{RangeDelIndex, RangeTombstone};
-use crate::sst::{BlockCache, TableBuilder, TableBuilderOptions};
+use crate::sst::{BlockCache, Table, TableBuilder, TableBuilderOptions};
 use crate::stats::{Counters, LevelStats, Stats};
 use crate::wal::{self, WalWriter};
 
@@ -1019,15 +1019,19 @@ impl DbInner {
                 }
             }
             // Tables whose filter rules out the caller's prefix hold none of its keys; their
-            // range tombstones (collected above) still apply.
+            // range tombstones (collected above) still apply. L0 tables opened for the check
+            // are kept for their iterators.
+            let mut opened: Vec<Arc<Table>> = Vec::new();
             let relevant = match &ro.prefix {
                 Some(p) if self.opts.bloom_strip_suffix_bytes > 0 => {
                     let mut kept = Vec::with_capacity(relevant.len());
                     for f in relevant {
-                        if f.table()?
-                            .may_contain_prefix(p, self.opts.bloom_strip_suffix_bytes)
-                        {
+                        let table = f.table()?;
+                        if table.may_contain_prefix(p, self.opts.bloom_strip_suffix_bytes) {
                             kept.push(f);
+                            if level == 0 {
+                                opened.push(table);
+                            }
                         } else {
                             self.counters
                                 .prefix_filter_skips
@@ -1039,8 +1043,11 @@ impl DbInner {
                 _ => relevant,
             };
             if level == 0 {
-                for f in &relevant {
-                    children.push(Box::new(f.table()?.iter()));
+                if opened.len() != relevant.len() {
+                    opened = relevant.iter().map(|f| f.table()).collect::<Result<_>>()?;
+                }
+                for table in opened {
+                    children.push(Box::new(table.iter()));
                 }
             } else if !relevant.is_empty() {
                 children.push(Box::new(LevelIter::new(relevant)));

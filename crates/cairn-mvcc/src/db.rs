@@ -174,7 +174,7 @@ pub(crate) struct Clocks {
 
 impl ThresholdSource for Clocks {
     fn gc_threshold(&self) -> Timestamp {
-        self.gc.advance(self.pipeline.readable(&self.hlc))
+        self.gc.advance(|| self.pipeline.readable(&self.hlc))
     }
 }
 

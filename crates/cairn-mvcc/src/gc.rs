@@ -28,8 +28,8 @@
 //!    every newest entry and a dropped tombstone cannot uncover a version the filter did not
 //!    see.
 //!
-//! Concurrency: one mutex guards the registry and the threshold together, so that a
-//! registration either sees the new threshold (and is refused) or holds the threshold back.
+//! Concurrency: see [`Gc`]: fresh pins are lock-free slots; given timestamps and GC passes
+//! serialise on one mutex.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,14 +41,43 @@ use parking_lot::Mutex;
 
 use crate::key::{self, Slot};
 
-struct Registry {
-    active: BTreeMap<Timestamp, usize>,
-    threshold: Timestamp,
+/// Slots for pinned read timestamps; more concurrent readers than this use the overflow map.
+const PIN_SLOTS: usize = 256;
+
+/// One pinned timestamp: its wall time plus one (0 = free), alone on its cache line so that
+/// threads pinning at once do not contend.
+#[repr(align(64))]
+struct PinSlot(AtomicU64);
+
+/// A reader's hold on the GC threshold, returned by [`Gc::pin_fresh`] / [`Gc::pin_at`] and
+/// given back to [`Gc::unpin`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pin(PinKind);
+
+#[derive(Debug, PartialEq, Eq)]
+enum PinKind {
+    Slot(usize),
+    Overflow(u64),
 }
 
-/// The registry of active read timestamps and the GC threshold.
+/// The registry of pinned read timestamps and the GC threshold.
+///
+/// Pins hold wall times only (a timestamp `(w, l)` pins `(w, 0)`, which is at or below it),
+/// and the threshold is a wall time too: GC keeps a little more than it must, never less.
+///
+/// Pinning a fresh timestamp takes no lock: the reader first stores the current threshold in
+/// a free slot as a placeholder, then takes its timestamp and stores that. A GC pass that
+/// scans the slot sees either the placeholder (and cannot rise above it) or the timestamp;
+/// one that scanned before the placeholder took its own readable timestamp before the reader
+/// took its, so it cannot pass it either (`readable` only rises). Pinning a given timestamp
+/// (an `AS OF` read, a snapshot moving forward) and every GC pass take `advance_lock`, so a
+/// given timestamp is either seen by the pass or checked against its result.
 pub struct Gc {
-    registry: Mutex<Registry>,
+    slots: Box<[PinSlot]>,
+    overflow: Mutex<BTreeMap<u64, usize>>,
+    /// Wall nanos of the threshold; only rises.
+    threshold_wall: AtomicU64,
+    advance_lock: Mutex<()>,
     history_nanos: u64,
     versions_removed: AtomicU64,
     tombstones_removed: AtomicU64,
@@ -66,62 +95,117 @@ pub struct GcStats {
 impl Gc {
     pub fn new(history_nanos: u64) -> Gc {
         Gc {
-            registry: Mutex::new(Registry {
-                active: BTreeMap::new(),
-                threshold: Timestamp::ZERO,
-            }),
+            slots: (0..PIN_SLOTS).map(|_| PinSlot(AtomicU64::new(0))).collect(),
+            overflow: Mutex::new(BTreeMap::new()),
+            threshold_wall: AtomicU64::new(0),
+            advance_lock: Mutex::new(()),
             history_nanos,
             versions_removed: AtomicU64::new(0),
             tombstones_removed: AtomicU64::new(0),
         }
     }
 
-    /// Pins `ts`: GC keeps what a reader at `ts` sees until [`Gc::unregister`]. Refused when
-    /// GC may already have passed `ts`.
-    pub fn register(&self, ts: Timestamp) -> Result<(), Timestamp> {
-        let mut r = self.registry.lock();
-        if ts < r.threshold {
-            return Err(r.threshold);
-        }
-        *r.active.entry(ts).or_insert(0) += 1;
-        Ok(())
+    /// Claims a free slot holding `value_plus_one`, starting at a per-thread position.
+    fn claim_slot(&self, value_plus_one: u64) -> Option<usize> {
+        let start = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            std::thread::current().id().hash(&mut h);
+            (h.finish() as usize) % PIN_SLOTS
+        };
+        (0..PIN_SLOTS).map(|i| (start + i) % PIN_SLOTS).find(|&i| {
+            self.slots.get(i).is_some_and(|s| {
+                s.0.compare_exchange(0, value_plus_one, Ordering::SeqCst, Ordering::Relaxed)
+                    .is_ok()
+            })
+        })
     }
 
-    pub fn unregister(&self, ts: Timestamp) {
-        let mut r = self.registry.lock();
-        if let Some(n) = r.active.get_mut(&ts) {
-            *n -= 1;
-            if *n == 0 {
-                r.active.remove(&ts);
+    /// Pins the timestamp `fresh()` returns (a new reader's, from the readable timestamp,
+    /// which never goes back) and returns both. Never refused.
+    pub fn pin_fresh(&self, fresh: impl FnOnce() -> Timestamp) -> (Pin, Timestamp) {
+        let placeholder = self.threshold_wall.load(Ordering::SeqCst).saturating_add(1);
+        if let Some(i) = self.claim_slot(placeholder) {
+            let ts = fresh();
+            if let Some(s) = self.slots.get(i) {
+                s.0.store(ts.wall_nanos.saturating_add(1), Ordering::SeqCst);
+            }
+            return (Pin(PinKind::Slot(i)), ts);
+        }
+        let _guard = self.advance_lock.lock();
+        let ts = fresh();
+        *self.overflow.lock().entry(ts.wall_nanos).or_insert(0) += 1;
+        (Pin(PinKind::Overflow(ts.wall_nanos)), ts)
+    }
+
+    /// Pins `ts`: GC keeps what a reader at `ts` sees until [`Gc::unpin`]. Refused, with the
+    /// threshold, when GC may already have passed `ts`.
+    pub fn pin_at(&self, ts: Timestamp) -> Result<Pin, Timestamp> {
+        let _guard = self.advance_lock.lock();
+        let threshold = self.threshold_wall.load(Ordering::SeqCst);
+        if ts < Timestamp::new(threshold, 0) {
+            return Err(Timestamp::new(threshold, 0));
+        }
+        if let Some(i) = self.claim_slot(ts.wall_nanos.saturating_add(1)) {
+            return Ok(Pin(PinKind::Slot(i)));
+        }
+        *self.overflow.lock().entry(ts.wall_nanos).or_insert(0) += 1;
+        Ok(Pin(PinKind::Overflow(ts.wall_nanos)))
+    }
+
+    pub fn unpin(&self, pin: Pin) {
+        match pin.0 {
+            PinKind::Slot(i) => {
+                if let Some(s) = self.slots.get(i) {
+                    s.0.store(0, Ordering::SeqCst);
+                }
+            }
+            PinKind::Overflow(wall) => {
+                let mut o = self.overflow.lock();
+                if let Some(n) = o.get_mut(&wall) {
+                    *n -= 1;
+                    if *n == 0 {
+                        o.remove(&wall);
+                    }
+                }
             }
         }
     }
 
-    /// Raises the threshold as far as the active readers and history window allow, given the
-    /// newest timestamp any new reader could be handed (`readable`), and returns it.
-    pub fn advance(&self, readable: Timestamp) -> Timestamp {
-        let mut r = self.registry.lock();
-        let mut lwm = readable.sub_nanos(self.history_nanos);
-        if let Some((&oldest, _)) = r.active.first_key_value() {
+    /// Raises the threshold as far as the pinned readers and the history window allow, given
+    /// the newest timestamp any new reader could be handed (`readable`, called under the
+    /// pass's lock), and returns it.
+    pub fn advance(&self, readable: impl FnOnce() -> Timestamp) -> Timestamp {
+        let _guard = self.advance_lock.lock();
+        let mut lwm = readable().sub_nanos(self.history_nanos).wall_nanos;
+        for s in self.slots.iter() {
+            let v = s.0.load(Ordering::SeqCst);
+            if v != 0 {
+                lwm = lwm.min(v - 1);
+            }
+        }
+        if let Some((&oldest, _)) = self.overflow.lock().first_key_value() {
             lwm = lwm.min(oldest);
         }
-        if lwm > r.threshold {
-            r.threshold = lwm;
-        }
-        r.threshold
+        let prev = self.threshold_wall.fetch_max(lwm, Ordering::SeqCst);
+        Timestamp::new(prev.max(lwm), 0)
     }
 
     pub fn threshold(&self) -> Timestamp {
-        self.registry.lock().threshold
+        Timestamp::new(self.threshold_wall.load(Ordering::SeqCst), 0)
     }
 
     pub fn stats(&self) -> GcStats {
-        let r = self.registry.lock();
+        let pinned = self
+            .slots
+            .iter()
+            .filter(|s| s.0.load(Ordering::Relaxed) != 0)
+            .count();
         GcStats {
-            threshold: r.threshold,
+            threshold: self.threshold(),
             versions_removed: self.versions_removed.load(Ordering::Relaxed),
             tombstones_removed: self.tombstones_removed.load(Ordering::Relaxed),
-            active_readers: r.active.values().sum(),
+            active_readers: pinned + self.overflow.lock().values().sum::<usize>(),
         }
     }
 }
@@ -282,14 +366,63 @@ mod tests {
     #[test]
     fn threshold_respects_oldest_reader_and_history() {
         let gc = Gc::new(100);
-        gc.register(t(500)).unwrap();
-        assert_eq!(gc.advance(t(1000)), t(500));
-        gc.unregister(t(500));
-        assert_eq!(gc.advance(t(1000)), t(900));
-        assert_eq!(gc.register(t(899)), Err(t(900)));
-        gc.register(t(900)).unwrap();
+        let pin = gc.pin_at(t(500)).unwrap();
+        assert_eq!(gc.advance(|| t(1000)), t(500));
+        gc.unpin(pin);
+        assert_eq!(gc.advance(|| t(1000)), t(900));
+        assert_eq!(gc.pin_at(t(899)), Err(t(900)));
+        let _pin = gc.pin_at(t(900)).unwrap();
         // The threshold never goes down.
-        assert_eq!(gc.advance(t(950)), t(900));
+        assert_eq!(gc.advance(|| t(950)), t(900));
         assert_eq!(gc.stats().active_readers, 1);
+    }
+
+    #[test]
+    fn fresh_pins_hold_the_threshold_and_overflow_beyond_the_slots() {
+        let gc = Gc::new(0);
+        let mut pins = Vec::new();
+        for i in 0..(PIN_SLOTS as u64 + 10) {
+            let (pin, ts) = gc.pin_fresh(|| t(100 + i));
+            assert_eq!(ts, t(100 + i));
+            pins.push(pin);
+        }
+        assert_eq!(gc.stats().active_readers, PIN_SLOTS + 10);
+        assert_eq!(gc.advance(|| t(10_000)), t(100));
+        // Release the oldest: the next oldest holds the threshold.
+        let oldest = pins.remove(0);
+        gc.unpin(oldest);
+        assert_eq!(gc.advance(|| t(10_000)), t(101));
+        for p in pins {
+            gc.unpin(p);
+        }
+        assert_eq!(gc.stats().active_readers, 0);
+        assert_eq!(gc.advance(|| t(10_000)), t(10_000));
+    }
+
+    #[test]
+    fn concurrent_fresh_pins_are_never_passed_by_the_threshold() {
+        use std::sync::atomic::AtomicU64 as Clock;
+        let gc = Arc::new(Gc::new(0));
+        let clock = Arc::new(Clock::new(1));
+        std::thread::scope(|s| {
+            for _ in 0..3 {
+                let (gc, clock) = (Arc::clone(&gc), Arc::clone(&clock));
+                s.spawn(move || {
+                    for _ in 0..5_000 {
+                        let (pin, ts) = gc.pin_fresh(|| t(clock.fetch_add(1, Ordering::SeqCst)));
+                        assert!(gc.threshold() <= ts, "{} > {ts}", gc.threshold());
+                        std::hint::spin_loop();
+                        assert!(gc.threshold() <= ts, "{} > {ts}", gc.threshold());
+                        gc.unpin(pin);
+                    }
+                });
+            }
+            let (gc, clock) = (Arc::clone(&gc), Arc::clone(&clock));
+            s.spawn(move || {
+                for _ in 0..5_000 {
+                    gc.advance(|| t(clock.load(Ordering::SeqCst)));
+                }
+            });
+        });
     }
 }

@@ -18,6 +18,8 @@
 
 use std::collections::BTreeSet;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use cairn_types::Timestamp;
 use parking_lot::{Condvar, Mutex};
 
@@ -26,6 +28,9 @@ use crate::hlc::Hlc;
 #[derive(Default)]
 pub struct Pipeline {
     pending: Mutex<BTreeSet<Timestamp>>,
+    /// Size of `pending`, raised before a commit takes its timestamp and lowered after it
+    /// leaves the set, so that `readable` can skip the lock when nothing is in flight.
+    pending_count: AtomicUsize,
     cv: Condvar,
 }
 
@@ -33,6 +38,9 @@ impl Pipeline {
     /// A new commit timestamp, registered as pending.
     pub fn assign(&self, hlc: &Hlc) -> Timestamp {
         let mut p = self.pending.lock();
+        // Counted before the clock is read: a reader whose clock reading comes after ours
+        // then sees the count (the clock's mutex orders the two readings).
+        self.pending_count.fetch_add(1, Ordering::SeqCst);
         let ts = hlc.now();
         p.insert(ts);
         ts
@@ -40,6 +48,12 @@ impl Pipeline {
 
     /// The newest timestamp at which every commit is already in the engine.
     pub fn readable(&self, hlc: &Hlc) -> Timestamp {
+        // Fast path: a clock reading taken while no commit is counted is above every commit
+        // that has a timestamp, and every later commit's timestamp is above it.
+        let now = hlc.now();
+        if self.pending_count.load(Ordering::SeqCst) == 0 {
+            return now;
+        }
         let p = self.pending.lock();
         match p.first() {
             Some(first) => first.prev(),
@@ -52,6 +66,7 @@ impl Pipeline {
         let mut p = self.pending.lock();
         let removed = p.remove(&ts);
         assert!(removed, "commit {ts} finished twice or never assigned");
+        self.pending_count.fetch_sub(1, Ordering::SeqCst);
         self.cv.notify_all();
         while p.first().is_some_and(|first| *first < ts) {
             self.cv.wait(&mut p);

@@ -34,6 +34,7 @@ use cairn_types::{IsolationLevel, Timestamp, TxnId};
 use crate::atomic::{self, AtomicOp};
 use crate::db::{Shared, KEY_BYTES_MAX};
 use crate::error::{Error, Result};
+use crate::gc::Pin;
 use crate::lock_table::{LockError, LockMode, LockOutcome, WaitPolicy};
 use crate::versions::{self, ReadAt, Row};
 
@@ -140,37 +141,30 @@ pub struct Transaction {
     holds_locks: bool,
     /// Whether any read has been served from storage (then the snapshot cannot move).
     has_read: bool,
-    /// Whether `read_ts` is registered with GC (until commit, rollback or drop).
-    pinned: bool,
+    /// The hold on GC that keeps `read_ts` readable (until commit, rollback or drop).
+    pin: Option<Pin>,
     state: State,
 }
 
 impl Transaction {
     pub(crate) fn begin(shared: Arc<Shared>, opts: TxnOptions) -> Result<Transaction> {
         let clocks = &shared.clocks;
-        let read_ts = match opts.read_ts {
+        let (pin, read_ts) = match opts.read_ts {
             Some(ts) => {
                 // A timestamp from elsewhere: move the clock past it (so no later commit
                 // lands at or below it), then wait for commits below it to land.
                 clocks.hlc.update(ts)?;
                 clocks.pipeline.wait_readable(ts);
-                clocks
+                let pin = clocks
                     .gc
-                    .register(ts)
+                    .pin_at(ts)
                     .map_err(|threshold| Error::TimestampTooOld {
                         requested: ts,
                         threshold,
                     })?;
-                ts
+                (pin, ts)
             }
-            None => loop {
-                let ts = shared.readable();
-                // GC may have passed `ts` between the two calls; a fresh reading cannot be
-                // below the threshold that refused it.
-                if clocks.gc.register(ts).is_ok() {
-                    break ts;
-                }
-            },
+            None => clocks.gc.pin_fresh(|| shared.readable()),
         };
         let uncertainty_limit = opts.uncertainty_limit.unwrap_or(read_ts).max(read_ts);
         let id = loop {
@@ -192,7 +186,7 @@ impl Transaction {
             read_ranges: Vec::new(),
             holds_locks: false,
             has_read: false,
-            pinned: true,
+            pin: Some(pin),
             state: State::Active,
         })
     }
@@ -293,9 +287,8 @@ impl Transaction {
 
     /// Ends the transaction's hold on GC.
     fn unpin(&mut self) {
-        if self.pinned {
-            self.shared.clocks.gc.unregister(self.read_ts);
-            self.pinned = false;
+        if let Some(pin) = self.pin.take() {
+            self.shared.clocks.gc.unpin(pin);
         }
     }
 
@@ -471,10 +464,12 @@ impl Transaction {
                 }
             }
         }
-        if clocks.gc.register(to).is_err() {
+        let Ok(pin) = clocks.gc.pin_at(to) else {
             return Ok(false);
+        };
+        if let Some(old) = self.pin.replace(pin) {
+            clocks.gc.unpin(old);
         }
-        clocks.gc.unregister(self.read_ts);
         self.read_ts = to;
         self.uncertainty_limit = self.uncertainty_limit.max(to);
         Ok(true)
