@@ -290,6 +290,26 @@ impl Db {
         self.inner().iter(ro)
     }
 
+    /// Visits the latest entries with user keys in `[start, end)` source by source, newest
+    /// source first: the active memtable, the frozen ones, L0 tables newest first, then each
+    /// deeper level. Within a source, keys come in order, each once, as `Some(value)` for a
+    /// put or `None` for a deletion (a point tombstone, or a put hidden by a range tombstone);
+    /// the same key may come again from an older source, where it is shadowed. `prefix`, as
+    /// in `ReadOptions::prefix`, lets tables whose filter rules it out be skipped.
+    ///
+    /// This is a point read for layers whose keys of one prefix are written in order (MVCC
+    /// versions): the first acceptable entry in source order is the newest, and the visitor
+    /// stops there, so older sources are never touched. Use [`Db::iter`] for merged scans.
+    pub fn visit_newest_first(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        prefix: Option<&[u8]>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        self.inner().visit_newest_first(start, end, prefix, visit)
+    }
+
     /// Pins the current state for consistent reads.
     pub fn snapshot(&self) -> Snapshot {
         let inner = self.inner();
@@ -357,6 +377,62 @@ impl Db {
     pub fn checkpoint(&self, dest: &Path) -> Result<()> {
         self.inner().checkpoint(dest)
     }
+}
+
+/// The callback of [`Db::visit_newest_first`]: a user key and its value (`None`: deleted).
+pub type Visitor<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Visit + 'a;
+
+/// What a [`Db::visit_newest_first`] visitor wants after an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visit {
+    Continue,
+    Stop,
+}
+
+/// Feeds one source's entries in `[seek's user key, end)` to `visit`: the newest entry of
+/// each user key visible at `snapshot`, a deletion as `None`.
+fn visit_source(
+    it: &mut dyn InternalIterator,
+    seek: &[u8],
+    end: &[u8],
+    snapshot: SeqNo,
+    tombs: &[RangeTombstone],
+    visit: &mut Visitor<'_>,
+) -> Result<Visit> {
+    it.seek(seek)?;
+    let mut prev: Vec<u8> = Vec::new();
+    let mut have_prev = false;
+    while it.valid() {
+        let Some(p) = ikey::ParsedKey::parse(it.key()) else {
+            return Err(Error::InvalidArgument(
+                "engine iterator returned a malformed key",
+            ));
+        };
+        if p.user_key >= end {
+            break;
+        }
+        let shadowed_in_source = have_prev && prev.as_slice() == p.user_key;
+        if p.seqno > snapshot || shadowed_in_source || p.kind == ValueKind::RangeDelete {
+            it.next()?;
+            continue;
+        }
+        prev.clear();
+        prev.extend_from_slice(p.user_key);
+        have_prev = true;
+        let hidden = tombs
+            .iter()
+            .any(|t| t.seqno > p.seqno && t.covers(p.user_key, snapshot));
+        let value = if p.kind == ValueKind::Put && !hidden {
+            Some(it.value())
+        } else {
+            None
+        };
+        if visit(p.user_key, value) == Visit::Stop {
+            return Ok(Visit::Stop);
+        }
+        it.next()?;
+    }
+    Ok(Visit::Continue)
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>> {
@@ -978,6 +1054,64 @@ impl DbInner {
             }
         }
         Ok(None)
+    }
+
+    fn visit_newest_first(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        prefix: Option<&[u8]>,
+        visit: &mut Visitor<'_>,
+    ) -> Result<()> {
+        if start >= end {
+            return Ok(());
+        }
+        let snapshot = self.last_seqno.load(Ordering::Acquire);
+        let sv = self.read_view();
+        let seek = ikey::seek_key(start, snapshot);
+        let upper: Arc<[u8]> = Arc::from(end);
+        let overlaps = |t: &RangeTombstone| t.start.as_slice() < end && start < t.end.as_slice();
+        // Range tombstones of the sources visited so far (newer ones hide older entries).
+        let mut tombs: Vec<RangeTombstone> = Vec::new();
+        for mem in std::iter::once(&sv.mem).chain(sv.imm.iter()) {
+            tombs.extend(mem.range_tombstones(snapshot).into_iter().filter(overlaps));
+            let mut it = mem.iter_bounded(Some(Arc::clone(&upper)));
+            if visit_source(&mut it, &seek, end, snapshot, &tombs, visit)? == Visit::Stop {
+                return Ok(());
+            }
+        }
+        let strip = self.opts.bloom_strip_suffix_bytes;
+        for files in &sv.files.levels {
+            // L0 is kept newest first; deeper levels are sorted by key and disjoint.
+            for f in files {
+                if f.largest_user_key() < start || f.smallest_user_key() >= end {
+                    continue;
+                }
+                let table = f.table()?;
+                if f.meta.tombstone_count > 0 {
+                    tombs.extend(
+                        table
+                            .range_tombstones()
+                            .iter()
+                            .filter(|t| t.seqno <= snapshot && overlaps(t))
+                            .cloned(),
+                    );
+                }
+                if let Some(p) = prefix {
+                    if strip > 0 && !table.may_contain_prefix(p, strip) {
+                        self.counters
+                            .prefix_filter_skips
+                            .fetch_add(1, Ordering::Relaxed);
+                        continue;
+                    }
+                }
+                let mut it = table.iter();
+                if visit_source(&mut it, &seek, end, snapshot, &tombs, visit)? == Visit::Stop {
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
     }
 
     fn iter(&self, ro: ReadOptions) -> Result<DbIterator> {

@@ -64,7 +64,7 @@ pub use batch::{BatchOp, BatchOps, WriteBatch, BATCH_BYTES_MAX, KEY_BYTES_MAX, V
 pub use compaction_filter::{
     CompactionContext, CompactionFilter, CompactionFilterFactory, Decision, InputRange,
 };
-pub use db::{Db, Snapshot};
+pub use db::{Db, Snapshot, Visit, Visitor};
 pub use db_iter::DbIterator;
 pub use error::{CorruptionKind, Error, Result};
 pub use file_meta::FileMeta;

@@ -111,7 +111,7 @@ impl Gc {
             use std::hash::{Hash, Hasher};
             let mut h = std::collections::hash_map::DefaultHasher::new();
             std::thread::current().id().hash(&mut h);
-            (h.finish() as usize) % PIN_SLOTS
+            usize::try_from(h.finish() % PIN_SLOTS as u64).unwrap_or(0)
         };
         (0..PIN_SLOTS).map(|i| (start + i) % PIN_SLOTS).find(|&i| {
             self.slots.get(i).is_some_and(|s| {

@@ -17,7 +17,7 @@
 //!
 //! Tests: `tests::*` below cover each rule, forward and reverse scans, and limits.
 
-use cairn_lsm::{DbIterator, ReadOptions, WriteBatch};
+use cairn_lsm::{DbIterator, ReadOptions, Visit, WriteBatch};
 use cairn_types::{Timestamp, TxnId};
 
 use crate::error::{Error, Result};
@@ -76,17 +76,6 @@ fn iter_for(engine: &cairn_lsm::Db, lower: Vec<u8>, upper: Option<Vec<u8>>) -> R
     })?)
 }
 
-/// An iterator over the entries of one user key (prefix `pfx`): tables whose bloom filter
-/// (built over prefixes, see `key::SUFFIX_BYTES`) rules the key out are skipped.
-fn iter_for_key(engine: &cairn_lsm::Db, pfx: &[u8]) -> Result<DbIterator> {
-    Ok(engine.iter(ReadOptions {
-        lower_bound: Some(pfx.to_vec()),
-        upper_bound: Some(key::prefix_end(pfx)),
-        prefix: Some(pfx.to_vec()),
-        ..ReadOptions::default()
-    })?)
-}
-
 /// Applies visibility rules 1-3 to one entry; `Ok(Some(v))` when the entry is the answer
 /// (`v` = `None` is a tombstone), `Ok(None)` when it is to be skipped.
 fn judge(
@@ -135,42 +124,62 @@ fn judge(
 /// The version of `user_key` visible at `at`, if any (a tombstone is returned as a
 /// `Versioned` with `value: None`).
 pub fn get(engine: &cairn_lsm::Db, user_key: &[u8], at: &ReadAt) -> Result<Option<Versioned>> {
-    let pfx = key::prefix(user_key);
-    let mut it = iter_for_key(engine, &pfx)?;
-    it.seek(&pfx)?;
-    let mut skipped_newer = false;
-    while it.valid() {
-        let (_, slot) = key::split(it.key()).map_err(|e| Error::corrupt(it.key(), e))?;
-        if let Some(v) = judge(it.key(), slot, it.value(), at, || Ok(user_key.to_vec()))? {
-            return Ok(Some(v));
-        }
-        // Past the intent slot and every version newer than the limit in one seek.
-        if !skipped_newer && at.uncertainty_limit < Timestamp::MAX.prev() {
-            skipped_newer = true;
-            let target = key::with_prefix(&pfx, Slot::Version(at.uncertainty_limit));
-            if it.key() < target.as_slice() {
-                it.seek(&target)?;
-                continue;
-            }
-        }
-        it.next()?;
-    }
-    Ok(None)
+    let mut found = None;
+    visit_key(engine, user_key, &mut |ek, value| {
+        let (_, slot) = key::split(ek).map_err(|e| Error::corrupt(ek, e))?;
+        found = judge(ek, slot, value, at, || Ok(user_key.to_vec()))?;
+        Ok(found.is_some())
+    })?;
+    Ok(found)
 }
 
 /// Timestamp of the newest committed version of `user_key` (tombstones included), ignoring
 /// intents.
 pub fn newest_version_ts(engine: &cairn_lsm::Db, user_key: &[u8]) -> Result<Option<Timestamp>> {
-    let pfx = key::prefix(user_key);
-    let mut it = iter_for_key(engine, &pfx)?;
-    it.seek(&pfx)?;
-    while it.valid() {
-        match key::split(it.key()).map_err(|e| Error::corrupt(it.key(), e))? {
-            (_, Slot::Intent) => it.next()?,
-            (_, Slot::Version(ts)) => return Ok(Some(ts)),
+    let mut found = None;
+    visit_key(engine, user_key, &mut |ek, _| match key::split(ek)
+        .map_err(|e| Error::corrupt(ek, e))?
+    {
+        (_, Slot::Intent) => Ok(false),
+        (_, Slot::Version(ts)) => {
+            found = Some(ts);
+            Ok(true)
         }
-    }
-    Ok(None)
+    })?;
+    Ok(found)
+}
+
+/// Called with (engine key, value) for each live entry; returns true to stop.
+type EntryFn<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool> + 'a;
+
+/// Feeds `f` the live entries of `user_key` (its intent slot, then versions newest first),
+/// until `f` returns true. Reads source by source, newest first, and stops as soon as `f`
+/// does: because every key's versions reach the engine in timestamp order (`db.rs`
+/// invariant 1), an older source only holds older versions. Entries seen in a newer source
+/// shadow their copies in older ones (an engine-level deletion hides an entry for good).
+fn visit_key(engine: &cairn_lsm::Db, user_key: &[u8], f: &mut EntryFn<'_>) -> Result<()> {
+    let pfx = key::prefix(user_key);
+    let end = key::prefix_end(&pfx);
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    let mut outcome = Ok(());
+    engine.visit_newest_first(&pfx, &end, Some(&pfx), &mut |ek, value| {
+        if seen.iter().any(|s| s.as_slice() == ek) {
+            return Visit::Continue;
+        }
+        seen.push(ek.to_vec());
+        let Some(value) = value else {
+            return Visit::Continue;
+        };
+        match f(ek, value) {
+            Ok(false) => Visit::Continue,
+            Ok(true) => Visit::Stop,
+            Err(e) => {
+                outcome = Err(e);
+                Visit::Stop
+            }
+        }
+    })?;
+    outcome
 }
 
 /// The newest committed version newer than `after` among keys in `[start, end)`

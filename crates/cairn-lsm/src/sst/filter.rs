@@ -61,10 +61,18 @@ const LINE_BYTES: usize = 64;
 /// Multiplier that derives each probe's bit within a line from the previous one.
 const LINE_PROBE_MUL: u32 = 0x9E37_79B9;
 
-/// The line of a blocked filter with `lines` lines that hash `h` uses.
+/// Byte offset of the line of a blocked filter with `lines` lines that hash `h` uses.
 #[inline]
-fn line_of(h: u64, lines: u64) -> u64 {
-    ((h >> 32) * lines) >> 32
+fn line_base(h: u64, lines: u64) -> usize {
+    // The line index is below `lines`, which counts lines of an in-memory array.
+    usize::try_from(((h >> 32) * lines) >> 32).map_or(0, |line| line * LINE_BYTES)
+}
+
+/// The low 32 bits of a hash, from which a blocked filter derives a key's probes.
+#[inline]
+fn low32(h: u64) -> u32 {
+    let [a, b, c, d, ..] = h.to_le_bytes();
+    u32::from_le_bytes([a, b, c, d])
 }
 
 #[inline]
@@ -158,8 +166,8 @@ impl FilterBuilder {
         let mut out = vec![0u8; bytes + 1];
         for &h in &self.hashes {
             // line < lines, so the line's bytes are in range.
-            let base = line_of(h, lines) as usize * LINE_BYTES;
-            let mut g = h as u32;
+            let base = line_base(h, lines);
+            let mut g = low32(h);
             for _ in 0..probes {
                 let bit = (g >> 23) as usize;
                 if let Some(byte) = out.get_mut(base + bit / 8) {
@@ -260,11 +268,11 @@ impl BloomFilter {
         let h = hash64(user_key);
         match self.layout {
             Layout::Blocked { lines } => {
-                let base = line_of(h, lines) as usize * LINE_BYTES;
+                let base = line_base(h, lines);
                 let Some(line) = self.data.get(base..base + LINE_BYTES) else {
                     return true;
                 };
-                let mut g = h as u32;
+                let mut g = low32(h);
                 for _ in 0..self.probes {
                     let bit = (g >> 23) as usize;
                     let set = line.get(bit / 8).is_some_and(|b| b & (1 << (bit % 8)) != 0);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use cairn_lsm::sst::{TableBuilder, TableBuilderOptions};
 use cairn_lsm::{
     ikey, CompactionContext, CompactionFilter, CompactionFilterFactory, Db, Decision, Error,
-    Options, ReadOptions, WriteOptions,
+    Options, ReadOptions, Visit, WriteOptions,
 };
 
 use crate::model::tiny_options;
@@ -558,4 +558,98 @@ fn oversized_key_is_refused_and_the_engine_keeps_working() {
         .expect("later writes work");
     db.flush().expect("flush");
     assert_eq!(count_keys(&db), 1);
+}
+
+/// Collects what `visit_newest_first` says about `[start, end)`: each key's first entry in
+/// source order decides it.
+fn visit_all(db: &Db, start: &[u8], end: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut decided: std::collections::BTreeMap<Vec<u8>, Option<Vec<u8>>> = Default::default();
+    db.visit_newest_first(start, end, None, &mut |k, v| {
+        decided
+            .entry(k.to_vec())
+            .or_insert_with(|| v.map(<[u8]>::to_vec));
+        Visit::Continue
+    })
+    .expect("visit");
+    decided
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect()
+}
+
+fn iterate_all(db: &Db, start: &[u8], end: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut it = db
+        .iter(ReadOptions {
+            lower_bound: Some(start.to_vec()),
+            upper_bound: Some(end.to_vec()),
+            ..ReadOptions::default()
+        })
+        .expect("iter");
+    it.seek_to_first().expect("seek");
+    let mut out = Vec::new();
+    while it.valid() {
+        out.push((it.key().to_vec(), it.value().to_vec()));
+        it.next().expect("next");
+    }
+    out
+}
+
+#[test]
+fn visit_newest_first_agrees_with_the_merging_iterator() {
+    use rand::{Rng, SeedableRng};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), tiny_options()).expect("open");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    let wo = WriteOptions::default();
+    let key = |i: u32| format!("k{i:03}").into_bytes();
+    for round in 0..2_000u32 {
+        let k = key(rng.gen_range(0..120));
+        match rng.gen_range(0..100) {
+            0..=69 => db
+                .put(&k, format!("v{round}").as_bytes(), &wo)
+                .expect("put"),
+            70..=89 => db.delete(&k, &wo).expect("delete"),
+            90..=93 => {
+                let a = rng.gen_range(0..120);
+                let b = a + rng.gen_range(1..15);
+                db.delete_range(&key(a), &key(b), &wo)
+                    .expect("delete_range");
+            }
+            94..=97 => db.flush().expect("flush"),
+            _ => db.wait_for_compactions().expect("compact"),
+        }
+        if round % 50 == 49 {
+            for _ in 0..10 {
+                let a = rng.gen_range(0..125);
+                let b = a + rng.gen_range(1..40);
+                let (s, e) = (key(a), key(b));
+                assert_eq!(
+                    visit_all(&db, &s, &e),
+                    iterate_all(&db, &s, &e),
+                    "round {round} [{a}, {b})"
+                );
+            }
+        }
+    }
+    assert!(db.stats().levels.iter().map(|l| l.file_count).sum::<u64>() > 1);
+}
+
+#[test]
+fn visit_newest_first_stops_when_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = Db::open(dir.path(), tiny_options()).expect("open");
+    let wo = WriteOptions::default();
+    for k in [&b"a"[..], b"b", b"c"] {
+        db.put(k, b"old", &wo).expect("put");
+    }
+    db.flush().expect("flush");
+    db.put(b"b", b"new", &wo).expect("put");
+    let mut seen = Vec::new();
+    db.visit_newest_first(b"a", b"z", None, &mut |k, v| {
+        seen.push((k.to_vec(), v.map(<[u8]>::to_vec)));
+        Visit::Stop
+    })
+    .expect("visit");
+    // The memtable is the newest source: its one entry comes first, and nothing after it.
+    assert_eq!(seen, vec![(b"b".to_vec(), Some(b"new".to_vec()))]);
 }
