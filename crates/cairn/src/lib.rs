@@ -35,3 +35,5 @@ pub use cairn_mvcc::{
     AtomicOp, CommitInfo, Db, DbOptions, DbStats, Error, IsolationLevel, LockMode, LockWait,
     Locked, Result, RetryPolicy, ScanOptions, Timestamp, Transaction, TxnId, TxnOptions,
 };
+
+pub mod sql_store;

@@ -1,0 +1,276 @@
+//! The catalog in the key space: databases, tables and sequences as JSON descriptors in system
+//! tables, read and written inside the user's transaction.
+//!
+//! Role: DDL (`ddl.rs`) writes descriptors through this module; the binder reads them through
+//! [`TxnCatalog`], which implements `cairn_sql_plan::catalog::Catalog` over a transaction.
+//! Because both go through the same `KvTxn` as the data, DDL is transactional: a CREATE TABLE
+//! in a rolled-back transaction leaves nothing, and concurrent transactions see a schema
+//! change only once it commits (MVCC). Key layout: `keys.rs`.
+//!
+//! Invariants:
+//! 1. A namespace entry `(parent, schema, name) -> id` exists iff descriptor `id` exists and
+//!    names that `(parent, schema, name)`; both are written or deleted in one transaction.
+//!    Test: `cairn-sql-exec` session tests `rolled_back_create_table_leaves_nothing`.
+//! 2. Ids come from one counter read with `get_for_update`, so two transactions never get the
+//!    same id (the second waits or fails with 40001).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use cairn_sql_plan::catalog::{Catalog, TableDef};
+use cairn_sql_plan::{code, Result, SqlError};
+
+use crate::keys;
+use crate::kv::KvTxn;
+
+/// The schema every user table lives in (CREATE SCHEMA is not there yet).
+pub const PUBLIC_SCHEMA: &str = "public";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatabaseDesc {
+    pub id: u32,
+    pub name: String,
+    pub owner: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SequenceDesc {
+    pub id: u32,
+    pub database_id: u32,
+    pub schema: String,
+    pub name: String,
+    pub increment: i64,
+    pub start: i64,
+    pub min_value: i64,
+    pub max_value: i64,
+    pub cycle: bool,
+    /// `(table id, column id)` of the SERIAL column that owns it (dropped with the table).
+    pub owned_by: Option<(u32, u32)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Descriptor {
+    Database(DatabaseDesc),
+    Table(TableDef),
+    Sequence(SequenceDesc),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleDesc {
+    pub name: String,
+    pub superuser: bool,
+    /// SCRAM-SHA-256 verifier as PostgreSQL stores it in `pg_authid.rolpassword`
+    /// (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`), if the role has a password.
+    pub scram_verifier: Option<String>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> SqlError {
+    SqlError::new(
+        code::DATA_CORRUPTED,
+        format!("catalog {what} is corrupt: {e}"),
+    )
+}
+
+pub fn read_descriptor(txn: &mut dyn KvTxn, id: u32) -> Result<Option<Descriptor>> {
+    match txn.get(&keys::descriptor_key(id))? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| corrupt("descriptor", e)),
+    }
+}
+
+pub fn write_descriptor(txn: &mut dyn KvTxn, id: u32, d: &Descriptor) -> Result<()> {
+    let bytes = serde_json::to_vec(d).map_err(|e| SqlError::internal(e.to_string()))?;
+    txn.put(&keys::descriptor_key(id), &bytes)
+}
+
+fn read_u32(b: &[u8]) -> Result<u32> {
+    let a: [u8; 4] = b
+        .try_into()
+        .map_err(|_| corrupt("namespace entry", "not 4 bytes"))?;
+    Ok(u32::from_be_bytes(a))
+}
+
+pub fn lookup_id(
+    txn: &mut dyn KvTxn,
+    parent: u32,
+    schema: &str,
+    name: &str,
+) -> Result<Option<u32>> {
+    match txn.get(&keys::namespace_key(parent, schema, name))? {
+        None => Ok(None),
+        Some(b) => read_u32(&b).map(Some),
+    }
+}
+
+pub fn bind_name(
+    txn: &mut dyn KvTxn,
+    parent: u32,
+    schema: &str,
+    name: &str,
+    id: u32,
+) -> Result<()> {
+    txn.put(
+        &keys::namespace_key(parent, schema, name),
+        &id.to_be_bytes(),
+    )
+}
+
+pub fn unbind_name(txn: &mut dyn KvTxn, parent: u32, schema: &str, name: &str) -> Result<()> {
+    txn.delete(&keys::namespace_key(parent, schema, name))
+}
+
+/// Allocates a fresh descriptor id (invariant 2).
+pub fn allocate_id(txn: &mut dyn KvTxn) -> Result<u32> {
+    let key = keys::id_counter_key();
+    let next = match txn.get_for_update(&key)? {
+        None => keys::FIRST_USER_ID as u64,
+        Some(b) => {
+            let a: [u8; 8] = b
+                .as_slice()
+                .try_into()
+                .map_err(|_| corrupt("id counter", "not 8 bytes"))?;
+            u64::from_be_bytes(a)
+        }
+    };
+    let id = u32::try_from(next)
+        .map_err(|_| SqlError::new(code::PROGRAM_LIMIT_EXCEEDED, "out of descriptor ids"))?;
+    txn.put(&key, &(next + 1).to_be_bytes())?;
+    Ok(id)
+}
+
+pub fn database(txn: &mut dyn KvTxn, name: &str) -> Result<Option<DatabaseDesc>> {
+    let Some(id) = lookup_id(txn, 0, "", name)? else {
+        return Ok(None);
+    };
+    match read_descriptor(txn, id)? {
+        Some(Descriptor::Database(d)) => Ok(Some(d)),
+        _ => Err(corrupt(
+            "database entry",
+            format!("{name} -> {id} is not a database"),
+        )),
+    }
+}
+
+pub fn databases(txn: &mut dyn KvTxn) -> Result<Vec<DatabaseDesc>> {
+    let prefix = keys::namespace_prefix(0);
+    let end = keys::prefix_end(&prefix);
+    let mut out = Vec::new();
+    for (_, v) in txn.scan(&prefix, &end, usize::MAX, false)? {
+        if let Some(Descriptor::Database(d)) = read_descriptor(txn, read_u32(&v)?)? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+/// Every descriptor of one database (tables and sequences), in namespace order.
+pub fn objects_in(txn: &mut dyn KvTxn, database_id: u32) -> Result<Vec<Descriptor>> {
+    let prefix = keys::namespace_prefix(database_id);
+    let end = keys::prefix_end(&prefix);
+    let mut out = Vec::new();
+    for (_, v) in txn.scan(&prefix, &end, usize::MAX, false)? {
+        if let Some(d) = read_descriptor(txn, read_u32(&v)?)? {
+            out.push(d);
+        }
+    }
+    Ok(out)
+}
+
+pub fn role(txn: &mut dyn KvTxn, name: &str) -> Result<Option<RoleDesc>> {
+    match txn.get(&keys::role_key(name))? {
+        None => Ok(None),
+        Some(b) => serde_json::from_slice(&b)
+            .map(Some)
+            .map_err(|e| corrupt("role", e)),
+    }
+}
+
+pub fn write_role(txn: &mut dyn KvTxn, r: &RoleDesc) -> Result<()> {
+    let bytes = serde_json::to_vec(r).map_err(|e| SqlError::internal(e.to_string()))?;
+    txn.put(&keys::role_key(&r.name), &bytes)
+}
+
+/// Creates the `postgres` database and role on an empty store. Returns whether it did.
+pub fn bootstrap(txn: &mut dyn KvTxn) -> Result<bool> {
+    if database(txn, "postgres")?.is_some() {
+        return Ok(false);
+    }
+    let id = allocate_id(txn)?;
+    let db = DatabaseDesc {
+        id,
+        name: "postgres".into(),
+        owner: "postgres".into(),
+    };
+    write_descriptor(txn, id, &Descriptor::Database(db))?;
+    bind_name(txn, 0, "", "postgres", id)?;
+    if role(txn, "postgres")?.is_none() {
+        write_role(
+            txn,
+            &RoleDesc {
+                name: "postgres".into(),
+                superuser: true,
+                scram_verifier: None,
+            },
+        )?;
+    }
+    Ok(true)
+}
+
+/// Tables already looked up by one statement, by `(schema, name)` (`None`: not there).
+type TableCache = HashMap<(String, String), Option<Arc<TableDef>>>;
+
+/// `Catalog` over one transaction, for one database.
+pub struct TxnCatalog<'a> {
+    txn: RefCell<&'a mut dyn KvTxn>,
+    database_id: u32,
+    cache: RefCell<TableCache>,
+}
+
+impl<'a> TxnCatalog<'a> {
+    pub fn new(txn: &'a mut dyn KvTxn, database_id: u32) -> Self {
+        TxnCatalog {
+            txn: RefCell::new(txn),
+            database_id,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+}
+
+/// Reads the table `schema.name` of a database.
+pub fn table(
+    txn: &mut dyn KvTxn,
+    database_id: u32,
+    schema: &str,
+    name: &str,
+) -> Result<Option<TableDef>> {
+    let Some(id) = lookup_id(txn, database_id, schema, name)? else {
+        return Ok(None);
+    };
+    match read_descriptor(txn, id)? {
+        Some(Descriptor::Table(t)) => Ok(Some(t)),
+        Some(_) => Ok(None),
+        None => Err(corrupt(
+            "namespace",
+            format!("{schema}.{name} -> {id} has no descriptor"),
+        )),
+    }
+}
+
+impl Catalog for TxnCatalog<'_> {
+    fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<TableDef>>> {
+        let schema = schema.unwrap_or(PUBLIC_SCHEMA).to_string();
+        let key = (schema.clone(), name.to_string());
+        if let Some(hit) = self.cache.borrow().get(&key) {
+            return Ok(hit.clone());
+        }
+        let mut txn = self.txn.borrow_mut();
+        let t = table(&mut **txn, self.database_id, &schema, name)?.map(Arc::new);
+        self.cache.borrow_mut().insert(key, t.clone());
+        Ok(t)
+    }
+}

@@ -1,0 +1,385 @@
+//! DDL: CREATE / DROP TABLE, CREATE / DROP DATABASE, TRUNCATE, executed inside the current
+//! transaction (so they commit or roll back with it).
+//!
+//! Role: the session calls these with the statement's transaction; they validate the request
+//! against the catalog, then write descriptors and namespace entries (`catalog.rs`) and, for
+//! DROP and TRUNCATE, delete the table's rows.
+//!
+//! Invariants:
+//! 1. A table descriptor written here satisfies `cairn_sql_plan::catalog` invariants 1–3
+//!    (fresh column ids, a primary index, declaration order). Test: `tests/sql.rs`.
+//! 2. DROP TABLE deletes every row of every index of the table before its descriptor, in the
+//!    same transaction, so no orphan rows survive a committed drop.
+
+use sqlparser::ast;
+
+use cairn_sql_plan::bind::{data_type, ident_name, object_name};
+use cairn_sql_plan::catalog::{
+    CheckDef, ColumnDef, IndexColumn, IndexDef, TableDef, PRIMARY_INDEX_ID, ROWID_COLUMN,
+};
+use cairn_sql_plan::types::DataType;
+use cairn_sql_plan::{code, Result, SqlError};
+
+use crate::catalog::{self, DatabaseDesc, Descriptor, PUBLIC_SCHEMA};
+use crate::keys;
+use crate::kv::KvTxn;
+
+fn schema_of(schema: Option<String>) -> Result<String> {
+    match schema.as_deref() {
+        None | Some(PUBLIC_SCHEMA) => Ok(PUBLIC_SCHEMA.to_string()),
+        Some(s) => Err(SqlError::new(
+            code::INVALID_NAME,
+            format!("schema \"{s}\" does not exist"),
+        )),
+    }
+}
+
+fn index_columns(table: &TableDef, cols: &[ast::IndexColumn]) -> Result<Vec<IndexColumn>> {
+    let mut out = Vec::new();
+    for c in cols {
+        let name = match &c.column.expr {
+            ast::Expr::Identifier(id) => ident_name(id),
+            other => {
+                return Err(SqlError::not_supported(format!(
+                    "index on expression {other}"
+                )))
+            }
+        };
+        let (_, col) = table
+            .columns
+            .iter()
+            .enumerate()
+            .find(|(_, col)| col.name == name)
+            .ok_or_else(|| {
+                SqlError::new(
+                    code::UNDEFINED_COLUMN,
+                    format!("column \"{name}\" named in key does not exist"),
+                )
+            })?;
+        out.push(IndexColumn {
+            column_id: col.id,
+            descending: matches!(c.column.options.sort, Some(ast::OrderBySort::Desc)),
+        });
+    }
+    Ok(out)
+}
+
+/// CREATE TABLE. Returns false when `IF NOT EXISTS` found the table already there.
+pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTable) -> Result<bool> {
+    if ct.query.is_some() {
+        return Err(SqlError::not_supported("CREATE TABLE ... AS"));
+    }
+    if ct.temporary || ct.external {
+        return Err(SqlError::not_supported("temporary and external tables"));
+    }
+    let (schema, name) = object_name(&ct.name)?;
+    let schema = schema_of(schema)?;
+    if catalog::lookup_id(txn, db.id, &schema, &name)?.is_some() {
+        if ct.if_not_exists {
+            return Ok(false);
+        }
+        return Err(SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let id = catalog::allocate_id(txn)?;
+    let mut table = TableDef {
+        id,
+        database_id: db.id,
+        schema: schema.clone(),
+        name: name.clone(),
+        columns: Vec::new(),
+        primary: IndexDef {
+            id: PRIMARY_INDEX_ID,
+            name: format!("{name}_pkey"),
+            columns: Vec::new(),
+            unique: true,
+        },
+        indexes: Vec::new(),
+        checks: Vec::new(),
+        next_column_id: 1,
+        next_index_id: PRIMARY_INDEX_ID + 1,
+        has_declared_primary_key: false,
+    };
+    let mut pk: Option<Vec<ast::IndexColumn>> = None;
+    let mut pk_name: Option<String> = None;
+    for c in &ct.columns {
+        let cname = ident_name(&c.name);
+        if table.column_index(&cname).is_some() {
+            return Err(SqlError::new(
+                code::DUPLICATE_COLUMN,
+                format!("column \"{cname}\" specified more than once"),
+            ));
+        }
+        let ty = match &c.data_type {
+            ast::DataType::Custom(n, m) if m.is_empty() => {
+                let tn = object_name(n)?.1;
+                if matches!(
+                    tn.as_str(),
+                    "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
+                ) {
+                    return Err(SqlError::not_supported("SERIAL columns"));
+                }
+                data_type(&c.data_type)?
+            }
+            t => data_type(t)?,
+        };
+        let mut col = ColumnDef {
+            id: table.next_column_id,
+            name: cname.clone(),
+            ty,
+            nullable: true,
+            default: None,
+            hidden: false,
+        };
+        table.next_column_id += 1;
+        for opt in &c.options {
+            match &opt.option {
+                ast::ColumnOption::Null => col.nullable = true,
+                ast::ColumnOption::NotNull => col.nullable = false,
+                ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
+                ast::ColumnOption::PrimaryKey(_) => {
+                    if pk.is_some() {
+                        return Err(SqlError::new(
+                            code::INVALID_TABLE_DEFINITION,
+                            format!("multiple primary keys for table \"{name}\" are not allowed"),
+                        ));
+                    }
+                    pk = Some(vec![ast::IndexColumn {
+                        column: ast::OrderByExpr {
+                            expr: ast::Expr::Identifier(c.name.clone()),
+                            options: ast::OrderByOptions {
+                                sort: None,
+                                nulls_first: None,
+                            },
+                            with_fill: None,
+                        },
+                        operator_class: None,
+                    }]);
+                    pk_name = opt.name.as_ref().map(ident_name);
+                }
+                ast::ColumnOption::Check(chk) => table.checks.push(CheckDef {
+                    name: opt
+                        .name
+                        .as_ref()
+                        .or(chk.name.as_ref())
+                        .map(ident_name)
+                        .unwrap_or_else(|| format!("{name}_{cname}_check")),
+                    expr: chk.expr.to_string(),
+                }),
+                ast::ColumnOption::Unique(_) => {
+                    return Err(SqlError::not_supported("UNIQUE constraints"));
+                }
+                ast::ColumnOption::ForeignKey(_) => {
+                    return Err(SqlError::not_supported("FOREIGN KEY constraints"));
+                }
+                other => return Err(SqlError::not_supported(format!("column option {other}"))),
+            }
+        }
+        table.columns.push(col);
+    }
+    for c in &ct.constraints {
+        match c {
+            ast::TableConstraint::PrimaryKey(p) => {
+                if pk.is_some() {
+                    return Err(SqlError::new(
+                        code::INVALID_TABLE_DEFINITION,
+                        format!("multiple primary keys for table \"{name}\" are not allowed"),
+                    ));
+                }
+                pk = Some(p.columns.clone());
+                pk_name = p.name.as_ref().map(ident_name);
+            }
+            ast::TableConstraint::Check(chk) => {
+                let n = table.checks.len();
+                table.checks.push(CheckDef {
+                    name: chk.name.as_ref().map(ident_name).unwrap_or_else(|| {
+                        if n == 0 {
+                            format!("{name}_check")
+                        } else {
+                            format!("{name}_check{n}")
+                        }
+                    }),
+                    expr: chk.expr.to_string(),
+                })
+            }
+            ast::TableConstraint::Unique(_) => {
+                return Err(SqlError::not_supported("UNIQUE constraints"))
+            }
+            ast::TableConstraint::ForeignKey(_) => {
+                return Err(SqlError::not_supported("FOREIGN KEY constraints"))
+            }
+            other => return Err(SqlError::not_supported(format!("table constraint {other}"))),
+        }
+    }
+    match pk {
+        Some(cols) => {
+            table.primary.columns = index_columns(&table, &cols)?;
+            for ic in &table.primary.columns {
+                if let Some(c) = table.columns.iter_mut().find(|c| c.id == ic.column_id) {
+                    c.nullable = false;
+                }
+            }
+            if let Some(n) = pk_name {
+                table.primary.name = n;
+            }
+            table.has_declared_primary_key = true;
+        }
+        None => {
+            let mut hidden_name = ROWID_COLUMN.to_string();
+            while table.column_index(&hidden_name).is_some() {
+                hidden_name.push('_');
+            }
+            let col = ColumnDef {
+                id: table.next_column_id,
+                name: hidden_name,
+                ty: DataType::Int8,
+                nullable: false,
+                default: None,
+                hidden: true,
+            };
+            table.next_column_id += 1;
+            table.primary.columns = vec![IndexColumn {
+                column_id: col.id,
+                descending: false,
+            }];
+            table.columns.push(col);
+        }
+    }
+    // Validate CHECK and DEFAULT expressions now, so a bad one fails the CREATE.
+    for chk in &table.checks {
+        cairn_sql_plan::bind::parse_expr(&chk.expr)?;
+    }
+    catalog::write_descriptor(txn, id, &Descriptor::Table(table))?;
+    catalog::bind_name(txn, db.id, &schema, &name, id)?;
+    Ok(true)
+}
+
+fn delete_index_rows(txn: &mut dyn KvTxn, table: &TableDef, index_id: u32) -> Result<u64> {
+    let (mut start, end) = keys::index_span(table.id, index_id);
+    let mut n = 0;
+    loop {
+        let batch = txn.scan(&start, &end, 1024, false)?;
+        let len = batch.len();
+        for (k, _) in batch {
+            txn.delete(&k)?;
+            n += 1;
+            start = k;
+            start.push(0);
+        }
+        if len < 1024 {
+            return Ok(n);
+        }
+    }
+}
+
+fn delete_rows(txn: &mut dyn KvTxn, table: &TableDef) -> Result<()> {
+    delete_index_rows(txn, table, PRIMARY_INDEX_ID)?;
+    for idx in &table.indexes {
+        delete_index_rows(txn, table, idx.id)?;
+    }
+    Ok(())
+}
+
+/// DROP TABLE name [, ...]. Returns how many tables were dropped.
+pub fn drop_tables(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    names: &[ast::ObjectName],
+    if_exists: bool,
+) -> Result<usize> {
+    let mut dropped = 0;
+    for n in names {
+        let (schema, name) = object_name(n)?;
+        let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
+        let Some(table) = catalog::table(txn, db.id, &schema, &name)? else {
+            if if_exists {
+                continue;
+            }
+            return Err(SqlError::undefined_table(&name));
+        };
+        delete_rows(txn, &table)?;
+        txn.delete(&keys::descriptor_key(table.id))?;
+        catalog::unbind_name(txn, db.id, &schema, &name)?;
+        dropped += 1;
+    }
+    Ok(dropped)
+}
+
+/// TRUNCATE name [, ...].
+pub fn truncate(txn: &mut dyn KvTxn, db: &DatabaseDesc, names: &[ast::ObjectName]) -> Result<()> {
+    for n in names {
+        let (schema, name) = object_name(n)?;
+        let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
+        let table = catalog::table(txn, db.id, &schema, &name)?
+            .ok_or_else(|| SqlError::undefined_table(&name))?;
+        delete_rows(txn, &table)?;
+    }
+    Ok(())
+}
+
+pub fn create_database(
+    txn: &mut dyn KvTxn,
+    name: &str,
+    owner: &str,
+    if_not_exists: bool,
+) -> Result<()> {
+    if catalog::database(txn, name)?.is_some() {
+        if if_not_exists {
+            return Ok(());
+        }
+        return Err(SqlError::new(
+            code::DUPLICATE_DATABASE,
+            format!("database \"{name}\" already exists"),
+        ));
+    }
+    let id = catalog::allocate_id(txn)?;
+    let db = DatabaseDesc {
+        id,
+        name: name.to_string(),
+        owner: owner.to_string(),
+    };
+    catalog::write_descriptor(txn, id, &Descriptor::Database(db))?;
+    catalog::bind_name(txn, 0, "", name, id)
+}
+
+pub fn drop_database(
+    txn: &mut dyn KvTxn,
+    name: &str,
+    current: &str,
+    if_exists: bool,
+) -> Result<()> {
+    let Some(db) = catalog::database(txn, name)? else {
+        if if_exists {
+            return Ok(());
+        }
+        return Err(SqlError::new(
+            code::UNDEFINED_DATABASE,
+            format!("database \"{name}\" does not exist"),
+        ));
+    };
+    if name == current {
+        return Err(SqlError::new(
+            code::OBJECT_IN_USE,
+            "cannot drop the currently open database",
+        ));
+    }
+    for d in catalog::objects_in(txn, db.id)? {
+        match d {
+            Descriptor::Table(t) => {
+                delete_rows(txn, &t)?;
+                txn.delete(&keys::descriptor_key(t.id))?;
+                catalog::unbind_name(txn, db.id, &t.schema, &t.name)?;
+            }
+            Descriptor::Sequence(s) => {
+                txn.delete(&keys::sequence_key(s.id))?;
+                txn.delete(&keys::descriptor_key(s.id))?;
+                catalog::unbind_name(txn, db.id, &s.schema, &s.name)?;
+            }
+            Descriptor::Database(_) => {}
+        }
+    }
+    txn.delete(&keys::descriptor_key(db.id))?;
+    catalog::unbind_name(txn, 0, "", name)
+}

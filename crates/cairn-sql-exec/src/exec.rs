@@ -1,0 +1,913 @@
+//! The executor: runs plans and DML over a transaction.
+//!
+//! Role: the session hands [`run`] an optimised `Plan` (and [`run_dml`] a bound DML statement)
+//! with the statement's transaction and parameters. Operators read table rows through
+//! `KvTxn::scan` (in batches of [`SCAN_BATCH_ROWS`]) and write through `put`/`delete`.
+//!
+//! Execution model (this increment): each operator produces its whole output as a `Vec` of
+//! rows before its parent runs. Scans read in bounded batches, but sorts, joins and
+//! aggregations hold their inputs; [`ExecLimits::rows_max`] bounds every intermediate result
+//! and a statement that exceeds it fails with 54000 instead of exhausting memory. Streaming
+//! operators replace this in the next increment without changing the interface.
+//!
+//! Invariants:
+//! 1. A row written to table T has exactly `T.columns.len()` values, each already cast to its
+//!    column's type, NOT NULL and CHECK constraints hold, and its primary key is unique (the
+//!    key is locked with `get_for_update` before the existence check, so a concurrent insert
+//!    of the same key waits or fails with 40001 rather than overwriting). Tests:
+//!    `tests/sql.rs` (`primary_key_violation_is_23505`, `not_null_violation_is_23502`, ...).
+//! 2. Operators never reorder rows unless they are `Sort` (or set operations); `Limit` without
+//!    `Sort` returns rows in scan (primary key) order.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
+
+use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
+use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
+use cairn_sql_plan::expr::{EvalContext, Expr};
+use cairn_sql_plan::plan::{AggCall, AggFunc, Bound, JoinKind, OnConflict, Plan, SetOpKind};
+use cairn_sql_plan::types::{compare, sort_cmp, DataType, Value};
+use cairn_sql_plan::{code, Result, SqlError};
+
+use crate::keys;
+use crate::kv::KvTxn;
+use crate::row::{decode_row, encode_row};
+
+pub type Row = Vec<Value>;
+
+/// Rows fetched per `KvTxn::scan` call.
+pub const SCAN_BATCH_ROWS: usize = 1024;
+
+/// Bounds on one statement's execution.
+#[derive(Clone, Copy, Debug)]
+pub struct ExecLimits {
+    /// Most rows any one operator may hold (54000 beyond).
+    pub rows_max: usize,
+}
+
+impl Default for ExecLimits {
+    fn default() -> Self {
+        ExecLimits {
+            rows_max: 10_000_000,
+        }
+    }
+}
+
+pub struct ExecCtx<'a> {
+    pub txn: &'a mut dyn KvTxn,
+    pub params: &'a [Value],
+    pub limits: ExecLimits,
+    pub session: &'a dyn SessionInfo,
+}
+
+impl ExecCtx<'_> {
+    fn eval(&self, e: &Expr, row: &[Value]) -> Result<Value> {
+        e.eval(
+            row,
+            &EvalContext {
+                params: self.params,
+            },
+        )
+    }
+
+    fn check_size(&self, n: usize) -> Result<()> {
+        if n > self.limits.rows_max {
+            return Err(SqlError::new(
+                code::PROGRAM_LIMIT_EXCEEDED,
+                format!(
+                    "statement holds more than {} rows in one operator",
+                    self.limits.rows_max
+                ),
+            )
+            .with_hint("Add a WHERE clause or LIMIT, or raise the row limit."));
+        }
+        Ok(())
+    }
+}
+
+fn truthy(v: Value) -> Result<bool> {
+    Ok(v.as_bool()? == Some(true))
+}
+
+/// Runs a query plan to completion.
+pub fn run(plan: &Plan, cx: &mut ExecCtx) -> Result<Vec<Row>> {
+    match plan {
+        Plan::Unit => Ok(vec![Vec::new()]),
+        Plan::Values { rows, .. } => {
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut row = Vec::with_capacity(r.len());
+                for e in r {
+                    row.push(cx.eval(e, &[])?);
+                }
+                out.push(row);
+            }
+            Ok(out)
+        }
+        Plan::Rows { rows, .. } => Ok(rows.clone()),
+        Plan::Scan {
+            table,
+            access,
+            filter,
+            ..
+        } => scan(table, access.as_ref(), filter.as_ref(), cx),
+        Plan::Filter { input, predicate } => {
+            let rows = run(input, cx)?;
+            let mut out = Vec::new();
+            for r in rows {
+                if truthy(cx.eval(predicate, &r)?)? {
+                    out.push(r);
+                }
+            }
+            Ok(out)
+        }
+        Plan::Project { input, exprs, .. } => {
+            let rows = run(input, cx)?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in rows {
+                let mut row = Vec::with_capacity(exprs.len());
+                for e in exprs {
+                    row.push(cx.eval(e, &r)?);
+                }
+                out.push(row);
+            }
+            Ok(out)
+        }
+        Plan::Rename { input, .. } => run(input, cx),
+        Plan::Aggregate {
+            input,
+            group_by,
+            aggs,
+            ..
+        } => {
+            let rows = run(input, cx)?;
+            aggregate(rows, group_by, aggs, cx)
+        }
+        Plan::Sort { input, keys } => {
+            let mut rows = run(input, cx)?;
+            rows.sort_by(|a, b| {
+                for k in keys {
+                    let (x, y) = (&a[k.column], &b[k.column]);
+                    let ord = match (x.is_null(), y.is_null()) {
+                        (true, true) => Ordering::Equal,
+                        (true, false) => {
+                            if k.nulls_first {
+                                Ordering::Less
+                            } else {
+                                Ordering::Greater
+                            }
+                        }
+                        (false, true) => {
+                            if k.nulls_first {
+                                Ordering::Greater
+                            } else {
+                                Ordering::Less
+                            }
+                        }
+                        _ => {
+                            let o = compare(x, y).unwrap_or(Ordering::Equal);
+                            if k.descending {
+                                o.reverse()
+                            } else {
+                                o
+                            }
+                        }
+                    };
+                    if ord != Ordering::Equal {
+                        return ord;
+                    }
+                }
+                Ordering::Equal
+            });
+            Ok(rows)
+        }
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => {
+            let limit = match limit {
+                Some(e) => match cx.eval(e, &[])? {
+                    Value::Null => None,
+                    Value::Int(n) if n < 0 => {
+                        return Err(SqlError::new(
+                            code::INVALID_ROW_COUNT_IN_LIMIT,
+                            "LIMIT must not be negative",
+                        ))
+                    }
+                    Value::Int(n) => Some(n as usize),
+                    other => return Err(SqlError::internal(format!("LIMIT value {other:?}"))),
+                },
+                None => None,
+            };
+            let offset = match offset {
+                Some(e) => match cx.eval(e, &[])? {
+                    Value::Null => 0,
+                    Value::Int(n) if n < 0 => {
+                        return Err(SqlError::new(
+                            code::INVALID_ROW_COUNT_IN_OFFSET,
+                            "OFFSET must not be negative",
+                        ))
+                    }
+                    Value::Int(n) => n as usize,
+                    other => return Err(SqlError::internal(format!("OFFSET value {other:?}"))),
+                },
+                None => 0,
+            };
+            let rows = run(input, cx)?;
+            Ok(rows
+                .into_iter()
+                .skip(offset)
+                .take(limit.unwrap_or(usize::MAX))
+                .collect())
+        }
+        Plan::Distinct { input } => {
+            let rows = run(input, cx)?;
+            let mut seen = std::collections::HashSet::new();
+            Ok(rows
+                .into_iter()
+                .filter(|r| seen.insert(group_key(r)))
+                .collect())
+        }
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            let l = run(left, cx)?;
+            let r = run(right, cx)?;
+            join(l, r, left.width(), right.width(), *kind, on.as_ref(), cx)
+        }
+        Plan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+            ..
+        } => {
+            let l = run(left, cx)?;
+            let r = run(right, cx)?;
+            Ok(set_op(*kind, *all, l, r))
+        }
+    }
+}
+
+/// Bytes that are equal exactly when two rows are equal for grouping purposes (NULLs equal).
+fn group_key(row: &[Value]) -> Vec<u8> {
+    let mut k = Vec::new();
+    for v in row {
+        match v {
+            // -0.0 and 0.0 are one group, as every NaN is.
+            Value::Float(f) if *f == 0.0 => keys::encode_value(&mut k, &Value::Float(0.0), false),
+            Value::Float(f) if f.is_nan() => {
+                keys::encode_value(&mut k, &Value::Float(f64::NAN), false)
+            }
+            v => keys::encode_value(&mut k, v, false),
+        }
+    }
+    k
+}
+
+fn scan(
+    table: &TableDef,
+    access: Option<&cairn_sql_plan::plan::IndexRange>,
+    filter: Option<&Expr>,
+    cx: &mut ExecCtx,
+) -> Result<Vec<Row>> {
+    let prefix = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
+    let (mut start, end) = match access {
+        None => (prefix.clone(), keys::prefix_end(&prefix)),
+        Some(a) => {
+            if a.index_id != PRIMARY_INDEX_ID {
+                return Err(SqlError::internal(
+                    "secondary index scans are planned but not built",
+                ));
+            }
+            let pk = table.primary_key_positions();
+            let mut p = prefix.clone();
+            for (i, e) in a.range.eq_prefix.iter().enumerate() {
+                let v = cx.eval(e, &[])?;
+                if v.is_null() {
+                    return Ok(Vec::new());
+                }
+                let desc = table.primary.columns.get(i).is_some_and(|c| c.descending);
+                keys::encode_value(&mut p, &v, desc);
+            }
+            let next_desc = table
+                .primary
+                .columns
+                .get(a.range.eq_prefix.len())
+                .is_some_and(|c| c.descending);
+            let _ = pk;
+            let mut start = p.clone();
+            let mut end = keys::prefix_end(&p);
+            if !next_desc {
+                if let Some((e, inclusive)) = &a.range.lower {
+                    let v = cx.eval(e, &[])?;
+                    if v.is_null() {
+                        return Ok(Vec::new());
+                    }
+                    let mut k = p.clone();
+                    keys::encode_value(&mut k, &v, false);
+                    start = if *inclusive { k } else { keys::prefix_end(&k) };
+                }
+                if let Some((e, inclusive)) = &a.range.upper {
+                    let v = cx.eval(e, &[])?;
+                    if v.is_null() {
+                        return Ok(Vec::new());
+                    }
+                    let mut k = p.clone();
+                    keys::encode_value(&mut k, &v, false);
+                    end = if *inclusive { keys::prefix_end(&k) } else { k };
+                }
+            }
+            (start, end)
+        }
+    };
+    let mut out = Vec::new();
+    while start < end {
+        let batch = cx.txn.scan(&start, &end, SCAN_BATCH_ROWS, false)?;
+        let n = batch.len();
+        for (k, v) in batch {
+            let row = decode_row(table, &v)?;
+            let keep = match filter {
+                Some(f) => truthy(cx.eval(f, &row)?)?,
+                None => true,
+            };
+            if keep {
+                out.push(row);
+            }
+            start = k;
+            start.push(0);
+        }
+        cx.check_size(out.len())?;
+        if n < SCAN_BATCH_ROWS {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Clone)]
+enum AggState {
+    Count(i64),
+    Sum(Option<Value>),
+    Avg(f64, i64),
+    MinMax(Option<Value>),
+    Bool(Option<bool>),
+    Str(Option<String>),
+}
+
+fn agg_init(a: &AggCall) -> AggState {
+    match a.func {
+        AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
+        AggFunc::Sum => AggState::Sum(None),
+        AggFunc::Avg => AggState::Avg(0.0, 0),
+        AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
+        AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
+        AggFunc::StringAgg => AggState::Str(None),
+    }
+}
+
+fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> Result<()> {
+    if a.func == AggFunc::CountStar {
+        if let AggState::Count(n) = st {
+            *n += 1;
+        }
+        return Ok(());
+    }
+    if v.is_null() {
+        return Ok(());
+    }
+    match st {
+        AggState::Count(n) => *n += 1,
+        AggState::Sum(acc) => {
+            *acc = Some(match acc.take() {
+                None => match v {
+                    Value::Int(i) => Value::Int(i),
+                    other => other,
+                },
+                Some(prev) => cairn_sql_plan::expr::binary(
+                    cairn_sql_plan::expr::BinaryOp::Add,
+                    prev,
+                    v,
+                    &a.ty,
+                )?,
+            })
+        }
+        AggState::Avg(sum, n) => {
+            *sum += match v {
+                Value::Int(i) => i as f64,
+                Value::Float(f) => f,
+                _ => 0.0,
+            };
+            *n += 1;
+        }
+        AggState::MinMax(cur) => {
+            let replace = match cur {
+                None => true,
+                Some(c) => {
+                    let o = compare(&v, c).unwrap_or(Ordering::Equal);
+                    if a.func == AggFunc::Min {
+                        o == Ordering::Less
+                    } else {
+                        o == Ordering::Greater
+                    }
+                }
+            };
+            if replace {
+                *cur = Some(v);
+            }
+        }
+        AggState::Bool(cur) => {
+            let b = v.as_bool()?.unwrap_or(false);
+            *cur = Some(match (*cur, a.func) {
+                (None, _) => b,
+                (Some(c), AggFunc::BoolAnd) => c && b,
+                (Some(c), _) => c || b,
+            });
+        }
+        AggState::Str(cur) => {
+            let Value::Text(s) = v else { return Ok(()) };
+            match cur {
+                None => *cur = Some(s),
+                Some(c) => {
+                    if let Some(Value::Text(d)) = extra {
+                        c.push_str(&d);
+                    }
+                    c.push_str(&s);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn agg_final(st: AggState) -> Value {
+    match st {
+        AggState::Count(n) => Value::Int(n),
+        AggState::Sum(v) | AggState::MinMax(v) => v.unwrap_or(Value::Null),
+        AggState::Avg(_, 0) => Value::Null,
+        AggState::Avg(s, n) => Value::Float(s / n as f64),
+        AggState::Bool(b) => b.map_or(Value::Null, Value::Bool),
+        AggState::Str(s) => s.map_or(Value::Null, Value::Text),
+    }
+}
+
+fn aggregate(
+    rows: Vec<Row>,
+    group_by: &[Expr],
+    aggs: &[AggCall],
+    cx: &mut ExecCtx,
+) -> Result<Vec<Row>> {
+    struct Group {
+        key: Row,
+        states: Vec<AggState>,
+        seen: Vec<std::collections::HashSet<Vec<u8>>>,
+    }
+    let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
+    let mut groups: Vec<Group> = Vec::new();
+    for r in &rows {
+        let mut key = Vec::with_capacity(group_by.len());
+        for g in group_by {
+            key.push(cx.eval(g, r)?);
+        }
+        let k = group_key(&key);
+        let gi = match index.get(&k) {
+            Some(i) => *i,
+            None => {
+                groups.push(Group {
+                    key,
+                    states: aggs.iter().map(agg_init).collect(),
+                    seen: aggs.iter().map(|_| Default::default()).collect(),
+                });
+                index.insert(k, groups.len() - 1);
+                cx.check_size(groups.len())?;
+                groups.len() - 1
+            }
+        };
+        for (ai, a) in aggs.iter().enumerate() {
+            if let Some(f) = &a.filter {
+                if !truthy(cx.eval(f, r)?)? {
+                    continue;
+                }
+            }
+            let v = match &a.arg {
+                Some(e) => cx.eval(e, r)?,
+                None => Value::Null,
+            };
+            if a.distinct {
+                if v.is_null() {
+                    continue;
+                }
+                if !groups[gi].seen[ai].insert(group_key(std::slice::from_ref(&v))) {
+                    continue;
+                }
+            }
+            let extra = match &a.extra {
+                Some(e) => Some(cx.eval(e, r)?),
+                None => None,
+            };
+            agg_step(a, &mut groups[gi].states[ai], v, extra)?;
+        }
+    }
+    if groups.is_empty() && group_by.is_empty() {
+        groups.push(Group {
+            key: Vec::new(),
+            states: aggs.iter().map(agg_init).collect(),
+            seen: Vec::new(),
+        });
+    }
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let mut row = g.key;
+            row.extend(g.states.into_iter().map(agg_final));
+            row
+        })
+        .collect())
+}
+
+fn join(
+    l: Vec<Row>,
+    r: Vec<Row>,
+    lw: usize,
+    rw: usize,
+    kind: JoinKind,
+    on: Option<&Expr>,
+    cx: &mut ExecCtx,
+) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let mut right_matched = vec![false; r.len()];
+    let mut joined = Vec::with_capacity(lw + rw);
+    for lr in &l {
+        let mut matched = false;
+        for (ri, rr) in r.iter().enumerate() {
+            joined.clear();
+            joined.extend_from_slice(lr);
+            joined.extend_from_slice(rr);
+            let ok = match on {
+                Some(p) => truthy(cx.eval(p, &joined)?)?,
+                None => true,
+            };
+            if ok {
+                matched = true;
+                right_matched[ri] = true;
+                out.push(joined.clone());
+            }
+        }
+        if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
+            let mut row = lr.clone();
+            row.extend(std::iter::repeat_n(Value::Null, rw));
+            out.push(row);
+        }
+        cx.check_size(out.len())?;
+    }
+    if matches!(kind, JoinKind::Right | JoinKind::Full) {
+        for (ri, rr) in r.iter().enumerate() {
+            if !right_matched[ri] {
+                let mut row = vec![Value::Null; lw];
+                row.extend_from_slice(rr);
+                out.push(row);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
+    match kind {
+        SetOpKind::Union => {
+            let mut rows = l;
+            rows.extend(r);
+            if all {
+                rows
+            } else {
+                let mut seen = std::collections::HashSet::new();
+                rows.into_iter()
+                    .filter(|x| seen.insert(group_key(x)))
+                    .collect()
+            }
+        }
+        SetOpKind::Intersect | SetOpKind::Except => {
+            let mut counts: HashMap<Vec<u8>, usize> = HashMap::new();
+            for x in &r {
+                *counts.entry(group_key(x)).or_default() += 1;
+            }
+            let mut out = Vec::new();
+            let mut emitted = std::collections::HashSet::new();
+            for x in l {
+                let k = group_key(&x);
+                let c = counts.get(&k).copied().unwrap_or(0);
+                let keep = match (kind, all) {
+                    (SetOpKind::Intersect, true) => {
+                        if c > 0 {
+                            counts.insert(k.clone(), c - 1);
+                            true
+                        } else {
+                            false
+                        }
+                    }
+                    (SetOpKind::Intersect, false) => c > 0 && emitted.insert(k.clone()),
+                    (_, true) => {
+                        if c > 0 {
+                            counts.insert(k.clone(), c - 1);
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    (_, false) => c == 0 && emitted.insert(k.clone()),
+                };
+                if keep {
+                    out.push(x);
+                }
+            }
+            out
+        }
+    }
+}
+
+/// Source of unique values for the hidden `rowid` of tables without a primary key:
+/// microseconds since the epoch shifted left by 8, then incremented, so ids grow across
+/// restarts while the clock does.
+static NEXT_ROWID: AtomicI64 = AtomicI64::new(0);
+
+fn unique_rowid(now_micros: i64) -> i64 {
+    let floor = now_micros.saturating_mul(256);
+    let mut cur = NEXT_ROWID.load(AtomicOrdering::Relaxed);
+    loop {
+        let next = (cur + 1).max(floor);
+        match NEXT_ROWID.compare_exchange_weak(
+            cur,
+            next,
+            AtomicOrdering::Relaxed,
+            AtomicOrdering::Relaxed,
+        ) {
+            Ok(_) => return next,
+            Err(actual) => cur = actual,
+        }
+    }
+}
+
+fn primary_key(table: &TableDef, row: &[Value]) -> Vec<u8> {
+    let mut k = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
+    for ic in &table.primary.columns {
+        if let Some((i, _)) = table.column_by_id(ic.column_id) {
+            keys::encode_value(&mut k, &row[i], ic.descending);
+        }
+    }
+    k
+}
+
+fn key_description(table: &TableDef, row: &[Value]) -> String {
+    let mut names = Vec::new();
+    let mut vals = Vec::new();
+    for ic in &table.primary.columns {
+        if let Some((i, c)) = table.column_by_id(ic.column_id) {
+            names.push(c.name.clone());
+            vals.push(row[i].to_text(&c.ty).unwrap_or_else(|| "null".into()));
+        }
+    }
+    format!(
+        "Key ({})=({}) already exists.",
+        names.join(", "),
+        vals.join(", ")
+    )
+}
+
+struct EmptyCatalog;
+impl Catalog for EmptyCatalog {
+    fn table(&self, _: Option<&str>, _: &str) -> Result<Option<std::sync::Arc<TableDef>>> {
+        Ok(None)
+    }
+}
+
+/// Bound CHECK expressions of a table, over its full row.
+fn checks(table: &TableDef, session: &dyn SessionInfo) -> Result<Vec<(String, Expr)>> {
+    let mut out = Vec::new();
+    let scope = table_scope(table, &table.name);
+    for c in &table.checks {
+        let mut b = Binder::new(&EmptyCatalog, session, Vec::new());
+        let ast = cairn_sql_plan::bind::parse_expr(&c.expr)?;
+        out.push((c.name.clone(), b.bind_expr(&ast, &scope)?));
+    }
+    Ok(out)
+}
+
+fn validate_row(
+    table: &TableDef,
+    row: &[Value],
+    checks: &[(String, Expr)],
+    cx: &ExecCtx,
+) -> Result<()> {
+    for (c, v) in table.columns.iter().zip(row) {
+        if v.is_null() && !c.nullable {
+            return Err(SqlError::new(
+                code::NOT_NULL_VIOLATION,
+                format!(
+                    "null value in column \"{}\" of relation \"{}\" violates not-null constraint",
+                    c.name, table.name
+                ),
+            )
+            .with_table(table.name.clone()));
+        }
+    }
+    for (name, e) in checks {
+        if cx.eval(e, row)?.as_bool()? == Some(false) {
+            return Err(SqlError::new(
+                code::CHECK_VIOLATION,
+                format!(
+                    "new row for relation \"{}\" violates check constraint \"{name}\"",
+                    table.name
+                ),
+            )
+            .with_constraint(name.clone())
+            .with_table(table.name.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// What a DML statement did: the affected row count and, with RETURNING, the returned rows.
+pub struct DmlOutcome {
+    pub count: u64,
+    pub returned: Vec<Row>,
+}
+
+/// Runs INSERT / UPDATE / DELETE.
+pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
+    match bound {
+        Bound::Query { .. } => Err(SqlError::internal("run_dml called with a query")),
+        Bound::Insert {
+            table,
+            source,
+            targets,
+            defaults,
+            on_conflict,
+            returning,
+        } => {
+            let rows = run(source, cx)?;
+            let checks = checks(table, cx.session)?;
+            let now = cx.txn.timestamp_micros();
+            let rowid_pos = if table.has_declared_primary_key {
+                None
+            } else {
+                table.primary_key_positions().first().copied()
+            };
+            let mut out = DmlOutcome {
+                count: 0,
+                returned: Vec::new(),
+            };
+            for src in rows {
+                let mut row = vec![Value::Null; table.columns.len()];
+                for (k, &ti) in targets.iter().enumerate() {
+                    row[ti] = src.get(k).cloned().unwrap_or(Value::Null);
+                }
+                for (i, e) in defaults {
+                    row[*i] = cx.eval(e, &[])?;
+                }
+                if let Some(p) = rowid_pos {
+                    row[p] = Value::Int(unique_rowid(now));
+                }
+                validate_row(table, &row, &checks, cx)?;
+                let key = primary_key(table, &row);
+                let existing = cx.txn.get_for_update(&key)?;
+                let final_row = match (existing, on_conflict) {
+                    (None, _) => row,
+                    (Some(_), OnConflict::Error) => {
+                        return Err(SqlError::new(
+                            code::UNIQUE_VIOLATION,
+                            format!(
+                                "duplicate key value violates unique constraint \"{}\"",
+                                table.primary.name
+                            ),
+                        )
+                        .with_detail(key_description(table, &row))
+                        .with_constraint(table.primary.name.clone())
+                        .with_table(table.name.clone()))
+                    }
+                    (Some(_), OnConflict::DoNothing) => continue,
+                    (
+                        Some(old),
+                        OnConflict::DoUpdate {
+                            assignments,
+                            predicate,
+                        },
+                    ) => {
+                        let old = decode_row(table, &old)?;
+                        let mut both = old.clone();
+                        both.extend(row.iter().cloned());
+                        if let Some(p) = predicate {
+                            if !truthy(cx.eval(p, &both)?)? {
+                                continue;
+                            }
+                        }
+                        let mut new = old;
+                        for (i, e) in assignments {
+                            new[*i] = cx.eval(e, &both)?;
+                        }
+                        validate_row(table, &new, &checks, cx)?;
+                        if primary_key(table, &new) != key {
+                            return Err(SqlError::not_supported(
+                                "ON CONFLICT DO UPDATE that changes the primary key",
+                            ));
+                        }
+                        new
+                    }
+                };
+                cx.txn.put(&key, &encode_row(table, &final_row))?;
+                out.count += 1;
+                if let Some((exprs, _)) = returning {
+                    let mut r = Vec::with_capacity(exprs.len());
+                    for e in exprs {
+                        r.push(cx.eval(e, &final_row)?);
+                    }
+                    out.returned.push(r);
+                }
+            }
+            Ok(out)
+        }
+        Bound::Update {
+            table,
+            input,
+            assignments,
+            returning,
+        } => {
+            let rows = run(input, cx)?;
+            let checks = checks(table, cx.session)?;
+            let mut out = DmlOutcome {
+                count: 0,
+                returned: Vec::new(),
+            };
+            for old in rows {
+                let old_key = primary_key(table, &old);
+                let mut new = old.clone();
+                for (i, e) in assignments {
+                    new[*i] = cx.eval(e, &old)?;
+                }
+                validate_row(table, &new, &checks, cx)?;
+                let new_key = primary_key(table, &new);
+                if new_key != old_key {
+                    if cx.txn.get_for_update(&new_key)?.is_some() {
+                        return Err(SqlError::new(
+                            code::UNIQUE_VIOLATION,
+                            format!(
+                                "duplicate key value violates unique constraint \"{}\"",
+                                table.primary.name
+                            ),
+                        )
+                        .with_detail(key_description(table, &new))
+                        .with_constraint(table.primary.name.clone()));
+                    }
+                    cx.txn.delete(&old_key)?;
+                }
+                cx.txn.put(&new_key, &encode_row(table, &new))?;
+                out.count += 1;
+                if let Some((exprs, _)) = returning {
+                    let mut r = Vec::with_capacity(exprs.len());
+                    for e in exprs {
+                        r.push(cx.eval(e, &new)?);
+                    }
+                    out.returned.push(r);
+                }
+            }
+            Ok(out)
+        }
+        Bound::Delete {
+            table,
+            input,
+            returning,
+        } => {
+            let rows = run(input, cx)?;
+            let mut out = DmlOutcome {
+                count: 0,
+                returned: Vec::new(),
+            };
+            for old in rows {
+                cx.txn.delete(&primary_key(table, &old))?;
+                out.count += 1;
+                if let Some((exprs, _)) = returning {
+                    let mut r = Vec::with_capacity(exprs.len());
+                    for e in exprs {
+                        r.push(cx.eval(e, &old)?);
+                    }
+                    out.returned.push(r);
+                }
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Sort helper shared with the session (ORDER BY of catalog rows).
+pub fn sort_rows(rows: &mut [Row], column: usize) {
+    rows.sort_by(|a, b| sort_cmp(&a[column], &b[column]));
+}
+
+/// The type of each column of a DML's RETURNING list or a query.
+pub fn column_types(cols: &[cairn_sql_plan::plan::OutputColumn]) -> Vec<DataType> {
+    cols.iter().map(|c| c.ty.clone()).collect()
+}

@@ -1,0 +1,143 @@
+//! Where SQL data lives in the key space.
+//!
+//! Role: the only module that builds or parses keys for table rows, index entries and the
+//! system tables. `docs/format/sql.md` mirrors this header.
+//!
+//! Format (every component order-preserving keycode, `cairn_codec::keycode`):
+//!
+//! ```text
+//! row / index entry   Int(table_id) Int(index_id) <key column values...> [<pk values> for
+//!                     non-unique secondary indexes]
+//! descriptor          Int(1) Int(1) Int(descriptor_id)                  -> JSON descriptor
+//! namespace entry     Int(2) Int(1) Int(parent_id) Bytes(schema) Bytes(name) -> u32 BE id
+//! id counter          Int(3) Int(1)                                     -> u64 BE next id
+//! sequence value      Int(4) Int(1) Int(sequence_id)                    -> i64 BE last value
+//! user (role)         Int(5) Int(1) Bytes(name)                         -> JSON role
+//! ```
+//!
+//! Example: row with primary key 7 of table 100: `keycode(100) keycode(1) keycode(7)` =
+//! `01 80 00 00 00 00 00 00 64 01 80 00 00 00 00 00 00 01 01 80 00 00 00 00 00 00 07`.
+//!
+//! Invariants:
+//! 1. System tables use ids below [`FIRST_USER_ID`]; user descriptors are allocated from the
+//!    id counter starting there, so the two never collide.
+//! 2. All entries of one index share the prefix `Int(table_id) Int(index_id)` and nothing else
+//!    does, so [`index_span`] bounds a full index scan exactly.
+
+use cairn_codec::keycode::{self, Direction};
+
+use cairn_sql_plan::types::Value;
+
+pub const DESCRIPTOR_TABLE: u32 = 1;
+pub const NAMESPACE_TABLE: u32 = 2;
+pub const ID_COUNTER_TABLE: u32 = 3;
+pub const SEQUENCE_TABLE: u32 = 4;
+pub const ROLE_TABLE: u32 = 5;
+/// The first id handed to user databases, tables, sequences.
+pub const FIRST_USER_ID: u32 = 100;
+
+pub fn index_prefix(table_id: u32, index_id: u32) -> Vec<u8> {
+    let mut k = Vec::with_capacity(18);
+    keycode::encode_i64(&mut k, table_id as i64, Direction::Ascending);
+    keycode::encode_i64(&mut k, index_id as i64, Direction::Ascending);
+    k
+}
+
+/// `[start, end)` covering every entry of one index.
+pub fn index_span(table_id: u32, index_id: u32) -> (Vec<u8>, Vec<u8>) {
+    (
+        index_prefix(table_id, index_id),
+        index_prefix(table_id, index_id + 1),
+    )
+}
+
+/// The smallest key greater than every key that starts with `prefix`.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0xff; prefix.len() + 1]
+}
+
+/// Appends one SQL value in key order.
+pub fn encode_value(out: &mut Vec<u8>, v: &Value, descending: bool) {
+    let dir = if descending {
+        Direction::Descending
+    } else {
+        Direction::Ascending
+    };
+    match v {
+        Value::Null => keycode::encode_null(out, dir),
+        Value::Bool(b) => keycode::encode_bool(out, *b, dir),
+        Value::Int(i) => keycode::encode_i64(out, *i, dir),
+        Value::Float(f) => keycode::encode_f64(out, *f, dir),
+        Value::Text(s) => keycode::encode_bytes(out, s.as_bytes(), dir),
+        Value::Bytes(b) => keycode::encode_bytes(out, b, dir),
+    }
+}
+
+pub fn descriptor_key(id: u32) -> Vec<u8> {
+    let mut k = index_prefix(DESCRIPTOR_TABLE, 1);
+    keycode::encode_i64(&mut k, id as i64, Direction::Ascending);
+    k
+}
+
+pub fn namespace_key(parent: u32, schema: &str, name: &str) -> Vec<u8> {
+    let mut k = namespace_prefix(parent);
+    keycode::encode_bytes(&mut k, schema.as_bytes(), Direction::Ascending);
+    keycode::encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+pub fn namespace_prefix(parent: u32) -> Vec<u8> {
+    let mut k = index_prefix(NAMESPACE_TABLE, 1);
+    keycode::encode_i64(&mut k, parent as i64, Direction::Ascending);
+    k
+}
+
+pub fn id_counter_key() -> Vec<u8> {
+    index_prefix(ID_COUNTER_TABLE, 1)
+}
+
+pub fn sequence_key(id: u32) -> Vec<u8> {
+    let mut k = index_prefix(SEQUENCE_TABLE, 1);
+    keycode::encode_i64(&mut k, id as i64, Direction::Ascending);
+    k
+}
+
+pub fn role_key(name: &str) -> Vec<u8> {
+    let mut k = index_prefix(ROLE_TABLE, 1);
+    keycode::encode_bytes(&mut k, name.as_bytes(), Direction::Ascending);
+    k
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn row_key_matches_the_documented_example() {
+        let mut k = index_prefix(100, 1);
+        encode_value(&mut k, &Value::Int(7), false);
+        let hex: Vec<String> = k.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex.join(" "),
+            "01 80 00 00 00 00 00 00 64 01 80 00 00 00 00 00 00 01 01 80 00 00 00 00 00 00 07"
+        );
+    }
+
+    #[test]
+    fn index_span_bounds_exactly_one_index() {
+        let (start, end) = index_span(100, 1);
+        let mut inside = index_prefix(100, 1);
+        encode_value(&mut inside, &Value::Int(i64::MAX), false);
+        assert!(inside >= start && inside < end);
+        let other = index_prefix(100, 2);
+        assert!(other >= end);
+        assert_eq!(prefix_end(&[1, 0xff]), vec![2]);
+    }
+}

@@ -1,0 +1,51 @@
+//! The transactional key-value interface the SQL layer runs on.
+//!
+//! Role: the executor and the catalog read and write only through [`KvTxn`]; the binary crate
+//! implements [`KvStore`] over the single-node MVCC engine today and over the distributed
+//! transaction coordinator later, so SQL never reaches around the transaction layer.
+//!
+//! Invariants (what implementations promise):
+//! 1. A `KvTxn` sees its own writes, and reads a consistent snapshot at SNAPSHOT and
+//!    SERIALIZABLE (a fresh one per statement at READ COMMITTED, see [`KvTxn::new_statement`]).
+//! 2. Errors come back as `SqlError`s with PostgreSQL SQLSTATEs already chosen (40001 for
+//!    serialization failures, 40P01 deadlocks, 55P03 lock timeouts, 54000 size limits), so
+//!    drivers' retry loops work unchanged.
+//! 3. After `commit` returns `Ok` the writes are durable (fsync'd) and visible to every
+//!    transaction that starts afterwards.
+
+use cairn_sql_plan::Result;
+pub use cairn_types::IsolationLevel;
+
+/// A key/value pair as scans return it.
+pub type KvPair = (Vec<u8>, Vec<u8>);
+
+/// Opens transactions.
+pub trait KvStore: Send + Sync + 'static {
+    fn begin(&self, isolation: IsolationLevel, read_only: bool) -> Result<Box<dyn KvTxn>>;
+}
+
+/// One open transaction. Dropping it without `commit` rolls it back.
+pub trait KvTxn: Send {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Locks `key` exclusively (waiting behind other writers) and reads its newest committed
+    /// value; at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001.
+    fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Pairs with keys in `[start, end)`, in key order (or reverse), at most `limit`.
+    fn scan(
+        &mut self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KvPair>>;
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()>;
+    fn delete(&mut self, key: &[u8]) -> Result<()>;
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self);
+    fn isolation(&self) -> IsolationLevel;
+    /// Called before each statement: at READ COMMITTED the statement reads a fresh snapshot.
+    fn new_statement(&mut self) -> Result<()>;
+    /// Wall-clock time of the transaction's read timestamp, in microseconds since the Unix
+    /// epoch (`now()` is constant within a transaction).
+    fn timestamp_micros(&self) -> i64;
+}

@@ -1,0 +1,21 @@
+//! `cairn-sql-exec`: the back half of Cairn's SQL engine.
+//!
+//! What it is: the catalog stored in the key space ([`catalog`], [`keys`]), row encoding
+//! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]) and SQL sessions ([`session`]), all over
+//! the transactional key-value interface [`kv::KvTxn`]. What it is not: it knows nothing of the
+//! PostgreSQL wire protocol (the `cairn` binary adapts a [`session::Session`] to
+//! `cairn-pgwire`) nor of how transactions are implemented (the binary implements
+//! [`kv::KvStore`] over `cairn-mvcc`).
+//!
+//! Layer 6 (STYLE.md §1). Threading: an [`session::Engine`] is shared (`Send + Sync`); a
+//! [`session::Session`] belongs to one connection and is used from one task at a time.
+
+pub mod catalog;
+pub mod ddl;
+pub mod exec;
+pub mod keys;
+pub mod kv;
+pub mod row;
+pub mod session;
+
+pub use session::{Engine, ExecResult, Prepared, Session, TxStatus};

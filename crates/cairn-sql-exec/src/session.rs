@@ -1,0 +1,989 @@
+//! SQL sessions: one per client connection. A session owns the connection's transaction state
+//! (idle, in a block, or in a failed block), its settings, and runs statements.
+//!
+//! Role: the protocol adapter (in the `cairn` binary) calls [`Session::start_batch`] /
+//! [`Session::next_in_batch`] for simple queries and [`Session::prepare`] /
+//! [`Session::execute_prepared`] for the extended protocol; the session parses, binds
+//! (`cairn-sql-plan`), optimises, and runs (`exec.rs`, `ddl.rs`) inside a `KvTxn`.
+//!
+//! Transactions, as PostgreSQL has them:
+//! - Outside `BEGIN` every statement runs in its own transaction and commits when it ends
+//!   (PostgreSQL runs a multi-statement simple query as one implicit transaction; Cairn
+//!   commits per statement — see docs/sql.md).
+//! - `BEGIN` / `START TRANSACTION` opens a block; an error inside it makes the block failed:
+//!   every statement but `COMMIT`/`ROLLBACK` then gets 25P02, and `COMMIT` rolls back and
+//!   answers `ROLLBACK`.
+//! - A failed commit (40001) ends the block: the session is idle again.
+//!
+//! Invariants:
+//! 1. At most one `KvTxn` is open per session, and it is open exactly while `block` is `Some`
+//!    (or during one autocommit statement). Test: `tests/sql.rs` `failed_block_...`.
+//! 2. Dropping a session (client gone) drops its transaction, which rolls it back.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use sqlparser::ast;
+
+use cairn_sql_plan::bind::{ident_name, object_name, Binder, SessionInfo};
+use cairn_sql_plan::catalog::Catalog;
+use cairn_sql_plan::plan::{Bound, OutputColumn};
+use cairn_sql_plan::types::{DataType, Value};
+use cairn_sql_plan::{code, rules, Result, SqlError};
+
+use crate::catalog::{self, DatabaseDesc, TxnCatalog};
+use crate::ddl;
+use crate::exec::{self, ExecCtx, ExecLimits, Row};
+use crate::kv::{IsolationLevel, KvStore, KvTxn};
+
+/// The PostgreSQL version Cairn reports (drivers choose their queries by it).
+pub const SERVER_VERSION: &str = "15.0";
+
+/// Shared by every session of one server.
+pub struct Engine {
+    store: Arc<dyn KvStore>,
+    pub limits: ExecLimits,
+}
+
+impl Engine {
+    /// Opens the engine over a store, creating the `postgres` database and role if the store
+    /// is empty.
+    pub fn new(store: Arc<dyn KvStore>) -> Result<Arc<Engine>> {
+        let engine = Arc::new(Engine {
+            store,
+            limits: ExecLimits::default(),
+        });
+        engine.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
+        Ok(engine)
+    }
+
+    /// Runs `f` in a fresh SERIALIZABLE transaction and commits it, retrying serialization
+    /// failures a few times (used for bootstrap and session setup, never for user SQL).
+    fn with_txn<T>(&self, mut f: impl FnMut(&mut dyn KvTxn) -> Result<T>) -> Result<T> {
+        let mut attempt = 0;
+        loop {
+            let mut txn = self.store.begin(IsolationLevel::Serializable, false)?;
+            let r = f(&mut *txn).and_then(|v| txn.commit().map(|_| v));
+            match r {
+                Err(e) if e.is_retryable() && attempt < 20 => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+
+    /// Opens a session for `user` on `database` (3D000 if it does not exist).
+    pub fn open_session(self: &Arc<Self>, user: &str, database: &str) -> Result<Session> {
+        let db = self
+            .with_txn(|txn| catalog::database(txn, database))?
+            .ok_or_else(|| {
+                SqlError::new(
+                    code::UNDEFINED_DATABASE,
+                    format!("database \"{database}\" does not exist"),
+                )
+            })?;
+        Ok(Session::new(self.clone(), user.to_string(), db))
+    }
+
+    /// The SCRAM verifier stored for `user`, if the role exists and has a password.
+    pub fn role(&self, user: &str) -> Result<Option<catalog::RoleDesc>> {
+        self.with_txn(|txn| catalog::role(txn, user))
+    }
+
+    /// Creates or updates a role (used by `cairn start --password`).
+    pub fn set_role(&self, role: catalog::RoleDesc) -> Result<()> {
+        self.with_txn(|txn| catalog::write_role(txn, &role))
+    }
+}
+
+/// The status byte of ReadyForQuery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TxStatus {
+    Idle,
+    InBlock,
+    Failed,
+}
+
+/// What one statement produced.
+#[derive(Debug)]
+pub enum ExecResult {
+    /// Rows, with the command tag to send after them ("SELECT 3", "INSERT 0 2", ...).
+    Rows {
+        columns: Vec<OutputColumn>,
+        rows: Vec<Row>,
+        tag: String,
+    },
+    Command {
+        tag: String,
+    },
+    /// The empty query.
+    Empty,
+}
+
+/// A parsed (and, for queries and DML, bound) statement, as the extended protocol keeps it.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub statement: Option<ast::Statement>,
+    pub param_types: Vec<DataType>,
+    /// Result columns, or `None` for statements that return no rows.
+    pub columns: Option<Vec<OutputColumn>>,
+}
+
+struct Block {
+    txn: Box<dyn KvTxn>,
+    failed: bool,
+}
+
+/// Settings reported to clients with ParameterStatus when they change.
+const REPORTED: &[&str] = &[
+    "application_name",
+    "client_encoding",
+    "datestyle",
+    "intervalstyle",
+    "is_superuser",
+    "server_encoding",
+    "server_version",
+    "session_authorization",
+    "standard_conforming_strings",
+    "timezone",
+    "integer_datetimes",
+];
+
+fn default_settings(user: &str) -> BTreeMap<String, String> {
+    let mut s = BTreeMap::new();
+    for (k, v) in [
+        ("application_name", ""),
+        ("client_encoding", "UTF8"),
+        ("datestyle", "ISO, MDY"),
+        ("default_transaction_isolation", "serializable"),
+        ("default_transaction_read_only", "off"),
+        ("extra_float_digits", "1"),
+        ("integer_datetimes", "on"),
+        ("intervalstyle", "postgres"),
+        ("is_superuser", "on"),
+        ("lock_timeout", "0"),
+        ("max_identifier_length", "63"),
+        ("search_path", "\"$user\", public"),
+        ("server_encoding", "UTF8"),
+        ("server_version", SERVER_VERSION),
+        ("server_version_num", "150000"),
+        ("standard_conforming_strings", "on"),
+        ("statement_timeout", "0"),
+        ("timezone", "UTC"),
+        ("transaction_isolation", "serializable"),
+        ("transaction_read_only", "off"),
+    ] {
+        s.insert(k.to_string(), v.to_string());
+    }
+    s.insert("session_authorization".into(), user.to_string());
+    s
+}
+
+/// The name a setting is reported under (PostgreSQL's capitalisation).
+fn display_name(name: &str) -> String {
+    match name {
+        "datestyle" => "DateStyle".into(),
+        "intervalstyle" => "IntervalStyle".into(),
+        "timezone" => "TimeZone".into(),
+        other => other.to_string(),
+    }
+}
+
+fn isolation_name(i: IsolationLevel) -> &'static str {
+    match i {
+        IsolationLevel::ReadCommitted => "read committed",
+        IsolationLevel::Snapshot => "repeatable read",
+        IsolationLevel::Serializable => "serializable",
+    }
+}
+
+fn parse_isolation(s: &str) -> Result<IsolationLevel> {
+    match s.trim().to_lowercase().as_str() {
+        "read committed" | "read uncommitted" => Ok(IsolationLevel::ReadCommitted),
+        "repeatable read" | "snapshot" => Ok(IsolationLevel::Snapshot),
+        "serializable" => Ok(IsolationLevel::Serializable),
+        other => Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            format!("invalid value for parameter \"transaction_isolation\": \"{other}\""),
+        )),
+    }
+}
+
+pub struct Session {
+    engine: Arc<Engine>,
+    user: String,
+    db: DatabaseDesc,
+    block: Option<Block>,
+    batch: VecDeque<ast::Statement>,
+    batch_was_empty: bool,
+    settings: BTreeMap<String, String>,
+    /// Isolation for the next transaction (SET TRANSACTION before BEGIN's first statement).
+    block_isolation: Option<IsolationLevel>,
+    parameter_changes: Vec<(String, String)>,
+    notices: Vec<String>,
+}
+
+struct Info<'a> {
+    user: &'a str,
+    db: &'a str,
+}
+
+impl SessionInfo for Info<'_> {
+    fn current_database(&self) -> String {
+        self.db.to_string()
+    }
+    fn current_user(&self) -> String {
+        self.user.to_string()
+    }
+    fn server_version(&self) -> String {
+        SERVER_VERSION.to_string()
+    }
+}
+
+impl Session {
+    fn new(engine: Arc<Engine>, user: String, db: DatabaseDesc) -> Session {
+        let settings = default_settings(&user);
+        Session {
+            engine,
+            user,
+            db,
+            block: None,
+            batch: VecDeque::new(),
+            batch_was_empty: false,
+            settings,
+            block_isolation: None,
+            parameter_changes: Vec::new(),
+            notices: Vec::new(),
+        }
+    }
+
+    pub fn database(&self) -> &str {
+        &self.db.name
+    }
+
+    pub fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Settings to report with ParameterStatus at startup (name, value).
+    pub fn reported_settings(&self) -> Vec<(String, String)> {
+        REPORTED
+            .iter()
+            .filter_map(|k| self.settings.get(*k).map(|v| (display_name(k), v.clone())))
+            .collect()
+    }
+
+    pub fn status(&self) -> TxStatus {
+        match &self.block {
+            None => TxStatus::Idle,
+            Some(b) if b.failed => TxStatus::Failed,
+            Some(_) => TxStatus::InBlock,
+        }
+    }
+
+    pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
+        std::mem::take(&mut self.parameter_changes)
+    }
+
+    pub fn take_notices(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notices)
+    }
+
+    /// The protocol layer saw an error the session did not produce: a block becomes failed.
+    pub fn fail_block(&mut self) {
+        if let Some(b) = &mut self.block {
+            b.failed = true;
+        }
+    }
+
+    /// The client is gone: roll back whatever is open.
+    pub fn terminate(&mut self) {
+        if let Some(mut b) = self.block.take() {
+            b.txn.rollback();
+        }
+        self.batch.clear();
+    }
+
+    // ----- simple query -----
+
+    /// Parses a simple-query string; its statements then run one per [`Self::next_in_batch`].
+    pub fn start_batch(&mut self, sql: &str) -> Result<()> {
+        self.batch.clear();
+        let stmts = cairn_sql_plan::parse(sql);
+        match stmts {
+            Ok(s) => {
+                self.batch_was_empty = s.is_empty();
+                self.batch = s.into();
+                Ok(())
+            }
+            Err(e) => {
+                self.fail_block();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs the next statement of the batch; `None` when the batch is done. After an error
+    /// the rest of the batch is dropped, as PostgreSQL does.
+    pub fn next_in_batch(&mut self) -> Option<Result<ExecResult>> {
+        if self.batch_was_empty {
+            self.batch_was_empty = false;
+            return Some(Ok(ExecResult::Empty));
+        }
+        let stmt = self.batch.pop_front()?;
+        let r = self.run_statement(&stmt, &[], &[]);
+        if r.is_err() {
+            self.batch.clear();
+        }
+        Some(r)
+    }
+
+    // ----- extended protocol -----
+
+    /// Parse: one statement (or none), its parameter types (`hints[i]` = client-declared OID
+    /// or 0) and result columns, without running it.
+    pub fn prepare(&mut self, sql: &str, hints: &[u32]) -> Result<Prepared> {
+        let mut stmts = cairn_sql_plan::parse(sql)?;
+        if stmts.len() > 1 {
+            return Err(SqlError::syntax(
+                "cannot insert multiple commands into a prepared statement",
+            ));
+        }
+        let Some(stmt) = stmts.pop() else {
+            return Ok(Prepared {
+                statement: None,
+                param_types: Vec::new(),
+                columns: None,
+            });
+        };
+        let mut hint_types = Vec::with_capacity(hints.len());
+        for &h in hints {
+            hint_types.push(if h == 0 {
+                DataType::Unknown
+            } else {
+                DataType::from_oid(h).ok_or_else(|| {
+                    SqlError::new(
+                        code::UNDEFINED_OBJECT,
+                        format!("type with OID {h} does not exist"),
+                    )
+                })?
+            });
+        }
+        match &stmt {
+            ast::Statement::Query(_)
+            | ast::Statement::Insert(_)
+            | ast::Statement::Update(_)
+            | ast::Statement::Delete(_) => {
+                let (bound, params) =
+                    self.with_read_txn(|s, txn| s.bind(txn, &stmt, hint_types.clone()))?;
+                let columns = match &bound {
+                    Bound::Query { columns, .. } => Some(columns.clone()),
+                    Bound::Insert { returning, .. }
+                    | Bound::Update { returning, .. }
+                    | Bound::Delete { returning, .. } => returning.as_ref().map(|(_, c)| c.clone()),
+                };
+                Ok(Prepared {
+                    statement: Some(stmt),
+                    param_types: params,
+                    columns,
+                })
+            }
+            ast::Statement::ShowVariable { variable } => {
+                let name = show_name(variable);
+                Ok(Prepared {
+                    statement: Some(stmt),
+                    param_types: Vec::new(),
+                    columns: Some(vec![OutputColumn::new(name, DataType::Text)]),
+                })
+            }
+            _ => Ok(Prepared {
+                statement: Some(stmt),
+                param_types: hint_types.iter().map(|_| DataType::Text).collect(),
+                columns: None,
+            }),
+        }
+    }
+
+    /// Execute of a bound portal: `params` already decoded to `prepared.param_types`.
+    pub fn execute_prepared(
+        &mut self,
+        prepared: &Prepared,
+        params: &[Value],
+    ) -> Result<ExecResult> {
+        let Some(stmt) = &prepared.statement else {
+            return Ok(ExecResult::Empty);
+        };
+        if params.len() != prepared.param_types.len() {
+            return Err(SqlError::new(
+                code::PROTOCOL_VIOLATION,
+                format!(
+                    "bind message supplies {} parameters, but prepared statement requires {}",
+                    params.len(),
+                    prepared.param_types.len()
+                ),
+            ));
+        }
+        self.run_statement(stmt, params, &prepared.param_types)
+    }
+
+    /// Runs `f` with the block's transaction, or a fresh one rolled back afterwards.
+    fn with_read_txn<T>(
+        &mut self,
+        f: impl FnOnce(&Session, &mut dyn KvTxn) -> Result<T>,
+    ) -> Result<T> {
+        if let Some(mut b) = self.block.take() {
+            let r = f(self, &mut *b.txn);
+            self.block = Some(b);
+            return r;
+        }
+        let mut txn = self.engine.store.begin(IsolationLevel::Snapshot, true)?;
+        let r = f(self, &mut *txn);
+        txn.rollback();
+        r
+    }
+
+    fn bind(
+        &self,
+        txn: &mut dyn KvTxn,
+        stmt: &ast::Statement,
+        hints: Vec<DataType>,
+    ) -> Result<(Bound, Vec<DataType>)> {
+        let cat = TxnCatalog::new(txn, self.db.id);
+        let info = Info {
+            user: &self.user,
+            db: &self.db.name,
+        };
+        let mut binder = Binder::new(&cat as &dyn Catalog, &info, hints);
+        let bound = binder.bind_statement(stmt)?;
+        Ok((bound, binder.param_types()))
+    }
+
+    // ----- statements -----
+
+    fn default_isolation(&self) -> Result<IsolationLevel> {
+        parse_isolation(
+            self.settings
+                .get("default_transaction_isolation")
+                .map(String::as_str)
+                .unwrap_or("serializable"),
+        )
+    }
+
+    fn run_statement(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
+        use ast::Statement as S;
+        // Transaction control first: it works in a failed block too.
+        match stmt {
+            S::StartTransaction { modes, begin, .. } => {
+                if self.block.is_some() {
+                    self.notices
+                        .push("there is already a transaction in progress".into());
+                    return Ok(ExecResult::Command {
+                        tag: if *begin { "BEGIN" } else { "START TRANSACTION" }.into(),
+                    });
+                }
+                let mut iso = self.default_isolation()?;
+                let mut read_only = false;
+                for m in modes {
+                    match m {
+                        ast::TransactionMode::IsolationLevel(l) => iso = map_isolation(l)?,
+                        ast::TransactionMode::AccessMode(a) => {
+                            read_only = matches!(a, ast::TransactionAccessMode::ReadOnly)
+                        }
+                    }
+                }
+                let txn = self.engine.store.begin(iso, read_only)?;
+                self.block = Some(Block { txn, failed: false });
+                self.block_isolation = Some(iso);
+                self.settings
+                    .insert("transaction_isolation".into(), isolation_name(iso).into());
+                return Ok(ExecResult::Command {
+                    tag: if *begin { "BEGIN" } else { "START TRANSACTION" }.into(),
+                });
+            }
+            S::Commit { chain, .. } => {
+                if *chain {
+                    return Err(SqlError::not_supported("COMMIT AND CHAIN"));
+                }
+                return self.finish_block(true);
+            }
+            S::Rollback { chain, savepoint } => {
+                if *chain {
+                    return Err(SqlError::not_supported("ROLLBACK AND CHAIN"));
+                }
+                if savepoint.is_some() {
+                    self.fail_block();
+                    return Err(SqlError::not_supported("ROLLBACK TO SAVEPOINT"));
+                }
+                return self.finish_block(false);
+            }
+            S::Savepoint { .. } | S::ReleaseSavepoint { .. } => {
+                if self.block.is_none() {
+                    return Err(SqlError::new(
+                        code::NO_ACTIVE_SQL_TRANSACTION,
+                        "SAVEPOINT can only be used in transaction blocks",
+                    ));
+                }
+                self.fail_block();
+                return Err(SqlError::not_supported("SAVEPOINT"));
+            }
+            _ => {}
+        }
+        if let Some(b) = &self.block {
+            if b.failed {
+                return Err(SqlError::new(
+                    code::IN_FAILED_SQL_TRANSACTION,
+                    "current transaction is aborted, commands ignored until end of transaction block",
+                ));
+            }
+        }
+        let r = self.run_in_transaction(stmt, params, param_types);
+        if r.is_err() {
+            self.fail_block();
+        }
+        r
+    }
+
+    fn finish_block(&mut self, commit: bool) -> Result<ExecResult> {
+        let Some(mut b) = self.block.take() else {
+            self.notices
+                .push("there is no transaction in progress".into());
+            return Ok(ExecResult::Command {
+                tag: if commit { "COMMIT" } else { "ROLLBACK" }.into(),
+            });
+        };
+        self.restore_isolation_setting();
+        if commit && !b.failed {
+            b.txn.commit()?;
+            Ok(ExecResult::Command {
+                tag: "COMMIT".into(),
+            })
+        } else {
+            b.txn.rollback();
+            Ok(ExecResult::Command {
+                tag: "ROLLBACK".into(),
+            })
+        }
+    }
+
+    fn restore_isolation_setting(&mut self) {
+        self.block_isolation = None;
+        let d = self
+            .settings
+            .get("default_transaction_isolation")
+            .cloned()
+            .unwrap_or_else(|| "serializable".into());
+        self.settings.insert("transaction_isolation".into(), d);
+    }
+
+    /// Runs a non-transaction-control statement in the block's transaction, or in its own
+    /// autocommit transaction.
+    fn run_in_transaction(
+        &mut self,
+        stmt: &ast::Statement,
+        params: &[Value],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
+        use ast::Statement as S;
+        // Statements that do not touch the store.
+        match stmt {
+            S::Set(set) => return self.set(set),
+            S::ShowVariable { variable } => {
+                let name = show_name(variable);
+                let key = name.to_lowercase();
+                let value = self.settings.get(&key).cloned().ok_or_else(|| {
+                    SqlError::new(
+                        code::UNDEFINED_OBJECT,
+                        format!("unrecognized configuration parameter \"{name}\""),
+                    )
+                })?;
+                return Ok(ExecResult::Rows {
+                    columns: vec![OutputColumn::new(key, DataType::Text)],
+                    rows: vec![vec![Value::Text(value)]],
+                    tag: "SHOW".into(),
+                });
+            }
+            S::CreateDatabase {
+                db_name,
+                if_not_exists,
+                ..
+            } => {
+                if self.block.is_some() {
+                    return Err(SqlError::new(
+                        code::ACTIVE_SQL_TRANSACTION,
+                        "CREATE DATABASE cannot run inside a transaction block",
+                    ));
+                }
+                let name = object_name(db_name)?.1;
+                let owner = self.user.clone();
+                self.engine
+                    .with_txn(|txn| ddl::create_database(txn, &name, &owner, *if_not_exists))?;
+                return Ok(ExecResult::Command {
+                    tag: "CREATE DATABASE".into(),
+                });
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Database,
+                if_exists,
+                names,
+                ..
+            } => {
+                if self.block.is_some() {
+                    return Err(SqlError::new(
+                        code::ACTIVE_SQL_TRANSACTION,
+                        "DROP DATABASE cannot run inside a transaction block",
+                    ));
+                }
+                for n in names {
+                    let name = object_name(n)?.1;
+                    let current = self.db.name.clone();
+                    self.engine
+                        .with_txn(|txn| ddl::drop_database(txn, &name, &current, *if_exists))?;
+                }
+                return Ok(ExecResult::Command {
+                    tag: "DROP DATABASE".into(),
+                });
+            }
+            S::Vacuum(_) => {
+                return Ok(ExecResult::Command {
+                    tag: "VACUUM".into(),
+                })
+            }
+            S::Analyze(_) => {
+                return Ok(ExecResult::Command {
+                    tag: "ANALYZE".into(),
+                })
+            }
+            S::Discard { .. } => {
+                return Ok(ExecResult::Command {
+                    tag: "DISCARD ALL".into(),
+                })
+            }
+            _ => {}
+        }
+        match self.block.take() {
+            Some(mut b) => {
+                let r = b
+                    .txn
+                    .new_statement()
+                    .and_then(|_| self.run_with(&mut *b.txn, stmt, params, param_types));
+                self.block = Some(b);
+                r
+            }
+            None => {
+                let iso = self.default_isolation()?;
+                let mut txn = self.engine.store.begin(iso, false)?;
+                let r = self.run_with(&mut *txn, stmt, params, param_types);
+                match r {
+                    Ok(v) => {
+                        txn.commit()?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        txn.rollback();
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    fn run_with(
+        &mut self,
+        txn: &mut dyn KvTxn,
+        stmt: &ast::Statement,
+        params: &[Value],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
+        use ast::Statement as S;
+        match stmt {
+            S::Query(_) | S::Insert(_) | S::Update(_) | S::Delete(_) => {
+                let (bound, _) = self.bind(txn, stmt, param_types.to_vec())?;
+                let info = Info {
+                    user: &self.user,
+                    db: &self.db.name,
+                };
+                let limits = self.engine.limits;
+                match bound {
+                    Bound::Query { plan, columns } => {
+                        let plan = rules::optimize(plan);
+                        let mut cx = ExecCtx {
+                            txn,
+                            params,
+                            limits,
+                            session: &info,
+                        };
+                        let mut rows = exec::run(&plan, &mut cx)?;
+                        // Hidden trailing columns (sort keys) were already projected away;
+                        // keep only as many values as there are output columns.
+                        for r in rows.iter_mut() {
+                            r.truncate(columns.len());
+                        }
+                        let tag = format!("SELECT {}", rows.len());
+                        Ok(ExecResult::Rows { columns, rows, tag })
+                    }
+                    dml => {
+                        let dml = optimize_dml(dml);
+                        let mut cx = ExecCtx {
+                            txn,
+                            params,
+                            limits,
+                            session: &info,
+                        };
+                        let out = exec::run_dml(&dml, &mut cx)?;
+                        let tag = match &dml {
+                            Bound::Insert { .. } => format!("INSERT 0 {}", out.count),
+                            Bound::Update { .. } => format!("UPDATE {}", out.count),
+                            _ => format!("DELETE {}", out.count),
+                        };
+                        match dml {
+                            Bound::Insert {
+                                returning: Some((_, columns)),
+                                ..
+                            }
+                            | Bound::Update {
+                                returning: Some((_, columns)),
+                                ..
+                            }
+                            | Bound::Delete {
+                                returning: Some((_, columns)),
+                                ..
+                            } => Ok(ExecResult::Rows {
+                                columns,
+                                rows: out.returned,
+                                tag,
+                            }),
+                            _ => Ok(ExecResult::Command { tag }),
+                        }
+                    }
+                }
+            }
+            S::CreateTable(ct) => {
+                ddl::create_table(txn, &self.db, ct)?;
+                Ok(ExecResult::Command {
+                    tag: "CREATE TABLE".into(),
+                })
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Table,
+                if_exists,
+                names,
+                cascade: _,
+                ..
+            } => {
+                ddl::drop_tables(txn, &self.db, names, *if_exists)?;
+                Ok(ExecResult::Command {
+                    tag: "DROP TABLE".into(),
+                })
+            }
+            S::Truncate(t) => {
+                let names: Vec<ast::ObjectName> =
+                    t.table_names.iter().map(|n| n.name.clone()).collect();
+                ddl::truncate(txn, &self.db, &names)?;
+                Ok(ExecResult::Command {
+                    tag: "TRUNCATE TABLE".into(),
+                })
+            }
+            other => Err(SqlError::not_supported(format!(
+                "statement {}",
+                first_words(other)
+            ))),
+        }
+    }
+
+    fn set(&mut self, set: &ast::Set) -> Result<ExecResult> {
+        match set {
+            ast::Set::SingleAssignment {
+                variable, values, ..
+            } => {
+                let name = object_name(variable)?.1;
+                let value = values
+                    .iter()
+                    .map(setting_value)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.set_setting(&name, &value)?;
+                Ok(ExecResult::Command { tag: "SET".into() })
+            }
+            ast::Set::SetTimeZone { value, .. } => {
+                self.set_setting("timezone", &setting_value(value))?;
+                Ok(ExecResult::Command { tag: "SET".into() })
+            }
+            ast::Set::SetNames { charset_name, .. } => {
+                self.set_setting("client_encoding", &ident_name(charset_name))?;
+                Ok(ExecResult::Command { tag: "SET".into() })
+            }
+            ast::Set::SetTransaction { modes, session, .. } => {
+                for m in modes {
+                    if let ast::TransactionMode::IsolationLevel(l) = m {
+                        let iso = map_isolation(l)?;
+                        if *session {
+                            self.set_setting("default_transaction_isolation", isolation_name(iso))?;
+                        } else if self.block.is_some() {
+                            self.set_block_isolation(iso)?;
+                        } else {
+                            self.notices.push(
+                                "SET TRANSACTION can only be used in transaction blocks".into(),
+                            );
+                        }
+                    }
+                }
+                Ok(ExecResult::Command { tag: "SET".into() })
+            }
+            other => Err(SqlError::not_supported(format!("{other}"))),
+        }
+    }
+
+    /// Changes the isolation of the open block. Cairn begins the block's transaction at
+    /// `BEGIN`, so it is restarted at the new level (nothing has run in it yet when clients
+    /// use `SET TRANSACTION` correctly: as the block's first statement).
+    fn set_block_isolation(&mut self, iso: IsolationLevel) -> Result<()> {
+        if let Some(b) = &mut self.block {
+            if b.txn.isolation() != iso {
+                b.txn.rollback();
+                b.txn = self.engine.store.begin(iso, false)?;
+            }
+        }
+        self.block_isolation = Some(iso);
+        self.settings
+            .insert("transaction_isolation".into(), isolation_name(iso).into());
+        Ok(())
+    }
+
+    fn set_setting(&mut self, name: &str, value: &str) -> Result<()> {
+        let key = name.to_lowercase();
+        match key.as_str() {
+            "transaction_isolation" => {
+                let iso = parse_isolation(value)?;
+                return self.set_block_isolation(iso);
+            }
+            "default_transaction_isolation" => {
+                let iso = parse_isolation(value)?;
+                self.settings.insert(key, isolation_name(iso).into());
+                return Ok(());
+            }
+            "server_version"
+            | "server_encoding"
+            | "server_version_num"
+            | "integer_datetimes"
+            | "max_identifier_length"
+            | "is_superuser" => {
+                return Err(SqlError::new(
+                    code::CANT_CHANGE_RUNTIME_PARAM,
+                    format!("parameter \"{name}\" cannot be changed"),
+                ));
+            }
+            "client_encoding" => {
+                let v = value.to_uppercase().replace('-', "");
+                if v != "UTF8" && v != "UNICODE" {
+                    return Err(SqlError::not_supported(format!("client_encoding {value}")));
+                }
+                self.record("client_encoding", "UTF8");
+                return Ok(());
+            }
+            _ => {}
+        }
+        let value = if value.eq_ignore_ascii_case("default") {
+            default_settings(&self.user)
+                .get(&key)
+                .cloned()
+                .unwrap_or_default()
+        } else {
+            value.to_string()
+        };
+        self.record(&key, &value);
+        Ok(())
+    }
+
+    fn record(&mut self, key: &str, value: &str) {
+        self.settings.insert(key.to_string(), value.to_string());
+        if REPORTED.contains(&key) {
+            self.parameter_changes
+                .push((display_name(key), value.to_string()));
+        }
+    }
+}
+
+fn optimize_dml(b: Bound) -> Bound {
+    match b {
+        Bound::Update {
+            table,
+            input,
+            assignments,
+            returning,
+        } => Bound::Update {
+            table,
+            input: rules::optimize(input),
+            assignments,
+            returning,
+        },
+        Bound::Delete {
+            table,
+            input,
+            returning,
+        } => Bound::Delete {
+            table,
+            input: rules::optimize(input),
+            returning,
+        },
+        Bound::Insert {
+            table,
+            source,
+            targets,
+            defaults,
+            on_conflict,
+            returning,
+        } => Bound::Insert {
+            table,
+            source: rules::optimize(source),
+            targets,
+            defaults,
+            on_conflict,
+            returning,
+        },
+        q => q,
+    }
+}
+
+fn map_isolation(l: &ast::TransactionIsolationLevel) -> Result<IsolationLevel> {
+    Ok(match l {
+        ast::TransactionIsolationLevel::ReadUncommitted
+        | ast::TransactionIsolationLevel::ReadCommitted => IsolationLevel::ReadCommitted,
+        ast::TransactionIsolationLevel::RepeatableRead
+        | ast::TransactionIsolationLevel::Snapshot => IsolationLevel::Snapshot,
+        ast::TransactionIsolationLevel::Serializable => IsolationLevel::Serializable,
+    })
+}
+
+fn show_name(variable: &[ast::Ident]) -> String {
+    let words: Vec<String> = variable.iter().map(|i| i.value.to_lowercase()).collect();
+    match words.join(" ").as_str() {
+        "transaction isolation level" => "transaction_isolation".into(),
+        "time zone" => "timezone".into(),
+        other => other.replace(' ', "_"),
+    }
+}
+
+fn setting_value(e: &ast::Expr) -> String {
+    match e {
+        ast::Expr::Value(v) => match &v.value {
+            ast::Value::SingleQuotedString(s) => s.clone(),
+            ast::Value::Number(n, _) => n.clone(),
+            ast::Value::Boolean(b) => if *b { "on" } else { "off" }.into(),
+            other => other.to_string(),
+        },
+        ast::Expr::Identifier(id) => id.value.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn first_words(s: &ast::Statement) -> String {
+    s.to_string()
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,109 @@
+//! Schema objects as the planner sees them: tables, their columns, indexes and constraints,
+//! and the [`Catalog`] trait through which the binder looks names up.
+//!
+//! Role: `cairn-sql-exec` stores these descriptors in system tables in the key space (inside
+//! the user's transaction, which is what makes DDL transactional) and implements [`Catalog`]
+//! over that transaction; the binder only reads through the trait, so this crate does no I/O.
+//!
+//! Invariants:
+//! 1. Column ids and index ids are never reused within a table: a dropped column's id stays
+//!    retired (`next_column_id` only grows), so an old row's value for a dropped column can
+//!    never be read as a newer column's. Test (exec): `add_column_after_drop_reads_null`.
+//! 2. Every table has a primary index with `IndexDef::id == PRIMARY_INDEX_ID`; a table declared
+//!    without a primary key gets a hidden `rowid` column as its key.
+//! 3. `columns` keeps declaration order, which is the order of `SELECT *`.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Result;
+use crate::types::DataType;
+
+/// The index id of every table's primary index.
+pub const PRIMARY_INDEX_ID: u32 = 1;
+
+/// The name of the hidden key column of tables without a declared primary key.
+pub const ROWID_COLUMN: &str = "rowid";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ColumnDef {
+    pub id: u32,
+    pub name: String,
+    pub ty: DataType,
+    pub nullable: bool,
+    /// The DEFAULT expression as SQL text, bound again whenever it is used.
+    pub default: Option<String>,
+    /// Hidden columns (the implicit `rowid`) are left out of `SELECT *` and of INSERTs
+    /// without a column list.
+    pub hidden: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexColumn {
+    pub column_id: u32,
+    pub descending: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IndexDef {
+    pub id: u32,
+    pub name: String,
+    pub columns: Vec<IndexColumn>,
+    pub unique: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckDef {
+    pub name: String,
+    /// The CHECK expression as SQL text.
+    pub expr: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableDef {
+    pub id: u32,
+    pub database_id: u32,
+    pub schema: String,
+    pub name: String,
+    pub columns: Vec<ColumnDef>,
+    /// The primary index (`id == PRIMARY_INDEX_ID`); its key columns are the primary key.
+    pub primary: IndexDef,
+    /// Secondary indexes.
+    pub indexes: Vec<IndexDef>,
+    pub checks: Vec<CheckDef>,
+    pub next_column_id: u32,
+    pub next_index_id: u32,
+    /// Whether the primary key was declared (false: the key is the hidden rowid).
+    pub has_declared_primary_key: bool,
+}
+
+impl TableDef {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    pub fn column_by_id(&self, id: u32) -> Option<(usize, &ColumnDef)> {
+        self.columns.iter().enumerate().find(|(_, c)| c.id == id)
+    }
+
+    /// Positions (in `columns`) of the primary key's columns, in key order.
+    pub fn primary_key_positions(&self) -> Vec<usize> {
+        self.primary
+            .columns
+            .iter()
+            .filter_map(|ic| self.column_by_id(ic.column_id).map(|(i, _)| i))
+            .collect()
+    }
+
+    /// Names of the visible columns, in declaration order.
+    pub fn visible_columns(&self) -> impl Iterator<Item = (usize, &ColumnDef)> {
+        self.columns.iter().enumerate().filter(|(_, c)| !c.hidden)
+    }
+}
+
+/// Name lookup for the binder. Implemented by the executor over the current transaction.
+pub trait Catalog {
+    /// The table `schema.name` (`schema = None`: the search path), if it exists.
+    fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<TableDef>>>;
+}

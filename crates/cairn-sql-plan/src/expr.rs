@@ -1,0 +1,1011 @@
+//! Bound scalar expressions ([`Expr`]) and their evaluation over one input row.
+//!
+//! Role: the binder turns sqlparser's AST into `Expr`s whose column references are positions in
+//! the input row and whose every node carries its result [`DataType`]; the executor calls
+//! [`Expr::eval`] per row. Evaluation is pure: everything outside the row (parameters, the
+//! statement timestamp, session values) comes in through [`EvalContext`].
+//!
+//! Invariants:
+//! 1. Operands of a binary operator have already been coerced to one common type by the binder
+//!    (it inserts `Cast` nodes), so `eval` never guesses types.
+//! 2. SQL three-valued logic: comparisons and arithmetic with a NULL operand yield NULL; `AND`
+//!    and `OR` follow the truth tables (`false AND NULL = false`, `true OR NULL = true`).
+//!    Test: `three_valued_logic`.
+//! 3. Integer arithmetic is checked: overflow of the result type is SQLSTATE 22003, never a
+//!    wrap-around or a panic. Test: `integer_overflow_is_an_error`.
+
+use std::cmp::Ordering;
+
+use crate::error::{code, Result, SqlError};
+use crate::types::{cast, compare, DataType, Value};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    NotEq,
+    Lt,
+    LtEq,
+    Gt,
+    GtEq,
+    And,
+    Or,
+    Concat,
+    Like,
+    NotLike,
+    ILike,
+    NotILike,
+}
+
+impl BinaryOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinaryOp::Eq
+                | BinaryOp::NotEq
+                | BinaryOp::Lt
+                | BinaryOp::LtEq
+                | BinaryOp::Gt
+                | BinaryOp::GtEq
+        )
+    }
+
+    /// The comparison with its operands swapped (`a < b` = `b > a`).
+    pub fn flipped(self) -> BinaryOp {
+        match self {
+            BinaryOp::Lt => BinaryOp::Gt,
+            BinaryOp::LtEq => BinaryOp::GtEq,
+            BinaryOp::Gt => BinaryOp::Lt,
+            BinaryOp::GtEq => BinaryOp::LtEq,
+            other => other,
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::Eq => "=",
+            BinaryOp::NotEq => "<>",
+            BinaryOp::Lt => "<",
+            BinaryOp::LtEq => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::GtEq => ">=",
+            BinaryOp::And => "AND",
+            BinaryOp::Or => "OR",
+            BinaryOp::Concat => "||",
+            BinaryOp::Like => "~~",
+            BinaryOp::NotLike => "!~~",
+            BinaryOp::ILike => "~~*",
+            BinaryOp::NotILike => "!~~*",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnaryOp {
+    Neg,
+    Not,
+}
+
+/// Built-in scalar functions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Abs,
+    Lower,
+    Upper,
+    Length,
+    OctetLength,
+    Substr,
+    Trim,
+    LTrim,
+    RTrim,
+    Replace,
+    Concat,
+    Coalesce,
+    NullIf,
+    Greatest,
+    Least,
+    Round,
+    Floor,
+    Ceil,
+    Sqrt,
+    Power,
+    Sign,
+    Strpos,
+    Left,
+    Right,
+    Repeat,
+    Reverse,
+    /// A constant the session knows (`version()`, `current_database()`, ...), already
+    /// resolved by the binder into argument 0.
+    SessionConstant,
+}
+
+/// A bound expression. Every variant knows its result type ([`Expr::ty`]).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    /// The value at `index` of the input row.
+    Column {
+        index: usize,
+        ty: DataType,
+    },
+    Literal {
+        value: Value,
+        ty: DataType,
+    },
+    /// `$n` (0-based `index`).
+    Param {
+        index: usize,
+        ty: DataType,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+        ty: DataType,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+        ty: DataType,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    /// `IS [NOT] TRUE / FALSE` (never NULL).
+    IsBool {
+        expr: Box<Expr>,
+        value: bool,
+        negated: bool,
+    },
+    IsDistinctFrom {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_result: Option<Box<Expr>>,
+        ty: DataType,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: DataType,
+    },
+    Func {
+        func: Func,
+        args: Vec<Expr>,
+        ty: DataType,
+    },
+}
+
+/// What evaluation needs besides the row.
+#[derive(Debug, Default)]
+pub struct EvalContext<'a> {
+    /// Bound parameter values (`$1` = `params[0]`), already in their parameter types.
+    pub params: &'a [Value],
+}
+
+impl Expr {
+    pub fn literal(value: Value, ty: DataType) -> Expr {
+        Expr::Literal { value, ty }
+    }
+
+    pub fn ty(&self) -> DataType {
+        match self {
+            Expr::Column { ty, .. }
+            | Expr::Literal { ty, .. }
+            | Expr::Param { ty, .. }
+            | Expr::Unary { ty, .. }
+            | Expr::Binary { ty, .. }
+            | Expr::Case { ty, .. }
+            | Expr::Cast { ty, .. }
+            | Expr::Func { ty, .. } => ty.clone(),
+            Expr::IsNull { .. }
+            | Expr::IsBool { .. }
+            | Expr::IsDistinctFrom { .. }
+            | Expr::InList { .. } => DataType::Bool,
+        }
+    }
+
+    /// Whether the expression reads no row column and no parameter (so it can be folded).
+    pub fn is_constant(&self) -> bool {
+        let mut constant = true;
+        self.visit(&mut |e| {
+            if matches!(e, Expr::Column { .. } | Expr::Param { .. }) {
+                constant = false;
+            }
+        });
+        constant
+    }
+
+    /// Calls `f` on this node and every node below it.
+    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        match self {
+            Expr::Column { .. } | Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. }
+            | Expr::Cast { expr, .. } => expr.visit(f),
+            Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+                left.visit(f);
+                right.visit(f);
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.visit(f);
+                list.iter().for_each(|e| e.visit(f));
+            }
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.visit(f);
+                }
+                for (w, t) in whens {
+                    w.visit(f);
+                    t.visit(f);
+                }
+                if let Some(e) = else_result {
+                    e.visit(f);
+                }
+            }
+            Expr::Func { args, .. } => args.iter().for_each(|e| e.visit(f)),
+        }
+    }
+
+    /// Rewrites every column reference with `f` (used when an expression moves above or below
+    /// an operator that changes the row layout).
+    pub fn map_columns(&mut self, f: &mut dyn FnMut(usize) -> usize) {
+        match self {
+            Expr::Column { index, .. } => *index = f(*index),
+            Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. }
+            | Expr::Cast { expr, .. } => expr.map_columns(f),
+            Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+                left.map_columns(f);
+                right.map_columns(f);
+            }
+            Expr::InList { expr, list, .. } => {
+                expr.map_columns(f);
+                list.iter_mut().for_each(|e| e.map_columns(f));
+            }
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => {
+                if let Some(o) = operand {
+                    o.map_columns(f);
+                }
+                for (w, t) in whens {
+                    w.map_columns(f);
+                    t.map_columns(f);
+                }
+                if let Some(e) = else_result {
+                    e.map_columns(f);
+                }
+            }
+            Expr::Func { args, .. } => args.iter_mut().for_each(|e| e.map_columns(f)),
+        }
+    }
+
+    /// The highest column index referenced, if any.
+    pub fn max_column(&self) -> Option<usize> {
+        let mut max = None;
+        self.visit(&mut |e| {
+            if let Expr::Column { index, .. } = e {
+                max = Some(max.map_or(*index, |m: usize| m.max(*index)));
+            }
+        });
+        max
+    }
+
+    pub fn eval(&self, row: &[Value], ctx: &EvalContext) -> Result<Value> {
+        match self {
+            Expr::Column { index, .. } => row
+                .get(*index)
+                .cloned()
+                .ok_or_else(|| SqlError::internal(format!("column {index} out of the row"))),
+            Expr::Literal { value, .. } => Ok(value.clone()),
+            Expr::Param { index, .. } => ctx.params.get(*index).cloned().ok_or_else(|| {
+                SqlError::new(
+                    code::UNDEFINED_PARAMETER,
+                    format!("there is no parameter ${}", index + 1),
+                )
+            }),
+            Expr::Unary { op, expr, ty } => {
+                let v = expr.eval(row, ctx)?;
+                match (op, v) {
+                    (_, Value::Null) => Ok(Value::Null),
+                    (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
+                    (UnaryOp::Neg, Value::Int(i)) => check_int(i.checked_neg(), ty),
+                    (UnaryOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
+                    (op, v) => Err(SqlError::internal(format!("cannot apply {op:?} to {v:?}"))),
+                }
+            }
+            Expr::Binary {
+                op,
+                left,
+                right,
+                ty,
+            } => match op {
+                BinaryOp::And => {
+                    let l = left.eval(row, ctx)?.as_bool()?;
+                    if l == Some(false) {
+                        return Ok(Value::Bool(false));
+                    }
+                    let r = right.eval(row, ctx)?.as_bool()?;
+                    Ok(match (l, r) {
+                        (_, Some(false)) => Value::Bool(false),
+                        (Some(true), Some(true)) => Value::Bool(true),
+                        _ => Value::Null,
+                    })
+                }
+                BinaryOp::Or => {
+                    let l = left.eval(row, ctx)?.as_bool()?;
+                    if l == Some(true) {
+                        return Ok(Value::Bool(true));
+                    }
+                    let r = right.eval(row, ctx)?.as_bool()?;
+                    Ok(match (l, r) {
+                        (_, Some(true)) => Value::Bool(true),
+                        (Some(false), Some(false)) => Value::Bool(false),
+                        _ => Value::Null,
+                    })
+                }
+                _ => {
+                    let l = left.eval(row, ctx)?;
+                    let r = right.eval(row, ctx)?;
+                    binary(*op, l, r, ty)
+                }
+            },
+            Expr::IsNull { expr, negated } => {
+                Ok(Value::Bool(expr.eval(row, ctx)?.is_null() != *negated))
+            }
+            Expr::IsBool {
+                expr,
+                value,
+                negated,
+            } => {
+                let v = expr.eval(row, ctx)?.as_bool()?;
+                Ok(Value::Bool((v == Some(*value)) != *negated))
+            }
+            Expr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => {
+                let l = left.eval(row, ctx)?;
+                let r = right.eval(row, ctx)?;
+                let distinct = match (l.is_null(), r.is_null()) {
+                    (true, true) => false,
+                    (true, false) | (false, true) => true,
+                    _ => compare(&l, &r) != Some(Ordering::Equal),
+                };
+                Ok(Value::Bool(distinct != *negated))
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let v = expr.eval(row, ctx)?;
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                let mut saw_null = false;
+                for item in list {
+                    let x = item.eval(row, ctx)?;
+                    match compare(&v, &x) {
+                        Some(Ordering::Equal) => return Ok(Value::Bool(!*negated)),
+                        None => saw_null = true,
+                        _ => {}
+                    }
+                }
+                Ok(if saw_null {
+                    Value::Null
+                } else {
+                    Value::Bool(*negated)
+                })
+            }
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => {
+                let subject = match operand {
+                    Some(o) => Some(o.eval(row, ctx)?),
+                    None => None,
+                };
+                for (when, then) in whens {
+                    let hit = match &subject {
+                        Some(s) => {
+                            let w = when.eval(row, ctx)?;
+                            compare(s, &w) == Some(Ordering::Equal)
+                        }
+                        None => when.eval(row, ctx)?.as_bool()? == Some(true),
+                    };
+                    if hit {
+                        return then.eval(row, ctx);
+                    }
+                }
+                match else_result {
+                    Some(e) => e.eval(row, ctx),
+                    None => Ok(Value::Null),
+                }
+            }
+            Expr::Cast { expr, ty } => {
+                let v = expr.eval(row, ctx)?;
+                cast(v, &expr.ty(), ty, true)
+            }
+            Expr::Func { func, args, ty } => eval_func(*func, args, ty, row, ctx),
+        }
+    }
+}
+
+fn check_int(v: Option<i64>, ty: &DataType) -> Result<Value> {
+    let v = v.ok_or_else(|| SqlError::out_of_range(ty.short_name()))?;
+    let fits = match ty {
+        DataType::Int2 => i16::try_from(v).is_ok(),
+        DataType::Int4 => i32::try_from(v).is_ok(),
+        _ => true,
+    };
+    if fits {
+        Ok(Value::Int(v))
+    } else {
+        Err(SqlError::out_of_range(ty.short_name()))
+    }
+}
+
+fn float_result(f: f64, ty: &DataType) -> Result<Value> {
+    if f.is_infinite() {
+        return Err(SqlError::new(
+            code::NUMERIC_VALUE_OUT_OF_RANGE,
+            "value out of range: overflow",
+        ));
+    }
+    if matches!(ty, DataType::Float4) {
+        Ok(Value::Float(f as f32 as f64))
+    } else {
+        Ok(Value::Float(f))
+    }
+}
+
+/// Applies a non-logical binary operator to two evaluated operands.
+pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> {
+    if l.is_null() || r.is_null() {
+        return Ok(Value::Null);
+    }
+    if op.is_comparison() {
+        let ord = compare(&l, &r)
+            .ok_or_else(|| SqlError::internal(format!("cannot compare {l:?} with {r:?}")))?;
+        let b = match op {
+            BinaryOp::Eq => ord == Ordering::Equal,
+            BinaryOp::NotEq => ord != Ordering::Equal,
+            BinaryOp::Lt => ord == Ordering::Less,
+            BinaryOp::LtEq => ord != Ordering::Greater,
+            BinaryOp::Gt => ord == Ordering::Greater,
+            _ => ord != Ordering::Less,
+        };
+        return Ok(Value::Bool(b));
+    }
+    match (op, l, r) {
+        (BinaryOp::Add, Value::Int(a), Value::Int(b)) => check_int(a.checked_add(b), ty),
+        (BinaryOp::Sub, Value::Int(a), Value::Int(b)) => check_int(a.checked_sub(b), ty),
+        (BinaryOp::Mul, Value::Int(a), Value::Int(b)) => check_int(a.checked_mul(b), ty),
+        (BinaryOp::Div, Value::Int(_), Value::Int(0))
+        | (BinaryOp::Mod, Value::Int(_), Value::Int(0)) => Err(SqlError::division_by_zero()),
+        (BinaryOp::Div, Value::Int(a), Value::Int(b)) => check_int(a.checked_div(b), ty),
+        (BinaryOp::Mod, Value::Int(a), Value::Int(b)) => {
+            Ok(Value::Int(a.checked_rem(b).unwrap_or(0)))
+        }
+        (op, Value::Float(a), Value::Float(b)) => match op {
+            BinaryOp::Add => float_result(a + b, ty),
+            BinaryOp::Sub => float_result(a - b, ty),
+            BinaryOp::Mul => float_result(a * b, ty),
+            BinaryOp::Div if b == 0.0 => Err(SqlError::division_by_zero()),
+            BinaryOp::Div => float_result(a / b, ty),
+            _ => Err(SqlError::new(
+                code::UNDEFINED_FUNCTION,
+                format!(
+                    "operator does not exist: double precision {} double precision",
+                    op.symbol()
+                ),
+            )),
+        },
+        (BinaryOp::Concat, Value::Text(a), Value::Text(b)) => Ok(Value::Text(a + &b)),
+        (BinaryOp::Concat, Value::Bytes(mut a), Value::Bytes(b)) => {
+            a.extend_from_slice(&b);
+            Ok(Value::Bytes(a))
+        }
+        (BinaryOp::Like | BinaryOp::NotLike, Value::Text(s), Value::Text(p)) => {
+            let m = like(s.as_bytes(), p.as_bytes(), false)?;
+            Ok(Value::Bool(m == (op == BinaryOp::Like)))
+        }
+        (BinaryOp::ILike | BinaryOp::NotILike, Value::Text(s), Value::Text(p)) => {
+            let m = like(
+                s.to_lowercase().as_bytes(),
+                p.to_lowercase().as_bytes(),
+                true,
+            )?;
+            Ok(Value::Bool(m == (op == BinaryOp::ILike)))
+        }
+        (op, l, r) => Err(SqlError::internal(format!(
+            "operator {} on {l:?} and {r:?}",
+            op.symbol()
+        ))),
+    }
+}
+
+/// SQL `LIKE` with `%`, `_` and the default escape character `\`.
+fn like(s: &[u8], p: &[u8], _ci: bool) -> Result<bool> {
+    // Iterative matcher with backtracking to the last `%` (linear in practice).
+    let (mut si, mut pi) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    // Matching works on UTF-8 bytes; `_` must consume one whole character.
+    let char_len = |b: u8| match b {
+        0x00..=0x7f => 1,
+        0xc0..=0xdf => 2,
+        0xe0..=0xef => 3,
+        _ => 4,
+    };
+    loop {
+        if pi < p.len() {
+            match p[pi] {
+                b'%' => {
+                    star = Some((pi, si));
+                    pi += 1;
+                    continue;
+                }
+                b'_' if si < s.len() => {
+                    si += char_len(s[si]).min(s.len() - si);
+                    pi += 1;
+                    continue;
+                }
+                b'\\' => {
+                    let Some(&lit) = p.get(pi + 1) else {
+                        return Err(SqlError::new(
+                            code::INVALID_ESCAPE_SEQUENCE,
+                            "LIKE pattern must not end with escape character",
+                        ));
+                    };
+                    if si < s.len() && s[si] == lit {
+                        si += 1;
+                        pi += 2;
+                        continue;
+                    }
+                }
+                c if c != b'_' && si < s.len() && s[si] == c => {
+                    si += 1;
+                    pi += 1;
+                    continue;
+                }
+                _ => {}
+            }
+        } else if si == s.len() {
+            return Ok(true);
+        }
+        // Mismatch: let the last `%` absorb one more character, or fail.
+        match star {
+            Some((sp, ss)) if ss < s.len() => {
+                let next = ss + char_len(s[ss]).min(s.len() - ss);
+                star = Some((sp, next));
+                pi = sp + 1;
+                si = next;
+            }
+            _ => return Ok(false),
+        }
+    }
+}
+
+fn eval_func(
+    func: Func,
+    args: &[Expr],
+    ty: &DataType,
+    row: &[Value],
+    ctx: &EvalContext,
+) -> Result<Value> {
+    // Functions that do not simply propagate NULL.
+    match func {
+        Func::Coalesce => {
+            for a in args {
+                let v = a.eval(row, ctx)?;
+                if !v.is_null() {
+                    return Ok(v);
+                }
+            }
+            return Ok(Value::Null);
+        }
+        Func::NullIf => {
+            let a = eval_arg(args, 0, row, ctx)?;
+            let b = eval_arg(args, 1, row, ctx)?;
+            return Ok(if compare(&a, &b) == Some(Ordering::Equal) {
+                Value::Null
+            } else {
+                a
+            });
+        }
+        Func::Greatest | Func::Least => {
+            let mut best: Option<Value> = None;
+            for a in args {
+                let v = a.eval(row, ctx)?;
+                if v.is_null() {
+                    continue;
+                }
+                best = Some(match best {
+                    None => v,
+                    Some(b) => {
+                        let ord = compare(&v, &b).unwrap_or(Ordering::Equal);
+                        let take = if func == Func::Greatest {
+                            ord == Ordering::Greater
+                        } else {
+                            ord == Ordering::Less
+                        };
+                        if take {
+                            v
+                        } else {
+                            b
+                        }
+                    }
+                });
+            }
+            return Ok(best.unwrap_or(Value::Null));
+        }
+        Func::Concat => {
+            let mut out = String::new();
+            for a in args {
+                let v = a.eval(row, ctx)?;
+                if let Some(t) = v.to_text(&a.ty()) {
+                    out.push_str(&t);
+                }
+            }
+            return Ok(Value::Text(out));
+        }
+        Func::SessionConstant => return eval_arg(args, 0, row, ctx),
+        _ => {}
+    }
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        let v = a.eval(row, ctx)?;
+        if v.is_null() {
+            return Ok(Value::Null);
+        }
+        vals.push(v);
+    }
+    let text = |i: usize| -> Result<&str> {
+        match vals.get(i) {
+            Some(Value::Text(s)) => Ok(s.as_str()),
+            other => Err(SqlError::internal(format!("expected text, got {other:?}"))),
+        }
+    };
+    let int = |i: usize| -> Result<i64> {
+        match vals.get(i) {
+            Some(Value::Int(v)) => Ok(*v),
+            Some(Value::Float(f)) => Ok(*f as i64),
+            other => Err(SqlError::internal(format!(
+                "expected integer, got {other:?}"
+            ))),
+        }
+    };
+    let float = |i: usize| -> Result<f64> {
+        match vals.get(i) {
+            Some(Value::Int(v)) => Ok(*v as f64),
+            Some(Value::Float(f)) => Ok(*f),
+            other => Err(SqlError::internal(format!(
+                "expected number, got {other:?}"
+            ))),
+        }
+    };
+    Ok(match func {
+        Func::Abs => match vals.first() {
+            Some(Value::Int(i)) => check_int(i.checked_abs(), ty)?,
+            Some(Value::Float(f)) => Value::Float(f.abs()),
+            _ => return Err(SqlError::internal("abs of a non-number")),
+        },
+        Func::Lower => Value::Text(text(0)?.to_lowercase()),
+        Func::Upper => Value::Text(text(0)?.to_uppercase()),
+        Func::Length => match vals.first() {
+            Some(Value::Bytes(b)) => Value::Int(b.len() as i64),
+            _ => Value::Int(text(0)?.chars().count() as i64),
+        },
+        Func::OctetLength => match vals.first() {
+            Some(Value::Bytes(b)) => Value::Int(b.len() as i64),
+            _ => Value::Int(text(0)?.len() as i64),
+        },
+        Func::Substr => {
+            let s: Vec<char> = text(0)?.chars().collect();
+            let start = int(1)?;
+            let (from, to) = if vals.len() > 2 {
+                let len = int(2)?;
+                if len < 0 {
+                    return Err(SqlError::new(
+                        code::SUBSTRING_ERROR,
+                        "negative substring length not allowed",
+                    ));
+                }
+                (start, start.saturating_add(len))
+            } else {
+                (start, i64::MAX)
+            };
+            let from = from.max(1) as usize - 1;
+            let to = (to.max(1) as usize - 1).min(s.len());
+            Value::Text(if from < to {
+                s[from..to].iter().collect()
+            } else {
+                String::new()
+            })
+        }
+        Func::Trim | Func::LTrim | Func::RTrim => {
+            let s = text(0)?;
+            let set: Vec<char> = if vals.len() > 1 {
+                text(1)?.chars().collect()
+            } else {
+                vec![' ']
+            };
+            let out = match func {
+                Func::LTrim => s.trim_start_matches(set.as_slice()),
+                Func::RTrim => s.trim_end_matches(set.as_slice()),
+                _ => s.trim_matches(set.as_slice()),
+            };
+            Value::Text(out.to_string())
+        }
+        Func::Replace => {
+            let from = text(1)?;
+            if from.is_empty() {
+                Value::Text(text(0)?.to_string())
+            } else {
+                Value::Text(text(0)?.replace(from, text(2)?))
+            }
+        }
+        Func::Round => {
+            if vals.len() > 1 {
+                let scale = int(1)?.clamp(-300, 300) as i32;
+                let m = 10f64.powi(scale);
+                Value::Float((float(0)? * m).round() / m)
+            } else {
+                match vals.first() {
+                    Some(Value::Int(i)) => Value::Int(*i),
+                    // float8 round() rounds half to even, as rint() does.
+                    _ => Value::Float(float(0)?.round_ties_even()),
+                }
+            }
+        }
+        Func::Floor => match vals.first() {
+            Some(Value::Int(i)) => Value::Int(*i),
+            _ => Value::Float(float(0)?.floor()),
+        },
+        Func::Ceil => match vals.first() {
+            Some(Value::Int(i)) => Value::Int(*i),
+            _ => Value::Float(float(0)?.ceil()),
+        },
+        Func::Sqrt => {
+            let f = float(0)?;
+            if f < 0.0 {
+                return Err(SqlError::new(
+                    "2201F",
+                    "cannot take square root of a negative number",
+                ));
+            }
+            Value::Float(f.sqrt())
+        }
+        Func::Power => float_result(float(0)?.powf(float(1)?), ty)?,
+        Func::Sign => match vals.first() {
+            Some(Value::Int(i)) => Value::Int(i.signum()),
+            _ => Value::Float(if float(0)? == 0.0 {
+                0.0
+            } else {
+                float(0)?.signum()
+            }),
+        },
+        Func::Strpos => {
+            let hay = text(0)?;
+            let needle = text(1)?;
+            Value::Int(match hay.find(needle) {
+                Some(b) => hay[..b].chars().count() as i64 + 1,
+                None => 0,
+            })
+        }
+        Func::Left | Func::Right => {
+            let s: Vec<char> = text(0)?.chars().collect();
+            let n = int(1)?;
+            let len = s.len() as i64;
+            let take = if n >= 0 { n.min(len) } else { (len + n).max(0) } as usize;
+            Value::Text(if func == Func::Left {
+                s[..take].iter().collect()
+            } else {
+                s[s.len() - take..].iter().collect()
+            })
+        }
+        Func::Repeat => {
+            let n = int(1)?.max(0) as usize;
+            let s = text(0)?;
+            if s.len().saturating_mul(n) > 1 << 30 {
+                return Err(SqlError::new(
+                    code::PROGRAM_LIMIT_EXCEEDED,
+                    "requested length too large",
+                ));
+            }
+            Value::Text(s.repeat(n))
+        }
+        Func::Reverse => Value::Text(text(0)?.chars().rev().collect()),
+        Func::Coalesce
+        | Func::NullIf
+        | Func::Greatest
+        | Func::Least
+        | Func::Concat
+        | Func::SessionConstant => unreachable_func(func)?,
+    })
+}
+
+fn unreachable_func(func: Func) -> Result<Value> {
+    Err(SqlError::internal(format!("{func:?} evaluated twice")))
+}
+
+fn eval_arg(args: &[Expr], i: usize, row: &[Value], ctx: &EvalContext) -> Result<Value> {
+    args.get(i)
+        .ok_or_else(|| SqlError::internal("missing function argument"))?
+        .eval(row, ctx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lit_bool(b: Option<bool>) -> Expr {
+        Expr::literal(b.map_or(Value::Null, Value::Bool), DataType::Bool)
+    }
+
+    fn eval(e: &Expr) -> Result<Value> {
+        e.eval(&[], &EvalContext::default())
+    }
+
+    #[test]
+    fn three_valued_logic() {
+        let vals = [Some(true), Some(false), None];
+        for a in vals {
+            for b in vals {
+                let and = Expr::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(lit_bool(a)),
+                    right: Box::new(lit_bool(b)),
+                    ty: DataType::Bool,
+                };
+                let or = Expr::Binary {
+                    op: BinaryOp::Or,
+                    left: Box::new(lit_bool(a)),
+                    right: Box::new(lit_bool(b)),
+                    ty: DataType::Bool,
+                };
+                let want_and = match (a, b) {
+                    (Some(false), _) | (_, Some(false)) => Some(false),
+                    (Some(true), Some(true)) => Some(true),
+                    _ => None,
+                };
+                let want_or = match (a, b) {
+                    (Some(true), _) | (_, Some(true)) => Some(true),
+                    (Some(false), Some(false)) => Some(false),
+                    _ => None,
+                };
+                assert_eq!(
+                    eval(&and).unwrap().as_bool().unwrap(),
+                    want_and,
+                    "{a:?} AND {b:?}"
+                );
+                assert_eq!(
+                    eval(&or).unwrap().as_bool().unwrap(),
+                    want_or,
+                    "{a:?} OR {b:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn integer_overflow_is_an_error() {
+        let e = binary(
+            BinaryOp::Add,
+            Value::Int(i32::MAX as i64),
+            Value::Int(1),
+            &DataType::Int4,
+        );
+        assert_eq!(e.unwrap_err().code, code::NUMERIC_VALUE_OUT_OF_RANGE);
+        let e = binary(
+            BinaryOp::Mul,
+            Value::Int(i64::MAX),
+            Value::Int(2),
+            &DataType::Int8,
+        );
+        assert_eq!(e.unwrap_err().code, code::NUMERIC_VALUE_OUT_OF_RANGE);
+        let e = binary(
+            BinaryOp::Div,
+            Value::Int(i64::MIN),
+            Value::Int(-1),
+            &DataType::Int8,
+        );
+        assert_eq!(e.unwrap_err().code, code::NUMERIC_VALUE_OUT_OF_RANGE);
+        let e = binary(BinaryOp::Div, Value::Int(1), Value::Int(0), &DataType::Int4);
+        assert_eq!(e.unwrap_err().code, code::DIVISION_BY_ZERO);
+        assert_eq!(
+            binary(
+                BinaryOp::Div,
+                Value::Int(-7),
+                Value::Int(2),
+                &DataType::Int4
+            )
+            .unwrap(),
+            Value::Int(-3)
+        );
+        assert_eq!(
+            binary(
+                BinaryOp::Mod,
+                Value::Int(-7),
+                Value::Int(2),
+                &DataType::Int4
+            )
+            .unwrap(),
+            Value::Int(-1)
+        );
+    }
+
+    #[test]
+    fn like_matches_postgres() {
+        let cases = [
+            ("abc", "a%", true),
+            ("abc", "%c", true),
+            ("abc", "_b_", true),
+            ("abc", "a_", false),
+            ("abc", "%", true),
+            ("", "%", true),
+            ("", "_", false),
+            ("a%c", "a\\%c", true),
+            ("abc", "a\\%c", false),
+            ("héllo", "h_llo", true),
+            ("aaa", "%a%a%a%", true),
+            ("aa", "%a%a%a%", false),
+        ];
+        for (s, p, want) in cases {
+            assert_eq!(
+                like(s.as_bytes(), p.as_bytes(), false).unwrap(),
+                want,
+                "{s} LIKE {p}"
+            );
+        }
+        assert!(like(b"a", b"a\\", false).is_err());
+    }
+
+    #[test]
+    fn in_list_with_null_is_null_when_not_found() {
+        let e = Expr::InList {
+            expr: Box::new(Expr::literal(Value::Int(1), DataType::Int4)),
+            list: vec![
+                Expr::literal(Value::Int(2), DataType::Int4),
+                Expr::literal(Value::Null, DataType::Int4),
+            ],
+            negated: false,
+        };
+        assert_eq!(eval(&e).unwrap(), Value::Null);
+    }
+}

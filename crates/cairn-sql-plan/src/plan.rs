@@ -1,0 +1,286 @@
+//! Query plans: the tree of relational operators the binder produces ([`Plan`]), the rules
+//! rewrite, and the executor runs, plus bound DML statements.
+//!
+//! Role: `bind` builds a logical `Plan`; `rules::optimize` rewrites it (filters pushed into
+//! scans, key ranges derived from them) into the physical form the executor runs. The same
+//! enum serves both stages: a `Scan` with `range = None` is a logical scan and becomes a full
+//! table scan if no rule narrows it.
+//!
+//! Invariants:
+//! 1. Every operator's output row layout is [`Plan::schema`]; `Expr::Column` indexes inside an
+//!    operator refer to its *input* layout (for `Join`, left columns then right columns).
+//! 2. `Aggregate` outputs its group-by values first, then one value per aggregate call.
+//! 3. A `Scan` outputs every column of the table in `TableDef::columns` order (hidden ones
+//!    included), whatever its `range`; `filter` is applied to those rows.
+
+use std::sync::Arc;
+
+use crate::catalog::TableDef;
+use crate::expr::Expr;
+use crate::types::{DataType, Value};
+
+/// One column of an operator's output.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OutputColumn {
+    pub name: String,
+    pub ty: DataType,
+    /// The table alias (or name) the column can be qualified with.
+    pub qualifier: Option<String>,
+    /// Left out of `*` expansions (the implicit rowid).
+    pub hidden: bool,
+    /// Source table id and column id, when the column is a plain table column (reported in
+    /// RowDescription as table OID and attribute number).
+    pub source: Option<(u32, u32)>,
+}
+
+impl OutputColumn {
+    pub fn new(name: impl Into<String>, ty: DataType) -> OutputColumn {
+        OutputColumn {
+            name: name.into(),
+            ty,
+            qualifier: None,
+            hidden: false,
+            source: None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AggFunc {
+    CountStar,
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    BoolAnd,
+    BoolOr,
+    StringAgg,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggCall {
+    pub func: AggFunc,
+    /// The argument (none for `count(*)`); `string_agg` has its delimiter in `extra`.
+    pub arg: Option<Expr>,
+    pub extra: Option<Expr>,
+    pub distinct: bool,
+    pub filter: Option<Expr>,
+    pub ty: DataType,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SortKey {
+    /// Position in the input row.
+    pub column: usize,
+    pub descending: bool,
+    pub nulls_first: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetOpKind {
+    Union,
+    Intersect,
+    Except,
+}
+
+/// A range of primary-key prefixes for a scan: each bound is a list of leading key column
+/// values (all `=` constraints, then optionally one range column).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct KeyRange {
+    /// Values of the leading key columns fixed by equality (`a = 1 AND b = 2`).
+    pub eq_prefix: Vec<Expr>,
+    /// Bound on the next key column: `(value expression, inclusive)`.
+    pub lower: Option<(Expr, bool)>,
+    pub upper: Option<(Expr, bool)>,
+}
+
+impl KeyRange {
+    pub fn is_full(&self) -> bool {
+        self.eq_prefix.is_empty() && self.lower.is_none() && self.upper.is_none()
+    }
+}
+
+/// Which index a scan reads and over which key range.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IndexRange {
+    /// Index id (`PRIMARY_INDEX_ID` for the table itself).
+    pub index_id: u32,
+    pub range: KeyRange,
+    /// Read the index in descending key order.
+    pub reverse: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Plan {
+    /// One row with no columns (`SELECT` without `FROM`).
+    Unit,
+    Values {
+        rows: Vec<Vec<Expr>>,
+        schema: Vec<OutputColumn>,
+    },
+    Scan {
+        table: Arc<TableDef>,
+        qualifier: String,
+        /// Set by the rules: the index and key range to read; `None` reads the whole table.
+        access: Option<IndexRange>,
+        /// Applied to each row read.
+        filter: Option<Expr>,
+    },
+    Filter {
+        input: Box<Plan>,
+        predicate: Expr,
+    },
+    Project {
+        input: Box<Plan>,
+        exprs: Vec<Expr>,
+        schema: Vec<OutputColumn>,
+    },
+    Aggregate {
+        input: Box<Plan>,
+        group_by: Vec<Expr>,
+        aggs: Vec<AggCall>,
+        schema: Vec<OutputColumn>,
+    },
+    Sort {
+        input: Box<Plan>,
+        keys: Vec<SortKey>,
+    },
+    Limit {
+        input: Box<Plan>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
+    Distinct {
+        input: Box<Plan>,
+    },
+    Join {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        on: Option<Expr>,
+    },
+    SetOp {
+        kind: SetOpKind,
+        all: bool,
+        left: Box<Plan>,
+        right: Box<Plan>,
+        schema: Vec<OutputColumn>,
+    },
+    /// Rows of a named CTE or derived table, renamed.
+    Rename {
+        input: Box<Plan>,
+        schema: Vec<OutputColumn>,
+    },
+    /// Rows the session computes itself (`SHOW`, catalog views).
+    Rows {
+        rows: Vec<Vec<Value>>,
+        schema: Vec<OutputColumn>,
+    },
+}
+
+impl Plan {
+    pub fn schema(&self) -> Vec<OutputColumn> {
+        match self {
+            Plan::Unit => Vec::new(),
+            Plan::Values { schema, .. }
+            | Plan::Project { schema, .. }
+            | Plan::Aggregate { schema, .. }
+            | Plan::SetOp { schema, .. }
+            | Plan::Rename { schema, .. }
+            | Plan::Rows { schema, .. } => schema.clone(),
+            Plan::Scan {
+                table, qualifier, ..
+            } => table
+                .columns
+                .iter()
+                .map(|c| OutputColumn {
+                    name: c.name.clone(),
+                    ty: c.ty.clone(),
+                    qualifier: Some(qualifier.clone()),
+                    hidden: c.hidden,
+                    source: Some((table.id, c.id)),
+                })
+                .collect(),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input } => input.schema(),
+            Plan::Join { left, right, .. } => {
+                let mut s = left.schema();
+                s.extend(right.schema());
+                s
+            }
+        }
+    }
+
+    pub fn width(&self) -> usize {
+        match self {
+            Plan::Scan { table, .. } => table.columns.len(),
+            Plan::Join { left, right, .. } => left.width() + right.width(),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input } => input.width(),
+            other => other.schema().len(),
+        }
+    }
+}
+
+/// How `INSERT ... ON CONFLICT` resolves a unique violation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OnConflict {
+    /// Raise 23505 (no ON CONFLICT clause).
+    Error,
+    DoNothing,
+    /// `DO UPDATE SET ...`: assignments over the row layout `existing columns ++ excluded
+    /// columns`, with an optional WHERE over the same layout.
+    DoUpdate {
+        assignments: Vec<(usize, Expr)>,
+        predicate: Option<Expr>,
+    },
+}
+
+/// A bound statement that reads or writes table rows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Bound {
+    Query {
+        plan: Plan,
+        /// Output columns (the visible ones, in order).
+        columns: Vec<OutputColumn>,
+    },
+    Insert {
+        table: Arc<TableDef>,
+        /// Source rows: one value per target column in `targets`.
+        source: Plan,
+        /// Positions in `table.columns` that `source` supplies.
+        targets: Vec<usize>,
+        /// Expressions for the remaining columns (defaults), over no input.
+        defaults: Vec<(usize, Expr)>,
+        on_conflict: OnConflict,
+        /// Expressions over the full stored row.
+        returning: Option<(Vec<Expr>, Vec<OutputColumn>)>,
+    },
+    Update {
+        table: Arc<TableDef>,
+        /// Produces the current full rows to update (a scan with the WHERE filter; joined rows
+        /// for `UPDATE ... FROM` with the table's columns first).
+        input: Plan,
+        /// New values for columns, over `input`'s layout.
+        assignments: Vec<(usize, Expr)>,
+        returning: Option<(Vec<Expr>, Vec<OutputColumn>)>,
+    },
+    Delete {
+        table: Arc<TableDef>,
+        input: Plan,
+        returning: Option<(Vec<Expr>, Vec<OutputColumn>)>,
+    },
+}

@@ -1,0 +1,395 @@
+//! Rewrite rules that turn a bound (logical) plan into the plan the executor runs.
+//!
+//! Role: `optimize` is the one entry point; the session calls it on every bound plan. Rules
+//! here are heuristics that are always right to apply; the cost-based choices (join order,
+//! index choice by statistics) come with the optimiser.
+//!
+//! Rules:
+//! 1. `Filter` directly over a `Scan` merges into the scan's `filter`, so rows are filtered as
+//!    they are read.
+//! 2. A scan filter whose conjuncts fix leading primary-key columns by `=` (and optionally
+//!    bound the next one by `<`, `<=`, `>`, `>=`) gets an `access` key range, so the executor
+//!    reads only that part of the table. The filter is kept whole, so the range only needs to
+//!    be a superset of the matching rows. Test: `pk_equality_becomes_point_range`.
+//! 3. A filter over an inner join whose conjuncts reference one side only is pushed to that
+//!    side.
+
+use crate::catalog::{TableDef, PRIMARY_INDEX_ID};
+use crate::expr::{BinaryOp, Expr};
+use crate::plan::{IndexRange, JoinKind, KeyRange, Plan};
+
+/// Applies the rules bottom-up.
+pub fn optimize(plan: Plan) -> Plan {
+    match plan {
+        Plan::Filter { input, predicate } => {
+            let input = optimize(*input);
+            push_filter(input, predicate)
+        }
+        Plan::Project {
+            input,
+            exprs,
+            schema,
+        } => Plan::Project {
+            input: Box::new(optimize(*input)),
+            exprs,
+            schema,
+        },
+        Plan::Aggregate {
+            input,
+            group_by,
+            aggs,
+            schema,
+        } => Plan::Aggregate {
+            input: Box::new(optimize(*input)),
+            group_by,
+            aggs,
+            schema,
+        },
+        Plan::Sort { input, keys } => Plan::Sort {
+            input: Box::new(optimize(*input)),
+            keys,
+        },
+        Plan::Limit {
+            input,
+            limit,
+            offset,
+        } => Plan::Limit {
+            input: Box::new(optimize(*input)),
+            limit,
+            offset,
+        },
+        Plan::Distinct { input } => Plan::Distinct {
+            input: Box::new(optimize(*input)),
+        },
+        Plan::Rename { input, schema } => Plan::Rename {
+            input: Box::new(optimize(*input)),
+            schema,
+        },
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => Plan::Join {
+            left: Box::new(optimize(*left)),
+            right: Box::new(optimize(*right)),
+            kind,
+            on,
+        },
+        Plan::SetOp {
+            kind,
+            all,
+            left,
+            right,
+            schema,
+        } => Plan::SetOp {
+            kind,
+            all,
+            left: Box::new(optimize(*left)),
+            right: Box::new(optimize(*right)),
+            schema,
+        },
+        Plan::Scan {
+            table,
+            qualifier,
+            access,
+            filter,
+        } => {
+            let access = access.or_else(|| filter.as_ref().and_then(|f| derive_access(&table, f)));
+            Plan::Scan {
+                table,
+                qualifier,
+                access,
+                filter,
+            }
+        }
+        other => other,
+    }
+}
+
+fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+            ..
+        } => {
+            conjuncts(*left, out);
+            conjuncts(*right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
+    let first = parts.pop()?;
+    Some(parts.into_iter().rev().fold(first, |acc, p| Expr::Binary {
+        op: BinaryOp::And,
+        left: Box::new(p),
+        right: Box::new(acc),
+        ty: crate::types::DataType::Bool,
+    }))
+}
+
+fn push_filter(input: Plan, predicate: Expr) -> Plan {
+    match input {
+        Plan::Scan {
+            table,
+            qualifier,
+            access: _,
+            filter,
+        } => {
+            let filter = match filter {
+                Some(f) => Expr::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(f),
+                    right: Box::new(predicate),
+                    ty: crate::types::DataType::Bool,
+                },
+                None => predicate,
+            };
+            let access = derive_access(&table, &filter);
+            Plan::Scan {
+                table,
+                qualifier,
+                access,
+                filter: Some(filter),
+            }
+        }
+        Plan::Join {
+            left,
+            right,
+            kind: JoinKind::Inner,
+            on,
+        } => {
+            let left_width = left.width();
+            let mut parts = Vec::new();
+            conjuncts(predicate, &mut parts);
+            let (mut lp, mut rp, mut keep) = (Vec::new(), Vec::new(), Vec::new());
+            for p in parts {
+                let mut min = usize::MAX;
+                p.visit(&mut |e| {
+                    if let Expr::Column { index, .. } = e {
+                        min = min.min(*index);
+                    }
+                });
+                let max = p.max_column();
+                match max {
+                    Some(m) if m < left_width => lp.push(p),
+                    Some(_) if min >= left_width => {
+                        let mut p = p;
+                        p.map_columns(&mut |i| i - left_width);
+                        rp.push(p);
+                    }
+                    _ => keep.push(p),
+                }
+            }
+            let left = match and_all(lp) {
+                Some(p) => push_filter(*left, p),
+                None => *left,
+            };
+            let right = match and_all(rp) {
+                Some(p) => push_filter(*right, p),
+                None => *right,
+            };
+            let on = match (on, and_all(keep)) {
+                (Some(o), Some(k)) => Some(Expr::Binary {
+                    op: BinaryOp::And,
+                    left: Box::new(o),
+                    right: Box::new(k),
+                    ty: crate::types::DataType::Bool,
+                }),
+                (o, k) => o.or(k),
+            };
+            Plan::Join {
+                left: Box::new(left),
+                right: Box::new(right),
+                kind: JoinKind::Inner,
+                on,
+            }
+        }
+        other => Plan::Filter {
+            input: Box::new(other),
+            predicate,
+        },
+    }
+}
+
+/// `column op constant` with the column on either side, normalised to column-first.
+fn column_comparison(e: &Expr) -> Option<(usize, BinaryOp, &Expr)> {
+    let Expr::Binary {
+        op, left, right, ..
+    } = e
+    else {
+        return None;
+    };
+    if !op.is_comparison() || *op == BinaryOp::NotEq {
+        return None;
+    }
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column { index, .. }, c) if c.is_constant_or_param() => Some((*index, *op, c)),
+        (c, Expr::Column { index, .. }) if c.is_constant_or_param() => {
+            Some((*index, op.flipped(), c))
+        }
+        _ => None,
+    }
+}
+
+impl Expr {
+    /// No column references (parameters allowed): the value is fixed for the whole scan.
+    fn is_constant_or_param(&self) -> bool {
+        self.max_column().is_none()
+    }
+}
+
+fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
+    let mut parts = Vec::new();
+    conjuncts(filter.clone(), &mut parts);
+    let key = table.primary_key_positions();
+    let mut range = KeyRange::default();
+    for &pos in &key {
+        let col_ty = &table.columns[pos].ty;
+        let eq = parts.iter().find_map(|p| match column_comparison(p) {
+            Some((c, BinaryOp::Eq, v)) if c == pos && v.ty() == *col_ty => Some(v.clone()),
+            _ => None,
+        });
+        if let Some(v) = eq {
+            range.eq_prefix.push(v);
+            continue;
+        }
+        for p in &parts {
+            if let Some((c, op, v)) = column_comparison(p) {
+                if c != pos || v.ty() != *col_ty {
+                    continue;
+                }
+                match op {
+                    BinaryOp::Gt | BinaryOp::GtEq if range.lower.is_none() => {
+                        range.lower = Some((v.clone(), op == BinaryOp::GtEq))
+                    }
+                    BinaryOp::Lt | BinaryOp::LtEq if range.upper.is_none() => {
+                        range.upper = Some((v.clone(), op == BinaryOp::LtEq))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        break;
+    }
+    if range.is_full() {
+        return None;
+    }
+    Some(IndexRange {
+        index_id: PRIMARY_INDEX_ID,
+        range,
+        reverse: false,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::{ColumnDef, IndexColumn, IndexDef};
+    use crate::types::{DataType, Value};
+
+    fn table() -> Arc<TableDef> {
+        let col = |id: u32, name: &str| ColumnDef {
+            id,
+            name: name.into(),
+            ty: DataType::Int4,
+            nullable: false,
+            default: None,
+            hidden: false,
+        };
+        Arc::new(TableDef {
+            id: 100,
+            database_id: 1,
+            schema: "public".into(),
+            name: "t".into(),
+            columns: vec![col(1, "a"), col(2, "b")],
+            primary: IndexDef {
+                id: PRIMARY_INDEX_ID,
+                name: "t_pkey".into(),
+                columns: vec![IndexColumn {
+                    column_id: 1,
+                    descending: false,
+                }],
+                unique: true,
+            },
+            indexes: vec![],
+            checks: vec![],
+            next_column_id: 3,
+            next_index_id: 2,
+            has_declared_primary_key: true,
+        })
+    }
+
+    fn cmp(op: BinaryOp, col: usize, v: i64) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(Expr::Column {
+                index: col,
+                ty: DataType::Int4,
+            }),
+            right: Box::new(Expr::literal(Value::Int(v), DataType::Int4)),
+            ty: DataType::Bool,
+        }
+    }
+
+    fn scan_with(pred: Expr) -> Plan {
+        let t = table();
+        optimize(Plan::Filter {
+            input: Box::new(Plan::Scan {
+                table: t,
+                qualifier: "t".into(),
+                access: None,
+                filter: None,
+            }),
+            predicate: pred,
+        })
+    }
+
+    #[test]
+    fn pk_equality_becomes_point_range() {
+        let Plan::Scan {
+            access: Some(a),
+            filter: Some(_),
+            ..
+        } = scan_with(cmp(BinaryOp::Eq, 0, 7))
+        else {
+            panic!("expected a scan with an access range");
+        };
+        assert_eq!(
+            a.range.eq_prefix,
+            vec![Expr::literal(Value::Int(7), DataType::Int4)]
+        );
+    }
+
+    #[test]
+    fn pk_bounds_become_a_range_and_other_columns_do_not() {
+        let pred = Expr::Binary {
+            op: BinaryOp::And,
+            left: Box::new(cmp(BinaryOp::GtEq, 0, 3)),
+            right: Box::new(cmp(BinaryOp::Lt, 0, 9)),
+            ty: DataType::Bool,
+        };
+        let Plan::Scan {
+            access: Some(a), ..
+        } = scan_with(pred)
+        else {
+            panic!("no range")
+        };
+        assert!(a.range.eq_prefix.is_empty());
+        assert_eq!(a.range.lower.as_ref().map(|l| l.1), Some(true));
+        assert_eq!(a.range.upper.as_ref().map(|u| u.1), Some(false));
+        let Plan::Scan { access, .. } = scan_with(cmp(BinaryOp::Eq, 1, 3)) else {
+            panic!("not a scan")
+        };
+        assert!(
+            access.is_none(),
+            "a non-key column must not narrow the scan"
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! The SQL layer's transactional key-value store over the single-node MVCC engine.
+//!
+//! Role: implements `cairn_sql_exec::kv::{KvStore, KvTxn}` with `cairn_mvcc::{Db, Transaction}`;
+//! `cairn start` hands it to the SQL engine. When the distributed transaction layer lands, a
+//! second implementation of the same traits replaces this one and the SQL layer is unchanged.
+//!
+//! Invariants:
+//! 1. Every MVCC error becomes a `SqlError` with the SQLSTATE `cairn_mvcc::Error::sqlstate`
+//!    chooses (40001 for conflicts, 40P01 deadlocks, ...), and its message.
+//! 2. Commits are synced (the MVCC database is opened with durable commits), so a commit
+//!    acknowledged to a client survives a crash.
+
+use std::sync::Arc;
+
+use cairn_mvcc::{Db, LockMode, LockWait, ScanOptions, Transaction, TxnOptions};
+use cairn_sql_exec::kv::{IsolationLevel, KvPair, KvStore, KvTxn};
+use cairn_sql_plan::{Result, SqlError};
+
+fn sql_error(e: cairn_mvcc::Error) -> SqlError {
+    let code = e.sqlstate();
+    let mut msg = e.to_string();
+    // Keep the chain: storage errors carry file and offset in their sources.
+    let mut src = std::error::Error::source(&e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    SqlError::new(code, msg)
+}
+
+/// `KvStore` over a shared MVCC database.
+pub struct MvccStore {
+    db: Arc<Db>,
+}
+
+impl MvccStore {
+    pub fn new(db: Arc<Db>) -> MvccStore {
+        MvccStore { db }
+    }
+}
+
+impl KvStore for MvccStore {
+    fn begin(&self, isolation: IsolationLevel, read_only: bool) -> Result<Box<dyn KvTxn>> {
+        let txn = self
+            .db
+            .begin_with(TxnOptions {
+                isolation,
+                read_only,
+                ..Default::default()
+            })
+            .map_err(sql_error)?;
+        Ok(Box::new(MvccTxn { txn }))
+    }
+}
+
+struct MvccTxn {
+    txn: Transaction,
+}
+
+impl KvTxn for MvccTxn {
+    fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.txn.get(key).map_err(sql_error)
+    }
+
+    fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self
+            .txn
+            .get_for_update(key, LockMode::Exclusive, LockWait::Block)
+            .map_err(sql_error)?
+        {
+            cairn_mvcc::Locked::Acquired(v) => Ok(v),
+            cairn_mvcc::Locked::Skipped => Err(SqlError::internal("a blocking lock was skipped")),
+        }
+    }
+
+    fn scan(
+        &mut self,
+        start: &[u8],
+        end: &[u8],
+        limit: usize,
+        reverse: bool,
+    ) -> Result<Vec<KvPair>> {
+        self.txn
+            .scan(start, Some(end), ScanOptions { limit, reverse })
+            .map_err(sql_error)
+    }
+
+    fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.txn.put(key, value).map_err(sql_error)
+    }
+
+    fn delete(&mut self, key: &[u8]) -> Result<()> {
+        self.txn.delete(key).map_err(sql_error)
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.txn.commit().map(|_| ()).map_err(sql_error)
+    }
+
+    fn rollback(&mut self) {
+        self.txn.rollback();
+    }
+
+    fn isolation(&self) -> IsolationLevel {
+        self.txn.isolation()
+    }
+
+    fn new_statement(&mut self) -> Result<()> {
+        // READ COMMITTED transactions in cairn-mvcc read a fresh snapshot on every read, which
+        // is at least as fresh as one per statement.
+        Ok(())
+    }
+
+    fn timestamp_micros(&self) -> i64 {
+        (self.txn.read_ts().wall_nanos / 1000) as i64
+    }
+}

@@ -1,0 +1,473 @@
+//! SQL sessions over the real storage stack (MVCC + LSM on disk), without the wire protocol:
+//! the behaviour of statements, types, constraints and transactions, checked statement by
+//! statement. Results are compared with what PostgreSQL 15 returns for the same SQL.
+
+use std::sync::Arc;
+
+use cairn::sql_store::MvccStore;
+use cairn_sql_exec::{Engine, ExecResult, Session, TxStatus};
+use cairn_sql_plan::types::Value;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    engine: Arc<Engine>,
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = cairn::Db::open(dir.path(), cairn::DbOptions::default()).expect("open");
+    let engine = Engine::new(Arc::new(MvccStore::new(Arc::new(db)))).expect("engine");
+    Fixture { _dir: dir, engine }
+}
+
+impl Fixture {
+    fn session(&self) -> Session {
+        self.engine
+            .open_session("postgres", "postgres")
+            .expect("session")
+    }
+}
+
+/// Runs a batch and returns each statement's outcome as text: rows as `a|b` lines (NULL as
+/// `NULL`), commands as their tag, errors as `ERROR <sqlstate>`.
+fn run(s: &mut Session, sql: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Err(e) = s.start_batch(sql) {
+        return vec![format!("ERROR {}", e.code)];
+    }
+    while let Some(r) = s.next_in_batch() {
+        match r {
+            Ok(ExecResult::Rows { columns, rows, .. }) => {
+                for row in rows {
+                    let cells: Vec<String> = row
+                        .iter()
+                        .zip(&columns)
+                        .map(|(v, c)| v.to_text(&c.ty).unwrap_or_else(|| "NULL".into()))
+                        .collect();
+                    out.push(cells.join("|"));
+                }
+            }
+            Ok(ExecResult::Command { tag }) => out.push(tag),
+            Ok(ExecResult::Empty) => out.push("EMPTY".into()),
+            Err(e) => out.push(format!("ERROR {} {}", e.code, e.message)),
+        }
+    }
+    out
+}
+
+fn one(s: &mut Session, sql: &str) -> String {
+    run(s, sql).join("\n")
+}
+
+#[test]
+fn select_without_from_evaluates_expressions() {
+    let f = fixture();
+    let mut s = f.session();
+    assert_eq!(
+        one(&mut s, "SELECT 1 + 2, 'a' || 'b', 7 / 2, -7 % 3"),
+        "3|ab|3|-1"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT NULL IS NULL, 1 = NULL, true OR NULL, false AND NULL"
+        ),
+        "t|NULL|t|f"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT CASE WHEN 1 > 2 THEN 'x' ELSE 'y' END, coalesce(NULL, 3), nullif(2, 2)"
+        ),
+        "y|3|NULL"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT 2147483647 + 1")
+            .split(' ')
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" "),
+        "ERROR 22003"
+    );
+    assert!(one(&mut s, "SELECT 1/0").starts_with("ERROR 22012"));
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT 'abc' LIKE 'a%', 'ABC' ILIKE 'a_c', 3 BETWEEN 1 AND 5, 4 IN (1, 2, NULL)"
+        ),
+        "t|t|t|NULL"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT CAST('42' AS INT) + 1, '7'::bigint * 2, 3::float8 / 2"
+        ),
+        "43|14|1.5"
+    );
+}
+
+#[test]
+fn create_insert_select_update_delete() {
+    let f = fixture();
+    let mut s = f.session();
+    assert_eq!(
+        run(
+            &mut s,
+            "CREATE TABLE t (a INT PRIMARY KEY, b TEXT NOT NULL, c FLOAT8 DEFAULT 0.5)"
+        ),
+        vec!["CREATE TABLE"]
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "INSERT INTO t VALUES (1, 'one'), (2, 'two', 2.5), (3, 'three')"
+        ),
+        "INSERT 0 3"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT * FROM t ORDER BY a"),
+        "1|one|0.5\n2|two|2.5\n3|three|0.5"
+    );
+    assert_eq!(one(&mut s, "SELECT b FROM t WHERE a = 2"), "two");
+    assert_eq!(one(&mut s, "SELECT a FROM t WHERE a >= 2 AND a < 3"), "2");
+    assert_eq!(
+        one(&mut s, "UPDATE t SET c = c * 10 WHERE a <> 2"),
+        "UPDATE 2"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT a, c FROM t ORDER BY c DESC"),
+        "1|5\n3|5\n2|2.5"
+    );
+    assert_eq!(one(&mut s, "DELETE FROM t WHERE b LIKE 't%'"), "DELETE 2");
+    assert_eq!(
+        one(&mut s, "SELECT count(*), sum(a), min(b) FROM t"),
+        "1|1|one"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "INSERT INTO t (a, b) VALUES (9, 'nine') RETURNING a * 2, c"
+        ),
+        "18|0.5"
+    );
+}
+
+#[test]
+fn constraint_violations_have_postgres_sqlstates() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE t (a INT PRIMARY KEY, b INT NOT NULL CHECK (b > 0), v VARCHAR(3))",
+    );
+    assert_eq!(one(&mut s, "INSERT INTO t VALUES (1, 1)"), "INSERT 0 1");
+    assert!(
+        one(&mut s, "INSERT INTO t VALUES (1, 2)").starts_with("ERROR 23505"),
+        "primary key"
+    );
+    assert!(
+        one(&mut s, "INSERT INTO t VALUES (2, NULL)").starts_with("ERROR 23502"),
+        "not null"
+    );
+    assert!(
+        one(&mut s, "INSERT INTO t VALUES (3, 0)").starts_with("ERROR 23514"),
+        "check"
+    );
+    assert!(
+        one(&mut s, "INSERT INTO t VALUES (4, 1, 'abcd')").starts_with("ERROR 22001"),
+        "varchar length"
+    );
+    assert!(
+        one(&mut s, "INSERT INTO t VALUES ('x', 1)").starts_with("ERROR 22P02"),
+        "bad int text"
+    );
+    assert_eq!(
+        one(&mut s, "INSERT INTO t VALUES (1, 5) ON CONFLICT DO NOTHING"),
+        "INSERT 0 0"
+    );
+    assert_eq!(
+        one(&mut s, "INSERT INTO t VALUES (1, 5) ON CONFLICT (a) DO UPDATE SET b = t.b + excluded.b RETURNING b"),
+        "6"
+    );
+    assert!(one(&mut s, "SELECT nosuch FROM t").starts_with("ERROR 42703"));
+    assert!(one(&mut s, "SELECT * FROM nosuch").starts_with("ERROR 42P01"));
+    assert!(one(&mut s, "SELEC 1").starts_with("ERROR 42601"));
+    assert!(one(&mut s, "SELECT a FROM t GROUP BY b").starts_with("ERROR 42803"));
+    assert!(one(&mut s, "SELECT 'a' + 1").starts_with("ERROR 22P02"));
+}
+
+#[test]
+fn aggregates_group_by_having_order_limit() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE e (id INT PRIMARY KEY, dept TEXT, pay INT)",
+    );
+    run(
+        &mut s,
+        "INSERT INTO e VALUES (1,'a',10),(2,'a',20),(3,'b',5),(4,'c',NULL),(5,'b',5)",
+    );
+    assert_eq!(
+        one(&mut s, "SELECT dept, count(*), count(pay), sum(pay), max(pay) FROM e GROUP BY dept ORDER BY dept"),
+        "a|2|2|30|20\nb|2|2|10|5\nc|1|0|NULL|NULL"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT dept FROM e GROUP BY dept HAVING sum(pay) > 15"
+        ),
+        "a"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT count(DISTINCT pay), string_agg(dept, ',') FILTER (WHERE pay = 5) FROM e"
+        ),
+        "3|b,b"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT id FROM e ORDER BY pay NULLS FIRST, id DESC LIMIT 3 OFFSET 1"
+        ),
+        "5\n3\n1"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT DISTINCT dept FROM e ORDER BY 1"),
+        "a\nb\nc"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM e WHERE false"), "0");
+    assert_eq!(one(&mut s, "SELECT sum(pay) FROM e WHERE false"), "NULL");
+}
+
+#[test]
+fn joins_and_set_operations() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE l (k INT PRIMARY KEY, v TEXT); CREATE TABLE r (k INT PRIMARY KEY, w TEXT)",
+    );
+    run(&mut s, "INSERT INTO l VALUES (1,'a'),(2,'b'),(3,'c'); INSERT INTO r VALUES (2,'x'),(3,'y'),(4,'z')");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT l.k, v, w FROM l JOIN r ON l.k = r.k ORDER BY 1"
+        ),
+        "2|b|x\n3|c|y"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT l.k, w FROM l LEFT JOIN r USING (k) ORDER BY 1"
+        ),
+        "1|NULL\n2|x\n3|y"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT r.k, v FROM l RIGHT JOIN r ON l.k = r.k ORDER BY 1"
+        ),
+        "2|b\n3|c\n4|NULL"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT count(*) FROM l FULL JOIN r ON l.k = r.k"),
+        "4"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM l, r"), "9");
+    assert_eq!(
+        one(&mut s, "SELECT k FROM l UNION SELECT k FROM r ORDER BY 1"),
+        "1\n2\n3\n4"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT k FROM l INTERSECT SELECT k FROM r ORDER BY 1"
+        ),
+        "2\n3"
+    );
+    assert_eq!(one(&mut s, "SELECT k FROM l EXCEPT SELECT k FROM r"), "1");
+    assert_eq!(
+        one(
+            &mut s,
+            "WITH big AS (SELECT k FROM r WHERE k > 2) SELECT sum(k) FROM big"
+        ),
+        "7"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT x.a FROM (SELECT k * 10 AS a FROM l) AS x WHERE x.a > 10 ORDER BY 1"
+        ),
+        "20\n30"
+    );
+}
+
+#[test]
+fn transaction_blocks_commit_roll_back_and_fail() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE t (a INT PRIMARY KEY)");
+    assert_eq!(
+        run(&mut s, "BEGIN; INSERT INTO t VALUES (1); ROLLBACK"),
+        vec!["BEGIN", "INSERT 0 1", "ROLLBACK"]
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM t"), "0");
+    assert_eq!(run(&mut s, "BEGIN"), vec!["BEGIN"]);
+    assert_eq!(s.status(), TxStatus::InBlock);
+    assert_eq!(one(&mut s, "INSERT INTO t VALUES (1)"), "INSERT 0 1");
+    assert!(one(&mut s, "INSERT INTO t VALUES (1)").starts_with("ERROR 23505"));
+    assert_eq!(s.status(), TxStatus::Failed);
+    assert!(one(&mut s, "SELECT 1").starts_with("ERROR 25P02"));
+    assert_eq!(one(&mut s, "COMMIT"), "ROLLBACK");
+    assert_eq!(s.status(), TxStatus::Idle);
+    assert_eq!(one(&mut s, "SELECT count(*) FROM t"), "0");
+    assert_eq!(run(&mut s, "START TRANSACTION ISOLATION LEVEL REPEATABLE READ; SHOW transaction_isolation; INSERT INTO t VALUES (5); COMMIT"),
+        vec!["START TRANSACTION", "repeatable read", "INSERT 0 1", "COMMIT"]);
+    assert_eq!(one(&mut s, "SELECT a FROM t"), "5");
+}
+
+#[test]
+fn rolled_back_create_table_leaves_nothing_and_ddl_is_atomic() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "BEGIN; CREATE TABLE gone (a INT); INSERT INTO gone VALUES (1); ROLLBACK",
+    );
+    assert!(one(&mut s, "SELECT * FROM gone").starts_with("ERROR 42P01"));
+    // A second session does not see an uncommitted table.
+    let mut other = f.session();
+    run(&mut s, "BEGIN; CREATE TABLE later (a INT)");
+    assert!(one(&mut other, "SELECT * FROM later").starts_with("ERROR 42P01"));
+    run(&mut s, "COMMIT");
+    assert_eq!(run(&mut other, "SELECT * FROM later"), Vec::<String>::new());
+    assert_eq!(one(&mut s, "DROP TABLE later"), "DROP TABLE");
+    assert!(one(&mut other, "SELECT * FROM later").starts_with("ERROR 42P01"));
+    assert_eq!(one(&mut s, "DROP TABLE IF EXISTS later"), "DROP TABLE");
+}
+
+#[test]
+fn serialization_failure_is_40001_at_commit() {
+    let f = fixture();
+    let mut a = f.session();
+    let mut b = f.session();
+    run(&mut a, "CREATE TABLE acct (id INT PRIMARY KEY, bal INT); INSERT INTO acct VALUES (1, 100), (2, 100)");
+    // Write skew: each reads both rows and writes one; SERIALIZABLE must abort one of them.
+    run(&mut a, "BEGIN; SELECT sum(bal) FROM acct");
+    run(&mut b, "BEGIN; SELECT sum(bal) FROM acct");
+    run(&mut a, "UPDATE acct SET bal = bal - 150 WHERE id = 1");
+    run(&mut b, "UPDATE acct SET bal = bal - 150 WHERE id = 2");
+    let ra = one(&mut a, "COMMIT");
+    let rb = one(&mut b, "COMMIT");
+    let outcomes = [ra.clone(), rb.clone()];
+    assert!(outcomes.iter().any(|o| o == "COMMIT"), "{outcomes:?}");
+    assert!(
+        outcomes.iter().any(|o| o.starts_with("ERROR 40001")),
+        "{outcomes:?}"
+    );
+    assert_eq!(a.status(), TxStatus::Idle);
+    assert_eq!(b.status(), TxStatus::Idle);
+}
+
+#[test]
+fn tables_without_primary_key_get_hidden_rowids() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE t1 (a INTEGER, b INTEGER)");
+    run(&mut s, "INSERT INTO t1 VALUES (1, 2), (1, 2), (NULL, 3)");
+    assert_eq!(
+        one(&mut s, "SELECT * FROM t1 ORDER BY b"),
+        "1|2\n1|2\nNULL|3"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM t1 WHERE a IS NULL"), "1");
+    assert_eq!(one(&mut s, "TRUNCATE t1"), "TRUNCATE TABLE");
+    assert_eq!(one(&mut s, "SELECT count(*) FROM t1"), "0");
+}
+
+#[test]
+fn databases_can_be_created_used_and_dropped() {
+    let f = fixture();
+    let mut s = f.session();
+    assert_eq!(one(&mut s, "CREATE DATABASE shop"), "CREATE DATABASE");
+    assert!(one(&mut s, "CREATE DATABASE shop").starts_with("ERROR 42P04"));
+    let mut shop = f
+        .engine
+        .open_session("postgres", "shop")
+        .expect("open shop");
+    run(&mut shop, "CREATE TABLE items (id INT PRIMARY KEY)");
+    assert!(
+        one(&mut s, "SELECT * FROM items").starts_with("ERROR 42P01"),
+        "tables are per database"
+    );
+    assert_eq!(shop.database(), "shop");
+    drop(shop);
+    assert_eq!(one(&mut s, "DROP DATABASE shop"), "DROP DATABASE");
+    assert_eq!(
+        f.engine
+            .open_session("postgres", "shop")
+            .err()
+            .map(|e| e.code),
+        Some("3D000")
+    );
+    assert!(one(&mut s, "DROP DATABASE postgres").starts_with("ERROR 55006"));
+}
+
+#[test]
+fn prepared_statements_infer_parameter_types() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE acc (aid INT PRIMARY KEY, abalance INT)",
+    );
+    run(&mut s, "INSERT INTO acc VALUES (1, 10)");
+    let up = s
+        .prepare(
+            "UPDATE acc SET abalance = abalance + $1 WHERE aid = $2",
+            &[],
+        )
+        .expect("prepare");
+    assert_eq!(up.param_types.len(), 2);
+    assert!(up
+        .param_types
+        .iter()
+        .all(|t| *t == cairn_sql_plan::types::DataType::Int4));
+    assert!(up.columns.is_none());
+    let r = s
+        .execute_prepared(&up, &[Value::Int(5), Value::Int(1)])
+        .expect("execute");
+    assert!(matches!(r, ExecResult::Command { ref tag } if tag == "UPDATE 1"));
+    let sel = s
+        .prepare("SELECT abalance FROM acc WHERE aid = $1", &[])
+        .expect("prepare");
+    assert_eq!(sel.columns.as_ref().map(|c| c.len()), Some(1));
+    match s.execute_prepared(&sel, &[Value::Int(1)]).expect("execute") {
+        ExecResult::Rows { rows, .. } => assert_eq!(rows, vec![vec![Value::Int(15)]]),
+        other => panic!("expected rows, got {other:?}"),
+    }
+    assert_eq!(s.execute_prepared(&sel, &[]).unwrap_err().code, "08P01");
+}
+
+#[test]
+fn data_survives_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = cairn::Db::open(dir.path(), cairn::DbOptions::default()).expect("open");
+        let engine = Engine::new(Arc::new(MvccStore::new(Arc::new(db)))).expect("engine");
+        let mut s = engine
+            .open_session("postgres", "postgres")
+            .expect("session");
+        run(
+            &mut s,
+            "CREATE TABLE k (a INT PRIMARY KEY, b TEXT); INSERT INTO k VALUES (1, 'kept')",
+        );
+    }
+    let db = cairn::Db::open(dir.path(), cairn::DbOptions::default()).expect("reopen");
+    let engine = Engine::new(Arc::new(MvccStore::new(Arc::new(db)))).expect("engine");
+    let mut s = engine
+        .open_session("postgres", "postgres")
+        .expect("session");
+    assert_eq!(one(&mut s, "SELECT b FROM k WHERE a = 1"), "kept");
+}
