@@ -19,13 +19,14 @@
 //! 2. Operators never reorder rows unless they are `Sort` (or set operations); `Limit` without
 //!    `Sort` returns rows in scan (primary key) order.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
 use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
-use cairn_sql_plan::expr::{EvalContext, Expr};
+use cairn_sql_plan::expr::{EvalContext, Expr, SubqueryRunner};
 use cairn_sql_plan::plan::{AggCall, AggFunc, Bound, JoinKind, OnConflict, Plan, SetOpKind};
 use cairn_sql_plan::types::{compare, sort_cmp, DataType, Value};
 use cairn_sql_plan::{code, Result, SqlError};
@@ -54,19 +55,31 @@ impl Default for ExecLimits {
     }
 }
 
-pub struct ExecCtx<'a> {
-    pub txn: &'a mut dyn KvTxn,
-    pub params: &'a [Value],
+/// The statement's transaction, shared by the operators and the subqueries they run (each
+/// borrows it only for the duration of one KV call).
+pub type TxnCell<'t> = RefCell<&'t mut dyn KvTxn>;
+
+/// Results of uncorrelated subqueries, computed once per statement, by plan address.
+pub type SubqueryCache = RefCell<HashMap<usize, Vec<Row>>>;
+
+pub struct ExecCtx<'c, 't> {
+    pub txn: &'c TxnCell<'t>,
+    pub params: &'c [Value],
+    /// Values of the enclosing row's correlated columns while a subquery runs.
+    pub outer: &'c [Value],
     pub limits: ExecLimits,
-    pub session: &'a dyn SessionInfo,
+    pub session: &'c dyn SessionInfo,
+    pub cache: &'c SubqueryCache,
 }
 
-impl ExecCtx<'_> {
+impl ExecCtx<'_, '_> {
     fn eval(&self, e: &Expr, row: &[Value]) -> Result<Value> {
         e.eval(
             row,
             &EvalContext {
                 params: self.params,
+                outer: self.outer,
+                subqueries: Some(self),
             },
         )
     }
@@ -90,8 +103,32 @@ fn truthy(v: Value) -> Result<bool> {
     Ok(v.as_bool()? == Some(true))
 }
 
+impl SubqueryRunner for ExecCtx<'_, '_> {
+    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Row>> {
+        let key = plan as *const Plan as usize;
+        if outer.is_empty() {
+            if let Some(rows) = self.cache.borrow().get(&key) {
+                return Ok(rows.clone());
+            }
+        }
+        let child = ExecCtx {
+            txn: self.txn,
+            params: self.params,
+            outer,
+            limits: self.limits,
+            session: self.session,
+            cache: self.cache,
+        };
+        let rows = run(plan, &child)?;
+        if outer.is_empty() {
+            self.cache.borrow_mut().insert(key, rows.clone());
+        }
+        Ok(rows)
+    }
+}
+
 /// Runs a query plan to completion.
-pub fn run(plan: &Plan, cx: &mut ExecCtx) -> Result<Vec<Row>> {
+pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
     match plan {
         Plan::Unit => Ok(vec![Vec::new()]),
         Plan::Values { rows, .. } => {
@@ -274,7 +311,7 @@ fn scan(
     table: &TableDef,
     access: Option<&cairn_sql_plan::plan::IndexRange>,
     filter: Option<&Expr>,
-    cx: &mut ExecCtx,
+    cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
     let prefix = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
     let (mut start, end) = match access {
@@ -328,7 +365,10 @@ fn scan(
     };
     let mut out = Vec::new();
     while start < end {
-        let batch = cx.txn.scan(&start, &end, SCAN_BATCH_ROWS, false)?;
+        let batch = cx
+            .txn
+            .borrow_mut()
+            .scan(&start, &end, SCAN_BATCH_ROWS, false)?;
         let n = batch.len();
         for (k, v) in batch {
             let row = decode_row(table, &v)?;
@@ -460,7 +500,7 @@ fn aggregate(
     rows: Vec<Row>,
     group_by: &[Expr],
     aggs: &[AggCall],
-    cx: &mut ExecCtx,
+    cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
     struct Group {
         key: Row,
@@ -537,7 +577,7 @@ fn join(
     rw: usize,
     kind: JoinKind,
     on: Option<&Expr>,
-    cx: &mut ExecCtx,
+    cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     let mut right_matched = vec![false; r.len()];
@@ -738,7 +778,7 @@ pub struct DmlOutcome {
 }
 
 /// Runs INSERT / UPDATE / DELETE.
-pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
+pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
     match bound {
         Bound::Query { .. } => Err(SqlError::internal("run_dml called with a query")),
         Bound::Insert {
@@ -751,7 +791,7 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
         } => {
             let rows = run(source, cx)?;
             let checks = checks(table, cx.session)?;
-            let now = cx.txn.timestamp_micros();
+            let now = cx.txn.borrow_mut().timestamp_micros();
             let rowid_pos = if table.has_declared_primary_key {
                 None
             } else {
@@ -774,7 +814,7 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
                 }
                 validate_row(table, &row, &checks, cx)?;
                 let key = primary_key(table, &row);
-                let existing = cx.txn.get_for_update(&key)?;
+                let existing = cx.txn.borrow_mut().get_for_update(&key)?;
                 let final_row = match (existing, on_conflict) {
                     (None, _) => row,
                     (Some(_), OnConflict::Error) => {
@@ -818,7 +858,9 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
                         new
                     }
                 };
-                cx.txn.put(&key, &encode_row(table, &final_row))?;
+                cx.txn
+                    .borrow_mut()
+                    .put(&key, &encode_row(table, &final_row))?;
                 out.count += 1;
                 if let Some((exprs, _)) = returning {
                     let mut r = Vec::with_capacity(exprs.len());
@@ -851,7 +893,7 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
                 validate_row(table, &new, &checks, cx)?;
                 let new_key = primary_key(table, &new);
                 if new_key != old_key {
-                    if cx.txn.get_for_update(&new_key)?.is_some() {
+                    if cx.txn.borrow_mut().get_for_update(&new_key)?.is_some() {
                         return Err(SqlError::new(
                             code::UNIQUE_VIOLATION,
                             format!(
@@ -862,9 +904,11 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
                         .with_detail(key_description(table, &new))
                         .with_constraint(table.primary.name.clone()));
                     }
-                    cx.txn.delete(&old_key)?;
+                    cx.txn.borrow_mut().delete(&old_key)?;
                 }
-                cx.txn.put(&new_key, &encode_row(table, &new))?;
+                cx.txn
+                    .borrow_mut()
+                    .put(&new_key, &encode_row(table, &new))?;
                 out.count += 1;
                 if let Some((exprs, _)) = returning {
                     let mut r = Vec::with_capacity(exprs.len());
@@ -887,7 +931,7 @@ pub fn run_dml(bound: &Bound, cx: &mut ExecCtx) -> Result<DmlOutcome> {
                 returned: Vec::new(),
             };
             for old in rows {
-                cx.txn.delete(&primary_key(table, &old))?;
+                cx.txn.borrow_mut().delete(&primary_key(table, &old))?;
                 out.count += 1;
                 if let Some((exprs, _)) = returning {
                     let mut r = Vec::with_capacity(exprs.len());

@@ -20,6 +20,7 @@
 //!    (or during one autocommit statement). Test: `tests/sql.rs` `failed_block_...`.
 //! 2. Dropping a session (client gone) drops its transaction, which rolls it back.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -33,7 +34,7 @@ use cairn_sql_plan::{code, rules, Result, SqlError};
 
 use crate::catalog::{self, DatabaseDesc, TxnCatalog};
 use crate::ddl;
-use crate::exec::{self, ExecCtx, ExecLimits, Row};
+use crate::exec::{self, ExecCtx, ExecLimits, Row, SubqueryCache};
 use crate::kv::{IsolationLevel, KvStore, KvTxn};
 
 /// The PostgreSQL version Cairn reports (drivers choose their queries by it).
@@ -710,13 +711,17 @@ impl Session {
                 match bound {
                     Bound::Query { plan, columns } => {
                         let plan = rules::optimize(plan);
-                        let mut cx = ExecCtx {
-                            txn,
+                        let cell = RefCell::new(txn);
+                        let cache = SubqueryCache::default();
+                        let cx = ExecCtx {
+                            txn: &cell,
                             params,
+                            outer: &[],
                             limits,
                             session: &info,
+                            cache: &cache,
                         };
-                        let mut rows = exec::run(&plan, &mut cx)?;
+                        let mut rows = exec::run(&plan, &cx)?;
                         // Hidden trailing columns (sort keys) were already projected away;
                         // keep only as many values as there are output columns.
                         for r in rows.iter_mut() {
@@ -727,13 +732,17 @@ impl Session {
                     }
                     dml => {
                         let dml = optimize_dml(dml);
-                        let mut cx = ExecCtx {
-                            txn,
+                        let cell = RefCell::new(txn);
+                        let cache = SubqueryCache::default();
+                        let cx = ExecCtx {
+                            txn: &cell,
                             params,
+                            outer: &[],
                             limits,
                             session: &info,
+                            cache: &cache,
                         };
-                        let out = exec::run_dml(&dml, &mut cx)?;
+                        let out = exec::run_dml(&dml, &cx)?;
                         let tag = match &dml {
                             Bound::Insert { .. } => format!("INSERT 0 {}", out.count),
                             Bound::Update { .. } => format!("UPDATE {}", out.count),

@@ -21,7 +21,7 @@ use sqlparser::ast;
 
 use crate::catalog::{Catalog, TableDef};
 use crate::error::{code, Result, SqlError};
-use crate::expr::{BinaryOp, Expr, Func, UnaryOp};
+use crate::expr::{BinaryOp, Expr, Func, SubqueryKind, UnaryOp};
 use crate::plan::{
     AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind, SortKey,
 };
@@ -182,6 +182,11 @@ pub struct Binder<'a> {
     params: Vec<DataType>,
     ctes: Vec<(String, Plan)>,
     agg: Option<AggState>,
+    /// Scopes of the queries enclosing the subquery being bound (innermost last).
+    outer: Vec<Scope>,
+    /// For each enclosing level, the outer columns the subquery references: `(index in the
+    /// outer row, type)`; position = `OuterRef` slot.
+    correlations: Vec<Vec<(usize, DataType)>>,
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T> {
@@ -202,10 +207,22 @@ fn function_name(f: &ast::Function) -> Result<String> {
 /// Whether an AST expression contains an aggregate call (not looking inside subqueries).
 fn contains_aggregate(e: &ast::Expr) -> bool {
     use sqlparser::ast::Visit;
-    struct Finder(bool);
+    // Depth counts enclosing subqueries: aggregates inside them belong to them.
+    struct Finder(bool, usize);
     impl ast::Visitor for Finder {
         type Break = ();
+        fn pre_visit_query(&mut self, _q: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.1 += 1;
+            std::ops::ControlFlow::Continue(())
+        }
+        fn post_visit_query(&mut self, _q: &ast::Query) -> std::ops::ControlFlow<()> {
+            self.1 -= 1;
+            std::ops::ControlFlow::Continue(())
+        }
         fn pre_visit_expr(&mut self, e: &ast::Expr) -> std::ops::ControlFlow<()> {
+            if self.1 > 0 {
+                return std::ops::ControlFlow::Continue(());
+            }
             match e {
                 ast::Expr::Function(f) => {
                     if let Ok(n) = function_name(f) {
@@ -226,7 +243,7 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
             std::ops::ControlFlow::Continue(())
         }
     }
-    let mut f = Finder(false);
+    let mut f = Finder(false, 0);
     let _ = e.visit(&mut f);
     f.0
 }
@@ -257,6 +274,8 @@ impl<'a> Binder<'a> {
             params: param_hints,
             ctes: Vec::new(),
             agg: None,
+            outer: Vec::new(),
+            correlations: Vec::new(),
         }
     }
 
@@ -2068,7 +2087,76 @@ impl<'a> Binder<'a> {
                 let needle = self.bind_expr(expr, scope)?;
                 self.scalar_function("strpos", vec![hay, needle])
             }
-            E::Subquery(_) | E::InSubquery { .. } | E::Exists { .. } => unsupported("subqueries"),
+            E::Subquery(q) => {
+                let (plan, correlation) = self.bind_subquery(q, scope, true)?;
+                let mut ty = plan.schema()[0].ty.clone();
+                if ty == DataType::Unknown {
+                    ty = DataType::Text;
+                }
+                Ok(Expr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::Scalar,
+                    correlation,
+                    ty,
+                })
+            }
+            E::Exists { subquery, negated } => {
+                let (plan, correlation) = self.bind_subquery(subquery, scope, false)?;
+                Ok(Expr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::Exists { negated: *negated },
+                    correlation,
+                    ty: DataType::Bool,
+                })
+            }
+            E::InSubquery {
+                expr,
+                subquery,
+                negated,
+            } => {
+                let x = self.bind_expr(expr, scope)?;
+                let (plan, correlation) = self.bind_subquery(subquery, scope, true)?;
+                let col = plan.schema()[0].clone();
+                let mut t = DataType::common(&x.ty(), &col.ty).ok_or_else(|| {
+                    SqlError::new(
+                        code::UNDEFINED_FUNCTION,
+                        format!(
+                            "operator does not exist: {} = {}",
+                            x.ty().short_name(),
+                            col.ty.short_name()
+                        ),
+                    )
+                })?;
+                if t == DataType::Unknown || t.is_string() {
+                    t = DataType::Text;
+                }
+                let x = self.coerce(x, &t)?;
+                let plan = if col.ty != t {
+                    let e = self.coerce(
+                        Expr::Column {
+                            index: 0,
+                            ty: col.ty.clone(),
+                        },
+                        &t,
+                    )?;
+                    Plan::Project {
+                        input: Box::new(plan),
+                        exprs: vec![e],
+                        schema: vec![OutputColumn::new(col.name, t.clone())],
+                    }
+                } else {
+                    plan
+                };
+                Ok(Expr::Subquery {
+                    plan: Box::new(plan),
+                    kind: SubqueryKind::In {
+                        expr: Box::new(x),
+                        negated: *negated,
+                    },
+                    correlation,
+                    ty: DataType::Bool,
+                })
+            }
             other => unsupported(format!("expression {other}")),
         }
     }
@@ -2108,26 +2196,107 @@ impl<'a> Binder<'a> {
         if let Some(agg) = &self.agg {
             // In an aggregating query a bare column must be a GROUP BY value.
             let input = agg.input.clone();
-            let (idx, ty) = input
-                .resolve(qualifier, name)?
-                .ok_or_else(|| undefined_column(qualifier, name))?;
-            let want = Expr::Column { index: idx, ty };
-            if let Some(i) = agg.group_exprs.iter().position(|g| *g == want) {
-                return Ok(Expr::Column {
-                    index: i,
-                    ty: agg.group_exprs[i].ty(),
-                });
+            if let Some((idx, ty)) = input.resolve(qualifier, name)? {
+                let want = Expr::Column { index: idx, ty };
+                if let Some(i) = agg.group_exprs.iter().position(|g| *g == want) {
+                    return Ok(Expr::Column {
+                        index: i,
+                        ty: agg.group_exprs[i].ty(),
+                    });
+                }
+                let q = qualifier.map(|q| format!("{q}.")).unwrap_or_default();
+                return Err(SqlError::new(
+                    code::GROUPING_ERROR,
+                    format!("column \"{q}{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
+                ));
             }
-            let q = qualifier.map(|q| format!("{q}.")).unwrap_or_default();
-            return Err(SqlError::new(
-                code::GROUPING_ERROR,
-                format!("column \"{q}{name}\" must appear in the GROUP BY clause or be used in an aggregate function"),
-            ));
+        } else if let Some((index, ty)) = scope.resolve(qualifier, name)? {
+            return Ok(Expr::Column { index, ty });
         }
-        match scope.resolve(qualifier, name)? {
-            Some((index, ty)) => Ok(Expr::Column { index, ty }),
-            None => Err(undefined_column(qualifier, name)),
+        // A correlated reference to the enclosing query.
+        let depth = self.outer.len();
+        if depth > 0 {
+            if let Some((index, ty)) = self.outer[depth - 1].resolve(qualifier, name)? {
+                let corr = self
+                    .correlations
+                    .last_mut()
+                    .ok_or_else(|| SqlError::internal("correlation stack out of step"))?;
+                let slot = match corr.iter().position(|(i, _)| *i == index) {
+                    Some(s) => s,
+                    None => {
+                        corr.push((index, ty.clone()));
+                        corr.len() - 1
+                    }
+                };
+                return Ok(Expr::OuterRef { slot, ty });
+            }
+            for s in &self.outer[..depth - 1] {
+                if s.resolve(qualifier, name)?.is_some() {
+                    return unsupported("a correlated reference more than one query level up");
+                }
+            }
         }
+        Err(undefined_column(qualifier, name))
+    }
+
+    /// Binds a subquery of an expression over `scope`; returns its plan (one visible column
+    /// first when `single_column`) and the correlation expressions over `scope`'s row.
+    fn bind_subquery(
+        &mut self,
+        q: &ast::Query,
+        scope: &Scope,
+        single_column: bool,
+    ) -> Result<(Plan, Vec<Expr>)> {
+        // In an aggregating query the row a subquery sees is the aggregate's output: group
+        // values first, so only grouped columns can be referenced.
+        let outer_scope = match &self.agg {
+            Some(agg) => Scope::new(
+                agg.group_exprs
+                    .iter()
+                    .map(|g| match g {
+                        Expr::Column { index, .. } => agg.input.columns[*index].clone(),
+                        other => OutputColumn::new("?group?", other.ty()),
+                    })
+                    .collect(),
+            ),
+            None => scope.clone(),
+        };
+        let saved_agg = self.agg.take();
+        self.outer.push(outer_scope);
+        self.correlations.push(Vec::new());
+        let r = self.bind_query(q);
+        let corr = self.correlations.pop().unwrap_or_default();
+        self.outer.pop();
+        self.agg = saved_agg;
+        let mut plan = r?;
+        if single_column {
+            let schema = plan.schema();
+            let vis: Vec<usize> = schema
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| !c.hidden)
+                .map(|(i, _)| i)
+                .collect();
+            if vis.len() != 1 {
+                return Err(SqlError::syntax("subquery must return only one column"));
+            }
+            if vis[0] != 0 || schema.len() != 1 {
+                let c = schema[vis[0]].clone();
+                plan = Plan::Project {
+                    input: Box::new(plan),
+                    exprs: vec![Expr::Column {
+                        index: vis[0],
+                        ty: c.ty.clone(),
+                    }],
+                    schema: vec![c],
+                };
+            }
+        }
+        let correlation = corr
+            .into_iter()
+            .map(|(index, ty)| Expr::Column { index, ty })
+            .collect();
+        Ok((plan, correlation))
     }
 
     fn bind_value(&mut self, v: &ast::Value) -> Result<Expr> {
@@ -2731,7 +2900,21 @@ fn fix_param_types(e: &mut Expr, types: &[DataType]) {
                 }
             }
         }
-        Expr::Column { .. } | Expr::Literal { .. } => {}
+        Expr::Column { .. } | Expr::Literal { .. } | Expr::OuterRef { .. } => {}
+        Expr::Subquery {
+            plan,
+            kind,
+            correlation,
+            ..
+        } => {
+            fix_param_types_plan(plan, types);
+            if let SubqueryKind::In { expr, .. } = kind {
+                fix_param_types(expr, types);
+            }
+            correlation
+                .iter_mut()
+                .for_each(|x| fix_param_types(x, types));
+        }
         Expr::Unary { expr, .. }
         | Expr::IsNull { expr, .. }
         | Expr::IsBool { expr, .. }

@@ -17,6 +17,7 @@
 use std::cmp::Ordering;
 
 use crate::error::{code, Result, SqlError};
+use crate::plan::Plan;
 use crate::types::{cast, compare, DataType, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +193,35 @@ pub enum Expr {
         args: Vec<Expr>,
         ty: DataType,
     },
+    /// The value of slot `slot` of the enclosing query's row, inside a correlated subquery.
+    OuterRef {
+        slot: usize,
+        ty: DataType,
+    },
+    /// A subquery. `correlation[k]` (evaluated over the current row) supplies `OuterRef`
+    /// slot `k` inside `plan`; an uncorrelated subquery has none and runs once per statement.
+    Subquery {
+        plan: Box<Plan>,
+        kind: SubqueryKind,
+        correlation: Vec<Expr>,
+        ty: DataType,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum SubqueryKind {
+    /// `(SELECT x ...)`: at most one row (21000 otherwise), NULL when none.
+    Scalar,
+    /// `[NOT] EXISTS (SELECT ...)`.
+    Exists { negated: bool },
+    /// `expr [NOT] IN (SELECT x ...)`.
+    In { expr: Box<Expr>, negated: bool },
+}
+
+/// Runs subquery plans for the evaluator (implemented by the executor).
+pub trait SubqueryRunner {
+    /// The rows of `plan` with `outer` bound to its `OuterRef` slots.
+    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Vec<Value>>>;
 }
 
 /// What evaluation needs besides the row.
@@ -199,6 +229,16 @@ pub enum Expr {
 pub struct EvalContext<'a> {
     /// Bound parameter values (`$1` = `params[0]`), already in their parameter types.
     pub params: &'a [Value],
+    /// Values of the enclosing row's correlated columns (`OuterRef` slots).
+    pub outer: &'a [Value],
+    /// Runs subqueries; `None` where none can appear (constant folding).
+    pub subqueries: Option<&'a dyn SubqueryRunner>,
+}
+
+impl std::fmt::Debug for dyn SubqueryRunner + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SubqueryRunner")
+    }
 }
 
 impl Expr {
@@ -215,7 +255,9 @@ impl Expr {
             | Expr::Binary { ty, .. }
             | Expr::Case { ty, .. }
             | Expr::Cast { ty, .. }
-            | Expr::Func { ty, .. } => ty.clone(),
+            | Expr::Func { ty, .. }
+            | Expr::OuterRef { ty, .. }
+            | Expr::Subquery { ty, .. } => ty.clone(),
             Expr::IsNull { .. }
             | Expr::IsBool { .. }
             | Expr::IsDistinctFrom { .. }
@@ -238,7 +280,18 @@ impl Expr {
     pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
         f(self);
         match self {
-            Expr::Column { .. } | Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::OuterRef { .. } => {}
+            Expr::Subquery {
+                kind, correlation, ..
+            } => {
+                if let SubqueryKind::In { expr, .. } = kind {
+                    expr.visit(f);
+                }
+                correlation.iter().for_each(|e| e.visit(f));
+            }
             Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
             | Expr::IsBool { expr, .. }
@@ -277,7 +330,15 @@ impl Expr {
     pub fn map_columns(&mut self, f: &mut dyn FnMut(usize) -> usize) {
         match self {
             Expr::Column { index, .. } => *index = f(*index),
-            Expr::Literal { .. } | Expr::Param { .. } => {}
+            Expr::Literal { .. } | Expr::Param { .. } | Expr::OuterRef { .. } => {}
+            Expr::Subquery {
+                kind, correlation, ..
+            } => {
+                if let SubqueryKind::In { expr, .. } = kind {
+                    expr.map_columns(f);
+                }
+                correlation.iter_mut().for_each(|e| e.map_columns(f));
+            }
             Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
             | Expr::IsBool { expr, .. }
@@ -462,6 +523,62 @@ impl Expr {
                 cast(v, &expr.ty(), ty, true)
             }
             Expr::Func { func, args, ty } => eval_func(*func, args, ty, row, ctx),
+            Expr::OuterRef { slot, .. } => {
+                ctx.outer.get(*slot).cloned().ok_or_else(|| {
+                    SqlError::internal(format!("outer reference {slot} has no value"))
+                })
+            }
+            Expr::Subquery {
+                plan,
+                kind,
+                correlation,
+                ..
+            } => {
+                let runner = ctx
+                    .subqueries
+                    .ok_or_else(|| SqlError::internal("subquery evaluated without a runner"))?;
+                let mut outer = Vec::with_capacity(correlation.len());
+                for c in correlation {
+                    outer.push(c.eval(row, ctx)?);
+                }
+                let rows = runner.run_subquery(plan, &outer)?;
+                match kind {
+                    SubqueryKind::Scalar => match rows.len() {
+                        0 => Ok(Value::Null),
+                        1 => Ok(rows[0].first().cloned().unwrap_or(Value::Null)),
+                        _ => Err(SqlError::new(
+                            code::CARDINALITY_VIOLATION,
+                            "more than one row returned by a subquery used as an expression",
+                        )),
+                    },
+                    SubqueryKind::Exists { negated } => {
+                        Ok(Value::Bool(rows.is_empty() == *negated))
+                    }
+                    SubqueryKind::In { expr, negated } => {
+                        let v = expr.eval(row, ctx)?;
+                        if v.is_null() {
+                            return Ok(if rows.is_empty() {
+                                Value::Bool(*negated)
+                            } else {
+                                Value::Null
+                            });
+                        }
+                        let mut saw_null = false;
+                        for r in &rows {
+                            match r.first().and_then(|x| compare(&v, x)) {
+                                Some(Ordering::Equal) => return Ok(Value::Bool(!*negated)),
+                                None => saw_null = true,
+                                _ => {}
+                            }
+                        }
+                        Ok(if saw_null {
+                            Value::Null
+                        } else {
+                            Value::Bool(*negated)
+                        })
+                    }
+                }
+            }
         }
     }
 }

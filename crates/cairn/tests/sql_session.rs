@@ -471,3 +471,81 @@ fn data_survives_reopen() {
         .expect("session");
     assert_eq!(one(&mut s, "SELECT b FROM k WHERE a = 1"), "kept");
 }
+
+#[test]
+fn subqueries_scalar_in_exists_and_correlated() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE t1 (a INT, b INT); INSERT INTO t1 VALUES (1, 10), (2, 20), (3, 30), (NULL, 5)");
+    run(&mut s, "CREATE TABLE t2 (x INT PRIMARY KEY, y TEXT); INSERT INTO t2 VALUES (2, 'two'), (3, 'three')");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT a FROM t1 WHERE b > (SELECT avg(b) FROM t1) ORDER BY a"
+        ),
+        "2\n3"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT a FROM t1 WHERE a IN (SELECT x FROM t2) ORDER BY a"
+        ),
+        "2\n3"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT a FROM t1 WHERE a NOT IN (SELECT x FROM t2) ORDER BY a"
+        ),
+        "1"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT count(*) FROM t1 WHERE EXISTS (SELECT 1 FROM t2 WHERE t2.x = t1.a)"
+        ),
+        "2"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT count(*) FROM t1 WHERE NOT EXISTS (SELECT 1 FROM t2 WHERE t2.x = t1.a)"
+        ),
+        "2"
+    );
+    // Correlated scalar subquery in the select list (the sqllogictest corpus is full of these).
+    assert_eq!(
+        one(&mut s, "SELECT a, (SELECT count(*) FROM t1 AS x WHERE x.b < t1.b) FROM t1 WHERE a IS NOT NULL ORDER BY a"),
+        "1|1\n2|2\n3|3"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT (SELECT y FROM t2 WHERE x = 3), (SELECT y FROM t2 WHERE x = 9)"
+        ),
+        "three|NULL"
+    );
+    assert!(one(&mut s, "SELECT (SELECT x FROM t2)").starts_with("ERROR 21000"));
+    assert!(one(&mut s, "SELECT (SELECT x, y FROM t2)").starts_with("ERROR 42601"));
+    // NULL semantics of IN: 1 NOT IN (2, NULL) is NULL.
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT 1 NOT IN (SELECT a FROM t1 WHERE a IS NULL OR a = 2)"
+        ),
+        "NULL"
+    );
+    // Aggregates inside a subquery do not make the outer query aggregate.
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT a, (SELECT max(x) FROM t2) FROM t1 WHERE a = 1"
+        ),
+        "1|3"
+    );
+    // A subquery in an aggregating query may use grouped columns.
+    assert_eq!(
+        one(&mut s, "SELECT a, (SELECT y FROM t2 WHERE x = t1.a) FROM t1 GROUP BY a HAVING a >= 2 ORDER BY a"),
+        "2|two\n3|three"
+    );
+}
