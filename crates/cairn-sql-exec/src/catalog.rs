@@ -95,16 +95,55 @@ fn read_u32(b: &[u8]) -> Result<u32> {
     Ok(u32::from_be_bytes(a))
 }
 
+/// What a name in a schema refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameEntry {
+    /// A descriptor (database, table, sequence): namespace value = 4-byte id.
+    Object(u32),
+    /// An index: namespace value = 4-byte table id + 4-byte index id.
+    Index { table_id: u32, index_id: u32 },
+}
+
+pub fn lookup_name(
+    txn: &mut dyn KvTxn,
+    parent: u32,
+    schema: &str,
+    name: &str,
+) -> Result<Option<NameEntry>> {
+    match txn.get(&keys::namespace_key(parent, schema, name))? {
+        None => Ok(None),
+        Some(b) if b.len() == 8 => Ok(Some(NameEntry::Index {
+            table_id: read_u32(&b[..4])?,
+            index_id: read_u32(&b[4..])?,
+        })),
+        Some(b) => read_u32(&b).map(|id| Some(NameEntry::Object(id))),
+    }
+}
+
+/// The descriptor id bound to a name (`None` if the name is free or names an index).
 pub fn lookup_id(
     txn: &mut dyn KvTxn,
     parent: u32,
     schema: &str,
     name: &str,
 ) -> Result<Option<u32>> {
-    match txn.get(&keys::namespace_key(parent, schema, name))? {
-        None => Ok(None),
-        Some(b) => read_u32(&b).map(Some),
-    }
+    Ok(match lookup_name(txn, parent, schema, name)? {
+        Some(NameEntry::Object(id)) => Some(id),
+        _ => None,
+    })
+}
+
+pub fn bind_index_name(
+    txn: &mut dyn KvTxn,
+    parent: u32,
+    schema: &str,
+    name: &str,
+    table_id: u32,
+    index_id: u32,
+) -> Result<()> {
+    let mut v = table_id.to_be_bytes().to_vec();
+    v.extend_from_slice(&index_id.to_be_bytes());
+    txn.put(&keys::namespace_key(parent, schema, name), &v)
 }
 
 pub fn bind_name(
@@ -174,6 +213,9 @@ pub fn objects_in(txn: &mut dyn KvTxn, database_id: u32) -> Result<Vec<Descripto
     let end = keys::prefix_end(&prefix);
     let mut out = Vec::new();
     for (_, v) in txn.scan(&prefix, &end, usize::MAX, false)? {
+        if v.len() != 4 {
+            continue; // an index name
+        }
         if let Some(d) = read_descriptor(txn, read_u32(&v)?)? {
             out.push(d);
         }

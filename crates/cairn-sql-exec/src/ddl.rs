@@ -103,6 +103,8 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
         has_declared_primary_key: false,
     };
     let mut pk: Option<Vec<ast::IndexColumn>> = None;
+    // UNIQUE constraints: (constraint name, columns), made into unique indexes below.
+    let mut uniques: Vec<(Option<String>, Vec<ast::IndexColumn>)> = Vec::new();
     let mut pk_name: Option<String> = None;
     for c in &ct.columns {
         let cname = ident_name(&c.name);
@@ -168,9 +170,20 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
                         .unwrap_or_else(|| format!("{name}_{cname}_check")),
                     expr: chk.expr.to_string(),
                 }),
-                ast::ColumnOption::Unique(_) => {
-                    return Err(SqlError::not_supported("UNIQUE constraints"));
-                }
+                ast::ColumnOption::Unique(u) => uniques.push((
+                    opt.name.as_ref().or(u.name.as_ref()).map(ident_name),
+                    vec![ast::IndexColumn {
+                        column: ast::OrderByExpr {
+                            expr: ast::Expr::Identifier(c.name.clone()),
+                            options: ast::OrderByOptions {
+                                sort: None,
+                                nulls_first: None,
+                            },
+                            with_fill: None,
+                        },
+                        operator_class: None,
+                    }],
+                )),
                 ast::ColumnOption::ForeignKey(_) => {
                     return Err(SqlError::not_supported("FOREIGN KEY constraints"));
                 }
@@ -204,8 +217,8 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
                     expr: chk.expr.to_string(),
                 })
             }
-            ast::TableConstraint::Unique(_) => {
-                return Err(SqlError::not_supported("UNIQUE constraints"))
+            ast::TableConstraint::Unique(u) => {
+                uniques.push((u.name.as_ref().map(ident_name), u.columns.clone()))
             }
             ast::TableConstraint::ForeignKey(_) => {
                 return Err(SqlError::not_supported("FOREIGN KEY constraints"))
@@ -246,6 +259,41 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
             }];
             table.columns.push(col);
         }
+    }
+    let mut index_names = Vec::new();
+    for (cname, cols) in uniques {
+        let columns = index_columns(&table, &cols)?;
+        let iname = cname.unwrap_or_else(|| {
+            let names: Vec<String> = columns
+                .iter()
+                .filter_map(|c| {
+                    table
+                        .column_by_id(c.column_id)
+                        .map(|(_, col)| col.name.clone())
+                })
+                .collect();
+            format!("{name}_{}_key", names.join("_"))
+        });
+        if index_names.contains(&iname)
+            || catalog::lookup_name(txn, db.id, &schema, &iname)?.is_some()
+        {
+            return Err(SqlError::new(
+                code::DUPLICATE_TABLE,
+                format!("relation \"{iname}\" already exists"),
+            ));
+        }
+        let idx = IndexDef {
+            id: table.next_index_id,
+            name: iname.clone(),
+            columns,
+            unique: true,
+        };
+        table.next_index_id += 1;
+        index_names.push(iname);
+        table.indexes.push(idx);
+    }
+    for idx in &table.indexes {
+        catalog::bind_index_name(txn, db.id, &schema, &idx.name, id, idx.id)?;
     }
     // Validate CHECK and DEFAULT expressions now, so a bad one fails the CREATE.
     for chk in &table.checks {
@@ -300,6 +348,9 @@ pub fn drop_tables(
             return Err(SqlError::undefined_table(&name));
         };
         delete_rows(txn, &table)?;
+        for idx in &table.indexes {
+            catalog::unbind_name(txn, db.id, &schema, &idx.name)?;
+        }
         txn.delete(&keys::descriptor_key(table.id))?;
         catalog::unbind_name(txn, db.id, &schema, &name)?;
         dropped += 1;
@@ -369,6 +420,9 @@ pub fn drop_database(
         match d {
             Descriptor::Table(t) => {
                 delete_rows(txn, &t)?;
+                for idx in &t.indexes {
+                    catalog::unbind_name(txn, db.id, &t.schema, &idx.name)?;
+                }
                 txn.delete(&keys::descriptor_key(t.id))?;
                 catalog::unbind_name(txn, db.id, &t.schema, &t.name)?;
             }
@@ -382,4 +436,103 @@ pub fn drop_database(
     }
     txn.delete(&keys::descriptor_key(db.id))?;
     catalog::unbind_name(txn, 0, "", name)
+}
+
+/// CREATE [UNIQUE] INDEX. Backfills existing rows in the same transaction. Returns false
+/// when `IF NOT EXISTS` found the name taken.
+pub fn create_index(txn: &mut dyn KvTxn, db: &DatabaseDesc, ci: &ast::CreateIndex) -> Result<bool> {
+    if ci.predicate.is_some() {
+        return Err(SqlError::not_supported("partial indexes"));
+    }
+    if !ci.include.is_empty() {
+        return Err(SqlError::not_supported("INCLUDE columns"));
+    }
+    if let Some(u) = &ci.using {
+        if !u.to_string().eq_ignore_ascii_case("btree") {
+            return Err(SqlError::not_supported(format!("index method {u}")));
+        }
+    }
+    let (schema, tname) = object_name(&ci.table_name)?;
+    let schema = schema_of(schema)?;
+    let mut table = catalog::table(txn, db.id, &schema, &tname)?
+        .ok_or_else(|| SqlError::undefined_table(&tname))?;
+    let columns = index_columns(&table, &ci.columns)?;
+    let name = match &ci.name {
+        Some(n) => object_name(n)?.1,
+        None => {
+            let cols: Vec<String> = columns
+                .iter()
+                .filter_map(|c| {
+                    table
+                        .column_by_id(c.column_id)
+                        .map(|(_, col)| col.name.clone())
+                })
+                .collect();
+            let base = format!("{}_{}_idx", table.name, cols.join("_"));
+            let mut candidate = base.clone();
+            let mut n = 1;
+            while catalog::lookup_name(txn, db.id, &schema, &candidate)?.is_some() {
+                candidate = format!("{base}{n}");
+                n += 1;
+            }
+            candidate
+        }
+    };
+    if catalog::lookup_name(txn, db.id, &schema, &name)?.is_some() || name == table.primary.name {
+        if ci.if_not_exists {
+            return Ok(false);
+        }
+        return Err(SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let idx = IndexDef {
+        id: table.next_index_id,
+        name: name.clone(),
+        columns,
+        unique: ci.unique,
+    };
+    table.next_index_id += 1;
+    crate::index::backfill(txn, &table, &idx)?;
+    let index_id = idx.id;
+    table.indexes.push(idx);
+    catalog::write_descriptor(txn, table.id, &Descriptor::Table(table.clone()))?;
+    catalog::bind_index_name(txn, db.id, &schema, &name, table.id, index_id)?;
+    Ok(true)
+}
+
+/// DROP INDEX name [, ...].
+pub fn drop_indexes(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    names: &[ast::ObjectName],
+    if_exists: bool,
+) -> Result<()> {
+    for n in names {
+        let (schema, name) = object_name(n)?;
+        let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
+        let Some(catalog::NameEntry::Index { table_id, index_id }) =
+            catalog::lookup_name(txn, db.id, &schema, &name)?
+        else {
+            if if_exists {
+                continue;
+            }
+            return Err(SqlError::new(
+                code::UNDEFINED_OBJECT,
+                format!("index \"{name}\" does not exist"),
+            ));
+        };
+        let Some(Descriptor::Table(mut table)) = catalog::read_descriptor(txn, table_id)? else {
+            return Err(SqlError::new(
+                code::DATA_CORRUPTED,
+                format!("index \"{name}\" names a missing table"),
+            ));
+        };
+        delete_index_rows(txn, &table, index_id)?;
+        table.indexes.retain(|i| i.id != index_id);
+        catalog::write_descriptor(txn, table.id, &Descriptor::Table(table))?;
+        catalog::unbind_name(txn, db.id, &schema, &name)?;
+    }
+    Ok(())
 }

@@ -27,10 +27,13 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
 use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::expr::{EvalContext, Expr, SubqueryRunner};
-use cairn_sql_plan::plan::{AggCall, AggFunc, Bound, JoinKind, OnConflict, Plan, SetOpKind};
+use cairn_sql_plan::plan::{
+    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind,
+};
 use cairn_sql_plan::types::{compare, sort_cmp, DataType, Value};
 use cairn_sql_plan::{code, Result, SqlError};
 
+use crate::index;
 use crate::keys;
 use crate::kv::KvTxn;
 use crate::row::{decode_row, encode_row};
@@ -313,31 +316,37 @@ fn scan(
     filter: Option<&Expr>,
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
-    let prefix = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
+    let index = match access {
+        None => &table.primary,
+        Some(a) if a.index_id == PRIMARY_INDEX_ID => &table.primary,
+        Some(a) => table
+            .indexes
+            .iter()
+            .find(|i| i.id == a.index_id)
+            .ok_or_else(|| {
+                SqlError::internal(format!(
+                    "index {} of \"{}\" is gone",
+                    a.index_id, table.name
+                ))
+            })?,
+    };
+    let prefix = keys::index_prefix(table.id, index.id);
     let (mut start, end) = match access {
         None => (prefix.clone(), keys::prefix_end(&prefix)),
         Some(a) => {
-            if a.index_id != PRIMARY_INDEX_ID {
-                return Err(SqlError::internal(
-                    "secondary index scans are planned but not built",
-                ));
-            }
-            let pk = table.primary_key_positions();
             let mut p = prefix.clone();
             for (i, e) in a.range.eq_prefix.iter().enumerate() {
                 let v = cx.eval(e, &[])?;
                 if v.is_null() {
                     return Ok(Vec::new());
                 }
-                let desc = table.primary.columns.get(i).is_some_and(|c| c.descending);
+                let desc = index.columns.get(i).is_some_and(|c| c.descending);
                 keys::encode_value(&mut p, &v, desc);
             }
-            let next_desc = table
-                .primary
+            let next_desc = index
                 .columns
                 .get(a.range.eq_prefix.len())
                 .is_some_and(|c| c.descending);
-            let _ = pk;
             let mut start = p.clone();
             let mut end = keys::prefix_end(&p);
             if !next_desc {
@@ -363,6 +372,7 @@ fn scan(
             (start, end)
         }
     };
+    let secondary = index.id != PRIMARY_INDEX_ID;
     let mut out = Vec::new();
     while start < end {
         let batch = cx
@@ -371,7 +381,22 @@ fn scan(
             .scan(&start, &end, SCAN_BATCH_ROWS, false)?;
         let n = batch.len();
         for (k, v) in batch {
-            let row = decode_row(table, &v)?;
+            let row = if secondary {
+                match index::fetch_by_entry(&mut **cx.txn.borrow_mut(), table, &v)? {
+                    Some(r) => r,
+                    None => {
+                        return Err(SqlError::new(
+                            code::DATA_CORRUPTED,
+                            format!(
+                                "index \"{}\" points at a missing row of \"{}\"",
+                                index.name, table.name
+                            ),
+                        ))
+                    }
+                }
+            } else {
+                decode_row(table, &v)?
+            };
             let keep = match filter {
                 Some(f) => truthy(cx.eval(f, &row)?)?,
                 None => true,
@@ -692,32 +717,6 @@ fn unique_rowid(now_micros: i64) -> i64 {
     }
 }
 
-fn primary_key(table: &TableDef, row: &[Value]) -> Vec<u8> {
-    let mut k = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
-    for ic in &table.primary.columns {
-        if let Some((i, _)) = table.column_by_id(ic.column_id) {
-            keys::encode_value(&mut k, &row[i], ic.descending);
-        }
-    }
-    k
-}
-
-fn key_description(table: &TableDef, row: &[Value]) -> String {
-    let mut names = Vec::new();
-    let mut vals = Vec::new();
-    for ic in &table.primary.columns {
-        if let Some((i, c)) = table.column_by_id(ic.column_id) {
-            names.push(c.name.clone());
-            vals.push(row[i].to_text(&c.ty).unwrap_or_else(|| "null".into()));
-        }
-    }
-    format!(
-        "Key ({})=({}) already exists.",
-        names.join(", "),
-        vals.join(", ")
-    )
-}
-
 struct EmptyCatalog;
 impl Catalog for EmptyCatalog {
     fn table(&self, _: Option<&str>, _: &str) -> Result<Option<std::sync::Arc<TableDef>>> {
@@ -779,6 +778,19 @@ pub struct DmlOutcome {
 
 /// Runs INSERT / UPDATE / DELETE.
 pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
+    let returning_row = |returning: &Option<(Vec<Expr>, Vec<OutputColumn>)>,
+                         row: &[Value],
+                         out: &mut DmlOutcome|
+     -> Result<()> {
+        if let Some((exprs, _)) = returning {
+            let mut r = Vec::with_capacity(exprs.len());
+            for e in exprs {
+                r.push(cx.eval(e, row)?);
+            }
+            out.returned.push(r);
+        }
+        Ok(())
+    };
     match bound {
         Bound::Query { .. } => Err(SqlError::internal("run_dml called with a query")),
         Bound::Insert {
@@ -791,7 +803,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
         } => {
             let rows = run(source, cx)?;
             let checks = checks(table, cx.session)?;
-            let now = cx.txn.borrow_mut().timestamp_micros();
+            let now = cx.txn.borrow().timestamp_micros();
             let rowid_pos = if table.has_declared_primary_key {
                 None
             } else {
@@ -813,21 +825,12 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                     row[p] = Value::Int(unique_rowid(now));
                 }
                 validate_row(table, &row, &checks, cx)?;
-                let key = primary_key(table, &row);
+                let key = index::primary_key(table, &row);
                 let existing = cx.txn.borrow_mut().get_for_update(&key)?;
-                let final_row = match (existing, on_conflict) {
-                    (None, _) => row,
+                let (old, final_row) = match (existing, on_conflict) {
+                    (None, _) => (None, row),
                     (Some(_), OnConflict::Error) => {
-                        return Err(SqlError::new(
-                            code::UNIQUE_VIOLATION,
-                            format!(
-                                "duplicate key value violates unique constraint \"{}\"",
-                                table.primary.name
-                            ),
-                        )
-                        .with_detail(key_description(table, &row))
-                        .with_constraint(table.primary.name.clone())
-                        .with_table(table.name.clone()))
+                        return Err(index::unique_violation(table, &table.primary, &row))
                     }
                     (Some(_), OnConflict::DoNothing) => continue,
                     (
@@ -845,30 +848,25 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                                 continue;
                             }
                         }
-                        let mut new = old;
+                        let mut new = old.clone();
                         for (i, e) in assignments {
                             new[*i] = cx.eval(e, &both)?;
                         }
                         validate_row(table, &new, &checks, cx)?;
-                        if primary_key(table, &new) != key {
+                        if index::primary_key(table, &new) != key {
                             return Err(SqlError::not_supported(
                                 "ON CONFLICT DO UPDATE that changes the primary key",
                             ));
                         }
-                        new
+                        (Some(old), new)
                     }
                 };
-                cx.txn
-                    .borrow_mut()
-                    .put(&key, &encode_row(table, &final_row))?;
+                let mut txn = cx.txn.borrow_mut();
+                index::write_indexes(&mut **txn, table, old.as_deref(), Some(&final_row))?;
+                txn.put(&key, &encode_row(table, &final_row))?;
+                drop(txn);
                 out.count += 1;
-                if let Some((exprs, _)) = returning {
-                    let mut r = Vec::with_capacity(exprs.len());
-                    for e in exprs {
-                        r.push(cx.eval(e, &final_row)?);
-                    }
-                    out.returned.push(r);
-                }
+                returning_row(returning, &final_row, &mut out)?;
             }
             Ok(out)
         }
@@ -885,38 +883,25 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 returned: Vec::new(),
             };
             for old in rows {
-                let old_key = primary_key(table, &old);
+                let old_key = index::primary_key(table, &old);
                 let mut new = old.clone();
                 for (i, e) in assignments {
                     new[*i] = cx.eval(e, &old)?;
                 }
                 validate_row(table, &new, &checks, cx)?;
-                let new_key = primary_key(table, &new);
+                let new_key = index::primary_key(table, &new);
+                let mut txn = cx.txn.borrow_mut();
                 if new_key != old_key {
-                    if cx.txn.borrow_mut().get_for_update(&new_key)?.is_some() {
-                        return Err(SqlError::new(
-                            code::UNIQUE_VIOLATION,
-                            format!(
-                                "duplicate key value violates unique constraint \"{}\"",
-                                table.primary.name
-                            ),
-                        )
-                        .with_detail(key_description(table, &new))
-                        .with_constraint(table.primary.name.clone()));
+                    if txn.get_for_update(&new_key)?.is_some() {
+                        return Err(index::unique_violation(table, &table.primary, &new));
                     }
-                    cx.txn.borrow_mut().delete(&old_key)?;
+                    txn.delete(&old_key)?;
                 }
-                cx.txn
-                    .borrow_mut()
-                    .put(&new_key, &encode_row(table, &new))?;
+                index::write_indexes(&mut **txn, table, Some(&old), Some(&new))?;
+                txn.put(&new_key, &encode_row(table, &new))?;
+                drop(txn);
                 out.count += 1;
-                if let Some((exprs, _)) = returning {
-                    let mut r = Vec::with_capacity(exprs.len());
-                    for e in exprs {
-                        r.push(cx.eval(e, &new)?);
-                    }
-                    out.returned.push(r);
-                }
+                returning_row(returning, &new, &mut out)?;
             }
             Ok(out)
         }
@@ -931,15 +916,12 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 returned: Vec::new(),
             };
             for old in rows {
-                cx.txn.borrow_mut().delete(&primary_key(table, &old))?;
+                let mut txn = cx.txn.borrow_mut();
+                index::write_indexes(&mut **txn, table, Some(&old), None)?;
+                txn.delete(&index::primary_key(table, &old))?;
+                drop(txn);
                 out.count += 1;
-                if let Some((exprs, _)) = returning {
-                    let mut r = Vec::with_capacity(exprs.len());
-                    for e in exprs {
-                        r.push(cx.eval(e, &old)?);
-                    }
-                    out.returned.push(r);
-                }
+                returning_row(returning, &old, &mut out)?;
             }
             Ok(out)
         }

@@ -13,6 +13,7 @@
 pub mod catalog;
 pub mod ddl;
 pub mod exec;
+pub mod index;
 pub mod keys;
 pub mod kv;
 pub mod row;

@@ -770,6 +770,28 @@ impl Session {
                     }
                 }
             }
+            S::Explain {
+                statement, analyze, ..
+            } => {
+                if *analyze {
+                    return Err(SqlError::not_supported("EXPLAIN ANALYZE"));
+                }
+                let (bound, _) = self.bind(txn, statement, param_types.to_vec())?;
+                let plan = match optimize_dml(bound) {
+                    Bound::Query { plan, .. } => rules::optimize(plan),
+                    Bound::Insert { source, .. } => source,
+                    Bound::Update { input, .. } | Bound::Delete { input, .. } => input,
+                };
+                let rows = cairn_sql_plan::explain::explain(&plan)
+                    .into_iter()
+                    .map(|l| vec![Value::Text(l)])
+                    .collect();
+                Ok(ExecResult::Rows {
+                    columns: vec![OutputColumn::new("QUERY PLAN", DataType::Text)],
+                    rows,
+                    tag: "EXPLAIN".into(),
+                })
+            }
             S::CreateTable(ct) => {
                 ddl::create_table(txn, &self.db, ct)?;
                 Ok(ExecResult::Command {
@@ -786,6 +808,28 @@ impl Session {
                 ddl::drop_tables(txn, &self.db, names, *if_exists)?;
                 Ok(ExecResult::Command {
                     tag: "DROP TABLE".into(),
+                })
+            }
+            S::CreateIndex(ci) => {
+                if ci.concurrently {
+                    self.notices.push(
+                        "CONCURRENTLY is accepted; the index is built in this transaction".into(),
+                    );
+                }
+                ddl::create_index(txn, &self.db, ci)?;
+                Ok(ExecResult::Command {
+                    tag: "CREATE INDEX".into(),
+                })
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Index,
+                if_exists,
+                names,
+                ..
+            } => {
+                ddl::drop_indexes(txn, &self.db, names, *if_exists)?;
+                Ok(ExecResult::Command {
+                    tag: "DROP INDEX".into(),
                 })
             }
             S::Truncate(t) => {

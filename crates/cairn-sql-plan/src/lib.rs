@@ -12,6 +12,7 @@
 pub mod bind;
 pub mod catalog;
 pub mod error;
+pub mod explain;
 pub mod expr;
 pub mod plan;
 pub mod rules;

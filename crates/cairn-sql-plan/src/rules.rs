@@ -14,7 +14,7 @@
 //! 3. A filter over an inner join whose conjuncts reference one side only is pushed to that
 //!    side.
 
-use crate::catalog::{TableDef, PRIMARY_INDEX_ID};
+use crate::catalog::{IndexDef, TableDef, PRIMARY_INDEX_ID};
 use crate::expr::{BinaryOp, Expr};
 use crate::plan::{IndexRange, JoinKind, KeyRange, Plan};
 
@@ -243,13 +243,15 @@ impl Expr {
     }
 }
 
-fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
-    let mut parts = Vec::new();
-    conjuncts(filter.clone(), &mut parts);
-    let key = table.primary_key_positions();
+/// The key range `conjuncts` allow on one index: equality on a prefix of its columns, then
+/// optionally bounds on the next column.
+fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
     let mut range = KeyRange::default();
-    for &pos in &key {
-        let col_ty = &table.columns[pos].ty;
+    for ic in &index.columns {
+        let Some((pos, col)) = table.column_by_id(ic.column_id) else {
+            break;
+        };
+        let col_ty = &col.ty;
         let eq = parts.iter().find_map(|p| match column_comparison(p) {
             Some((c, BinaryOp::Eq, v)) if c == pos && v.ty() == *col_ty => Some(v.clone()),
             _ => None,
@@ -258,7 +260,7 @@ fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
             range.eq_prefix.push(v);
             continue;
         }
-        for p in &parts {
+        for p in parts {
             if let Some((c, op, v)) = column_comparison(p) {
                 if c != pos || v.ty() != *col_ty {
                     continue;
@@ -276,11 +278,34 @@ fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
         }
         break;
     }
-    if range.is_full() {
-        return None;
+    range
+}
+
+/// Picks the index whose key range the filter narrows most: most leading equalities, then a
+/// bound on the next column; the primary index wins ties (no second lookup per row). A full
+/// match of a unique index beats everything but a full primary-key match.
+fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
+    let mut parts = Vec::new();
+    conjuncts(filter.clone(), &mut parts);
+    let score = |idx: &IndexDef, r: &KeyRange| -> usize {
+        let full_unique = idx.unique && r.eq_prefix.len() == idx.columns.len();
+        r.eq_prefix.len() * 4
+            + usize::from(r.lower.is_some() || r.upper.is_some()) * 2
+            + usize::from(full_unique) * 1000
+    };
+    let mut best: Option<(usize, u32, KeyRange)> = None;
+    for idx in std::iter::once(&table.primary).chain(table.indexes.iter()) {
+        let r = range_for(table, idx, &parts);
+        if r.is_full() {
+            continue;
+        }
+        let sc = score(idx, &r) * 2 + usize::from(idx.id == PRIMARY_INDEX_ID);
+        if best.as_ref().is_none_or(|(b, _, _)| sc > *b) {
+            best = Some((sc, idx.id, r));
+        }
     }
-    Some(IndexRange {
-        index_id: PRIMARY_INDEX_ID,
+    best.map(|(_, index_id, range)| IndexRange {
+        index_id,
         range,
         reverse: false,
     })

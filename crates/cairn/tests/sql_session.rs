@@ -549,3 +549,119 @@ fn subqueries_scalar_in_exists_and_correlated() {
         "2|two\n3|three"
     );
 }
+
+#[test]
+fn secondary_indexes_answer_queries_and_stay_in_step() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE p (id INT PRIMARY KEY, email TEXT UNIQUE, city TEXT, age INT)",
+    );
+    run(&mut s, "INSERT INTO p VALUES (1,'a@x','oslo',30),(2,'b@x','rome',40),(3,'c@x','oslo',50),(4,NULL,'rome',NULL),(5,NULL,NULL,20)");
+    assert_eq!(one(&mut s, "CREATE INDEX ON p (city, age)"), "CREATE INDEX");
+    assert_eq!(
+        one(&mut s, "CREATE INDEX p_age ON p (age DESC)"),
+        "CREATE INDEX"
+    );
+    assert!(one(&mut s, "CREATE INDEX p_age ON p (age)").starts_with("ERROR 42P07"));
+    assert_eq!(
+        one(&mut s, "CREATE INDEX IF NOT EXISTS p_age ON p (age)"),
+        "CREATE INDEX"
+    );
+    // Queries through the indexes return what a full scan would.
+    assert_eq!(
+        one(&mut s, "SELECT id FROM p WHERE city = 'oslo' ORDER BY id"),
+        "1\n3"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT id FROM p WHERE city = 'oslo' AND age > 30"),
+        "3"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT id FROM p WHERE city = 'rome' AND age >= 40 AND age <= 40"
+        ),
+        "2"
+    );
+    assert_eq!(one(&mut s, "SELECT id FROM p WHERE email = 'b@x'"), "2");
+    assert_eq!(
+        run(
+            &mut s,
+            "EXPLAIN SELECT id FROM p WHERE city = 'oslo' AND age > 30"
+        )[1],
+        "  ->  Index Scan using p_city_age_idx on p (1 equal, lower bound)"
+    );
+    assert_eq!(
+        run(&mut s, "EXPLAIN SELECT id FROM p WHERE email = 'b@x'")[1],
+        "  ->  Index Scan using p_email_key on p (1 equal)"
+    );
+    assert_eq!(
+        run(&mut s, "EXPLAIN SELECT id FROM p WHERE id = 2")[1],
+        "  ->  Index Scan using p_pkey on p (1 equal)"
+    );
+    assert_eq!(
+        run(&mut s, "EXPLAIN SELECT id FROM p WHERE id + 0 = 2")[1],
+        "  ->  Seq Scan on p"
+    );
+    assert_eq!(one(&mut s, "SELECT id FROM p WHERE age = 20"), "5");
+    // Unique: duplicates refused, NULLs allowed many times.
+    assert!(one(&mut s, "INSERT INTO p VALUES (6, 'a@x', 'x', 1)").starts_with("ERROR 23505"));
+    assert_eq!(
+        one(&mut s, "INSERT INTO p VALUES (6, NULL, 'x', 1)"),
+        "INSERT 0 1"
+    );
+    // Updates and deletes move and remove entries.
+    assert_eq!(
+        one(&mut s, "UPDATE p SET city = 'oslo' WHERE id = 2"),
+        "UPDATE 1"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT id FROM p WHERE city = 'oslo' ORDER BY id"),
+        "1\n2\n3"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT count(*) FROM p WHERE city = 'rome'"),
+        "1"
+    );
+    assert_eq!(
+        one(&mut s, "UPDATE p SET email = 'z@x' WHERE id = 1"),
+        "UPDATE 1"
+    );
+    assert_eq!(
+        one(&mut s, "INSERT INTO p VALUES (7, 'a@x', 'y', 2)"),
+        "INSERT 0 1"
+    );
+    assert!(one(&mut s, "UPDATE p SET email = 'z@x' WHERE id = 7").starts_with("ERROR 23505"));
+    assert_eq!(one(&mut s, "DELETE FROM p WHERE city = 'oslo'"), "DELETE 3");
+    assert_eq!(
+        one(&mut s, "SELECT count(*) FROM p WHERE city = 'oslo'"),
+        "0"
+    );
+    assert_eq!(
+        one(&mut s, "INSERT INTO p VALUES (8, 'z@x', 'q', 3)"),
+        "INSERT 0 1"
+    );
+    // CREATE UNIQUE INDEX on duplicates fails; DROP INDEX removes the name.
+    assert_eq!(
+        one(&mut s, "INSERT INTO p VALUES (9, NULL, 'rome', 9)"),
+        "INSERT 0 1"
+    );
+    assert!(one(&mut s, "CREATE UNIQUE INDEX ON p (city)").starts_with("ERROR 23505"));
+    assert_eq!(one(&mut s, "DROP INDEX p_age"), "DROP INDEX");
+    assert!(one(&mut s, "DROP INDEX p_age").starts_with("ERROR 42704"));
+    assert_eq!(one(&mut s, "SELECT id FROM p WHERE age = 20"), "5");
+    // Rolled-back index creation leaves no index.
+    run(&mut s, "BEGIN; CREATE INDEX tmp_idx ON p (age); ROLLBACK");
+    assert!(one(&mut s, "DROP INDEX tmp_idx").starts_with("ERROR 42704"));
+    assert_eq!(one(&mut s, "DROP TABLE p"), "DROP TABLE");
+    assert_eq!(
+        one(&mut s, "CREATE TABLE p (id INT PRIMARY KEY)"),
+        "CREATE TABLE"
+    );
+    assert_eq!(
+        one(&mut s, "CREATE INDEX p_city_age_idx ON p (id)"),
+        "CREATE INDEX"
+    );
+}
