@@ -11,6 +11,7 @@
 //! [`session::Session`] belongs to one connection and is used from one task at a time.
 
 pub mod catalog;
+pub mod copy;
 pub mod ddl;
 pub mod exec;
 pub mod index;

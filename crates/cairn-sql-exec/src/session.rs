@@ -28,11 +28,14 @@ use sqlparser::ast;
 
 use cairn_sql_plan::bind::{ident_name, object_name, Binder, SessionInfo};
 use cairn_sql_plan::catalog::Catalog;
-use cairn_sql_plan::plan::{Bound, OutputColumn};
+use cairn_sql_plan::catalog::TableDef;
+use cairn_sql_plan::expr::Expr;
+use cairn_sql_plan::plan::{Bound, OnConflict, OutputColumn, Plan};
 use cairn_sql_plan::types::{DataType, Value};
 use cairn_sql_plan::{code, rules, Result, SqlError};
 
 use crate::catalog::{self, DatabaseDesc, TxnCatalog};
+use crate::copy::{self, CopyFormat, CopyParser};
 use crate::ddl;
 use crate::exec::{self, ExecCtx, ExecLimits, Row, SubqueryCache};
 use crate::kv::{IsolationLevel, KvStore, KvTxn};
@@ -118,6 +121,112 @@ pub enum ExecResult {
     },
     /// The empty query.
     Empty,
+    /// `COPY ... FROM STDIN` started: the client now sends data ([`Session::copy_data`]).
+    CopyIn {
+        columns: usize,
+    },
+    /// `COPY ... TO STDOUT`: the formatted data and the row count.
+    CopyOut {
+        columns: usize,
+        data: Vec<u8>,
+        rows: u64,
+    },
+}
+
+/// An open `COPY ... FROM STDIN`.
+struct CopyIn {
+    table: Arc<TableDef>,
+    targets: Vec<usize>,
+    defaults: Vec<(usize, Expr)>,
+    parser: CopyParser,
+    pending: Vec<Row>,
+    count: u64,
+    /// The COPY's own transaction when it runs outside a block.
+    txn: Option<Box<dyn KvTxn>>,
+}
+
+/// Rows buffered before a COPY writes them.
+const COPY_BATCH_ROWS: usize = 1024;
+
+fn copy_format(
+    options: &[ast::CopyOption],
+    legacy: &[ast::CopyLegacyOption],
+) -> Result<CopyFormat> {
+    let mut f = CopyFormat::text();
+    let mut explicit_delim = None;
+    let mut explicit_null = None;
+    let mut header = false;
+    let mut quote = None;
+    let mut escape = None;
+    for o in options {
+        match o {
+            ast::CopyOption::Format(name) => match name.value.to_lowercase().as_str() {
+                "text" => f = CopyFormat::text(),
+                "csv" => f = CopyFormat::csv(),
+                other => return Err(SqlError::not_supported(format!("COPY format {other}"))),
+            },
+            ast::CopyOption::Freeze(_) | ast::CopyOption::Encoding(_) => {}
+            ast::CopyOption::Delimiter(c) => explicit_delim = Some(*c),
+            ast::CopyOption::Null(n) => explicit_null = Some(n.clone()),
+            ast::CopyOption::Header(h) => header = *h,
+            ast::CopyOption::Quote(c) => quote = Some(*c),
+            ast::CopyOption::Escape(c) => escape = Some(*c),
+            other => return Err(SqlError::not_supported(format!("COPY option {other}"))),
+        }
+    }
+    for o in legacy {
+        match o {
+            ast::CopyLegacyOption::Csv(opts) => {
+                f = CopyFormat::csv();
+                for c in opts {
+                    match c {
+                        ast::CopyLegacyCsvOption::Header => header = true,
+                        ast::CopyLegacyCsvOption::Quote(q) => quote = Some(*q),
+                        ast::CopyLegacyCsvOption::Escape(e) => escape = Some(*e),
+                        other => {
+                            return Err(SqlError::not_supported(format!("COPY option {other}")))
+                        }
+                    }
+                }
+            }
+            ast::CopyLegacyOption::Delimiter(c) => explicit_delim = Some(*c),
+            ast::CopyLegacyOption::Null(n) => explicit_null = Some(n.clone()),
+            ast::CopyLegacyOption::Header => header = true,
+            ast::CopyLegacyOption::Binary => return Err(SqlError::not_supported("COPY BINARY")),
+            other => return Err(SqlError::not_supported(format!("COPY option {other}"))),
+        }
+    }
+    let byte = |c: char| -> Result<u8> {
+        u8::try_from(c as u32)
+            .ok()
+            .filter(|b| b.is_ascii())
+            .ok_or_else(|| {
+                SqlError::new(
+                    code::FEATURE_NOT_SUPPORTED,
+                    "COPY delimiter, quote and escape must be single one-byte characters",
+                )
+            })
+    };
+    if let Some(d) = explicit_delim {
+        f.delimiter = byte(d)?;
+    }
+    if let Some(n) = explicit_null {
+        f.null = n;
+    }
+    if let Some(q) = quote {
+        f.quote = byte(q)?;
+        if escape.is_none() {
+            f.escape = f.quote;
+        }
+    }
+    if let Some(e) = escape {
+        f.escape = byte(e)?;
+    }
+    if header && !f.csv {
+        return Err(SqlError::not_supported("COPY HEADER in text format"));
+    }
+    f.header = header;
+    Ok(f)
 }
 
 /// A parsed (and, for queries and DML, bound) statement, as the extended protocol keeps it.
@@ -221,6 +330,7 @@ pub struct Session {
     block_isolation: Option<IsolationLevel>,
     parameter_changes: Vec<(String, String)>,
     notices: Vec<String>,
+    copy: Option<CopyIn>,
 }
 
 struct Info<'a> {
@@ -254,6 +364,7 @@ impl Session {
             block_isolation: None,
             parameter_changes: Vec::new(),
             notices: Vec::new(),
+            copy: None,
         }
     }
 
@@ -291,9 +402,188 @@ impl Session {
 
     /// The protocol layer saw an error the session did not produce: a block becomes failed.
     pub fn fail_block(&mut self) {
+        // An unfinished COPY is abandoned: its own transaction (if any) rolls back on drop.
+        self.copy = None;
         if let Some(b) = &mut self.block {
             b.failed = true;
         }
+    }
+
+    /// CopyData of a `COPY ... FROM STDIN`.
+    pub fn copy_data(&mut self, data: &[u8]) -> Result<()> {
+        let r = self.copy_data_inner(data);
+        if r.is_err() {
+            self.fail_block();
+        }
+        r
+    }
+
+    fn copy_data_inner(&mut self, data: &[u8]) -> Result<()> {
+        let mut c = self
+            .copy
+            .take()
+            .ok_or_else(|| SqlError::new(code::PROTOCOL_VIOLATION, "no COPY in progress"))?;
+        let rows = c.parser.feed(data)?;
+        self.copy_rows(&mut c, rows)?;
+        if c.pending.len() >= COPY_BATCH_ROWS {
+            self.copy_flush(&mut c)?;
+        }
+        self.copy = Some(c);
+        Ok(())
+    }
+
+    /// CopyDone: writes what is left and returns the `COPY n` tag.
+    pub fn copy_done(&mut self) -> Result<ExecResult> {
+        let r = self.copy_done_inner();
+        if r.is_err() {
+            self.fail_block();
+        }
+        r
+    }
+
+    fn copy_done_inner(&mut self) -> Result<ExecResult> {
+        let mut c = self
+            .copy
+            .take()
+            .ok_or_else(|| SqlError::new(code::PROTOCOL_VIOLATION, "no COPY in progress"))?;
+        let rows = c.parser.finish()?;
+        self.copy_rows(&mut c, rows)?;
+        self.copy_flush(&mut c)?;
+        if let Some(mut txn) = c.txn.take() {
+            txn.commit()?;
+        }
+        Ok(ExecResult::Command {
+            tag: format!("COPY {}", c.count),
+        })
+    }
+
+    fn copy_rows(&self, c: &mut CopyIn, rows: Vec<Vec<Option<String>>>) -> Result<()> {
+        for fields in rows {
+            if fields.len() != c.targets.len() {
+                let msg = if fields.len() > c.targets.len() {
+                    "extra data after last expected column".to_string()
+                } else {
+                    let missing = &c.table.columns[c.targets[fields.len()]].name;
+                    format!("missing data for column \"{missing}\"")
+                };
+                return Err(SqlError::new("22P04", msg).with_detail(format!(
+                    "COPY {}, line {}",
+                    c.table.name,
+                    c.count + c.pending.len() as u64 + 1
+                )));
+            }
+            let mut row = Vec::with_capacity(fields.len());
+            for (f, &ti) in fields.into_iter().zip(&c.targets) {
+                row.push(match f {
+                    None => Value::Null,
+                    Some(s) => cairn_sql_plan::types::parse_text(&s, &c.table.columns[ti].ty)?,
+                });
+            }
+            c.pending.push(row);
+        }
+        Ok(())
+    }
+
+    fn copy_flush(&mut self, c: &mut CopyIn) -> Result<()> {
+        if c.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut c.pending);
+        let n = rows.len() as u64;
+        let schema = c
+            .targets
+            .iter()
+            .map(|i| {
+                OutputColumn::new(
+                    c.table.columns[*i].name.clone(),
+                    c.table.columns[*i].ty.clone(),
+                )
+            })
+            .collect();
+        let bound = Bound::Insert {
+            table: c.table.clone(),
+            source: Plan::Rows { rows, schema },
+            targets: c.targets.clone(),
+            defaults: c.defaults.clone(),
+            on_conflict: OnConflict::Error,
+            returning: None,
+        };
+        let info = Info {
+            user: &self.user,
+            db: &self.db.name,
+        };
+        let limits = self.engine.limits;
+        let run = |txn: &mut dyn KvTxn| -> Result<()> {
+            let cell = RefCell::new(txn);
+            let cache = SubqueryCache::default();
+            let cx = ExecCtx {
+                txn: &cell,
+                params: &[],
+                outer: &[],
+                limits,
+                session: &info,
+                cache: &cache,
+            };
+            exec::run_dml(&bound, &cx).map(|_| ())
+        };
+        match (&mut c.txn, &mut self.block) {
+            (Some(t), _) => run(&mut **t)?,
+            (None, Some(b)) => run(&mut *b.txn)?,
+            (None, None) => return Err(SqlError::internal("COPY without a transaction")),
+        }
+        c.count += n;
+        Ok(())
+    }
+
+    /// Starts `COPY table [(cols)] FROM STDIN`.
+    #[expect(
+        clippy::type_complexity,
+        reason = "a private helper's tuple of the COPY state parts"
+    )]
+    fn start_copy_in(
+        &self,
+        txn: &mut dyn KvTxn,
+        table_name: &ast::ObjectName,
+        columns: &[ast::Ident],
+        fmt: CopyFormat,
+    ) -> Result<(Arc<TableDef>, Vec<usize>, Vec<(usize, Expr)>, CopyParser)> {
+        let (schema, name) = object_name(table_name)?;
+        let cat = TxnCatalog::new(txn, self.db.id);
+        let table = cat
+            .table(schema.as_deref(), &name)?
+            .ok_or_else(|| SqlError::undefined_table(&name))?;
+        let targets: Vec<usize> = if columns.is_empty() {
+            table.visible_columns().map(|(i, _)| i).collect()
+        } else {
+            let mut t = Vec::new();
+            for c in columns {
+                let n = ident_name(c);
+                t.push(
+                    table
+                        .column_index(&n)
+                        .filter(|i| !table.columns[*i].hidden)
+                        .ok_or_else(|| {
+                            SqlError::new(
+                                code::UNDEFINED_COLUMN,
+                                format!("column \"{n}\" of relation \"{name}\" does not exist"),
+                            )
+                        })?,
+                );
+            }
+            t
+        };
+        let info = Info {
+            user: &self.user,
+            db: &self.db.name,
+        };
+        let mut binder = Binder::new(&cat as &dyn Catalog, &info, Vec::new());
+        let mut defaults = Vec::new();
+        for (i, c) in table.columns.iter().enumerate() {
+            if !targets.contains(&i) && !c.hidden {
+                defaults.push((i, binder.default_expr(&table, i)?));
+            }
+        }
+        Ok((table, targets, defaults, CopyParser::new(fmt)))
     }
 
     /// The client is gone: roll back whatever is open.
@@ -648,6 +938,50 @@ impl Session {
                     tag: "DROP DATABASE".into(),
                 });
             }
+            S::Copy {
+                source:
+                    ast::CopySource::Table {
+                        table_name,
+                        columns,
+                    },
+                to: false,
+                target: ast::CopyTarget::Stdin,
+                options,
+                legacy_options,
+                ..
+            } => {
+                let fmt = copy_format(options, legacy_options)?;
+                let (started, own) = match self.block.take() {
+                    Some(mut b) => {
+                        let r = self.start_copy_in(&mut *b.txn, table_name, columns, fmt);
+                        self.block = Some(b);
+                        (r, None)
+                    }
+                    None => {
+                        let iso = self.default_isolation()?;
+                        let mut t = self.engine.store.begin(iso, false)?;
+                        let r = self.start_copy_in(&mut *t, table_name, columns, fmt);
+                        (r, Some(t))
+                    }
+                };
+                let (table, targets, defaults, parser) = started?;
+                let columns = targets.len();
+                self.copy = Some(CopyIn {
+                    table,
+                    targets,
+                    defaults,
+                    parser,
+                    pending: Vec::new(),
+                    count: 0,
+                    txn: own,
+                });
+                return Ok(ExecResult::CopyIn { columns });
+            }
+            S::Copy { to: false, .. } => {
+                return Err(SqlError::not_supported(
+                    "COPY FROM a file or program (use FROM STDIN)",
+                ))
+            }
             S::Vacuum(_) => {
                 return Ok(ExecResult::Command {
                     tag: "VACUUM".into(),
@@ -792,6 +1126,64 @@ impl Session {
                     tag: "EXPLAIN".into(),
                 })
             }
+            S::Copy {
+                source,
+                to: true,
+                target: ast::CopyTarget::Stdout,
+                options,
+                legacy_options,
+                ..
+            } => {
+                let fmt = copy_format(options, legacy_options)?;
+                let query = match source {
+                    ast::CopySource::Query(q) => ast::Statement::Query(q.clone()),
+                    ast::CopySource::Table {
+                        table_name,
+                        columns,
+                    } => {
+                        let cols = if columns.is_empty() {
+                            "*".to_string()
+                        } else {
+                            columns
+                                .iter()
+                                .map(|c| format!("\"{}\"", ident_name(c)))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        };
+                        let mut stmts =
+                            cairn_sql_plan::parse(&format!("SELECT {cols} FROM {table_name}"))?;
+                        stmts
+                            .pop()
+                            .ok_or_else(|| SqlError::internal("COPY query"))?
+                    }
+                };
+                let (columns, rows) = match self.run_with(txn, &query, params, param_types)? {
+                    ExecResult::Rows { columns, rows, .. } => (columns, rows),
+                    _ => return Err(SqlError::internal("COPY query returned no rows")),
+                };
+                let mut data = Vec::new();
+                if fmt.header {
+                    let names: Vec<Option<String>> =
+                        columns.iter().map(|c| Some(c.name.clone())).collect();
+                    copy::format_row(&mut data, &names, &fmt);
+                }
+                for r in &rows {
+                    let fields: Vec<Option<String>> = r
+                        .iter()
+                        .zip(&columns)
+                        .map(|(v, c)| v.to_text(&c.ty))
+                        .collect();
+                    copy::format_row(&mut data, &fields, &fmt);
+                }
+                Ok(ExecResult::CopyOut {
+                    columns: columns.len(),
+                    data,
+                    rows: rows.len() as u64,
+                })
+            }
+            S::Copy { .. } => Err(SqlError::not_supported(
+                "COPY TO a file or program (use TO STDOUT)",
+            )),
             S::CreateTable(ct) => {
                 ddl::create_table(txn, &self.db, ct)?;
                 Ok(ExecResult::Command {

@@ -49,6 +49,10 @@ fn run(s: &mut Session, sql: &str) -> Vec<String> {
             }
             Ok(ExecResult::Command { tag }) => out.push(tag),
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
+            Ok(ExecResult::CopyIn { .. }) => out.push("COPY IN".into()),
+            Ok(ExecResult::CopyOut { data, .. }) => {
+                out.push(String::from_utf8_lossy(&data).into_owned())
+            }
             Err(e) => out.push(format!("ERROR {} {}", e.code, e.message)),
         }
     }
@@ -664,4 +668,74 @@ fn secondary_indexes_answer_queries_and_stay_in_step() {
         one(&mut s, "CREATE INDEX p_city_age_idx ON p (id)"),
         "CREATE INDEX"
     );
+}
+
+#[test]
+fn copy_from_stdin_and_to_stdout() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE c (id INT PRIMARY KEY, name TEXT, note TEXT DEFAULT 'none')",
+    );
+    s.start_batch("COPY c (id, name) FROM STDIN").unwrap();
+    assert!(matches!(
+        s.next_in_batch(),
+        Some(Ok(ExecResult::CopyIn { columns: 2 }))
+    ));
+    s.copy_data(b"1\talpha\n2\t\\N\n3\tga").unwrap();
+    s.copy_data(b"mma\n").unwrap();
+    match s.copy_done().unwrap() {
+        ExecResult::Command { tag } => assert_eq!(tag, "COPY 3"),
+        other => panic!("{other:?}"),
+    }
+    assert!(s.next_in_batch().is_none());
+    assert_eq!(
+        one(&mut s, "SELECT id, name, note FROM c ORDER BY id"),
+        "1|alpha|none\n2|NULL|none\n3|gamma|none"
+    );
+    // CSV with a header, inside a block that then rolls back.
+    run(&mut s, "BEGIN");
+    s.start_batch("COPY c FROM STDIN WITH (FORMAT csv, HEADER true)")
+        .unwrap();
+    assert!(matches!(
+        s.next_in_batch(),
+        Some(Ok(ExecResult::CopyIn { columns: 3 }))
+    ));
+    s.copy_data(b"id,name,note\n10,\"x,y\",\n").unwrap();
+    s.copy_done().unwrap();
+    assert_eq!(
+        one(&mut s, "SELECT name, note IS NULL FROM c WHERE id = 10"),
+        "x,y|t"
+    );
+    run(&mut s, "ROLLBACK");
+    assert_eq!(one(&mut s, "SELECT count(*) FROM c"), "3");
+    // A bad row fails the COPY and writes nothing.
+    s.start_batch("COPY c (id, name) FROM STDIN").unwrap();
+    assert!(matches!(
+        s.next_in_batch(),
+        Some(Ok(ExecResult::CopyIn { .. }))
+    ));
+    let e = s.copy_data(b"4\tok\nfive\tbad\n").unwrap_err();
+    assert_eq!(e.code, "22P02");
+    assert_eq!(one(&mut s, "SELECT count(*) FROM c"), "3");
+    // COPY TO STDOUT in text and CSV.
+    s.start_batch("COPY c TO STDOUT").unwrap();
+    match s.next_in_batch() {
+        Some(Ok(ExecResult::CopyOut { data, rows, .. })) => {
+            assert_eq!(rows, 3);
+            assert_eq!(
+                String::from_utf8(data).unwrap(),
+                "1\talpha\tnone\n2\t\\N\tnone\n3\tgamma\tnone\n"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    s.start_batch("COPY (SELECT id, name FROM c WHERE id < 3 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)").unwrap();
+    match s.next_in_batch() {
+        Some(Ok(ExecResult::CopyOut { data, .. })) => {
+            assert_eq!(String::from_utf8(data).unwrap(), "id,name\n1,alpha\n2,\n")
+        }
+        other => panic!("{other:?}"),
+    }
 }
