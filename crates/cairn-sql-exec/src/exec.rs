@@ -717,6 +717,68 @@ fn unique_rowid(now_micros: i64) -> i64 {
     }
 }
 
+/// Session values for expressions stored in descriptors (DEFAULT, CHECK), which cannot
+/// depend on the session.
+struct NoSession;
+impl SessionInfo for NoSession {
+    fn current_database(&self) -> String {
+        String::new()
+    }
+    fn current_user(&self) -> String {
+        String::new()
+    }
+    fn server_version(&self) -> String {
+        String::new()
+    }
+}
+
+/// The DEFAULT of column `i` evaluated once (ALTER TABLE ADD COLUMN fills existing rows).
+pub fn eval_default(table: &TableDef, i: usize) -> Result<Value> {
+    let mut b = Binder::new(&EmptyCatalog, &NoSession, Vec::new());
+    let e = b.default_expr(table, i)?;
+    e.eval(
+        &[],
+        &EvalContext {
+            params: &[],
+            outer: &[],
+            subqueries: None,
+        },
+    )
+}
+
+/// Fails with 23514 if a row violates the CHECK `expr` named `name` (ALTER TABLE ADD CHECK).
+pub fn check_rows(
+    table: &TableDef,
+    expr: &sqlparser::ast::Expr,
+    name: &str,
+    rows: &[Row],
+) -> Result<()> {
+    let mut b = Binder::new(&EmptyCatalog, &NoSession, Vec::new());
+    let e = b.bind_expr(expr, &table_scope(table, &table.name))?;
+    for r in rows {
+        if e.eval(
+            r,
+            &EvalContext {
+                params: &[],
+                outer: &[],
+                subqueries: None,
+            },
+        )?
+        .as_bool()?
+            == Some(false)
+        {
+            return Err(SqlError::new(
+                code::CHECK_VIOLATION,
+                format!(
+                    "check constraint \"{name}\" of relation \"{}\" is violated by some row",
+                    table.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 struct EmptyCatalog;
 impl Catalog for EmptyCatalog {
     fn table(&self, _: Option<&str>, _: &str) -> Result<Option<std::sync::Arc<TableDef>>> {

@@ -10,6 +10,7 @@
 //! Layer 6 (STYLE.md §1). Threading: an [`session::Engine`] is shared (`Send + Sync`); a
 //! [`session::Session`] belongs to one connection and is used from one task at a time.
 
+pub mod alter;
 pub mod catalog;
 pub mod copy;
 pub mod ddl;

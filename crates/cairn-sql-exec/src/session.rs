@@ -1202,6 +1202,12 @@ impl Session {
                     tag: "DROP TABLE".into(),
                 })
             }
+            S::AlterTable(at) => {
+                crate::alter::alter_table(txn, &self.db, at)?;
+                Ok(ExecResult::Command {
+                    tag: "ALTER TABLE".into(),
+                })
+            }
             S::CreateIndex(ci) => {
                 if ci.concurrently {
                     self.notices.push(

@@ -739,3 +739,114 @@ fn copy_from_stdin_and_to_stdout() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn alter_table_adds_primary_key_and_columns() {
+    let f = fixture();
+    let mut s = f.session();
+    // The pgbench -i sequence: create without a key, load, then add the primary key.
+    run(
+        &mut s,
+        "CREATE TABLE acc (aid INT NOT NULL, bid INT, abalance INT, filler CHAR(84))",
+    );
+    run(
+        &mut s,
+        "INSERT INTO acc (aid, bid, abalance) VALUES (1, 1, 0), (2, 1, 0), (3, 1, 5)",
+    );
+    run(&mut s, "CREATE INDEX acc_bid ON acc (bid)");
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc ADD PRIMARY KEY (aid)"),
+        "ALTER TABLE"
+    );
+    assert_eq!(
+        run(&mut s, "EXPLAIN SELECT abalance FROM acc WHERE aid = 3")[1],
+        "  ->  Index Scan using acc_pkey on acc (1 equal)"
+    );
+    assert_eq!(one(&mut s, "SELECT abalance FROM acc WHERE aid = 3"), "5");
+    assert_eq!(one(&mut s, "SELECT count(*) FROM acc WHERE bid = 1"), "3");
+    assert!(one(&mut s, "INSERT INTO acc (aid) VALUES (2)").starts_with("ERROR 23505"));
+    assert!(one(&mut s, "ALTER TABLE acc ADD PRIMARY KEY (bid)").starts_with("ERROR 42P16"));
+    // Duplicate keys refuse the primary key and change nothing.
+    run(
+        &mut s,
+        "CREATE TABLE d (a INT); INSERT INTO d VALUES (1), (1)",
+    );
+    assert!(one(&mut s, "ALTER TABLE d ADD PRIMARY KEY (a)").starts_with("ERROR 23505"));
+    assert_eq!(one(&mut s, "SELECT count(*) FROM d"), "2");
+    // ADD COLUMN with a default fills existing rows; DROP and RENAME.
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc ADD COLUMN note TEXT DEFAULT 'x'"),
+        "ALTER TABLE"
+    );
+    assert_eq!(one(&mut s, "SELECT DISTINCT note FROM acc"), "x");
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc ADD COLUMN extra INT"),
+        "ALTER TABLE"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT count(*) FROM acc WHERE extra IS NULL"),
+        "3"
+    );
+    assert!(one(&mut s, "ALTER TABLE acc ADD COLUMN must INT NOT NULL").starts_with("ERROR 23502"));
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc RENAME COLUMN note TO remark"),
+        "ALTER TABLE"
+    );
+    assert_eq!(one(&mut s, "SELECT remark FROM acc WHERE aid = 1"), "x");
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc DROP COLUMN remark"),
+        "ALTER TABLE"
+    );
+    assert!(one(&mut s, "SELECT remark FROM acc").starts_with("ERROR 42703"));
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc ADD COLUMN remark INT"),
+        "ALTER TABLE"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT remark FROM acc WHERE aid = 1"),
+        "NULL",
+        "a re-added column must not see the dropped one's data"
+    );
+    assert!(one(&mut s, "ALTER TABLE acc DROP COLUMN aid").starts_with("ERROR 2BP01"));
+    // Constraints.
+    assert!(one(
+        &mut s,
+        "ALTER TABLE acc ADD CONSTRAINT pos CHECK (abalance > 0)"
+    )
+    .starts_with("ERROR 23514"));
+    assert_eq!(
+        one(
+            &mut s,
+            "ALTER TABLE acc ADD CONSTRAINT nonneg CHECK (abalance >= 0)"
+        ),
+        "ALTER TABLE"
+    );
+    assert!(one(&mut s, "UPDATE acc SET abalance = -1").starts_with("ERROR 23514"));
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc DROP CONSTRAINT nonneg"),
+        "ALTER TABLE"
+    );
+    assert_eq!(
+        one(&mut s, "UPDATE acc SET abalance = -1 WHERE aid = 1"),
+        "UPDATE 1"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "ALTER TABLE acc ADD CONSTRAINT one_bid UNIQUE (abalance)"
+        ),
+        "ALTER TABLE"
+    );
+    assert!(one(&mut s, "UPDATE acc SET abalance = 5 WHERE aid = 2").starts_with("ERROR 23505"));
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc ALTER COLUMN bid SET NOT NULL"),
+        "ALTER TABLE"
+    );
+    assert!(one(&mut s, "INSERT INTO acc (aid, abalance) VALUES (9, 9)").starts_with("ERROR 23502"));
+    assert_eq!(
+        one(&mut s, "ALTER TABLE acc RENAME TO accounts"),
+        "ALTER TABLE"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM accounts"), "3");
+    assert!(one(&mut s, "SELECT count(*) FROM acc").starts_with("ERROR 42P01"));
+}
