@@ -105,6 +105,8 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
     let mut pk: Option<Vec<ast::IndexColumn>> = None;
     // UNIQUE constraints: (constraint name, columns), made into unique indexes below.
     let mut uniques: Vec<(Option<String>, Vec<ast::IndexColumn>)> = Vec::new();
+    // SERIAL / IDENTITY columns: (column id, sequence name, sequence options).
+    let mut serials: Vec<(u32, String, Option<Vec<ast::SequenceOptions>>)> = Vec::new();
     let mut pk_name: Option<String> = None;
     for c in &ct.columns {
         let cname = ident_name(&c.name);
@@ -114,16 +116,20 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
                 format!("column \"{cname}\" specified more than once"),
             ));
         }
+        let mut serial = false;
         let ty = match &c.data_type {
             ast::DataType::Custom(n, m) if m.is_empty() => {
                 let tn = object_name(n)?.1;
-                if matches!(
-                    tn.as_str(),
-                    "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2"
-                ) {
-                    return Err(SqlError::not_supported("SERIAL columns"));
+                serial = true;
+                match tn.as_str() {
+                    "serial" | "serial4" => DataType::Int4,
+                    "bigserial" | "serial8" => DataType::Int8,
+                    "smallserial" | "serial2" => DataType::Int2,
+                    _ => {
+                        serial = false;
+                        data_type(&c.data_type)?
+                    }
                 }
-                data_type(&c.data_type)?
             }
             t => data_type(t)?,
         };
@@ -135,12 +141,32 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
             default: None,
             hidden: false,
         };
+        if serial {
+            serials.push((col.id, format!("{name}_{cname}_seq"), None));
+            col.nullable = false;
+        }
         table.next_column_id += 1;
         for opt in &c.options {
             match &opt.option {
                 ast::ColumnOption::Null => col.nullable = true,
                 ast::ColumnOption::NotNull => col.nullable = false,
                 ast::ColumnOption::Default(e) => col.default = Some(e.to_string()),
+                ast::ColumnOption::Generated {
+                    generated_as,
+                    sequence_options,
+                    generation_expr: None,
+                    ..
+                } => {
+                    if matches!(generated_as, ast::GeneratedAs::ExpStored) {
+                        return Err(SqlError::not_supported("generated columns"));
+                    }
+                    serials.push((
+                        col.id,
+                        format!("{name}_{cname}_seq"),
+                        sequence_options.clone(),
+                    ));
+                    col.nullable = false;
+                }
                 ast::ColumnOption::PrimaryKey(_) => {
                     if pk.is_some() {
                         return Err(SqlError::new(
@@ -295,6 +321,24 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
     for idx in &table.indexes {
         catalog::bind_index_name(txn, db.id, &schema, &idx.name, id, idx.id)?;
     }
+    for (col_id, seq_name, opts) in serials {
+        let ty = table
+            .column_by_id(col_id)
+            .map(|(_, c)| c.ty.clone())
+            .unwrap_or(DataType::Int8);
+        let seq = create_sequence_desc(
+            txn,
+            db,
+            &schema,
+            &seq_name,
+            ty,
+            opts.as_deref().unwrap_or(&[]),
+            Some((id, col_id)),
+        )?;
+        if let Some(c) = table.columns.iter_mut().find(|c| c.id == col_id) {
+            c.default = Some(format!("nextval('{}')", seq.name));
+        }
+    }
     // Validate CHECK and DEFAULT expressions now, so a bad one fails the CREATE.
     for chk in &table.checks {
         cairn_sql_plan::bind::parse_expr(&chk.expr)?;
@@ -350,6 +394,13 @@ pub fn drop_tables(
         delete_rows(txn, &table)?;
         for idx in &table.indexes {
             catalog::unbind_name(txn, db.id, &schema, &idx.name)?;
+        }
+        for d in catalog::objects_in(txn, db.id)? {
+            if let Descriptor::Sequence(s) = d {
+                if s.owned_by.map(|(t, _)| t) == Some(table.id) {
+                    drop_sequence_desc(txn, db, &s)?;
+                }
+            }
         }
         txn.delete(&keys::descriptor_key(table.id))?;
         catalog::unbind_name(txn, db.id, &schema, &name)?;
@@ -535,4 +586,150 @@ pub fn drop_indexes(
         catalog::unbind_name(txn, db.id, &schema, &name)?;
     }
     Ok(())
+}
+
+fn seq_option_value(e: &ast::Expr) -> Result<i64> {
+    let text = e.to_string();
+    text.trim().parse::<i64>().map_err(|_| {
+        SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            format!("invalid sequence option value {text}"),
+        )
+    })
+}
+
+/// Writes a new sequence descriptor and binds its name.
+pub fn create_sequence_desc(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    schema: &str,
+    name: &str,
+    ty: DataType,
+    options: &[ast::SequenceOptions],
+    owned_by: Option<(u32, u32)>,
+) -> Result<catalog::SequenceDesc> {
+    if catalog::lookup_name(txn, db.id, schema, name)?.is_some() {
+        return Err(SqlError::new(
+            code::DUPLICATE_TABLE,
+            format!("relation \"{name}\" already exists"),
+        ));
+    }
+    let type_max = match ty {
+        DataType::Int2 => i16::MAX as i64,
+        DataType::Int4 => i32::MAX as i64,
+        _ => i64::MAX,
+    };
+    let mut increment = 1i64;
+    let mut min = None;
+    let mut max = None;
+    let mut start = None;
+    let mut cycle = false;
+    for o in options {
+        match o {
+            ast::SequenceOptions::IncrementBy(e, _) => increment = seq_option_value(e)?,
+            ast::SequenceOptions::MinValue(Some(e)) => min = Some(seq_option_value(e)?),
+            ast::SequenceOptions::MaxValue(Some(e)) => max = Some(seq_option_value(e)?),
+            ast::SequenceOptions::MinValue(None) | ast::SequenceOptions::MaxValue(None) => {}
+            ast::SequenceOptions::StartWith(e, _) => start = Some(seq_option_value(e)?),
+            ast::SequenceOptions::Cache(_) => {}
+            ast::SequenceOptions::Cycle(no) => cycle = !*no,
+        }
+    }
+    if increment == 0 {
+        return Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            "INCREMENT must not be zero",
+        ));
+    }
+    let (min_value, max_value) = if increment > 0 {
+        (min.unwrap_or(1), max.unwrap_or(type_max))
+    } else {
+        (min.unwrap_or(-type_max - 1), max.unwrap_or(-1))
+    };
+    let start = start.unwrap_or(if increment > 0 { min_value } else { max_value });
+    if start < min_value || start > max_value {
+        return Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            format!("START value ({start}) cannot be outside the range {min_value}..{max_value}"),
+        ));
+    }
+    let id = catalog::allocate_id(txn)?;
+    let seq = catalog::SequenceDesc {
+        id,
+        database_id: db.id,
+        schema: schema.to_string(),
+        name: name.to_string(),
+        increment,
+        start,
+        min_value,
+        max_value,
+        cycle,
+        owned_by,
+    };
+    catalog::write_descriptor(txn, id, &Descriptor::Sequence(seq.clone()))?;
+    catalog::bind_name(txn, db.id, schema, name, id)?;
+    Ok(seq)
+}
+
+fn drop_sequence_desc(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    s: &catalog::SequenceDesc,
+) -> Result<()> {
+    txn.delete(&keys::sequence_key(s.id))?;
+    txn.delete(&keys::descriptor_key(s.id))?;
+    catalog::unbind_name(txn, db.id, &s.schema, &s.name)
+}
+
+/// CREATE SEQUENCE.
+pub fn create_sequence(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    name: &ast::ObjectName,
+    if_not_exists: bool,
+    data_type_ast: Option<&ast::DataType>,
+    options: &[ast::SequenceOptions],
+) -> Result<()> {
+    let (schema, n) = object_name(name)?;
+    let schema = schema_of(schema)?;
+    if if_not_exists && catalog::lookup_name(txn, db.id, &schema, &n)?.is_some() {
+        return Ok(());
+    }
+    let ty = match data_type_ast {
+        Some(t) => data_type(t)?,
+        None => DataType::Int8,
+    };
+    create_sequence_desc(txn, db, &schema, &n, ty, options, None).map(|_| ())
+}
+
+/// DROP SEQUENCE name [, ...].
+pub fn drop_sequences(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    names: &[ast::ObjectName],
+    if_exists: bool,
+) -> Result<Vec<u32>> {
+    let mut dropped = Vec::new();
+    for n in names {
+        let (schema, name) = object_name(n)?;
+        let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
+        let found = match catalog::lookup_id(txn, db.id, &schema, &name)? {
+            Some(id) => catalog::read_descriptor(txn, id)?,
+            None => None,
+        };
+        match found {
+            Some(Descriptor::Sequence(s)) => {
+                drop_sequence_desc(txn, db, &s)?;
+                dropped.push(s.id);
+            }
+            _ if if_exists => {}
+            _ => {
+                return Err(SqlError::new(
+                    code::UNDEFINED_TABLE,
+                    format!("sequence \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+    Ok(dropped)
 }

@@ -26,17 +26,19 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
 use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
-use cairn_sql_plan::expr::{EvalContext, Expr, SubqueryRunner};
+use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner};
 use cairn_sql_plan::plan::{
     AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind,
 };
 use cairn_sql_plan::types::{compare, sort_cmp, DataType, Value};
 use cairn_sql_plan::{code, Result, SqlError};
 
+use crate::catalog::SequenceDesc;
 use crate::index;
 use crate::keys;
 use crate::kv::KvTxn;
 use crate::row::{decode_row, encode_row};
+use crate::sequence::{Sequences, SessionSequences};
 
 pub type Row = Vec<Value>;
 
@@ -65,6 +67,7 @@ pub type TxnCell<'t> = RefCell<&'t mut dyn KvTxn>;
 /// Results of uncorrelated subqueries, computed once per statement, by plan address.
 pub type SubqueryCache = RefCell<HashMap<usize, Vec<Row>>>;
 
+#[derive(Clone, Copy)]
 pub struct ExecCtx<'c, 't> {
     pub txn: &'c TxnCell<'t>,
     pub params: &'c [Value],
@@ -73,6 +76,9 @@ pub struct ExecCtx<'c, 't> {
     pub limits: ExecLimits,
     pub session: &'c dyn SessionInfo,
     pub cache: &'c SubqueryCache,
+    pub sequences: &'c Sequences,
+    pub seq_session: &'c RefCell<SessionSequences>,
+    pub database_id: u32,
 }
 
 impl ExecCtx<'_, '_> {
@@ -114,19 +120,91 @@ impl SubqueryRunner for ExecCtx<'_, '_> {
                 return Ok(rows.clone());
             }
         }
-        let child = ExecCtx {
-            txn: self.txn,
-            params: self.params,
-            outer,
-            limits: self.limits,
-            session: self.session,
-            cache: self.cache,
-        };
+        let child = ExecCtx { outer, ..*self };
         let rows = run(plan, &child)?;
         if outer.is_empty() {
             self.cache.borrow_mut().insert(key, rows.clone());
         }
         Ok(rows)
+    }
+
+    fn call_host(&self, func: Func, args: &[Value]) -> Result<Value> {
+        if func == Func::LastVal {
+            return self
+                .seq_session
+                .borrow()
+                .last
+                .map(Value::Int)
+                .ok_or_else(|| {
+                    SqlError::new("55000", "lastval is not yet defined in this session")
+                });
+        }
+        let name = match args.first() {
+            Some(Value::Text(s)) => s.clone(),
+            _ => return Err(SqlError::internal("sequence function without a name")),
+        };
+        let seq = self.sequence(&name)?;
+        match func {
+            Func::NextVal => {
+                let mut txn = self.txn.borrow_mut();
+                self.sequences
+                    .nextval(&mut **txn, &seq, self.seq_session)
+                    .map(Value::Int)
+            }
+            Func::CurrVal => self
+                .seq_session
+                .borrow()
+                .current
+                .get(&seq.id)
+                .copied()
+                .map(Value::Int)
+                .ok_or_else(|| {
+                    SqlError::new(
+                        "55000",
+                        format!(
+                            "currval of sequence \"{}\" is not yet defined in this session",
+                            seq.name
+                        ),
+                    )
+                }),
+            Func::SetVal => {
+                let v = match args.get(1) {
+                    Some(Value::Int(v)) => *v,
+                    _ => return Err(SqlError::internal("setval without a value")),
+                };
+                let called = !matches!(args.get(2), Some(Value::Bool(false)));
+                let mut txn = self.txn.borrow_mut();
+                self.sequences
+                    .setval(&mut **txn, &seq, v, called, self.seq_session)
+                    .map(Value::Int)
+            }
+            other => Err(SqlError::internal(format!(
+                "{other:?} is not a host function"
+            ))),
+        }
+    }
+}
+
+impl ExecCtx<'_, '_> {
+    /// The sequence a `nextval('name')` argument names (`schema.name` or `name`).
+    fn sequence(&self, name: &str) -> Result<SequenceDesc> {
+        let unquoted = name.trim_matches('"');
+        let (schema, n) = match unquoted.split_once('.') {
+            Some((s, n)) => (s.to_string(), n.to_string()),
+            None => (
+                crate::catalog::PUBLIC_SCHEMA.to_string(),
+                unquoted.to_string(),
+            ),
+        };
+        let mut txn = self.txn.borrow_mut();
+        let found = match crate::catalog::lookup_id(&mut **txn, self.database_id, &schema, &n)? {
+            Some(id) => crate::catalog::read_descriptor(&mut **txn, id)?,
+            None => None,
+        };
+        match found {
+            Some(crate::catalog::Descriptor::Sequence(s)) => Ok(s),
+            _ => Err(SqlError::undefined_table(&n)),
+        }
     }
 }
 

@@ -19,6 +19,7 @@ pub mod index;
 pub mod keys;
 pub mod kv;
 pub mod row;
+pub mod sequence;
 pub mod session;
 
 pub use session::{Engine, ExecResult, Prepared, Session, TxStatus};

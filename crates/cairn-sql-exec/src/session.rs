@@ -39,6 +39,7 @@ use crate::copy::{self, CopyFormat, CopyParser};
 use crate::ddl;
 use crate::exec::{self, ExecCtx, ExecLimits, Row, SubqueryCache};
 use crate::kv::{IsolationLevel, KvStore, KvTxn};
+use crate::sequence::{Sequences, SessionSequences};
 
 /// The PostgreSQL version Cairn reports (drivers choose their queries by it).
 pub const SERVER_VERSION: &str = "15.0";
@@ -47,15 +48,18 @@ pub const SERVER_VERSION: &str = "15.0";
 pub struct Engine {
     store: Arc<dyn KvStore>,
     pub limits: ExecLimits,
+    pub sequences: Sequences,
 }
 
 impl Engine {
     /// Opens the engine over a store, creating the `postgres` database and role if the store
     /// is empty.
     pub fn new(store: Arc<dyn KvStore>) -> Result<Arc<Engine>> {
+        let sequences = Sequences::new(store.clone());
         let engine = Arc::new(Engine {
             store,
             limits: ExecLimits::default(),
+            sequences,
         });
         engine.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
         Ok(engine)
@@ -331,6 +335,7 @@ pub struct Session {
     parameter_changes: Vec<(String, String)>,
     notices: Vec<String>,
     copy: Option<CopyIn>,
+    seq_state: RefCell<SessionSequences>,
 }
 
 struct Info<'a> {
@@ -365,6 +370,7 @@ impl Session {
             parameter_changes: Vec::new(),
             notices: Vec::new(),
             copy: None,
+            seq_state: RefCell::new(SessionSequences::default()),
         }
     }
 
@@ -523,6 +529,9 @@ impl Session {
                 limits,
                 session: &info,
                 cache: &cache,
+                sequences: &self.engine.sequences,
+                seq_session: &self.seq_state,
+                database_id: self.db.id,
             };
             exec::run_dml(&bound, &cx).map(|_| ())
         };
@@ -1054,6 +1063,9 @@ impl Session {
                             limits,
                             session: &info,
                             cache: &cache,
+                            sequences: &self.engine.sequences,
+                            seq_session: &self.seq_state,
+                            database_id: self.db.id,
                         };
                         let mut rows = exec::run(&plan, &cx)?;
                         // Hidden trailing columns (sort keys) were already projected away;
@@ -1075,6 +1087,9 @@ impl Session {
                             limits,
                             session: &info,
                             cache: &cache,
+                            sequences: &self.engine.sequences,
+                            seq_session: &self.seq_state,
+                            database_id: self.db.id,
                         };
                         let out = exec::run_dml(&dml, &cx)?;
                         let tag = match &dml {
@@ -1200,6 +1215,42 @@ impl Session {
                 ddl::drop_tables(txn, &self.db, names, *if_exists)?;
                 Ok(ExecResult::Command {
                     tag: "DROP TABLE".into(),
+                })
+            }
+            S::CreateSequence {
+                temporary,
+                if_not_exists,
+                name,
+                data_type,
+                sequence_options,
+                owned_by,
+            } => {
+                if *temporary || owned_by.is_some() {
+                    return Err(SqlError::not_supported("TEMPORARY or OWNED BY sequences"));
+                }
+                ddl::create_sequence(
+                    txn,
+                    &self.db,
+                    name,
+                    *if_not_exists,
+                    data_type.as_ref(),
+                    sequence_options,
+                )?;
+                Ok(ExecResult::Command {
+                    tag: "CREATE SEQUENCE".into(),
+                })
+            }
+            S::Drop {
+                object_type: ast::ObjectType::Sequence,
+                if_exists,
+                names,
+                ..
+            } => {
+                for id in ddl::drop_sequences(txn, &self.db, names, *if_exists)? {
+                    self.engine.sequences.forget(id);
+                }
+                Ok(ExecResult::Command {
+                    tag: "DROP SEQUENCE".into(),
                 })
             }
             S::AlterTable(at) => {

@@ -104,6 +104,8 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
         }
         T::Char(l) | T::Character(l) => DataType::Char(char_len(l)?.unwrap_or(1)),
         T::Bytea => DataType::Bytea,
+        // regclass values are relation names here (`'seq'::regclass` in nextval defaults).
+        T::Regclass => DataType::Text,
         T::Custom(name, mods) if mods.is_empty() => {
             let (_, n) = object_name(name)?;
             match n.as_str() {
@@ -2545,6 +2547,34 @@ impl<'a> Binder<'a> {
                 (Func::Repeat, text_args(self, args, &[1])?, DataType::Text)
             }
             "concat" => (Func::Concat, args, DataType::Text),
+            "nextval" | "currval" => {
+                arity(1..=1)?;
+                let f = if name == "nextval" {
+                    Func::NextVal
+                } else {
+                    Func::CurrVal
+                };
+                (f, text_args(self, args, &[])?, DataType::Int8)
+            }
+            "lastval" => {
+                arity(0..=0)?;
+                (Func::LastVal, args, DataType::Int8)
+            }
+            "setval" => {
+                arity(2..=3)?;
+                let mut it = args.into_iter();
+                let mut v = Vec::new();
+                if let Some(n) = it.next() {
+                    v.push(self.coerce(n, &DataType::Text)?);
+                }
+                if let Some(x) = it.next() {
+                    v.push(self.coerce(x, &DataType::Int8)?);
+                }
+                if let Some(c) = it.next() {
+                    v.push(self.coerce(c, &DataType::Bool)?);
+                }
+                (Func::SetVal, v, DataType::Int8)
+            }
             "coalesce" | "nullif" | "greatest" | "least" => {
                 if name == "nullif" {
                     arity(2..=2)?;

@@ -128,6 +128,11 @@ pub enum Func {
     /// A constant the session knows (`version()`, `current_database()`, ...), already
     /// resolved by the binder into argument 0.
     SessionConstant,
+    /// Sequence functions, evaluated by the executor (`SubqueryRunner::call_host`).
+    NextVal,
+    CurrVal,
+    SetVal,
+    LastVal,
 }
 
 /// A bound expression. Every variant knows its result type ([`Expr::ty`]).
@@ -222,6 +227,12 @@ pub enum SubqueryKind {
 pub trait SubqueryRunner {
     /// The rows of `plan` with `outer` bound to its `OuterRef` slots.
     fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Vec<Value>>>;
+
+    /// Functions with effects outside the row (sequences).
+    fn call_host(&self, func: Func, args: &[Value]) -> Result<Value> {
+        let _ = args;
+        Err(SqlError::not_supported(format!("{func:?} here")))
+    }
 }
 
 /// What evaluation needs besides the row.
@@ -802,6 +813,20 @@ fn eval_func(
             return Ok(Value::Text(out));
         }
         Func::SessionConstant => return eval_arg(args, 0, row, ctx),
+        Func::NextVal | Func::CurrVal | Func::SetVal | Func::LastVal => {
+            let mut vals = Vec::with_capacity(args.len());
+            for a in args {
+                let v = a.eval(row, ctx)?;
+                if v.is_null() {
+                    return Ok(Value::Null);
+                }
+                vals.push(v);
+            }
+            let host = ctx
+                .subqueries
+                .ok_or_else(|| SqlError::not_supported("sequence functions here"))?;
+            return host.call_host(func, &vals);
+        }
         _ => {}
     }
     let mut vals = Vec::with_capacity(args.len());
@@ -973,7 +998,11 @@ fn eval_func(
         | Func::Greatest
         | Func::Least
         | Func::Concat
-        | Func::SessionConstant => unreachable_func(func)?,
+        | Func::SessionConstant
+        | Func::NextVal
+        | Func::CurrVal
+        | Func::SetVal
+        | Func::LastVal => unreachable_func(func)?,
     })
 }
 
