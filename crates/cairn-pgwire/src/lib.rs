@@ -17,6 +17,8 @@
 //! [`CredentialStore`]. Threading: one tokio task per connection; a `Session` is only ever
 //! used by its connection's task.
 
+pub mod frame;
+pub mod guard;
 pub mod session;
 
 pub use session::{
