@@ -17,10 +17,22 @@
 //! [`CredentialStore`]. Threading: one tokio task per connection; a `Session` is only ever
 //! used by its connection's task.
 
+pub mod auth;
 pub mod frame;
 pub mod guard;
 pub mod session;
 
+mod adapter;
+mod error;
+mod extended;
+mod results;
+mod server;
+mod simple;
+mod wire;
+
+pub use auth::{AuthConfig, AuthMode, CredentialStore, ScramVerifier};
+pub use error::Error;
+pub use server::{default_parameters, serve, tls_from_pem_files, ServerConfig, TlsConfig};
 pub use session::{
     oid, ColumnDesc, CopyOutStream, CopyTag, EncodedRow, Format, Notice, NoticeSeverity, Oid,
     PreparedStatement, RowStream, Session, SessionFactory, Severity, SqlError, SqlState,
