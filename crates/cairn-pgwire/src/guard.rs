@@ -18,7 +18,8 @@
 //!    `io::Error` of kind `InvalidData`); the connection loop sends FATAL and closes.
 //! 4. Buffering is bounded by the current message's validated length plus one read chunk:
 //!    the guard reads only while it lacks a complete message, and grows its buffer with the
-//!    data that arrives, never by a length field alone (`READ_CHUNK_BYTES`).
+//!    data that arrives, never by a length field alone (`READ_CHUNK_BYTES`); an emptied buffer
+//!    above `INPUT_RETAINED_BYTES_MAX` is released.
 //!
 //! # Concurrency
 //! One guard per connection, polled by the connection task. [`GuardShared`] is written by the
@@ -37,6 +38,9 @@ use crate::frame::{self, AuthExpect, Expect, FrameKind, FrameViolation, Limits, 
 
 /// Bytes requested from the socket per read when more input is needed.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+/// An empty input buffer bigger than this is dropped, so one large message does not pin its
+/// memory for the rest of the connection.
+const INPUT_RETAINED_BYTES_MAX: usize = 1024 * 1024;
 
 /// The Flush message handed to pgwire in place of a refused message (see [`Refusal`]).
 const FLUSH_MESSAGE: &[u8] = b"H\x00\x00\x00\x04";
@@ -170,6 +174,9 @@ impl<IO> FrameGuard<IO> {
             return Ok(false);
         };
         let bytes = self.input.split_to(frame.len).freeze();
+        if self.input.is_empty() && self.input.capacity() > INPUT_RETAINED_BYTES_MAX {
+            self.input = BytesMut::new();
+        }
         self.ready = match frame.kind {
             FrameKind::Refused(refusal) => {
                 self.shared.set_refusal(refusal);

@@ -379,9 +379,25 @@ fn postgres_error(e: PgWireError, socket: &Socket) -> PgWireError {
         }
         PgWireError::PortalNotFound(name) => user_error(&SqlError::new(
             SqlState::INVALID_CURSOR_NAME,
-            format!("portal \"{name}\" does not exist"),
+            format!("portal \"{}\" does not exist", shown_name(&name)),
+        )),
+        PgWireError::StatementNotFound(name) => user_error(&SqlError::new(
+            SqlState::INVALID_SQL_STATEMENT_NAME,
+            format!(
+                "prepared statement \"{}\" does not exist",
+                shown_name(&name)
+            ),
         )),
         other => other,
+    }
+}
+
+/// pgwire's internal name of the unnamed statement/portal is shown as "", as PostgreSQL does.
+fn shown_name(name: &str) -> &str {
+    if name == pgwire::api::DEFAULT_NAME {
+        ""
+    } else {
+        name
     }
 }
 

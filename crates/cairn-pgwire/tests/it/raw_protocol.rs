@@ -300,6 +300,16 @@ async fn named_statement_reused_across_executions() {
     let m = c.until_ready().await;
     assert_eq!(kinds(&m), "EZ");
     assert_eq!(m[0].sqlstate().as_deref(), Some("26000"));
+    assert_eq!(
+        m[0].field(b'M').as_deref(),
+        Some("prepared statement \"plus_one\" does not exist")
+    );
+    c.send_all(&[describe_msg(b'S', ""), sync_msg()]).await;
+    let m = c.until_ready().await;
+    assert_eq!(
+        m[0].field(b'M').as_deref(),
+        Some("prepared statement \"\" does not exist")
+    );
 }
 
 #[tokio::test]
@@ -578,4 +588,16 @@ async fn startup_without_user_is_fatal_28000() {
     assert_eq!(kinds(&m), "E");
     assert_eq!(m[0].field(b'S').as_deref(), Some("FATAL"));
     assert_eq!(m[0].sqlstate().as_deref(), Some("28000"));
+}
+
+/// A 3 MB query crosses the guard in many reads and reaches the engine intact.
+#[tokio::test]
+async fn large_query_passes_the_guard() {
+    let srv = Server::trust();
+    let (mut c, _) = Raw::connect(srv.port).await;
+    let big = "x".repeat(3 << 20);
+    let m = c.simple(&format!("SELECT '{big}'")).await;
+    assert_eq!(kinds(&m), "TDCZ");
+    assert_eq!(m[1].first_text().len(), big.len());
+    assert_eq!(kinds(&c.simple("SELECT 1").await), "TDCZ");
 }
