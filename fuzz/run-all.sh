@@ -10,7 +10,7 @@ shift || true
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(wal_record manifest_edit sst_block sst_footer_index mvcc_entry keycode)
+  targets=(wal_record manifest_edit sst_block sst_footer_index mvcc_entry keycode pgwire_frames)
 fi
 for t in "${targets[@]}"; do
   echo "== fuzzing $t for ${seconds}s"
