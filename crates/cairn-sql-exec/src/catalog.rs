@@ -62,9 +62,17 @@ pub enum Descriptor {
 pub struct RoleDesc {
     pub name: String,
     pub superuser: bool,
-    /// SCRAM-SHA-256 verifier as PostgreSQL stores it in `pg_authid.rolpassword`
-    /// (`SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>`), if the role has a password.
-    pub scram_verifier: Option<String>,
+    /// The SCRAM-SHA-256 verifier, if the role has a password (never the password itself).
+    pub scram: Option<ScramSecret>,
+}
+
+/// What PostgreSQL keeps in `pg_authid.rolpassword` for SCRAM-SHA-256, hex-encoded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScramSecret {
+    pub salt_hex: String,
+    pub iterations: u32,
+    pub stored_key_hex: String,
+    pub server_key_hex: String,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> SqlError {
@@ -256,7 +264,7 @@ pub fn bootstrap(txn: &mut dyn KvTxn) -> Result<bool> {
             &RoleDesc {
                 name: "postgres".into(),
                 superuser: true,
-                scram_verifier: None,
+                scram: None,
             },
         )?;
     }

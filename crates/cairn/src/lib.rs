@@ -36,4 +36,6 @@ pub use cairn_mvcc::{
     Locked, Result, RetryPolicy, ScanOptions, Timestamp, Transaction, TxnId, TxnOptions,
 };
 
+pub mod pg_session;
 pub mod sql_store;
+pub mod start;

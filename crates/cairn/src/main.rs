@@ -34,6 +34,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Runs a single-node server: SQL over the PostgreSQL protocol, data in ./cairn-data.
+    Start(cairn::start::StartArgs),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -153,6 +155,7 @@ struct EngineBenchArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
+        Command::Start(args) => cairn::start::run(args),
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
         Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
         Command::Debug(command) => debug::run(command),

@@ -1,0 +1,393 @@
+//! `cairn start`: a single-node server. SQL clients connect over the PostgreSQL protocol; a
+//! small HTTP listener answers health checks.
+//!
+//! Configuration comes from built-in defaults, then an optional TOML file (`--config`), then
+//! flags (flags win). With no flags at all: data in `./cairn-data`, SQL on 127.0.0.1:5444,
+//! HTTP on 127.0.0.1:8044, trust authentication for loopback clients.
+//!
+//! Lifecycle: open the store (recovering from the WAL), bootstrap the catalog, listen, print
+//! where and how to connect, serve until SIGINT or SIGTERM, then stop accepting, let running
+//! statements finish (up to the grace period), roll back what is still open, and close the
+//! store.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use cairn_pgwire::{AuthConfig, AuthMode, ServerConfig};
+use cairn_sql_exec::Engine;
+
+use crate::pg_session::{RoleCredentials, SqlFactory};
+use crate::sql_store::MvccStore;
+
+pub const DEFAULT_SQL_ADDR: &str = "127.0.0.1:5444";
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:8044";
+pub const DEFAULT_STORE: &str = "cairn-data";
+
+/// Flags of `cairn start`.
+#[derive(Debug, Args, Default)]
+pub struct StartArgs {
+    /// Data directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Address for SQL clients (PostgreSQL protocol). Port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub sql_addr: Option<String>,
+    /// Address for the HTTP endpoint (`/health`). Port 0 picks a free port.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_addr: Option<String>,
+    /// TOML configuration file; flags override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Authentication for loopback clients: trust (default) or scram.
+    #[arg(long, value_name = "METHOD")]
+    pub auth_local: Option<String>,
+    /// Authentication for other clients: scram (default) or trust.
+    #[arg(long, value_name = "METHOD")]
+    pub auth_remote: Option<String>,
+    /// Sets the password of the `postgres` role (stored as a SCRAM-SHA-256 verifier). Prefer
+    /// the config file: a flag is visible to other local users in the process list.
+    #[arg(long, value_name = "PASSWORD")]
+    pub password: Option<String>,
+    /// TLS certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// Most concurrent client connections.
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Write the SQL port to this file once listening (for scripts and tests).
+    #[arg(long, value_name = "FILE")]
+    pub port_file: Option<PathBuf>,
+    /// Exit when standard input closes (test harnesses use this so servers never outlive
+    /// them).
+    #[arg(long, hide = true)]
+    pub exit_on_stdin_eof: bool,
+}
+
+/// The `--config` file. Every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub store: Option<PathBuf>,
+    pub sql_addr: Option<String>,
+    pub http_addr: Option<String>,
+    pub auth_local: Option<String>,
+    pub auth_remote: Option<String>,
+    pub password: Option<String>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub max_connections: Option<usize>,
+}
+
+/// The effective settings after defaults, file and flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub store: PathBuf,
+    pub sql_addr: String,
+    pub http_addr: String,
+    pub auth: AuthConfig,
+    pub password: Option<String>,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub max_connections: usize,
+}
+
+fn auth_mode(s: &str) -> anyhow::Result<AuthMode> {
+    match s.to_ascii_lowercase().as_str() {
+        "trust" => Ok(AuthMode::Trust),
+        "scram" | "scram-sha-256" => Ok(AuthMode::ScramSha256),
+        other => bail!("unknown authentication method {other:?} (use trust or scram)"),
+    }
+}
+
+impl Settings {
+    pub fn resolve(args: &StartArgs) -> anyhow::Result<Settings> {
+        let file: FileConfig = match &args.config {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("read config file {}", p.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("parse config file {}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let pick = |flag: &Option<String>, file: &Option<String>, default: &str| {
+            flag.clone()
+                .or_else(|| file.clone())
+                .unwrap_or_else(|| default.to_string())
+        };
+        let tls_cert = args.tls_cert.clone().or(file.tls_cert);
+        let tls_key = args.tls_key.clone().or(file.tls_key);
+        let tls = match (tls_cert, tls_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("--tls-cert and --tls-key go together"),
+        };
+        Ok(Settings {
+            store: args
+                .store
+                .clone()
+                .or(file.store)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STORE)),
+            sql_addr: pick(&args.sql_addr, &file.sql_addr, DEFAULT_SQL_ADDR),
+            http_addr: pick(&args.http_addr, &file.http_addr, DEFAULT_HTTP_ADDR),
+            auth: AuthConfig {
+                local: auth_mode(&pick(&args.auth_local, &file.auth_local, "trust"))?,
+                remote: auth_mode(&pick(&args.auth_remote, &file.auth_remote, "scram"))?,
+            },
+            password: args.password.clone().or(file.password),
+            tls,
+            max_connections: args.max_connections.or(file.max_connections).unwrap_or(256),
+        })
+    }
+}
+
+/// Opens the store and the SQL engine (shared by `start` and tests).
+pub fn open_engine(store: &Path) -> anyhow::Result<(Arc<cairn_mvcc::Db>, Arc<Engine>)> {
+    std::fs::create_dir_all(store)
+        .with_context(|| format!("create data directory {}", store.display()))?;
+    let opts = cairn_mvcc::DbOptions {
+        // SQL statements such as pgbench's initial load and ALTER TABLE ADD PRIMARY KEY write
+        // whole tables in one transaction.
+        write_set_bytes_max: 4 << 30,
+        ..Default::default()
+    };
+    let db = Arc::new(
+        cairn_mvcc::Db::open(store, opts)
+            .with_context(|| format!("open store {}", store.display()))?,
+    );
+    let engine = Engine::new(Arc::new(MvccStore::new(db.clone())))
+        .map_err(|e| anyhow::anyhow!("start SQL engine: {e}"))?;
+    Ok((db, engine))
+}
+
+pub fn run(args: &StartArgs) -> anyhow::Result<()> {
+    let settings = Settings::resolve(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("cairn")
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(serve(
+        settings,
+        args.port_file.clone(),
+        args.exit_on_stdin_eof,
+    ))
+}
+
+async fn serve(
+    settings: Settings,
+    port_file: Option<PathBuf>,
+    exit_on_stdin_eof: bool,
+) -> anyhow::Result<()> {
+    let (db, engine) = tokio::task::block_in_place(|| open_engine(&settings.store))?;
+    if let Some(pw) = &settings.password {
+        let salt: [u8; 16] = rand::random();
+        let v = cairn_pgwire::ScramVerifier::from_password(pw, &salt, 4096)
+            .context("derive the SCRAM verifier")?;
+        let role = cairn_sql_exec::catalog::RoleDesc {
+            name: "postgres".into(),
+            superuser: true,
+            scram: Some(crate::pg_session::scram_secret(&v)),
+        };
+        tokio::task::block_in_place(|| engine.set_role(role))
+            .map_err(|e| anyhow::anyhow!("set password: {e}"))?;
+    }
+    let sql = tokio::net::TcpListener::bind(&settings.sql_addr)
+        .await
+        .with_context(|| format!("listen for SQL on {}", settings.sql_addr))?;
+    let sql_addr = sql.local_addr()?;
+    if sql_addr.port() == 5432 {
+        bail!("refusing port 5432: that is PostgreSQL's; pick another with --sql-addr");
+    }
+    let http = tokio::net::TcpListener::bind(&settings.http_addr)
+        .await
+        .with_context(|| format!("listen for HTTP on {}", settings.http_addr))?;
+    let http_addr = http.local_addr()?;
+    let mut config = ServerConfig {
+        auth: settings.auth,
+        credentials: Some(Arc::new(RoleCredentials::new(engine.clone()))),
+        max_connections: settings.max_connections,
+        ..Default::default()
+    };
+    if let Some((cert, key)) = &settings.tls {
+        config.tls = Some(
+            cairn_pgwire::tls_from_pem_files(cert, key).context("load TLS certificate and key")?,
+        );
+    }
+    print_banner(&settings, sql_addr, http_addr);
+    if let Some(p) = port_file {
+        std::fs::write(&p, sql_addr.port().to_string())
+            .with_context(|| format!("write {}", p.display()))?;
+    }
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(health(http, stop_rx.clone()));
+    let shutdown = async move {
+        wait_for_stop(exit_on_stdin_eof).await;
+        let _ = stop_tx.send(true);
+        eprintln!("cairn: shutting down");
+    };
+    cairn_pgwire::serve(
+        sql,
+        config,
+        Arc::new(SqlFactory::new(engine.clone())),
+        shutdown,
+    )
+    .await;
+    drop(engine);
+    match Arc::try_unwrap(db) {
+        Ok(db) => tokio::task::block_in_place(|| db.close()).context("close the store")?,
+        Err(_) => {
+            eprintln!("cairn: store still in use at exit; it recovers from its log at next start")
+        }
+    }
+    eprintln!("cairn: stopped");
+    Ok(())
+}
+
+fn print_banner(s: &Settings, sql: SocketAddr, http: SocketAddr) {
+    println!("Cairn {} is running.", env!("CARGO_PKG_VERSION"));
+    println!("  data:   {}", s.store.display());
+    println!("  SQL:    {sql} (PostgreSQL protocol)");
+    println!("  HTTP:   http://{http}/health");
+    println!("Connect with:");
+    println!(
+        "  psql \"postgresql://postgres@{}:{}/postgres\"",
+        sql.ip(),
+        sql.port()
+    );
+    println!("Stop with Ctrl-C.");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+}
+
+async fn wait_for_stop(exit_on_stdin_eof: bool) {
+    let stdin_eof = async {
+        if exit_on_stdin_eof {
+            let mut stdin = tokio::io::stdin();
+            let mut buf = [0u8; 64];
+            loop {
+                match stdin.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        } else {
+            std::future::pending::<()>().await
+        }
+    };
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = stdin_eof => {}
+                    }
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = stdin_eof => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stdin_eof => {}
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 responder: `GET /health` answers `200 ok`, everything else 404. Requests
+/// larger than 8 KiB or slower than 5 s are dropped.
+async fn health(listener: tokio::net::TcpListener, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let conn = tokio::select! {
+            c = listener.accept() => c,
+            _ = stop.changed() => return,
+        };
+        let Ok((mut sock, _)) = conn else { continue };
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut n = 0;
+            let read = tokio::time::timeout(Duration::from_secs(5), async {
+                while n < buf.len() {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(k) => {
+                            n += k;
+                            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                                break;
+                            }
+                        }
+                    }
+                }
+            })
+            .await;
+            if read.is_err() {
+                return;
+            }
+            let head = String::from_utf8_lossy(&buf[..n]);
+            let (status, body) = if head.starts_with("GET /health ") {
+                ("200 OK", "ok\n")
+            } else {
+                ("404 Not Found", "not found\n")
+            };
+            let resp = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = sock.write_all(resp.as_bytes()).await;
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("cairn.toml");
+        std::fs::write(
+            &cfg,
+            "sql_addr = \"127.0.0.1:7000\"\nstore = \"/tmp/x\"\nauth_local = \"scram\"\n",
+        )
+        .unwrap();
+        let args = StartArgs {
+            config: Some(cfg.clone()),
+            sql_addr: Some("127.0.0.1:7001".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&args).unwrap();
+        assert_eq!(s.sql_addr, "127.0.0.1:7001");
+        assert_eq!(s.store, PathBuf::from("/tmp/x"));
+        assert_eq!(s.auth.local, AuthMode::ScramSha256);
+        assert_eq!(s.http_addr, DEFAULT_HTTP_ADDR);
+        let d = Settings::resolve(&StartArgs::default()).unwrap();
+        assert_eq!(d.sql_addr, DEFAULT_SQL_ADDR);
+        assert_eq!(d.store, PathBuf::from(DEFAULT_STORE));
+        assert_eq!(d.auth.local, AuthMode::Trust);
+        std::fs::write(&cfg, "bogus = 1\n").unwrap();
+        assert!(Settings::resolve(&StartArgs {
+            config: Some(cfg),
+            ..Default::default()
+        })
+        .is_err());
+    }
+}
