@@ -1,0 +1,257 @@
+//! tokio-postgres against `cairn start`: simple and extended protocol, binary and text
+//! parameters, transactions and SQLSTATEs as drivers see them.
+
+use crate::server::{connect, runtime, TestServer};
+
+#[test]
+fn tokio_postgres_simple_and_prepared_queries() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute("CREATE TABLE kv (k INT PRIMARY KEY, v TEXT, f FLOAT8, b BOOL, n BIGINT)")
+            .await
+            .unwrap();
+        let ins = c
+            .prepare("INSERT INTO kv VALUES ($1, $2, $3, $4, $5)")
+            .await
+            .unwrap();
+        assert_eq!(ins.params().len(), 5);
+        for i in 0..10i32 {
+            let n = c
+                .execute(
+                    &ins,
+                    &[
+                        &i,
+                        &format!("v{i}"),
+                        &(i as f64 / 2.0),
+                        &(i % 2 == 0),
+                        &(i as i64 * 1_000_000_000),
+                    ],
+                )
+                .await
+                .unwrap();
+            assert_eq!(n, 1);
+        }
+        // Binary results through the extended protocol.
+        let rows = c
+            .query(
+                "SELECT k, v, f, b, n FROM kv WHERE k >= $1 ORDER BY k",
+                &[&7i32],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows.len(), 3);
+        let k: i32 = rows[0].get(0);
+        let v: String = rows[0].get(1);
+        let f: f64 = rows[0].get(2);
+        let b: bool = rows[0].get(3);
+        let n: i64 = rows[0].get(4);
+        assert_eq!(
+            (k, v.as_str(), f, b, n),
+            (7, "v7", 3.5, false, 7_000_000_000)
+        );
+        // Text results through the simple protocol.
+        let msgs = c
+            .simple_query("SELECT count(*), max(v) FROM kv")
+            .await
+            .unwrap();
+        let row = msgs
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(r),
+                _ => None,
+            })
+            .expect("a row");
+        assert_eq!(row.get(0), Some("10"));
+        assert_eq!(row.get(1), Some("v9"));
+        // NULL parameters and results.
+        c.execute(
+            "UPDATE kv SET v = $1 WHERE k = $2",
+            &[&Option::<String>::None, &3i32],
+        )
+        .await
+        .unwrap();
+        let r = c
+            .query_one("SELECT v FROM kv WHERE k = 3", &[])
+            .await
+            .unwrap();
+        assert_eq!(r.get::<_, Option<String>>(0), None);
+    });
+}
+
+#[test]
+fn errors_carry_sqlstates_and_keep_the_connection_usable() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute("CREATE TABLE t (a INT PRIMARY KEY)")
+            .await
+            .unwrap();
+        c.batch_execute("INSERT INTO t VALUES (1)").await.unwrap();
+        let e = c
+            .batch_execute("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("23505"));
+        let e = c.batch_execute("SELEC 1").await.unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("42601"));
+        let e = c.query("SELECT * FROM missing", &[]).await.unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("42P01"));
+        let e = c.batch_execute("SAVEPOINT x").await.unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("25P01"));
+        assert_eq!(
+            c.query_one("SELECT 1 + 1", &[])
+                .await
+                .unwrap()
+                .get::<_, i32>(0),
+            2
+        );
+    });
+}
+
+#[test]
+fn transactions_and_serialization_failures_reach_the_client() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let mut a = connect(&server.config()).await;
+        let mut b = connect(&server.config()).await;
+        a.batch_execute("CREATE TABLE acct (id INT PRIMARY KEY, bal INT); INSERT INTO acct VALUES (1, 100), (2, 100)")
+            .await
+            .unwrap();
+        // A rolled-back transaction leaves nothing.
+        {
+            let t = a.transaction().await.unwrap();
+            t.execute("UPDATE acct SET bal = 0", &[]).await.unwrap();
+            t.rollback().await.unwrap();
+        }
+        let sum: i64 = a.query_one("SELECT sum(bal) FROM acct", &[]).await.unwrap().get(0);
+        assert_eq!(sum, 200);
+        // Write skew under SERIALIZABLE: one of the two commits fails with 40001.
+        let ta = a.transaction().await.unwrap();
+        let tb = b.transaction().await.unwrap();
+        ta.query("SELECT sum(bal) FROM acct", &[]).await.unwrap();
+        tb.query("SELECT sum(bal) FROM acct", &[]).await.unwrap();
+        ta.execute("UPDATE acct SET bal = bal - 150 WHERE id = 1", &[]).await.unwrap();
+        tb.execute("UPDATE acct SET bal = bal - 150 WHERE id = 2", &[]).await.unwrap();
+        let ra = ta.commit().await;
+        let rb = tb.commit().await;
+        let codes: Vec<Option<String>> = [&ra, &rb]
+            .iter()
+            .map(|r| r.as_ref().err().and_then(|e| e.code().map(|c| c.code().to_string())))
+            .collect();
+        assert!(ra.is_ok() || rb.is_ok(), "{codes:?}");
+        assert!(codes.contains(&Some("40001".into())), "{codes:?}");
+        // A failed statement in a block: 25P02 until ROLLBACK.
+        a.batch_execute("BEGIN").await.unwrap();
+        assert!(a.batch_execute("INSERT INTO acct VALUES (1, 0)").await.is_err());
+        let e = a.batch_execute("SELECT 1").await.unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("25P02"));
+        a.batch_execute("ROLLBACK").await.unwrap();
+    });
+}
+
+#[test]
+fn disconnect_mid_transaction_rolls_back() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        a.batch_execute("CREATE TABLE t (a INT PRIMARY KEY)")
+            .await
+            .unwrap();
+        {
+            let b = connect(&server.config()).await;
+            b.batch_execute("BEGIN; INSERT INTO t VALUES (1)")
+                .await
+                .unwrap();
+            drop(b);
+        }
+        // The abandoned transaction's row lock is released: this insert must not wait forever.
+        let r = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            a.batch_execute("INSERT INTO t VALUES (1)"),
+        )
+        .await;
+        assert!(matches!(r, Ok(Ok(()))), "{r:?}");
+    });
+}
+
+#[test]
+fn databases_are_created_and_connected_to() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute("CREATE DATABASE shop").await.unwrap();
+        let shop = connect(&format!(
+            "host=127.0.0.1 port={} user=postgres dbname=shop",
+            server.port
+        ))
+        .await;
+        shop.batch_execute("CREATE TABLE items (id INT PRIMARY KEY)")
+            .await
+            .unwrap();
+        let n: i64 = shop
+            .query_one("SELECT count(*) FROM items", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0);
+        let e = tokio_postgres::connect(
+            &format!(
+                "host=127.0.0.1 port={} user=postgres dbname=nosuch",
+                server.port
+            ),
+            tokio_postgres::NoTls,
+        )
+        .await
+        .err()
+        .expect("unknown database refused");
+        assert_eq!(e.code().map(|c| c.code()), Some("3D000"));
+    });
+}
+
+#[test]
+fn committed_rows_survive_sigkill_and_garbage_does_not_kill_the_server() {
+    use std::io::{Read, Write};
+    let mut server = TestServer::start();
+    assert!(server.data_dir().exists());
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute("CREATE TABLE t (a INT PRIMARY KEY, b TEXT)")
+            .await
+            .unwrap();
+        for i in 0..50 {
+            c.execute("INSERT INTO t VALUES ($1, 'x')", &[&i])
+                .await
+                .unwrap();
+        }
+    });
+    // Malformed frontend messages end that connection only.
+    for garbage in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &b"\x00\x00\x00\x08\x04\xd2\x16\x2f"[..],
+        &b"\x00\x00\x00\x02"[..],
+    ] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let _ = s.write_all(garbage);
+        let mut buf = [0u8; 256];
+        let _ = s.read(&mut buf);
+    }
+    assert!(
+        server.alive(),
+        "the server died on malformed input: {}",
+        server.log()
+    );
+    let dir = server.kill();
+    let server = TestServer::start_in(dir, &[]);
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        let n: i64 = c
+            .query_one("SELECT count(*) FROM t", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 50);
+    });
+}
