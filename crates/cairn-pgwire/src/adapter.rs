@@ -109,6 +109,9 @@ pub(crate) struct ConnState {
     session: Mutex<Box<dyn Session>>,
     /// A simple-query batch is paused in COPY FROM STDIN; CopyDone resumes it.
     pub(crate) copy_resumes_batch: std::sync::atomic::AtomicBool,
+    /// Names of the named prepared statements, so SQL `DEALLOCATE ALL` can drop them
+    /// (pgwire's statement store cannot list its entries).
+    pub(crate) statement_names: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 pub(crate) type SessionGuard<'a> = MutexGuard<'a, Box<dyn Session>>;
@@ -164,6 +167,7 @@ impl ConnState {
             tls,
             session: Mutex::new(Box::new(NotOpen)),
             copy_resumes_batch: std::sync::atomic::AtomicBool::new(false),
+            statement_names: std::sync::Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 

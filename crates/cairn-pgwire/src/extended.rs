@@ -239,6 +239,11 @@ impl ExtendedQueryHandler for ConnState {
             };
             feed_session_messages(client, notices, Vec::new()).await?;
             let prepared = prepared.map_err(|e| user_error(&e))?;
+            if name != DEFAULT_NAME {
+                if let Ok(mut names) = self.statement_names.lock() {
+                    names.insert(name.clone());
+                }
+            }
             client
                 .portal_store()
                 .put_statement(Arc::new(StoredStatement::new(name, prepared, vec![])));

@@ -34,7 +34,7 @@ pub use auth::{AuthConfig, AuthMode, CredentialStore, ScramVerifier};
 pub use error::Error;
 pub use server::{default_parameters, serve, tls_from_pem_files, ServerConfig, TlsConfig};
 pub use session::{
-    oid, ColumnDesc, CopyOutStream, CopyTag, EncodedRow, Format, Notice, NoticeSeverity, Oid,
-    PreparedStatement, RowStream, Session, SessionFactory, Severity, SqlError, SqlState,
-    StartupInfo, StatementResult, TxStatus,
+    oid, ColumnDesc, CopyOutStream, CopyTag, Deallocation, EncodedRow, Format, Notice,
+    NoticeSeverity, Oid, PreparedStatement, RowStream, Session, SessionFactory, Severity, SqlError,
+    SqlState, StartupInfo, StatementResult, TxStatus,
 };

@@ -416,6 +416,13 @@ impl Notice {
 }
 
 /// What the client said at startup, handed to the [`SessionFactory`] after authentication.
+/// A prepared statement dropped by SQL `DEALLOCATE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Deallocation {
+    All,
+    Named(String),
+}
+
 #[derive(Clone, Debug)]
 pub struct StartupInfo {
     pub user: String,
@@ -502,6 +509,12 @@ pub trait Session: Send {
     /// Notices raised since the last call, sent as NoticeResponse before the next result
     /// or ReadyForQuery.
     fn take_notices(&mut self) -> Vec<Notice> {
+        Vec::new()
+    }
+
+    /// Prepared statements the client dropped with SQL `DEALLOCATE` since the last call; the
+    /// protocol layer removes them from its statement store before the next ReadyForQuery.
+    fn take_deallocations(&mut self) -> Vec<Deallocation> {
         Vec::new()
     }
 

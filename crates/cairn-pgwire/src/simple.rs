@@ -38,7 +38,7 @@ use pgwire::messages::{PgWireBackendMessage, PgWireFrontendMessage};
 
 use crate::adapter::{cancel_receiver, canceled, run_cancellable, ConnState};
 use crate::results::{send_result, Sent};
-use crate::session::{Session, SqlError, SqlState, StatementResult};
+use crate::session::{Deallocation, Session, SqlError, SqlState, StatementResult};
 use crate::wire::{feed_session_messages, tx_byte, user_error};
 
 /// How a batch stopped.
@@ -197,7 +197,10 @@ impl SimpleQueryHandler for ConnState {
                 client.set_transaction_status(tx_byte(session.transaction_status()));
                 Ok(())
             }
-            BatchEnd::Done => ready_for_query(client, &mut **session).await,
+            BatchEnd::Done => {
+                self.apply_deallocations(client, &mut **session);
+                ready_for_query(client, &mut **session).await
+            }
         }
     }
 
@@ -217,6 +220,30 @@ impl ConnState {
     /// A COPY FROM STDIN failed (engine error, CopyFail, unexpected message). Simple
     /// protocol: ErrorResponse + ReadyForQuery now, the rest of the batch is dropped.
     /// Extended: the error is returned, so the loop sends it and skips to Sync.
+    /// Drops the statements the session's SQL `DEALLOCATE` named.
+    fn apply_deallocations<C>(&self, client: &mut C, session: &mut dyn Session)
+    where
+        C: ClientPortalStore,
+        C::PortalStore: PortalStore,
+    {
+        for d in session.take_deallocations() {
+            let Ok(mut names) = self.statement_names.lock() else {
+                return;
+            };
+            match d {
+                Deallocation::All => {
+                    for n in std::mem::take(&mut *names) {
+                        client.portal_store().rm_statement(&n);
+                    }
+                }
+                Deallocation::Named(n) => {
+                    names.remove(&n);
+                    client.portal_store().rm_statement(&n);
+                }
+            }
+        }
+    }
+
     pub(crate) async fn copy_failed<C>(
         &self,
         client: &mut C,

@@ -129,10 +129,11 @@ pub enum ExecResult {
     CopyIn {
         columns: usize,
     },
-    /// `COPY ... TO STDOUT`: the formatted data and the row count.
+    /// `COPY ... TO STDOUT`: the formatted rows (each with its newline; a header line counts
+    /// as a row here, as each is one CopyData message) and the data row count.
     CopyOut {
         columns: usize,
-        data: Vec<u8>,
+        data: Vec<Vec<u8>>,
         rows: u64,
     },
 }
@@ -336,6 +337,8 @@ pub struct Session {
     notices: Vec<String>,
     copy: Option<CopyIn>,
     seq_state: RefCell<SessionSequences>,
+    /// Prepared statements dropped by SQL DEALLOCATE (`None` = all), for the protocol layer.
+    deallocations: Vec<Option<String>>,
 }
 
 struct Info<'a> {
@@ -371,6 +374,7 @@ impl Session {
             notices: Vec::new(),
             copy: None,
             seq_state: RefCell::new(SessionSequences::default()),
+            deallocations: Vec::new(),
         }
     }
 
@@ -400,6 +404,10 @@ impl Session {
 
     pub fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
         std::mem::take(&mut self.parameter_changes)
+    }
+
+    pub fn take_deallocations(&mut self) -> Vec<Option<String>> {
+        std::mem::take(&mut self.deallocations)
     }
 
     pub fn take_notices(&mut self) -> Vec<String> {
@@ -991,6 +999,16 @@ impl Session {
                     "COPY FROM a file or program (use FROM STDIN)",
                 ))
             }
+            S::Deallocate { name, .. } => {
+                // The statements live in the protocol layer; it drops them when it takes
+                // this list (`take_deallocations`).
+                let all = name.quote_style.is_none() && name.value.eq_ignore_ascii_case("all");
+                self.deallocations
+                    .push(if all { None } else { Some(ident_name(name)) });
+                return Ok(ExecResult::Command {
+                    tag: if all { "DEALLOCATE ALL" } else { "DEALLOCATE" }.into(),
+                });
+            }
             S::Vacuum(_) => {
                 return Ok(ExecResult::Command {
                     tag: "VACUUM".into(),
@@ -1176,11 +1194,13 @@ impl Session {
                     ExecResult::Rows { columns, rows, .. } => (columns, rows),
                     _ => return Err(SqlError::internal("COPY query returned no rows")),
                 };
-                let mut data = Vec::new();
+                let mut data = Vec::with_capacity(rows.len() + 1);
                 if fmt.header {
                     let names: Vec<Option<String>> =
                         columns.iter().map(|c| Some(c.name.clone())).collect();
-                    copy::format_row(&mut data, &names, &fmt);
+                    let mut line = Vec::new();
+                    copy::format_row(&mut line, &names, &fmt);
+                    data.push(line);
                 }
                 for r in &rows {
                     let fields: Vec<Option<String>> = r
@@ -1188,7 +1208,9 @@ impl Session {
                         .zip(&columns)
                         .map(|(v, c)| v.to_text(&c.ty))
                         .collect();
-                    copy::format_row(&mut data, &fields, &fmt);
+                    let mut line = Vec::new();
+                    copy::format_row(&mut line, &fields, &fmt);
+                    data.push(line);
                 }
                 Ok(ExecResult::CopyOut {
                     columns: columns.len(),

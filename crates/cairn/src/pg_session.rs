@@ -22,8 +22,9 @@ use bytes::Bytes;
 use futures::stream;
 
 use cairn_pgwire::{
-    ColumnDesc, CredentialStore, Format, Notice, NoticeSeverity, Oid, PreparedStatement,
-    ScramVerifier, Session, SessionFactory, SqlState, StartupInfo, StatementResult, TxStatus,
+    ColumnDesc, CredentialStore, Deallocation, Format, Notice, NoticeSeverity, Oid,
+    PreparedStatement, ScramVerifier, Session, SessionFactory, SqlState, StartupInfo,
+    StatementResult, TxStatus,
 };
 use cairn_sql_exec::{Engine, ExecResult, Prepared};
 use cairn_sql_plan::plan::OutputColumn;
@@ -118,10 +119,10 @@ fn result(r: ExecResult, formats: Option<&[Format]>) -> StatementResult {
             data,
             rows,
         } => {
-            let chunks: Vec<Result<Bytes, PgError>> = data
-                .chunks(64 << 10)
-                .map(|c| Ok(Bytes::copy_from_slice(c)))
-                .collect();
+            // One CopyData message per row, as PostgreSQL sends (clients such as psycopg's
+            // `Copy.rows()` rely on it).
+            let chunks: Vec<Result<Bytes, PgError>> =
+                data.into_iter().map(|r| Ok(Bytes::from(r))).collect();
             StatementResult::CopyOut {
                 columns,
                 format: Format::Text,
@@ -265,6 +266,14 @@ impl Session for PgSession {
 
     fn take_parameter_changes(&mut self) -> Vec<(String, String)> {
         self.inner.take_parameter_changes()
+    }
+
+    fn take_deallocations(&mut self) -> Vec<Deallocation> {
+        self.inner
+            .take_deallocations()
+            .into_iter()
+            .map(|d| d.map_or(Deallocation::All, Deallocation::Named))
+            .collect()
     }
 
     fn take_notices(&mut self) -> Vec<Notice> {

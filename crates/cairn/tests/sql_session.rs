@@ -51,7 +51,7 @@ fn run(s: &mut Session, sql: &str) -> Vec<String> {
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
             Ok(ExecResult::CopyIn { .. }) => out.push("COPY IN".into()),
             Ok(ExecResult::CopyOut { data, .. }) => {
-                out.push(String::from_utf8_lossy(&data).into_owned())
+                out.push(String::from_utf8_lossy(&data.concat()).into_owned())
             }
             Err(e) => out.push(format!("ERROR {} {}", e.code, e.message)),
         }
@@ -724,8 +724,9 @@ fn copy_from_stdin_and_to_stdout() {
     match s.next_in_batch() {
         Some(Ok(ExecResult::CopyOut { data, rows, .. })) => {
             assert_eq!(rows, 3);
+            assert_eq!(data.len(), 3, "one CopyData per row");
             assert_eq!(
-                String::from_utf8(data).unwrap(),
+                String::from_utf8(data.concat()).unwrap(),
                 "1\talpha\tnone\n2\t\\N\tnone\n3\tgamma\tnone\n"
             );
         }
@@ -734,7 +735,10 @@ fn copy_from_stdin_and_to_stdout() {
     s.start_batch("COPY (SELECT id, name FROM c WHERE id < 3 ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)").unwrap();
     match s.next_in_batch() {
         Some(Ok(ExecResult::CopyOut { data, .. })) => {
-            assert_eq!(String::from_utf8(data).unwrap(), "id,name\n1,alpha\n2,\n")
+            assert_eq!(
+                String::from_utf8(data.concat()).unwrap(),
+                "id,name\n1,alpha\n2,\n"
+            )
         }
         other => panic!("{other:?}"),
     }

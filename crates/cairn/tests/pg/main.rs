@@ -4,6 +4,7 @@
 //! the project's sqllogictest files (`tests/slt/*.slt`).
 
 mod clients;
+mod drivers;
 mod psql;
 mod server;
 mod slt;
