@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use cairn_sql_plan::catalog::{Catalog, TableDef};
+use cairn_sql_plan::catalog::{Catalog, TableDef, ViewDef};
 use cairn_sql_plan::{code, Result, SqlError};
 
 use crate::keys;
@@ -56,6 +56,7 @@ pub enum Descriptor {
     Database(DatabaseDesc),
     Table(TableDef),
     Sequence(SequenceDesc),
+    View(ViewDef),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -311,7 +312,29 @@ pub fn table(
     }
 }
 
+/// Reads the view `schema.name` of a database.
+pub fn view(
+    txn: &mut dyn KvTxn,
+    database_id: u32,
+    schema: &str,
+    name: &str,
+) -> Result<Option<ViewDef>> {
+    let Some(id) = lookup_id(txn, database_id, schema, name)? else {
+        return Ok(None);
+    };
+    match read_descriptor(txn, id)? {
+        Some(Descriptor::View(v)) => Ok(Some(v)),
+        _ => Ok(None),
+    }
+}
+
 impl Catalog for TxnCatalog<'_> {
+    fn view(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<ViewDef>>> {
+        let schema = schema.unwrap_or(PUBLIC_SCHEMA);
+        let mut txn = self.txn.borrow_mut();
+        Ok(view(&mut **txn, self.database_id, schema, name)?.map(Arc::new))
+    }
+
     fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<TableDef>>> {
         let schema = schema.unwrap_or(PUBLIC_SCHEMA).to_string();
         let key = (schema.clone(), name.to_string());

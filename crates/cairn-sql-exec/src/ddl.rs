@@ -482,6 +482,10 @@ pub fn drop_database(
                 txn.delete(&keys::descriptor_key(s.id))?;
                 catalog::unbind_name(txn, db.id, &s.schema, &s.name)?;
             }
+            Descriptor::View(v) => {
+                txn.delete(&keys::descriptor_key(v.id))?;
+                catalog::unbind_name(txn, db.id, &v.schema, &v.name)?;
+            }
             Descriptor::Database(_) => {}
         }
     }
@@ -732,4 +736,77 @@ pub fn drop_sequences(
         }
     }
     Ok(dropped)
+}
+
+/// Stores a view whose query has been bound (by the session) to `columns`.
+pub fn create_view(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    name: &ast::ObjectName,
+    sql: String,
+    columns: Vec<String>,
+    or_replace: bool,
+) -> Result<()> {
+    let (schema, n) = object_name(name)?;
+    let schema = schema_of(schema)?;
+    let id = match catalog::lookup_name(txn, db.id, &schema, &n)? {
+        None => {
+            let id = catalog::allocate_id(txn)?;
+            catalog::bind_name(txn, db.id, &schema, &n, id)?;
+            id
+        }
+        Some(catalog::NameEntry::Object(id)) if or_replace => {
+            match catalog::read_descriptor(txn, id)? {
+                Some(Descriptor::View(_)) => id,
+                _ => {
+                    return Err(SqlError::new(
+                        code::WRONG_OBJECT_TYPE,
+                        format!("\"{n}\" is not a view"),
+                    ))
+                }
+            }
+        }
+        Some(_) => {
+            return Err(SqlError::new(
+                code::DUPLICATE_TABLE,
+                format!("relation \"{n}\" already exists"),
+            ))
+        }
+    };
+    let v = cairn_sql_plan::catalog::ViewDef {
+        id,
+        database_id: db.id,
+        schema,
+        name: n,
+        sql,
+        columns,
+    };
+    catalog::write_descriptor(txn, id, &Descriptor::View(v))
+}
+
+/// DROP VIEW name [, ...].
+pub fn drop_views(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    names: &[ast::ObjectName],
+    if_exists: bool,
+) -> Result<()> {
+    for n in names {
+        let (schema, name) = object_name(n)?;
+        let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
+        match catalog::view(txn, db.id, &schema, &name)? {
+            Some(v) => {
+                txn.delete(&keys::descriptor_key(v.id))?;
+                catalog::unbind_name(txn, db.id, &schema, &name)?;
+            }
+            None if if_exists => {}
+            None => {
+                return Err(SqlError::new(
+                    code::UNDEFINED_TABLE,
+                    format!("view \"{name}\" does not exist"),
+                ))
+            }
+        }
+    }
+    Ok(())
 }

@@ -1275,6 +1275,55 @@ impl Session {
                     tag: "DROP SEQUENCE".into(),
                 })
             }
+            S::CreateView(cv) => {
+                if cv.materialized {
+                    return Err(SqlError::not_supported("materialized views"));
+                }
+                let query = ast::Statement::Query(cv.query.clone());
+                let (bound, params) = self.bind(txn, &query, Vec::new())?;
+                if !params.is_empty() {
+                    return Err(SqlError::new(
+                        code::UNDEFINED_PARAMETER,
+                        "views cannot have parameters",
+                    ));
+                }
+                let Bound::Query { columns, .. } = bound else {
+                    return Err(SqlError::internal("a view query bound to DML"));
+                };
+                let mut names: Vec<String> = columns.iter().map(|c| c.name.clone()).collect();
+                if !cv.columns.is_empty() {
+                    if cv.columns.len() > names.len() {
+                        return Err(SqlError::syntax(
+                            "CREATE VIEW specifies more column names than columns",
+                        ));
+                    }
+                    for (i, c) in cv.columns.iter().enumerate() {
+                        names[i] = ident_name(&c.name);
+                    }
+                }
+                ddl::create_view(
+                    txn,
+                    &self.db,
+                    &cv.name,
+                    cv.query.to_string(),
+                    names,
+                    cv.or_replace,
+                )?;
+                Ok(ExecResult::Command {
+                    tag: "CREATE VIEW".into(),
+                })
+            }
+            S::Drop {
+                object_type: ast::ObjectType::View,
+                if_exists,
+                names,
+                ..
+            } => {
+                ddl::drop_views(txn, &self.db, names, *if_exists)?;
+                Ok(ExecResult::Command {
+                    tag: "DROP VIEW".into(),
+                })
+            }
             S::AlterTable(at) => {
                 crate::alter::alter_table(txn, &self.db, at)?;
                 Ok(ExecResult::Command {

@@ -189,6 +189,8 @@ pub struct Binder<'a> {
     /// For each enclosing level, the outer columns the subquery references: `(index in the
     /// outer row, type)`; position = `OuterRef` slot.
     correlations: Vec<Vec<(usize, DataType)>>,
+    /// Views being expanded (guards against cycles).
+    view_depth: usize,
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T> {
@@ -278,6 +280,7 @@ impl<'a> Binder<'a> {
             agg: None,
             outer: Vec::new(),
             correlations: Vec::new(),
+            view_depth: 0,
         }
     }
 
@@ -1019,7 +1022,13 @@ impl<'a> Binder<'a> {
                         return rename(plan, &q, &cols);
                     }
                 }
-                let table = self.table(name)?;
+                let table = match self.catalog.table(schema.as_deref(), &n)? {
+                    Some(t) => t,
+                    None => match self.catalog.view(schema.as_deref(), &n)? {
+                        Some(view) => return self.bind_view(&view, alias.as_ref()),
+                        None => return Err(SqlError::undefined_table(&n)),
+                    },
+                };
                 let qualifier = alias
                     .as_ref()
                     .map(|a| ident_name(&a.name))
@@ -1064,6 +1073,56 @@ impl<'a> Binder<'a> {
             }
             other => unsupported(format!("FROM item {other}")),
         }
+    }
+
+    /// A view in FROM: its query, bound now (views may reference other views, up to a depth
+    /// that stops cycles).
+    fn bind_view(
+        &mut self,
+        view: &crate::catalog::ViewDef,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Plan> {
+        self.view_depth += 1;
+        if self.view_depth > 32 {
+            self.view_depth -= 1;
+            return Err(SqlError::new(
+                code::PROGRAM_LIMIT_EXCEEDED,
+                format!("views nest more than 32 deep at \"{}\"", view.name),
+            ));
+        }
+        let saved_outer = std::mem::take(&mut self.outer);
+        let saved_corr = std::mem::take(&mut self.correlations);
+        let saved_agg = self.agg.take();
+        let result = (|| {
+            let stmts = crate::parse(&view.sql)?;
+            let Some(ast::Statement::Query(q)) = stmts.first() else {
+                return Err(SqlError::new(
+                    code::DATA_CORRUPTED,
+                    format!("view \"{}\" does not hold a query", view.name),
+                ));
+            };
+            self.bind_query(q)
+        })();
+        self.outer = saved_outer;
+        self.correlations = saved_corr;
+        self.agg = saved_agg;
+        self.view_depth -= 1;
+        let plan = result?;
+        let qualifier = alias
+            .map(|a| ident_name(&a.name))
+            .unwrap_or_else(|| view.name.clone());
+        let cols: Vec<ast::TableAliasColumnDef> = match alias {
+            Some(a) if !a.columns.is_empty() => a.columns.clone(),
+            _ => view
+                .columns
+                .iter()
+                .map(|c| ast::TableAliasColumnDef {
+                    name: ast::Ident::with_quote('"', c),
+                    data_type: None,
+                })
+                .collect(),
+        };
+        rename(plan, &qualifier, &cols)
     }
 
     // ----- DML -----
@@ -2908,6 +2967,7 @@ fn rename(plan: Plan, qualifier: &str, columns: &[ast::TableAliasColumnDef]) -> 
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     sqlparser::parser::Parser::new(&dialect)
+        .with_recursion_limit(crate::NESTING_DEPTH_MAX)
         .try_with_sql(sql)
         .and_then(|mut p| p.parse_expr())
         .map_err(|e| SqlError::syntax(e.to_string()))

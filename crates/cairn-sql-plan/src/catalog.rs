@@ -102,8 +102,27 @@ impl TableDef {
     }
 }
 
+/// A view: a stored query, bound again wherever the view is used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViewDef {
+    pub id: u32,
+    pub database_id: u32,
+    pub schema: String,
+    pub name: String,
+    /// The defining query as SQL text.
+    pub sql: String,
+    /// Output column names (from the column list or the query).
+    pub columns: Vec<String>,
+}
+
 /// Name lookup for the binder. Implemented by the executor over the current transaction.
 pub trait Catalog {
     /// The table `schema.name` (`schema = None`: the search path), if it exists.
     fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<TableDef>>>;
+
+    /// The view `schema.name`, if it exists.
+    fn view(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<ViewDef>>> {
+        let _ = (schema, name);
+        Ok(None)
+    }
 }

@@ -174,6 +174,9 @@ pub fn run(args: &StartArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("cairn")
+        // Statements run on these threads; deeply nested SQL recurses deeply (see
+        // cairn_sql_plan::NESTING_DEPTH_MAX).
+        .thread_stack_size(16 << 20)
         .build()
         .context("start the async runtime")?;
     runtime.block_on(serve(

@@ -141,3 +141,95 @@ fn sqllogictest_files_pass() {
         failures.join("\n\n")
     );
 }
+
+/// The shared conformance corpus (`../shared/conformance/sqllogictest`, or
+/// `CAIRN_SLT_CORPUS`), one fresh database per file, reporting the pass rate. Long; run with
+/// `cargo test --release -p cairn --test pg -- --ignored --nocapture sqllogictest_corpus`.
+/// `CAIRN_SLT_FILTER=substring` limits the files.
+#[test]
+#[ignore = "long: the shared sqllogictest corpus"]
+fn sqllogictest_corpus() {
+    let root = std::env::var_os("CAIRN_SLT_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../../../shared/conformance/sqllogictest")
+        });
+    let filter = std::env::var("CAIRN_SLT_FILTER").unwrap_or_default();
+    let mut files = Vec::new();
+    let mut stack = vec![root.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("corpus directory").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "test" || x == "slt")
+                && p.to_string_lossy().contains(&filter)
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let server = TestServer::start();
+    let rt = runtime();
+    let (mut passed, mut failed) = (0, 0);
+    for (i, file) in files.iter().enumerate() {
+        let db = format!("corpus_{i}");
+        rt.block_on(async {
+            let admin = connect(&server.config()).await;
+            admin
+                .batch_execute(&format!("CREATE DATABASE {db}"))
+                .await
+                .expect("create database");
+        });
+        let config = format!(
+            "host=127.0.0.1 port={} user=postgres dbname={db}",
+            server.port
+        );
+        let started = std::time::Instant::now();
+        let result = rt.block_on(async {
+            let mut runner = sqllogictest::Runner::new(|| {
+                let config = config.clone();
+                async move {
+                    Ok::<_, DbError>(Db {
+                        client: connect(&config).await,
+                    })
+                }
+            });
+            runner.add_label("postgresql");
+            let limit = std::time::Duration::from_secs(
+                std::env::var("CAIRN_SLT_TIMEOUT")
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(600),
+            );
+            tokio::time::timeout(limit, runner.run_file_async(file)).await
+        });
+        let rel = file
+            .strip_prefix(&root)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        match result {
+            Ok(Ok(())) => {
+                passed += 1;
+                println!("PASS {rel} ({:.1} s)", started.elapsed().as_secs_f64());
+            }
+            Ok(Err(e)) => {
+                failed += 1;
+                let msg = e.display(false).to_string();
+                let first: String = msg.lines().take(6).collect::<Vec<_>>().join(" | ");
+                println!(
+                    "FAIL {rel} ({:.1} s): {first}",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Err(_) => {
+                failed += 1;
+                println!("FAIL {rel}: timed out");
+            }
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+}
