@@ -5,6 +5,7 @@
 //! others. Handlers live beside their group: `bench` here (a thin layer over `cairn-bench`),
 //! `debug` in [`debug`].
 
+mod bench_pgbench;
 mod debug;
 
 /// mimalloc: the storage engine allocates and frees one block per memtable entry and per
@@ -51,6 +52,8 @@ enum BenchCommand {
     /// YCSB workloads as transactions (Cairn's embedded Db and, if built in, RocksDB's
     /// OptimisticTransactionDB).
     Txn(TxnBenchArgs),
+    /// pgbench (select-only and tpcb-like, -M prepared) against Cairn and PostgreSQL 15.
+    Pgbench(bench_pgbench::PgbenchArgs),
 }
 
 /// Flags of `cairn bench txn`; the rules behind them are documented in `cairn_bench::txn`.
@@ -158,6 +161,7 @@ fn main() -> ExitCode {
         Command::Start(args) => cairn::start::run(args),
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
         Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
+        Command::Bench(BenchCommand::Pgbench(args)) => bench_pgbench::run(args),
         Command::Debug(command) => debug::run(command),
     };
     match result {

@@ -1,0 +1,412 @@
+//! `cairn bench pgbench`: pgbench against Cairn and against PostgreSQL 15, side by side on
+//! this machine, in one run.
+//!
+//! Each system gets a fresh data directory and a free port: Cairn is this binary's own
+//! `cairn start`; PostgreSQL is started from the system packages (`initdb` + `postgres`, with
+//! `fsync=on`, `synchronous_commit=on`, `shared_buffers=1GB`; as root, through
+//! `runuser -u nobody`, since PostgreSQL refuses to run as root). Then `pgbench -i -s SCALE`
+//! loads it, and each script runs for the given duration with `-M prepared`. Latencies come
+//! from pgbench's per-transaction log (`-l`), so p99 is exact. After the tpcb-like script the
+//! run checks pgbench's invariant: sum(abalance) of accounts = sum(delta) of history, and the
+//! same for tellers and branches.
+//!
+//! Both servers run on the same cores as pgbench itself; report medians of several runs and
+//! ratios, not single absolute numbers.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct PgbenchArgs {
+    /// pgbench scale factor (100,000 accounts per unit).
+    #[arg(long, default_value_t = 10)]
+    pub scale: u32,
+    /// Concurrent clients (pgbench -c and -j).
+    #[arg(long, default_value_t = 8)]
+    pub clients: u32,
+    /// Seconds per script.
+    #[arg(long, default_value_t = 60)]
+    pub duration: u32,
+    /// Systems to run: cairn, postgres.
+    #[arg(long, value_delimiter = ',', default_value = "cairn,postgres")]
+    pub systems: Vec<String>,
+    /// Scripts: select-only, tpcb-like.
+    #[arg(long, value_delimiter = ',', default_value = "select-only,tpcb-like")]
+    pub scripts: Vec<String>,
+    /// One JSON object per system and script instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+fn wait_for_port(port: u16, what: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("{what} did not listen on port {port} within 60 s")
+}
+
+fn start_cairn() -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let port_file = dir.path().join("port");
+    let child = Command::new(std::env::current_exe()?)
+        .arg("start")
+        .arg("--store")
+        .arg(dir.path().join("data"))
+        .args([
+            "--sql-addr",
+            "127.0.0.1:0",
+            "--http-addr",
+            "127.0.0.1:0",
+            "--exit-on-stdin-eof",
+        ])
+        .arg("--port-file")
+        .arg(&port_file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("server.log"))?)
+        .spawn()
+        .context("start cairn")?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let port = loop {
+        if let Some(p) = std::fs::read_to_string(&port_file)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+        {
+            break p;
+        }
+        if Instant::now() > deadline {
+            bail!("cairn start did not listen within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    Ok(Server {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    for dir in ["/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    PathBuf::from(name)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// `cmd` run as an unprivileged user when we are root.
+fn as_postgres_user(bin: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "nobody", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+fn start_postgres() -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("pgdata");
+    std::fs::create_dir_all(&data)?;
+    if is_root() {
+        let ok = Command::new("chown")
+            .args(["-R", "nobody"])
+            .arg(dir.path())
+            .status()?
+            .success();
+        if !ok {
+            bail!("chown the PostgreSQL data directory to nobody");
+        }
+    }
+    let out = as_postgres_user(&pg_bin("initdb"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-U", "postgres", "-A", "trust", "--no-sync"])
+        .output()
+        .context("run initdb (install PostgreSQL 15 server packages)")?;
+    if !out.status.success() {
+        bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let port = free_port()?;
+    let child = as_postgres_user(&pg_bin("postgres"))
+        .arg("-D")
+        .arg(&data)
+        .args(["-p", &port.to_string(), "-k"])
+        .arg(dir.path())
+        .args([
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=on",
+            "-c",
+            "synchronous_commit=on",
+        ])
+        .args(["-c", "shared_buffers=1GB", "-c", "max_connections=100"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("start postgres")?;
+    wait_for_port(port, "postgres")?;
+    std::thread::sleep(Duration::from_millis(500));
+    Ok(Server {
+        child,
+        port,
+        _dir: dir,
+    })
+}
+
+fn pgbench(port: u16, args: &[String], cwd: &Path) -> anyhow::Result<String> {
+    let out = Command::new("pgbench")
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+        .args(args)
+        .arg("postgres")
+        .current_dir(cwd)
+        .output()
+        .context("run pgbench (install postgresql-client)")?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        bail!("pgbench {} failed:\n{text}", args.join(" "));
+    }
+    Ok(text)
+}
+
+fn psql_value(port: u16, sql: &str) -> anyhow::Result<String> {
+    let out = Command::new("psql")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-X",
+            "-A",
+            "-t",
+            "-c",
+            sql,
+        ])
+        .output()
+        .context("run psql")?;
+    if !out.status.success() {
+        bail!("psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// One measured run.
+#[derive(Debug, Clone)]
+pub struct PgbenchReport {
+    pub system: String,
+    pub script: String,
+    pub clients: u32,
+    pub tps: f64,
+    pub lat_avg_ms: f64,
+    pub lat_p99_ms: f64,
+    pub failed: u64,
+}
+
+impl PgbenchReport {
+    pub fn to_json(&self) -> String {
+        format!(
+            "{{\"system\":\"{}\",\"script\":\"{}\",\"clients\":{},\"tps\":{:.1},\"lat_avg_ms\":{:.3},\"lat_p99_ms\":{:.3},\"failed\":{}}}",
+            self.system, self.script, self.clients, self.tps, self.lat_avg_ms, self.lat_p99_ms, self.failed
+        )
+    }
+}
+
+fn parse_tps(out: &str) -> Option<f64> {
+    out.lines()
+        .find(|l| l.starts_with("tps = "))
+        .and_then(|l| l.trim_start_matches("tps = ").split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+}
+
+fn parse_failed(out: &str) -> u64 {
+    out.lines()
+        .find(|l| l.starts_with("number of failed transactions:"))
+        .and_then(|l| l.split(':').nth(1))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Average and p99 latency (ms) from pgbench's per-transaction logs (`pgbench_log.*`; field 3
+/// is the latency in microseconds).
+fn log_latencies(dir: &Path) -> anyhow::Result<(f64, f64)> {
+    let mut lat = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        if p.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("pgbench_log"))
+        {
+            for line in std::fs::read_to_string(&p)?.lines() {
+                if let Some(us) = line
+                    .split_whitespace()
+                    .nth(2)
+                    .and_then(|v| v.parse::<f64>().ok())
+                {
+                    lat.push(us / 1000.0);
+                }
+            }
+            std::fs::remove_file(&p)?;
+        }
+    }
+    if lat.is_empty() {
+        bail!("pgbench wrote no latency log");
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    let avg = lat.iter().sum::<f64>() / lat.len() as f64;
+    let p99 = lat[((lat.len() as f64 * 0.99) as usize).min(lat.len() - 1)];
+    Ok((avg, p99))
+}
+
+fn check_consistency(port: u16) -> anyhow::Result<()> {
+    let history = psql_value(port, "SELECT coalesce(sum(delta), 0) FROM pgbench_history")?;
+    for (table, col) in [
+        ("pgbench_accounts", "abalance"),
+        ("pgbench_tellers", "tbalance"),
+        ("pgbench_branches", "bbalance"),
+    ] {
+        let sum = psql_value(
+            port,
+            &format!("SELECT coalesce(sum({col}), 0) FROM {table}"),
+        )?;
+        if sum != history {
+            bail!("consistency check failed: sum({col}) of {table} = {sum}, sum(delta) of pgbench_history = {history}");
+        }
+    }
+    Ok(())
+}
+
+pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
+    let work = tempfile::tempdir()?;
+    let mut reports = Vec::new();
+    if !args.json {
+        println!(
+            "cairn bench pgbench: scale={} clients={} duration={} s, -M prepared\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7}",
+            args.scale, args.clients, args.duration, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed"
+        );
+    }
+    for system in &args.systems {
+        let server = match system.as_str() {
+            "cairn" => start_cairn()?,
+            "postgres" => start_postgres()?,
+            other => bail!("unknown system {other} (cairn, postgres)"),
+        };
+        pgbench(
+            server.port,
+            &[
+                "-i".into(),
+                "-q".into(),
+                "-s".into(),
+                args.scale.to_string(),
+            ],
+            work.path(),
+        )
+        .with_context(|| format!("load {system}"))?;
+        for script in &args.scripts {
+            let mut a: Vec<String> = vec![
+                "-n".into(),
+                "-M".into(),
+                "prepared".into(),
+                "-c".into(),
+                args.clients.to_string(),
+                "-j".into(),
+                args.clients.to_string(),
+                "-T".into(),
+                args.duration.to_string(),
+                "-l".into(),
+            ];
+            match script.as_str() {
+                "select-only" => a.push("-S".into()),
+                "tpcb-like" => {}
+                other => bail!("unknown script {other} (select-only, tpcb-like)"),
+            }
+            let out = pgbench(server.port, &a, work.path())
+                .with_context(|| format!("{system} {script}"))?;
+            let tps =
+                parse_tps(&out).with_context(|| format!("no tps in pgbench output:\n{out}"))?;
+            let (lat_avg_ms, lat_p99_ms) = log_latencies(work.path())?;
+            let r = PgbenchReport {
+                system: system.clone(),
+                script: script.clone(),
+                clients: args.clients,
+                tps,
+                lat_avg_ms,
+                lat_p99_ms,
+                failed: parse_failed(&out),
+            };
+            if args.json {
+                println!("{}", r.to_json());
+            } else {
+                println!(
+                    "{:<9} {:<12} {:>10.1} {:>12.3} {:>12.3} {:>7}",
+                    r.system, r.script, r.tps, r.lat_avg_ms, r.lat_p99_ms, r.failed
+                );
+            }
+            reports.push(r);
+            if script == "tpcb-like" {
+                check_consistency(server.port)
+                    .with_context(|| format!("{system} after tpcb-like"))?;
+            }
+        }
+    }
+    if !args.json {
+        for script in &args.scripts {
+            let find = |s: &str| {
+                reports
+                    .iter()
+                    .find(|r| r.system == s && &r.script == script)
+                    .map(|r| r.tps)
+            };
+            if let (Some(c), Some(p)) = (find("cairn"), find("postgres")) {
+                println!("ratio cairn/postgres {script}: {:.2}x tps", c / p);
+            }
+        }
+    }
+    Ok(())
+}
