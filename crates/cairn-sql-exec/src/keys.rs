@@ -15,6 +15,15 @@
 //! user (role)         Int(5) Int(1) Bytes(name)                         -> JSON role
 //! ```
 //!
+//! Column values (`encode_value`): NULL, bool, integers (and date, time, timestamp[tz] as
+//! their i64), floats, text and bytea use the keycode encoder of that kind; uuid uses
+//! `encode_uuid`; numeric, interval, jsonb and arrays are BYTES whose payload is the type's
+//! own order-preserving form: `Numeric::key_bytes` (sign class, decimal exponent, digit
+//! pairs), `Interval::key_bytes` (the 30-day-month span as a sign-flipped i128),
+//! `Jsonb::key_bytes`, and for arrays the elements' ascending keycodes concatenated.
+//! Values SQL calls equal encode identically (`1.0` and `1.00`, `'1 mon'` and `'30 days'`),
+//! which is what grouping and unique keys need.
+//!
 //! Example: row with primary key 7 of table 100: `keycode(100) keycode(1) keycode(7)` =
 //! `01 80 00 00 00 00 00 00 64 01 80 00 00 00 00 00 00 01 01 80 00 00 00 00 00 00 07`.
 //!
@@ -77,6 +86,21 @@ pub fn encode_value(out: &mut Vec<u8>, v: &Value, descending: bool) {
         Value::Float(f) => keycode::encode_f64(out, *f, dir),
         Value::Text(s) => keycode::encode_bytes(out, s.as_bytes(), dir),
         Value::Bytes(b) => keycode::encode_bytes(out, b, dir),
+        // The richer types carry their own order-preserving bytes (see each type's module),
+        // wrapped as a keycode BYTES payload so the column stays prefix-free.
+        Value::Numeric(n) => keycode::encode_bytes(out, &n.key_bytes(), dir),
+        Value::Interval(iv) => keycode::encode_bytes(out, &iv.key_bytes(), dir),
+        Value::Uuid(u) => keycode::encode_uuid(out, *u, dir),
+        Value::Jsonb(j) => keycode::encode_bytes(out, &j.key_bytes(), dir),
+        Value::Array(items) => {
+            // Elements in ascending keycode, concatenated: element-wise order, NULL elements
+            // after values, a shorter array before a longer one it prefixes.
+            let mut inner = Vec::new();
+            for item in items {
+                encode_value(&mut inner, item, false);
+            }
+            keycode::encode_bytes(out, &inner, dir)
+        }
     }
 }
 
@@ -128,6 +152,50 @@ mod tests {
             hex.join(" "),
             "01 80 00 00 00 00 00 00 64 01 80 00 00 00 00 00 00 01 01 80 00 00 00 00 00 00 07"
         );
+    }
+
+    fn key(v: &Value, descending: bool) -> Vec<u8> {
+        let mut k = Vec::new();
+        encode_value(&mut k, v, descending);
+        k
+    }
+
+    proptest::proptest! {
+        /// Byte order of numeric keys is numeric order, in both directions (module header).
+        #[test]
+        fn numeric_key_order_is_numeric_order(
+            a in -1_000_000_000i64..1_000_000_000, sa in 0u32..8,
+            b in -1_000_000_000i64..1_000_000_000, sb in 0u32..8,
+        ) {
+            use cairn_sql_plan::types::{compare, Numeric};
+            let x = Value::numeric(Numeric::from_i128(a as i128, sa));
+            let y = Value::numeric(Numeric::from_i128(b as i128, sb));
+            let want = compare(&x, &y).unwrap();
+            proptest::prop_assert_eq!(key(&x, false).cmp(&key(&y, false)), want);
+            proptest::prop_assert_eq!(key(&x, true).cmp(&key(&y, true)), want.reverse());
+        }
+
+        #[test]
+        fn array_key_order_is_array_order(
+            a in proptest::collection::vec(proptest::option::of(-5i64..5), 0..4),
+            b in proptest::collection::vec(proptest::option::of(-5i64..5), 0..4),
+        ) {
+            use cairn_sql_plan::types::compare;
+            let arr = |v: &[Option<i64>]| Value::Array(v.iter().map(|x| x.map_or(Value::Null, Value::Int)).collect());
+            let (x, y) = (arr(&a), arr(&b));
+            proptest::prop_assert_eq!(key(&x, false).cmp(&key(&y, false)), compare(&x, &y).unwrap());
+        }
+    }
+
+    #[test]
+    fn equal_values_of_different_forms_share_a_key() {
+        use cairn_sql_plan::types::{parse_text, DataType};
+        let k = |s: &str, t: &DataType| key(&parse_text(s, t).unwrap(), false);
+        let n = DataType::Numeric(None);
+        assert_eq!(k("1.0", &n), k("1.000", &n));
+        assert_ne!(k("1.0", &n), k("1.01", &n));
+        assert_eq!(k("1 mon", &DataType::Interval), k("30 days", &DataType::Interval));
+        assert_eq!(k("{\"a\": 1.0}", &DataType::Jsonb), k("{\"a\":1}", &DataType::Jsonb));
     }
 
     #[test]

@@ -4,18 +4,32 @@
 //! Role: the binder types every expression with a `DataType`; the evaluator computes `Value`s;
 //! the executor stores them (row encoding in `cairn-sql-exec`); the protocol layer sends them in
 //! text or binary form through [`Value::to_text`] / [`Value::to_binary`] and reads parameters
-//! through [`parse_text`] / [`parse_binary`].
+//! through [`parse_text`] / [`parse_binary`]. The types with more machinery live in
+//! submodules: [`numeric`], [`datetime`], [`uuid`], [`json`], [`array`].
 //!
 //! Invariants:
 //! 1. A `Value` is only meaningful together with the `DataType` of the expression or column that
 //!    produced it; integers of every width are `Value::Int`, floats of both widths are
-//!    `Value::Float`, every character type is `Value::Text`. `Value::Null` belongs to every type.
+//!    `Value::Float`, every character type (and `json`, kept as its input text) is
+//!    `Value::Text`; `date` is `Value::Int(days since 2000-01-01)` and `time`, `timestamp`,
+//!    `timestamptz` are `Value::Int(microseconds)` (see `datetime`). `Value::Null` belongs to
+//!    every type.
 //! 2. A value stored in a column of type T has already been through [`cast`] to T, so it is in
 //!    range (an `int2` column never holds 40000) and rounded (a `real` holds an `f32`-exact
-//!    number). Test: `casts_check_ranges_and_round_real`.
+//!    number, a `numeric(5,2)` two fractional digits). Tests: `casts_check_ranges_and_round_real`,
+//!    `numeric_casts_match_postgres`.
 //! 3. Text output is byte-for-byte PostgreSQL 15's with default settings (`extra_float_digits = 1`,
-//!    `bytea_output = hex`, `DateStyle = ISO`). Tests: `float_text_matches_postgres`, ...
+//!    `bytea_output = hex`, `DateStyle = ISO, MDY`, `IntervalStyle = postgres`,
+//!    `TimeZone = UTC`). Tests: `float_text_matches_postgres`, the submodules' tests.
 //! 4. Parsing never panics on any input (the input comes from clients).
+//! 5. [`compare`] is PostgreSQL's ordering for every type (NaN greatest for floats and numeric,
+//!    intervals by their 30-day-month span, arrays element-wise, jsonb by its btree order).
+
+pub mod array;
+pub mod datetime;
+pub mod json;
+pub mod numeric;
+pub mod uuid;
 
 use std::cmp::Ordering;
 use std::fmt::Write as _;
@@ -23,6 +37,9 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{code, Result, SqlError};
+pub use datetime::Interval;
+pub use json::Jsonb;
+pub use numeric::Numeric;
 
 /// PostgreSQL type OIDs for the types Cairn has (`pg_type.oid`).
 pub mod oid {
@@ -35,11 +52,40 @@ pub mod oid {
     pub const INT4: u32 = 23;
     pub const TEXT: u32 = 25;
     pub const OID: u32 = 26;
+    pub const JSON: u32 = 114;
     pub const FLOAT4: u32 = 700;
     pub const FLOAT8: u32 = 701;
     pub const UNKNOWN: u32 = 705;
     pub const BPCHAR: u32 = 1042;
     pub const VARCHAR: u32 = 1043;
+    pub const DATE: u32 = 1082;
+    pub const TIME: u32 = 1083;
+    pub const TIMESTAMP: u32 = 1114;
+    pub const TIMESTAMPTZ: u32 = 1184;
+    pub const INTERVAL: u32 = 1186;
+    pub const NUMERIC: u32 = 1700;
+    pub const UUID: u32 = 2950;
+    pub const JSONB: u32 = 3802;
+    // Array types.
+    pub const JSON_ARRAY: u32 = 199;
+    pub const BOOL_ARRAY: u32 = 1000;
+    pub const BYTEA_ARRAY: u32 = 1001;
+    pub const INT2_ARRAY: u32 = 1005;
+    pub const INT4_ARRAY: u32 = 1007;
+    pub const TEXT_ARRAY: u32 = 1009;
+    pub const BPCHAR_ARRAY: u32 = 1014;
+    pub const VARCHAR_ARRAY: u32 = 1015;
+    pub const INT8_ARRAY: u32 = 1016;
+    pub const FLOAT4_ARRAY: u32 = 1021;
+    pub const FLOAT8_ARRAY: u32 = 1022;
+    pub const TIMESTAMP_ARRAY: u32 = 1115;
+    pub const DATE_ARRAY: u32 = 1182;
+    pub const TIME_ARRAY: u32 = 1183;
+    pub const TIMESTAMPTZ_ARRAY: u32 = 1185;
+    pub const INTERVAL_ARRAY: u32 = 1187;
+    pub const NUMERIC_ARRAY: u32 = 1231;
+    pub const UUID_ARRAY: u32 = 2951;
+    pub const JSONB_ARRAY: u32 = 3807;
 }
 
 /// The type of a column, parameter or expression.
@@ -60,6 +106,22 @@ pub enum DataType {
     /// A string literal or NULL whose type the context has not fixed yet (PostgreSQL's
     /// `unknown`). Sent to clients as `text`.
     Unknown,
+    /// `numeric(precision, scale)`; `None` = any precision and scale.
+    Numeric(Option<(i32, i32)>),
+    Date,
+    /// `time(p)` without time zone; `p` = fractional digits kept (`None` = all 6).
+    Time(Option<u32>),
+    /// `timestamp(p)` without time zone.
+    Timestamp(Option<u32>),
+    /// `timestamp(p)` with time zone.
+    Timestamptz(Option<u32>),
+    Interval,
+    Uuid,
+    Jsonb,
+    /// `json`: validated, kept and printed as the input text.
+    Json,
+    /// A one-dimensional array of a scalar type.
+    Array(Box<DataType>),
 }
 
 impl DataType {
@@ -75,11 +137,42 @@ impl DataType {
             DataType::Varchar(_) => oid::VARCHAR,
             DataType::Char(_) => oid::BPCHAR,
             DataType::Bytea => oid::BYTEA,
+            DataType::Numeric(_) => oid::NUMERIC,
+            DataType::Date => oid::DATE,
+            DataType::Time(_) => oid::TIME,
+            DataType::Timestamp(_) => oid::TIMESTAMP,
+            DataType::Timestamptz(_) => oid::TIMESTAMPTZ,
+            DataType::Interval => oid::INTERVAL,
+            DataType::Uuid => oid::UUID,
+            DataType::Jsonb => oid::JSONB,
+            DataType::Json => oid::JSON,
+            DataType::Array(elem) => match elem.as_ref() {
+                DataType::Bool => oid::BOOL_ARRAY,
+                DataType::Bytea => oid::BYTEA_ARRAY,
+                DataType::Int2 => oid::INT2_ARRAY,
+                DataType::Int4 => oid::INT4_ARRAY,
+                DataType::Int8 => oid::INT8_ARRAY,
+                DataType::Float4 => oid::FLOAT4_ARRAY,
+                DataType::Float8 => oid::FLOAT8_ARRAY,
+                DataType::Varchar(_) => oid::VARCHAR_ARRAY,
+                DataType::Char(_) => oid::BPCHAR_ARRAY,
+                DataType::Numeric(_) => oid::NUMERIC_ARRAY,
+                DataType::Date => oid::DATE_ARRAY,
+                DataType::Time(_) => oid::TIME_ARRAY,
+                DataType::Timestamp(_) => oid::TIMESTAMP_ARRAY,
+                DataType::Timestamptz(_) => oid::TIMESTAMPTZ_ARRAY,
+                DataType::Interval => oid::INTERVAL_ARRAY,
+                DataType::Uuid => oid::UUID_ARRAY,
+                DataType::Jsonb => oid::JSONB_ARRAY,
+                DataType::Json => oid::JSON_ARRAY,
+                _ => oid::TEXT_ARRAY,
+            },
         }
     }
 
     /// The type for a parameter or column OID a client names, if Cairn has it.
     pub fn from_oid(type_oid: u32) -> Option<DataType> {
+        let array = |t: DataType| DataType::Array(Box::new(t));
         Some(match type_oid {
             oid::BOOL => DataType::Bool,
             oid::INT2 => DataType::Int2,
@@ -92,6 +185,34 @@ impl DataType {
             oid::BPCHAR => DataType::Char(1),
             oid::BYTEA => DataType::Bytea,
             oid::UNKNOWN => DataType::Unknown,
+            oid::NUMERIC => DataType::Numeric(None),
+            oid::DATE => DataType::Date,
+            oid::TIME => DataType::Time(None),
+            oid::TIMESTAMP => DataType::Timestamp(None),
+            oid::TIMESTAMPTZ => DataType::Timestamptz(None),
+            oid::INTERVAL => DataType::Interval,
+            oid::UUID => DataType::Uuid,
+            oid::JSONB => DataType::Jsonb,
+            oid::JSON => DataType::Json,
+            oid::BOOL_ARRAY => array(DataType::Bool),
+            oid::BYTEA_ARRAY => array(DataType::Bytea),
+            oid::INT2_ARRAY => array(DataType::Int2),
+            oid::INT4_ARRAY => array(DataType::Int4),
+            oid::INT8_ARRAY => array(DataType::Int8),
+            oid::TEXT_ARRAY => array(DataType::Text),
+            oid::VARCHAR_ARRAY => array(DataType::Varchar(None)),
+            oid::BPCHAR_ARRAY => array(DataType::Char(1)),
+            oid::FLOAT4_ARRAY => array(DataType::Float4),
+            oid::FLOAT8_ARRAY => array(DataType::Float8),
+            oid::NUMERIC_ARRAY => array(DataType::Numeric(None)),
+            oid::DATE_ARRAY => array(DataType::Date),
+            oid::TIME_ARRAY => array(DataType::Time(None)),
+            oid::TIMESTAMP_ARRAY => array(DataType::Timestamp(None)),
+            oid::TIMESTAMPTZ_ARRAY => array(DataType::Timestamptz(None)),
+            oid::INTERVAL_ARRAY => array(DataType::Interval),
+            oid::UUID_ARRAY => array(DataType::Uuid),
+            oid::JSONB_ARRAY => array(DataType::Jsonb),
+            oid::JSON_ARRAY => array(DataType::Json),
             _ => return None,
         })
     }
@@ -101,22 +222,37 @@ impl DataType {
         match self {
             DataType::Bool => 1,
             DataType::Int2 => 2,
-            DataType::Int4 | DataType::Float4 => 4,
-            DataType::Int8 | DataType::Float8 => 8,
+            DataType::Int4 | DataType::Float4 | DataType::Date => 4,
+            DataType::Int8
+            | DataType::Float8
+            | DataType::Time(_)
+            | DataType::Timestamp(_)
+            | DataType::Timestamptz(_) => 8,
+            DataType::Interval | DataType::Uuid => 16,
             _ => -1,
         }
     }
 
-    /// `atttypmod` as PostgreSQL reports it (-1 = none; for character types n + 4).
+    /// `atttypmod` as PostgreSQL reports it (-1 = none; for character types n + 4, for
+    /// numeric `(precision << 16 | scale) + 4`, for times the precision).
     pub fn type_modifier(&self) -> i32 {
         match self {
             DataType::Varchar(Some(n)) | DataType::Char(n) => *n as i32 + 4,
+            DataType::Numeric(Some((p, s))) => ((p << 16) | (s & 0x7ff)) + 4,
+            DataType::Time(Some(p)) | DataType::Timestamp(Some(p)) | DataType::Timestamptz(Some(p)) => {
+                *p as i32
+            }
+            DataType::Array(elem) => elem.type_modifier(),
             _ => -1,
         }
     }
 
     /// The name `format_type` prints (`integer`, `character varying(10)`, ...).
     pub fn sql_name(&self) -> String {
+        let with_p = |base: &str, p: &Option<u32>, zone: &str| match p {
+            Some(p) => format!("{base}({p}) {zone}"),
+            None => format!("{base} {zone}"),
+        };
         match self {
             DataType::Bool => "boolean".into(),
             DataType::Int2 => "smallint".into(),
@@ -130,6 +266,17 @@ impl DataType {
             DataType::Char(n) => format!("character({n})"),
             DataType::Bytea => "bytea".into(),
             DataType::Unknown => "unknown".into(),
+            DataType::Numeric(None) => "numeric".into(),
+            DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
+            DataType::Date => "date".into(),
+            DataType::Time(p) => with_p("time", p, "without time zone"),
+            DataType::Timestamp(p) => with_p("timestamp", p, "without time zone"),
+            DataType::Timestamptz(p) => with_p("timestamp", p, "with time zone"),
+            DataType::Interval => "interval".into(),
+            DataType::Uuid => "uuid".into(),
+            DataType::Jsonb => "jsonb".into(),
+            DataType::Json => "json".into(),
+            DataType::Array(elem) => format!("{}[]", elem.sql_name()),
         }
     }
 
@@ -147,6 +294,37 @@ impl DataType {
             DataType::Char(_) => "character",
             DataType::Bytea => "bytea",
             DataType::Unknown => "unknown",
+            DataType::Numeric(_) => "numeric",
+            DataType::Date => "date",
+            DataType::Time(_) => "time without time zone",
+            DataType::Timestamp(_) => "timestamp without time zone",
+            DataType::Timestamptz(_) => "timestamp with time zone",
+            DataType::Interval => "interval",
+            DataType::Uuid => "uuid",
+            DataType::Jsonb => "jsonb",
+            DataType::Json => "json",
+            DataType::Array(elem) => match elem.as_ref() {
+                DataType::Bool => "boolean[]",
+                DataType::Int2 => "smallint[]",
+                DataType::Int4 => "integer[]",
+                DataType::Int8 => "bigint[]",
+                DataType::Float4 => "real[]",
+                DataType::Float8 => "double precision[]",
+                DataType::Text => "text[]",
+                DataType::Varchar(_) => "character varying[]",
+                DataType::Char(_) => "character[]",
+                DataType::Bytea => "bytea[]",
+                DataType::Numeric(_) => "numeric[]",
+                DataType::Date => "date[]",
+                DataType::Time(_) => "time without time zone[]",
+                DataType::Timestamp(_) => "timestamp without time zone[]",
+                DataType::Timestamptz(_) => "timestamp with time zone[]",
+                DataType::Interval => "interval[]",
+                DataType::Uuid => "uuid[]",
+                DataType::Jsonb => "jsonb[]",
+                DataType::Json => "json[]",
+                _ => "anyarray",
+            },
         }
     }
 
@@ -158,8 +336,9 @@ impl DataType {
         matches!(self, DataType::Float4 | DataType::Float8)
     }
 
+    /// Integers, NUMERIC and floats: the types arithmetic operators take.
     pub fn is_numeric(&self) -> bool {
-        self.is_integer() || self.is_float()
+        self.is_integer() || self.is_float() || matches!(self, DataType::Numeric(_))
     }
 
     pub fn is_string(&self) -> bool {
@@ -169,14 +348,52 @@ impl DataType {
         )
     }
 
-    /// Rank in PostgreSQL's implicit numeric promotion (int2 < int4 < int8 < float4 < float8).
+    /// date, timestamp, timestamptz (the types that implicitly convert into each other).
+    pub fn is_datetime(&self) -> bool {
+        matches!(
+            self,
+            DataType::Date | DataType::Timestamp(_) | DataType::Timestamptz(_)
+        )
+    }
+
+    /// The type without its modifier (`numeric(5,2)` → `numeric`), for type-family checks.
+    pub fn unconstrained(&self) -> DataType {
+        match self {
+            DataType::Numeric(_) => DataType::Numeric(None),
+            DataType::Time(_) => DataType::Time(None),
+            DataType::Timestamp(_) => DataType::Timestamp(None),
+            DataType::Timestamptz(_) => DataType::Timestamptz(None),
+            DataType::Array(e) => DataType::Array(Box::new(e.unconstrained())),
+            other => other.clone(),
+        }
+    }
+
+    pub fn element(&self) -> Option<&DataType> {
+        match self {
+            DataType::Array(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Rank in PostgreSQL's implicit numeric promotion
+    /// (int2 < int4 < int8 < numeric < float4 < float8).
     fn numeric_rank(&self) -> Option<u8> {
         Some(match self {
             DataType::Int2 => 0,
             DataType::Int4 => 1,
             DataType::Int8 => 2,
-            DataType::Float4 => 3,
-            DataType::Float8 => 4,
+            DataType::Numeric(_) => 3,
+            DataType::Float4 => 4,
+            DataType::Float8 => 5,
+            _ => return None,
+        })
+    }
+
+    fn datetime_rank(&self) -> Option<u8> {
+        Some(match self {
+            DataType::Date => 0,
+            DataType::Timestamp(_) => 1,
+            DataType::Timestamptz(_) => 2,
             _ => return None,
         })
     }
@@ -189,13 +406,26 @@ impl DataType {
         }
         match (a, b) {
             (DataType::Unknown, other) | (other, DataType::Unknown) => Some(other.clone()),
+            (DataType::Array(x), DataType::Array(y)) => {
+                DataType::common(x, y).map(|t| DataType::Array(Box::new(t)))
+            }
             _ => {
+                if a.unconstrained() == b.unconstrained() {
+                    // Same type, different modifiers: the unconstrained type.
+                    return Some(a.unconstrained());
+                }
                 if let (Some(x), Some(y)) = (a.numeric_rank(), b.numeric_rank()) {
-                    return Some(if x >= y { a.clone() } else { b.clone() });
+                    return Some(if x >= y { a.clone() } else { b.clone() }.unconstrained());
+                }
+                if let (Some(x), Some(y)) = (a.datetime_rank(), b.datetime_rank()) {
+                    return Some(if x >= y { a.clone() } else { b.clone() }.unconstrained());
                 }
                 if a.is_string() && b.is_string() {
                     // text wins over varchar and char, as in PostgreSQL's preferred type.
                     return Some(DataType::Text);
+                }
+                if matches!((a, b), (DataType::Time(_), DataType::Interval) | (DataType::Interval, DataType::Time(_))) {
+                    return Some(DataType::Interval);
                 }
                 None
             }
@@ -212,11 +442,21 @@ pub enum Value {
     Float(f64),
     Text(String),
     Bytes(Vec<u8>),
+    Numeric(Box<Numeric>),
+    Interval(Interval),
+    Uuid([u8; 16]),
+    Jsonb(Box<Jsonb>),
+    /// Elements of the array's element type (one dimension, lower bound 1).
+    Array(Vec<Value>),
 }
 
 impl Value {
     pub fn is_null(&self) -> bool {
         matches!(self, Value::Null)
+    }
+
+    pub fn numeric(n: Numeric) -> Value {
+        Value::Numeric(Box::new(n))
     }
 
     /// Three-valued truth: `None` for NULL.
@@ -235,7 +475,13 @@ impl Value {
         Some(match self {
             Value::Null => return None,
             Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
-            Value::Int(i) => i.to_string(),
+            Value::Int(i) => match ty {
+                DataType::Date => datetime::format_date(*i),
+                DataType::Time(_) => datetime::format_time(*i),
+                DataType::Timestamp(_) => datetime::format_timestamp(*i, false),
+                DataType::Timestamptz(_) => datetime::format_timestamp(*i, true),
+                _ => i.to_string(),
+            },
             Value::Float(f) => format_float(*f, matches!(ty, DataType::Float4)),
             Value::Text(s) => s.clone(),
             Value::Bytes(b) => {
@@ -246,6 +492,14 @@ impl Value {
                 }
                 s
             }
+            Value::Numeric(n) => n.to_string(),
+            Value::Interval(iv) => datetime::format_interval(iv),
+            Value::Uuid(u) => uuid::format_uuid(u),
+            Value::Jsonb(j) => j.to_text(),
+            Value::Array(items) => {
+                let elem = ty.element().cloned().unwrap_or(DataType::Text);
+                array::format_elements(items.iter().map(|v| v.to_text(&elem)))
+            }
         })
     }
 
@@ -255,12 +509,28 @@ impl Value {
             (Value::Null, _) => return None,
             (Value::Bool(b), _) => vec![*b as u8],
             (Value::Int(i), DataType::Int2) => (*i as i16).to_be_bytes().to_vec(),
-            (Value::Int(i), DataType::Int4) => (*i as i32).to_be_bytes().to_vec(),
+            (Value::Int(i), DataType::Int4 | DataType::Date) => {
+                (*i as i32).to_be_bytes().to_vec()
+            }
             (Value::Int(i), _) => i.to_be_bytes().to_vec(),
             (Value::Float(f), DataType::Float4) => (*f as f32).to_be_bytes().to_vec(),
             (Value::Float(f), _) => f.to_be_bytes().to_vec(),
             (Value::Text(s), _) => s.as_bytes().to_vec(),
             (Value::Bytes(b), _) => b.clone(),
+            (Value::Numeric(n), _) => n.to_binary(),
+            (Value::Interval(iv), _) => iv.to_binary(),
+            (Value::Uuid(u), _) => u.to_vec(),
+            (Value::Jsonb(j), _) => {
+                let mut out = vec![1u8];
+                out.extend_from_slice(j.to_text().as_bytes());
+                out
+            }
+            (Value::Array(items), _) => {
+                let elem = ty.element().cloned().unwrap_or(DataType::Text);
+                let encoded: Vec<Option<Vec<u8>>> =
+                    items.iter().map(|v| v.to_binary(&elem)).collect();
+                array::encode_binary(elem.oid(), &encoded)
+            }
         })
     }
 }
@@ -331,7 +601,16 @@ pub fn format_float(f: f64, single: bool) -> String {
 
 /// Parses PostgreSQL text input for type `ty` (parameters in text format, string literals
 /// cast to a type, COPY text fields).
+/// Parses PostgreSQL text input for type `ty` (parameters in text format, string literals
+/// cast to a type, COPY text fields). Relative date/time words (`now`, `today`) are refused
+/// here; see [`parse_text_at`].
 pub fn parse_text(input: &str, ty: &DataType) -> Result<Value> {
+    parse_text_at(input, ty, None)
+}
+
+/// [`parse_text`] with the transaction timestamp (µs since 2000-01-01 UTC) for `now`,
+/// `today`, `tomorrow` and `yesterday`.
+pub fn parse_text_at(input: &str, ty: &DataType, now: Option<i64>) -> Result<Value> {
     match ty {
         DataType::Bool => parse_bool(input).map(Value::Bool),
         DataType::Int2 | DataType::Int4 | DataType::Int8 => {
@@ -390,7 +669,52 @@ pub fn parse_text(input: &str, ty: &DataType) -> Result<Value> {
             cast(Value::Text(input.to_string()), &DataType::Text, ty, false)
         }
         DataType::Bytea => parse_bytea(input).map(Value::Bytes),
+        DataType::Numeric(typmod) => {
+            let n = Numeric::parse(input)?;
+            apply_numeric_typmod(n, typmod)
+        }
+        DataType::Date => datetime::parse_date(input, now).map(|d| Value::Int(d as i64)),
+        DataType::Time(p) => {
+            let t = datetime::parse_time(input, now)?;
+            Ok(Value::Int(round_time(t, p)))
+        }
+        DataType::Timestamp(p) | DataType::Timestamptz(p) => {
+            let with_zone = matches!(ty, DataType::Timestamptz(_));
+            let ts = datetime::parse_timestamp(input, with_zone, now)?;
+            Ok(Value::Int(datetime::check_timestamp(round_time(ts, p))?))
+        }
+        DataType::Interval => datetime::parse_interval(input, None).map(Value::Interval),
+        DataType::Uuid => uuid::parse_uuid(input).map(Value::Uuid),
+        DataType::Jsonb => json::parse_json(input).map(|j| Value::Jsonb(Box::new(j))),
+        DataType::Json => {
+            json::parse_json(input)?;
+            Ok(Value::Text(input.to_string()))
+        }
+        DataType::Array(elem) => {
+            let mut out = Vec::new();
+            for item in array::split_elements(input)? {
+                out.push(match item {
+                    None => Value::Null,
+                    Some(s) => parse_text_at(&s, elem, now)?,
+                });
+            }
+            Ok(Value::Array(out))
+        }
     }
+}
+
+fn round_time(micros: i64, precision: &Option<u32>) -> i64 {
+    match precision {
+        Some(p) => datetime::round_to_precision(micros, *p),
+        None => micros,
+    }
+}
+
+fn apply_numeric_typmod(n: Numeric, typmod: &Option<(i32, i32)>) -> Result<Value> {
+    Ok(Value::numeric(match typmod {
+        Some((p, s)) => n.apply_typmod(*p, *s)?,
+        None => n,
+    }))
 }
 
 /// Decodes PostgreSQL binary (`typreceive`) input for type `ty`.
@@ -404,6 +728,14 @@ pub fn parse_binary(input: &[u8], ty: &DataType) -> Result<Value> {
                 input.len()
             ),
         )
+    };
+    let text = || {
+        std::str::from_utf8(input).map_err(|_| {
+            SqlError::new(
+                "22021",
+                "invalid byte sequence for encoding \"UTF8\"".to_string(),
+            )
+        })
     };
     Ok(match ty {
         DataType::Bool => match input {
@@ -423,13 +755,64 @@ pub fn parse_binary(input: &[u8], ty: &DataType) -> Result<Value> {
         DataType::Float8 => Value::Float(f64::from_be_bytes(input.try_into().map_err(|_| bad())?)),
         DataType::Bytea => Value::Bytes(input.to_vec()),
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
-            let s = std::str::from_utf8(input).map_err(|_| {
-                SqlError::new(
-                    "22021",
-                    "invalid byte sequence for encoding \"UTF8\"".to_string(),
-                )
-            })?;
-            return parse_text(s, ty);
+            return parse_text(text()?, ty);
+        }
+        DataType::Numeric(typmod) => {
+            return apply_numeric_typmod(Numeric::from_binary(input)?, typmod)
+        }
+        DataType::Date => {
+            let d = i32::from_be_bytes(input.try_into().map_err(|_| bad())?) as i64;
+            Value::Int(datetime::check_date(d)? as i64)
+        }
+        DataType::Time(p) => {
+            let t = i64::from_be_bytes(input.try_into().map_err(|_| bad())?);
+            if !(0..=datetime::USECS_PER_DAY).contains(&t) {
+                return Err(SqlError::new(
+                    datetime::DATETIME_FIELD_OVERFLOW,
+                    "time out of range",
+                ));
+            }
+            Value::Int(round_time(t, p))
+        }
+        DataType::Timestamp(p) | DataType::Timestamptz(p) => {
+            let t = i64::from_be_bytes(input.try_into().map_err(|_| bad())?);
+            Value::Int(datetime::check_timestamp(round_time(t, p))?)
+        }
+        DataType::Interval => Value::Interval(Interval::from_binary(input).ok_or_else(bad)?),
+        DataType::Uuid => Value::Uuid(input.try_into().map_err(|_| bad())?),
+        DataType::Jsonb => match input.split_first() {
+            Some((1, rest)) => {
+                let s = std::str::from_utf8(rest).map_err(|_| bad())?;
+                Value::Jsonb(Box::new(json::parse_json(s)?))
+            }
+            Some((v, _)) => {
+                return Err(SqlError::new(
+                    code::PROTOCOL_VIOLATION,
+                    format!("unsupported jsonb version number {v}"),
+                ))
+            }
+            None => return Err(bad()),
+        },
+        DataType::Json => return parse_text(text()?, ty),
+        DataType::Array(elem) => {
+            let (elem_oid, items) = array::decode_binary(input)?;
+            if elem_oid != elem.oid() {
+                return Err(SqlError::new(
+                    code::DATATYPE_MISMATCH,
+                    format!(
+                        "binary data has array element type {elem_oid} instead of expected {}",
+                        elem.oid()
+                    ),
+                ));
+            }
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(match item {
+                    None => Value::Null,
+                    Some(b) => parse_binary(b, elem)?,
+                });
+            }
+            Value::Array(out)
         }
     })
 }
@@ -520,16 +903,45 @@ fn cast_float(v: f64, ty: &DataType) -> Result<Value> {
 /// `CAST`/`::` (which truncates over-long strings for varchar(n) instead of failing, as
 /// PostgreSQL does).
 pub fn cast(v: Value, from: &DataType, to: &DataType, explicit: bool) -> Result<Value> {
+    cast_at(v, from, to, explicit, None)
+}
+
+fn int_bounds(t: &DataType) -> (i64, i64) {
+    match t {
+        DataType::Int2 => (i16::MIN as i64, i16::MAX as i64),
+        DataType::Int4 => (i32::MIN as i64, i32::MAX as i64),
+        _ => (i64::MIN, i64::MAX),
+    }
+}
+
+/// [`cast`] with the transaction timestamp for relative date/time words in text input.
+pub fn cast_at(
+    v: Value,
+    from: &DataType,
+    to: &DataType,
+    explicit: bool,
+    now: Option<i64>,
+) -> Result<Value> {
     if v.is_null() {
         return Ok(Value::Null);
     }
-    if from == to && !matches!(to, DataType::Varchar(Some(_)) | DataType::Char(_)) {
+    let modifies = matches!(
+        to,
+        DataType::Varchar(Some(_))
+            | DataType::Char(_)
+            | DataType::Numeric(Some(_))
+            | DataType::Time(Some(_))
+            | DataType::Timestamp(Some(_))
+            | DataType::Timestamptz(Some(_))
+            | DataType::Array(_)
+    );
+    if from == to && !modifies {
         return Ok(v);
     }
     match (v, to) {
-        (Value::Text(s), DataType::Text) => Ok(Value::Text(s)),
-        (Value::Text(s), DataType::Varchar(limit)) => {
-            let s = if from == &DataType::Char(0) || matches!(from, DataType::Char(_)) {
+        (Value::Text(s), DataType::Text) if from != &DataType::Json => Ok(Value::Text(s)),
+        (Value::Text(s), DataType::Varchar(limit)) if from != &DataType::Json => {
+            let s = if matches!(from, DataType::Char(_)) {
                 s.trim_end_matches(' ').to_string()
             } else {
                 s
@@ -549,7 +961,7 @@ pub fn cast(v: Value, from: &DataType, to: &DataType, explicit: bool) -> Result<
                 _ => Ok(Value::Text(s)),
             }
         }
-        (Value::Text(s), DataType::Char(n)) => {
+        (Value::Text(s), DataType::Char(n)) if from != &DataType::Json => {
             let n = *n as usize;
             let len = s.chars().count();
             if len > n {
@@ -568,23 +980,31 @@ pub fn cast(v: Value, from: &DataType, to: &DataType, explicit: bool) -> Result<
                 Ok(Value::Text(s))
             }
         }
+        (Value::Text(s), DataType::Jsonb) if from == &DataType::Json => {
+            Ok(Value::Jsonb(Box::new(json::parse_json(&s)?)))
+        }
         (Value::Text(s), _) if from.is_string() => {
             let s = if matches!(from, DataType::Char(_)) {
                 s.trim_end_matches(' ').to_string()
             } else {
                 s
             };
-            parse_text(&s, to)
+            parse_text_at(&s, to, now)
         }
+        (Value::Jsonb(j), DataType::Json) => Ok(Value::Text(j.to_text())),
+        (Value::Jsonb(j), t) if !t.is_string() => cast_jsonb(*j, t),
         (v, t) if t.is_string() => {
             let text = v.to_text(from).unwrap_or_default();
-            cast(Value::Text(text), &DataType::Text, t, explicit)
+            cast_at(Value::Text(text), &DataType::Text, t, explicit, now)
         }
-        (Value::Int(i), t) if t.is_integer() => {
+        (Value::Int(i), t) if t.is_integer() && from.is_integer() => {
             check_int_range(i, t)?;
             Ok(Value::Int(i))
         }
-        (Value::Int(i), t) if t.is_float() => cast_float(i as f64, t),
+        (Value::Int(i), t) if t.is_float() && from.is_integer() => cast_float(i as f64, t),
+        (Value::Int(i), DataType::Numeric(typmod)) if from.is_integer() => {
+            apply_numeric_typmod(Numeric::from_i64(i), typmod)
+        }
         (Value::Float(f), t) if t.is_integer() => {
             if f.is_nan() {
                 return Err(SqlError::out_of_range(t.short_name()));
@@ -599,10 +1019,75 @@ pub fn cast(v: Value, from: &DataType, to: &DataType, explicit: bool) -> Result<
             Ok(Value::Int(i))
         }
         (Value::Float(f), t) if t.is_float() => cast_float(f, t),
+        (Value::Float(f), DataType::Numeric(typmod)) => {
+            // float8_numeric prints with DBL_DIG (15) significant digits, float4 with 6.
+            let digits = if matches!(from, DataType::Float4) { 6 } else { 15 };
+            apply_numeric_typmod(Numeric::from_f64(f, digits)?, typmod)
+        }
+        (Value::Numeric(n), DataType::Numeric(typmod)) => apply_numeric_typmod(*n, typmod),
+        (Value::Numeric(n), t) if t.is_integer() => {
+            let (min, max) = int_bounds(t);
+            Ok(Value::Int(n.to_i64(min, max, t.short_name())?))
+        }
+        (Value::Numeric(n), t) if t.is_float() => {
+            let f = n.to_f64();
+            if f.is_infinite() && !matches!(*n, Numeric::PosInf | Numeric::NegInf) {
+                return Err(SqlError::new(
+                    code::NUMERIC_VALUE_OUT_OF_RANGE,
+                    format!("\"{n}\" is out of range for type double precision"),
+                ));
+            }
+            cast_float(f, t)
+        }
         (Value::Bool(b), DataType::Int4) => Ok(Value::Int(b as i64)),
         (Value::Int(i), DataType::Bool) if from == &DataType::Int4 => Ok(Value::Bool(i != 0)),
         (Value::Bool(b), DataType::Bool) => Ok(Value::Bool(b)),
         (Value::Bytes(b), DataType::Bytea) => Ok(Value::Bytes(b)),
+        // date / time / timestamp conversions.
+        (Value::Int(d), DataType::Timestamp(p) | DataType::Timestamptz(p))
+            if from == &DataType::Date =>
+        {
+            Ok(Value::Int(round_time(datetime::date_to_timestamp(d)?, p)))
+        }
+        (Value::Int(t), DataType::Timestamp(p) | DataType::Timestamptz(p))
+            if matches!(from, DataType::Timestamp(_) | DataType::Timestamptz(_)) =>
+        {
+            // The session time zone is UTC (datetime invariant 2).
+            Ok(Value::Int(round_time(t, p)))
+        }
+        (Value::Int(t), DataType::Date)
+            if matches!(from, DataType::Timestamp(_) | DataType::Timestamptz(_)) =>
+        {
+            Ok(Value::Int(datetime::timestamp_to_date(t)))
+        }
+        (Value::Int(t), DataType::Time(p))
+            if matches!(from, DataType::Timestamp(_) | DataType::Timestamptz(_)) =>
+        {
+            Ok(match datetime::timestamp_to_time(t) {
+                Some(t) => Value::Int(round_time(t, p)),
+                None => Value::Null,
+            })
+        }
+        (Value::Int(t), DataType::Time(p)) if matches!(from, DataType::Time(_)) => {
+            Ok(Value::Int(round_time(t, p)))
+        }
+        (Value::Int(t), DataType::Interval) if matches!(from, DataType::Time(_)) => {
+            Ok(Value::Interval(Interval::new(0, 0, t)))
+        }
+        (Value::Interval(iv), DataType::Time(p)) => Ok(Value::Int(round_time(
+            iv.micros.rem_euclid(datetime::USECS_PER_DAY),
+            p,
+        ))),
+        (Value::Interval(iv), DataType::Interval) => Ok(Value::Interval(iv)),
+        (Value::Uuid(u), DataType::Uuid) => Ok(Value::Uuid(u)),
+        (Value::Array(items), DataType::Array(to_elem)) => {
+            let from_elem = from.element().cloned().unwrap_or(DataType::Text);
+            let mut out = Vec::with_capacity(items.len());
+            for item in items {
+                out.push(cast_at(item, &from_elem, to_elem, explicit, now)?);
+            }
+            Ok(Value::Array(out))
+        }
         (_, to) => Err(SqlError::new(
             code::CANNOT_COERCE,
             format!(
@@ -614,15 +1099,89 @@ pub fn cast(v: Value, from: &DataType, to: &DataType, explicit: bool) -> Result<
     }
 }
 
+/// jsonb → numeric, integer, float, boolean (PostgreSQL 11+): only from the matching scalar.
+fn cast_jsonb(j: Jsonb, to: &DataType) -> Result<Value> {
+    let wrong = |j: &Jsonb| {
+        SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            format!(
+                "cannot cast jsonb {} to type {}",
+                match j {
+                    Jsonb::Null => "null",
+                    Jsonb::Bool(_) => "boolean",
+                    Jsonb::Number(_) => "numeric",
+                    Jsonb::String(_) => "string",
+                    Jsonb::Array(_) => "array",
+                    Jsonb::Object(_) => "object",
+                },
+                to.short_name()
+            ),
+        )
+    };
+    match (&j, to) {
+        (Jsonb::Bool(b), DataType::Bool) => Ok(Value::Bool(*b)),
+        (Jsonb::Number(n), t) if t.is_numeric() => cast(
+            Value::numeric(n.clone()),
+            &DataType::Numeric(None),
+            t,
+            true,
+        ),
+        _ => match to {
+            DataType::Bool | DataType::Numeric(_) | DataType::Int2 | DataType::Int4
+            | DataType::Int8 | DataType::Float4 | DataType::Float8 => Err(wrong(&j)),
+            _ => Err(SqlError::new(
+                code::CANNOT_COERCE,
+                format!("cannot cast type jsonb to {}", to.short_name()),
+            )),
+        },
+    }
+}
+
+/// Whether an explicit `CAST(x AS to)` from `from` exists (PostgreSQL's `pg_cast` plus the
+/// I/O conversions to and from text).
+pub fn castable(from: &DataType, to: &DataType) -> bool {
+    let (f, t) = (from.unconstrained(), to.unconstrained());
+    f == t
+        || from.is_string()
+        || to.is_string()
+        || (from.is_numeric() && to.is_numeric())
+        || (f == DataType::Bool && t == DataType::Int4)
+        || (f == DataType::Int4 && t == DataType::Bool)
+        || (from.is_datetime() && to.is_datetime())
+        || (from.is_datetime() && f != DataType::Date && matches!(t, DataType::Time(_)))
+        || (matches!(f, DataType::Time(_)) && t == DataType::Interval)
+        || (f == DataType::Interval && matches!(t, DataType::Time(_)))
+        || (f == DataType::Json && t == DataType::Jsonb)
+        || (f == DataType::Jsonb && (t == DataType::Json || t == DataType::Bool || to.is_numeric()))
+        || match (from, to) {
+            (DataType::Array(a), DataType::Array(b)) => castable(a, b),
+            _ => false,
+        }
+}
+
 /// Whether a value of type `from` may be assigned to a column of type `to` without an explicit
-/// cast (PostgreSQL's assignment casts: numeric to numeric, anything to text types, unknown
-/// literals to anything).
+/// cast (PostgreSQL's implicit and assignment casts: numeric to numeric, anything to text
+/// types, unknown literals to anything, date/timestamp/timestamptz among themselves,
+/// timestamps to time, time and interval both ways, json and jsonb both ways).
 pub fn assignable(from: &DataType, to: &DataType) -> bool {
+    let (f, t) = (from.unconstrained(), to.unconstrained());
     from == to
+        || f == t
         || matches!(from, DataType::Unknown)
         || (from.is_numeric() && to.is_numeric())
         || (from.is_string() && to.is_string())
         || to.is_string()
+        || (from.is_datetime() && to.is_datetime())
+        || (matches!(from, DataType::Timestamp(_) | DataType::Timestamptz(_))
+            && matches!(to, DataType::Time(_)))
+        || (matches!(f, DataType::Time(_)) && t == DataType::Interval)
+        || (f == DataType::Interval && matches!(t, DataType::Time(_)))
+        || (f == DataType::Json && t == DataType::Jsonb)
+        || (f == DataType::Jsonb && t == DataType::Json)
+        || match (from, to) {
+            (DataType::Array(a), DataType::Array(b)) => assignable(a, b),
+            _ => false,
+        }
 }
 
 /// SQL comparison of two non-null values of one (common) type; `None` when either is NULL.
@@ -636,10 +1195,18 @@ pub fn compare(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Float(x), Value::Int(y)) => float_cmp(*x, *y as f64),
         (Value::Text(x), Value::Text(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Value::Bytes(x), Value::Bytes(y)) => x.cmp(y),
+        (Value::Numeric(x), Value::Numeric(y)) => x.cmp_total(y),
+        (Value::Int(x), Value::Numeric(y)) => Numeric::from_i64(*x).cmp_total(y),
+        (Value::Numeric(x), Value::Int(y)) => x.cmp_total(&Numeric::from_i64(*y)),
+        (Value::Interval(x), Value::Interval(y)) => x.cmp_span(y),
+        (Value::Uuid(x), Value::Uuid(y)) => x.cmp(y),
+        (Value::Jsonb(x), Value::Jsonb(y)) => json::compare(x, y, true),
+        (Value::Array(x), Value::Array(y)) => {
+            array::compare(x, y, |p, q| compare(p, q).unwrap_or(Ordering::Equal))
+        }
         _ => return None,
     })
 }
-
 /// PostgreSQL orders NaN above every other float and equal to itself.
 fn float_cmp(x: f64, y: f64) -> Ordering {
     match (x.is_nan(), y.is_nan()) {
@@ -660,6 +1227,7 @@ pub fn sort_cmp(a: &Value, b: &Value) -> Ordering {
         _ => compare(a, b).unwrap_or(Ordering::Equal),
     }
 }
+
 
 #[cfg(test)]
 mod tests {
