@@ -26,11 +26,12 @@ use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
 use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
-use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner};
+use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner, Volatile};
 use cairn_sql_plan::plan::{
     AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind,
 };
-use cairn_sql_plan::types::{compare, sort_cmp, DataType, Value};
+use cairn_sql_plan::types::datetime::UNIX_EPOCH_OFFSET_MICROS;
+use cairn_sql_plan::types::{compare, sort_cmp, DataType, Numeric, Value};
 use cairn_sql_plan::{code, Result, SqlError};
 
 use crate::catalog::SequenceDesc;
@@ -89,6 +90,16 @@ impl ExecCtx<'_, '_> {
                 params: self.params,
                 outer: self.outer,
                 subqueries: Some(self),
+                // The transaction's timestamp; the cell is only borrowed during KV calls
+                // (TxnCell), so try_borrow succeeds, and the clock covers the impossible case.
+                now_micros: self.txn.try_borrow().map_or_else(
+                    |_| crate::volatile::SYSTEM.clock_micros(),
+                    |t| {
+                        t.timestamp_micros()
+                            .saturating_sub(UNIX_EPOCH_OFFSET_MICROS)
+                    },
+                ),
+                volatile: Some(&crate::volatile::SYSTEM),
             },
         )
     }
@@ -497,7 +508,8 @@ fn scan(
 enum AggState {
     Count(i64),
     Sum(Option<Value>),
-    Avg(f64, i64),
+    /// Running sum (in the result type: float8, numeric or interval) and count.
+    Avg(Option<Value>, i64),
     MinMax(Option<Value>),
     Bool(Option<bool>),
     Str(Option<String>),
@@ -507,7 +519,7 @@ fn agg_init(a: &AggCall) -> AggState {
     match a.func {
         AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
         AggFunc::Sum => AggState::Sum(None),
-        AggFunc::Avg => AggState::Avg(0.0, 0),
+        AggFunc::Avg => AggState::Avg(None, 0),
         AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::Str(None),
@@ -541,11 +553,15 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
             })
         }
         AggState::Avg(sum, n) => {
-            *sum += match v {
-                Value::Int(i) => i as f64,
-                Value::Float(f) => f,
-                _ => 0.0,
-            };
+            *sum = Some(match sum.take() {
+                None => v,
+                Some(prev) => cairn_sql_plan::expr::binary(
+                    cairn_sql_plan::expr::BinaryOp::Add,
+                    prev,
+                    v,
+                    &a.ty,
+                )?,
+            });
             *n += 1;
         }
         AggState::MinMax(cur) => {
@@ -588,15 +604,22 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
     Ok(())
 }
 
-fn agg_final(st: AggState) -> Value {
-    match st {
+fn agg_final(st: AggState) -> Result<Value> {
+    Ok(match st {
         AggState::Count(n) => Value::Int(n),
         AggState::Sum(v) | AggState::MinMax(v) => v.unwrap_or(Value::Null),
-        AggState::Avg(_, 0) => Value::Null,
-        AggState::Avg(s, n) => Value::Float(s / n as f64),
+        AggState::Avg(None, _) | AggState::Avg(_, 0) => Value::Null,
+        // avg is sum / count with the division rules of the sum's type (numeric_div's scale,
+        // interval_div's cascading).
+        AggState::Avg(Some(s), n) => match s {
+            Value::Float(f) => Value::Float(f / n as f64),
+            Value::Numeric(x) => Value::numeric(x.div(&Numeric::from_i64(n))?),
+            Value::Interval(iv) => Value::Interval(iv.div(n as f64)?),
+            other => return Err(SqlError::internal(format!("avg over {other:?}"))),
+        },
         AggState::Bool(b) => b.map_or(Value::Null, Value::Bool),
         AggState::Str(s) => s.map_or(Value::Null, Value::Text),
-    }
+    })
 }
 
 fn aggregate(
@@ -663,14 +686,16 @@ fn aggregate(
             seen: Vec::new(),
         });
     }
-    Ok(groups
+    groups
         .into_iter()
         .map(|g| {
             let mut row = g.key;
-            row.extend(g.states.into_iter().map(agg_final));
-            row
+            for st in g.states {
+                row.push(agg_final(st)?);
+            }
+            Ok(row)
         })
-        .collect())
+        .collect()
 }
 
 fn join(
@@ -820,6 +845,9 @@ pub fn eval_default(table: &TableDef, i: usize) -> Result<Value> {
             params: &[],
             outer: &[],
             subqueries: None,
+            // No transaction here: the wall clock stands in for now().
+            now_micros: crate::volatile::SYSTEM.clock_micros(),
+            volatile: Some(&crate::volatile::SYSTEM),
         },
     )
 }
@@ -840,6 +868,8 @@ pub fn check_rows(
                 params: &[],
                 outer: &[],
                 subqueries: None,
+                now_micros: crate::volatile::SYSTEM.clock_micros(),
+                volatile: Some(&crate::volatile::SYSTEM),
             },
         )?
         .as_bool()?

@@ -194,8 +194,14 @@ mod tests {
         let n = DataType::Numeric(None);
         assert_eq!(k("1.0", &n), k("1.000", &n));
         assert_ne!(k("1.0", &n), k("1.01", &n));
-        assert_eq!(k("1 mon", &DataType::Interval), k("30 days", &DataType::Interval));
-        assert_eq!(k("{\"a\": 1.0}", &DataType::Jsonb), k("{\"a\":1}", &DataType::Jsonb));
+        assert_eq!(
+            k("1 mon", &DataType::Interval),
+            k("30 days", &DataType::Interval)
+        );
+        assert_eq!(
+            k("{\"a\": 1.0}", &DataType::Jsonb),
+            k("{\"a\":1}", &DataType::Jsonb)
+        );
     }
 
     #[test]

@@ -21,5 +21,6 @@ pub mod kv;
 pub mod row;
 pub mod sequence;
 pub mod session;
+pub mod volatile;
 
 pub use session::{Engine, ExecResult, Prepared, Session, TxStatus};

@@ -326,8 +326,14 @@ mod tests {
             ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", DataType::Uuid),
             (r#"{"a": [1, 2.50, null], "b": "x"}"#, DataType::Jsonb),
             ("{1,NULL,3}", DataType::Array(Box::new(DataType::Int4))),
-            (r#"{"a b",NULL,""}"#, DataType::Array(Box::new(DataType::Text))),
-            ("{1.50,NaN}", DataType::Array(Box::new(DataType::Numeric(None)))),
+            (
+                r#"{"a b",NULL,""}"#,
+                DataType::Array(Box::new(DataType::Text)),
+            ),
+            (
+                "{1.50,NaN}",
+                DataType::Array(Box::new(DataType::Numeric(None))),
+            ),
             ("{}", DataType::Array(Box::new(DataType::Int8))),
             ("2024-03-01 12:34:56.789", DataType::Timestamp(None)),
         ];
@@ -340,8 +346,14 @@ mod tests {
             assert_eq!(back[1].to_text(&ty).unwrap(), v.to_text(&ty).unwrap());
         }
         let t = table(&[(1, DataType::Numeric(None))]);
-        let b = encode_row(&t, &[parse_text("12.50", &DataType::Numeric(None)).unwrap()]);
-        assert_eq!(b, vec![0x01, 0x01, 0x07, 0x05, 0x31, 0x32, 0x2e, 0x35, 0x30]);
+        let b = encode_row(
+            &t,
+            &[parse_text("12.50", &DataType::Numeric(None)).unwrap()],
+        );
+        assert_eq!(
+            b,
+            vec![0x01, 0x01, 0x07, 0x05, 0x31, 0x32, 0x2e, 0x35, 0x30]
+        );
         // A NULL tag may only appear inside an array; an array count beyond the row fails.
         assert!(decode_row(&t, &[1, 1, 0]).is_err());
         assert!(decode_row(&t, &[1, 1, 11, 100, 3, 2]).is_err());

@@ -1449,6 +1449,44 @@ impl Session {
                     format!("parameter \"{name}\" cannot be changed"),
                 ));
             }
+            "timezone" => {
+                // Values are computed and printed in UTC (cairn_sql_plan::types::datetime
+                // invariant 2), so only zones equal to UTC can be set.
+                let v = value.trim().trim_matches('\'');
+                let utc = matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "utc"
+                        | "etc/utc"
+                        | "gmt"
+                        | "etc/gmt"
+                        | "z"
+                        | "zulu"
+                        | "uct"
+                        | "universal"
+                        | "ut"
+                        | "0"
+                        | "+0"
+                        | "-0"
+                        | "00:00"
+                        | "+00"
+                        | "+00:00"
+                        | "utc0"
+                        | "default"
+                        | "local"
+                );
+                if !utc {
+                    return Err(SqlError::not_supported(format!(
+                        "time zone \"{v}\" (only UTC)"
+                    )));
+                }
+                let shown = if matches!(v.to_ascii_lowercase().as_str(), "default" | "local") {
+                    "UTC"
+                } else {
+                    v
+                };
+                self.record("timezone", shown);
+                return Ok(());
+            }
             "client_encoding" => {
                 let v = value.to_uppercase().replace('-', "");
                 if v != "UTF8" && v != "UNICODE" {

@@ -25,7 +25,9 @@ use crate::expr::{BinaryOp, Expr, Func, SubqueryKind, UnaryOp};
 use crate::plan::{
     AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind, SortKey,
 };
-use crate::types::{assignable, parse_text, DataType, Value};
+use crate::types::{assignable, castable, parse_text, DataType, Value};
+
+mod types_ext;
 
 /// Values the binder folds into constants: `version()`, `current_database()`, ...
 pub trait SessionInfo {
@@ -117,6 +119,9 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
                 "bool" => DataType::Bool,
                 "name" => DataType::Text,
                 "bpchar" => DataType::Char(1),
+                n if types_ext::custom_type(n)?.is_some() => {
+                    types_ext::custom_type(n)?.unwrap_or(DataType::Unknown)
+                }
                 "serial" | "serial4" | "bigserial" | "serial8" | "smallserial" | "serial2" => {
                     return Err(SqlError::new(
                         code::SYNTAX_ERROR,
@@ -131,7 +136,7 @@ pub fn data_type(t: &ast::DataType) -> Result<DataType> {
                 }
             }
         }
-        other => return Err(SqlError::not_supported(format!("type {other}"))),
+        other => types_ext::data_type_ext(other)?,
     })
 }
 
@@ -252,6 +257,8 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
     f.0
 }
 
+/// A numeric literal as PostgreSQL types it: int4 if it fits, else int8, else (and whenever
+/// it has a point or an exponent) numeric.
 fn literal_number(s: &str) -> Result<Expr> {
     if let Ok(i) = s.parse::<i64>() {
         let ty = if i32::try_from(i).is_ok() {
@@ -261,9 +268,15 @@ fn literal_number(s: &str) -> Result<Expr> {
         };
         return Ok(Expr::literal(Value::Int(i), ty));
     }
-    s.parse::<f64>()
-        .map(|f| Expr::literal(Value::Float(f), DataType::Float8))
-        .map_err(|_| SqlError::syntax(format!("invalid number \"{s}\"")))
+    crate::types::Numeric::parse(s)
+        .map(|n| Expr::literal(Value::numeric(n), DataType::Numeric(None)))
+        .map_err(|e| {
+            if e.code == code::NUMERIC_VALUE_OUT_OF_RANGE {
+                e
+            } else {
+                SqlError::syntax(format!("invalid number \"{s}\""))
+            }
+        })
 }
 
 impl<'a> Binder<'a> {
@@ -1549,7 +1562,26 @@ impl<'a> Binder<'a> {
         if &from == to {
             return Ok(e);
         }
+        // A type modifier never matters to an operator: numeric(5,2) is already a numeric.
+        if from != DataType::Unknown
+            && from.unconstrained() == *to
+            && !matches!(to, DataType::Array(_))
+        {
+            return Ok(e);
+        }
         match e {
+            // 'now', 'today', ...: evaluated when the statement runs, not when it is bound.
+            Expr::Literal {
+                value: Value::Text(s),
+                ty: DataType::Unknown,
+            } if (to.is_datetime() || matches!(to, DataType::Time(_)))
+                && crate::types::datetime::is_relative_word(&s) =>
+            {
+                Ok(Expr::Cast {
+                    expr: Box::new(Expr::literal(Value::Text(s), DataType::Unknown)),
+                    ty: to.clone(),
+                })
+            }
             Expr::Literal {
                 value,
                 ty: DataType::Unknown,
@@ -1610,6 +1642,10 @@ impl<'a> Binder<'a> {
     }
 
     fn binary(&mut self, op: BinaryOp, l: Expr, r: Expr) -> Result<Expr> {
+        let (l, r) = match self.binary_ext(op, l, r)? {
+            Ok(e) => return Ok(e),
+            Err(operands) => operands,
+        };
         let (lt, rt) = (l.ty(), r.ty());
         let mismatch = |lt: &DataType, rt: &DataType| {
             SqlError::new(
@@ -1760,7 +1796,7 @@ impl<'a> Binder<'a> {
                     ast::BinaryOperator::And => BinaryOp::And,
                     ast::BinaryOperator::Or => BinaryOp::Or,
                     ast::BinaryOperator::StringConcat => BinaryOp::Concat,
-                    other => return unsupported(format!("operator {other}")),
+                    other => return self.operator_ext(other, left, right, scope),
                 };
                 let l = self.bind_expr(left, scope)?;
                 let r = self.bind_expr(right, scope)?;
@@ -1790,6 +1826,20 @@ impl<'a> Binder<'a> {
                         })
                     }
                     ast::UnaryOperator::Minus => {
+                        // -9223372036854775808: the digits alone are numeric, negated they
+                        // are an int8 (PostgreSQL's make_const).
+                        if let ast::Expr::Value(v) = expr.as_ref() {
+                            if let ast::Value::Number(n, _) = &v.value {
+                                if let Ok(i) = format!("-{n}").parse::<i64>() {
+                                    let ty = if i32::try_from(i).is_ok() {
+                                        DataType::Int4
+                                    } else {
+                                        DataType::Int8
+                                    };
+                                    return Ok(Expr::literal(Value::Int(i), ty));
+                                }
+                            }
+                        }
                         // Fold negative literals so that -2147483648 is an int4 as in PostgreSQL.
                         if let Expr::Literal {
                             value: Value::Int(i),
@@ -1811,7 +1861,7 @@ impl<'a> Binder<'a> {
                             inner
                         };
                         let ty = inner.ty();
-                        if !ty.is_numeric() {
+                        if !ty.is_numeric() && ty != DataType::Interval {
                             return Err(SqlError::new(
                                 code::UNDEFINED_FUNCTION,
                                 format!("operator does not exist: - {}", ty.short_name()),
@@ -2002,6 +2052,9 @@ impl<'a> Binder<'a> {
                     return unsupported("CAST ... FORMAT");
                 }
                 let target = data_type_in_expr(data_type)?;
+                if let Some(e) = self.empty_array_cast(expr, &target) {
+                    return Ok(e);
+                }
                 let inner = self.bind_expr(expr, scope)?;
                 self.explicit_cast(inner, &target)
             }
@@ -2218,7 +2271,7 @@ impl<'a> Binder<'a> {
                     ty: DataType::Bool,
                 })
             }
-            other => unsupported(format!("expression {other}")),
+            other => self.bind_expr_ext(other, scope),
         }
     }
 
@@ -2227,13 +2280,7 @@ impl<'a> Binder<'a> {
         if from == DataType::Unknown {
             return self.coerce(inner, target);
         }
-        let ok = from == *target
-            || (from.is_numeric() && target.is_numeric())
-            || from.is_string()
-            || target.is_string()
-            || (from == DataType::Bool && *target == DataType::Int4)
-            || (from == DataType::Int4 && *target == DataType::Bool);
-        if !ok {
+        if !castable(&from, target) {
             return Err(SqlError::new(
                 code::CANNOT_COERCE,
                 format!(
@@ -2457,7 +2504,11 @@ impl<'a> Binder<'a> {
         self.scalar_function(&name, bound)
     }
 
-    fn scalar_function(&mut self, name: &str, mut args: Vec<Expr>) -> Result<Expr> {
+    fn scalar_function(&mut self, name: &str, args: Vec<Expr>) -> Result<Expr> {
+        let mut args = match self.scalar_function_ext(name, args)? {
+            Ok(e) => return Ok(e),
+            Err(args) => args,
+        };
         let types: Vec<DataType> = args.iter().map(|a| a.ty()).collect();
         let arity = |n: std::ops::RangeInclusive<usize>| -> Result<()> {
             if n.contains(&types.len()) {
@@ -2729,14 +2780,26 @@ impl<'a> Binder<'a> {
                     a = self.coerce(a, &DataType::Float8)?;
                 }
                 let t = a.ty();
-                if !t.is_numeric() {
+                if !t.is_numeric() && t != DataType::Interval {
                     return Err(no_function(name, &types));
                 }
+                // PostgreSQL's result types: sum(int2/int4) is bigint, sum(int8) and
+                // avg(integers) numeric, avg(floats) double precision.
                 let ty = match (name, &t) {
-                    ("sum", DataType::Int2 | DataType::Int4 | DataType::Int8) => DataType::Int8,
+                    ("sum", DataType::Int2 | DataType::Int4) => DataType::Int8,
+                    ("sum", DataType::Int8 | DataType::Numeric(_)) => DataType::Numeric(None),
                     ("sum", t) => t.clone(),
-                    ("avg", DataType::Float4) => DataType::Float8,
+                    ("avg", t) if t.is_integer() || matches!(t, DataType::Numeric(_)) => {
+                        DataType::Numeric(None)
+                    }
+                    ("avg", DataType::Interval) => DataType::Interval,
                     _ => DataType::Float8,
+                };
+                // The running sum is kept in the result type (int8 adds int2/int4 directly).
+                let a = if ty != DataType::Int8 {
+                    self.coerce(a, &ty)?
+                } else {
+                    a
                 };
                 (
                     if name == "sum" {
@@ -2873,7 +2936,7 @@ fn column_label(e: &ast::Expr) -> String {
         ast::Expr::Floor { .. } => "floor".into(),
         ast::Expr::Position { .. } => "position".into(),
         ast::Expr::TypedString(ts) => data_type_label(&ts.data_type),
-        _ => "?column?".into(),
+        other => types_ext::column_label(other).unwrap_or_else(|| "?column?".into()),
     }
 }
 
@@ -2889,6 +2952,7 @@ fn data_type_label(t: &ast::DataType) -> String {
         Ok(DataType::Char(_)) => "bpchar".into(),
         Ok(DataType::Text) => "text".into(),
         Ok(DataType::Bytea) => "bytea".into(),
+        Ok(t) => types_ext::type_label(&t).unwrap_or("?column?").into(),
         _ => "?column?".into(),
     }
 }

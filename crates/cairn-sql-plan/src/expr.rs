@@ -18,7 +18,10 @@ use std::cmp::Ordering;
 
 use crate::error::{code, Result, SqlError};
 use crate::plan::Plan;
-use crate::types::{cast, compare, DataType, Value};
+use crate::types::{cast_at, compare, DataType, Value};
+
+pub mod builtin;
+pub use builtin::{Builtin, Volatile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
@@ -133,6 +136,9 @@ pub enum Func {
     CurrVal,
     SetVal,
     LastVal,
+    /// Functions and operators of NUMERIC, date/time, UUID, JSON and array types
+    /// (`expr::builtin`).
+    Builtin(Builtin),
 }
 
 /// A bound expression. Every variant knows its result type ([`Expr::ty`]).
@@ -244,6 +250,11 @@ pub struct EvalContext<'a> {
     pub outer: &'a [Value],
     /// Runs subqueries; `None` where none can appear (constant folding).
     pub subqueries: Option<&'a dyn SubqueryRunner>,
+    /// The transaction timestamp (`now()`), in µs since 2000-01-01 UTC.
+    pub now_micros: i64,
+    /// Wall clock and randomness (`clock_timestamp()`, `gen_random_uuid()`); `None` in pure
+    /// contexts, where those functions fall back to `now_micros` or fail.
+    pub volatile: Option<&'a dyn Volatile>,
 }
 
 impl std::fmt::Debug for dyn SubqueryRunner + '_ {
@@ -414,6 +425,9 @@ impl Expr {
                     (UnaryOp::Not, Value::Bool(b)) => Ok(Value::Bool(!b)),
                     (UnaryOp::Neg, Value::Int(i)) => check_int(i.checked_neg(), ty),
                     (UnaryOp::Neg, Value::Float(f)) => Ok(Value::Float(-f)),
+                    (UnaryOp::Neg, v @ (Value::Numeric(_) | Value::Interval(_))) => {
+                        builtin::negate(v)
+                    }
                     (op, v) => Err(SqlError::internal(format!("cannot apply {op:?} to {v:?}"))),
                 }
             }
@@ -531,7 +545,7 @@ impl Expr {
             }
             Expr::Cast { expr, ty } => {
                 let v = expr.eval(row, ctx)?;
-                cast(v, &expr.ty(), ty, true)
+                cast_at(v, &expr.ty(), ty, true, Some(ctx.now_micros))
             }
             Expr::Func { func, args, ty } => eval_func(*func, args, ty, row, ctx),
             Expr::OuterRef { slot, .. } => {
@@ -681,10 +695,7 @@ pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> 
             )?;
             Ok(Value::Bool(m == (op == BinaryOp::ILike)))
         }
-        (op, l, r) => Err(SqlError::internal(format!(
-            "operator {} on {l:?} and {r:?}",
-            op.symbol()
-        ))),
+        (op, l, r) => builtin::binary(op, l, r),
     }
 }
 
@@ -758,6 +769,7 @@ fn eval_func(
 ) -> Result<Value> {
     // Functions that do not simply propagate NULL.
     match func {
+        Func::Builtin(b) => return builtin::eval(b, args, ty, row, ctx),
         Func::Coalesce => {
             for a in args {
                 let v = a.eval(row, ctx)?;
@@ -1002,7 +1014,8 @@ fn eval_func(
         | Func::NextVal
         | Func::CurrVal
         | Func::SetVal
-        | Func::LastVal => unreachable_func(func)?,
+        | Func::LastVal
+        | Func::Builtin(_) => unreachable_func(func)?,
     })
 }
 

@@ -243,6 +243,13 @@ impl Expr {
     }
 }
 
+/// Whether a value of type `v` can bound a key column of type `col`: the same type, type
+/// modifiers aside (keys encode the value, not the modifier, so `numeric(5,2)` keys and a
+/// `numeric` constant compare correctly).
+fn same_type(v: &crate::types::DataType, col: &crate::types::DataType) -> bool {
+    v.unconstrained() == col.unconstrained()
+}
+
 /// The key range `conjuncts` allow on one index: equality on a prefix of its columns, then
 /// optionally bounds on the next column.
 fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
@@ -253,7 +260,7 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
         };
         let col_ty = &col.ty;
         let eq = parts.iter().find_map(|p| match column_comparison(p) {
-            Some((c, BinaryOp::Eq, v)) if c == pos && v.ty() == *col_ty => Some(v.clone()),
+            Some((c, BinaryOp::Eq, v)) if c == pos && same_type(&v.ty(), col_ty) => Some(v.clone()),
             _ => None,
         });
         if let Some(v) = eq {
@@ -262,7 +269,7 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
         }
         for p in parts {
             if let Some((c, op, v)) = column_comparison(p) {
-                if c != pos || v.ty() != *col_ty {
+                if c != pos || !same_type(&v.ty(), col_ty) {
                     continue;
                 }
                 match op {

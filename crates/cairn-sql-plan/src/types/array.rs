@@ -153,10 +153,7 @@ pub fn split_elements(input: &str) -> Result<Vec<Option<String>>> {
         i += 1;
     }
     if i != b.len() {
-        return Err(malformed(
-            input,
-            "Junk after closing right brace.",
-        ));
+        return Err(malformed(input, "Junk after closing right brace."));
     }
     Ok(out)
 }
@@ -173,8 +170,9 @@ pub fn format_elements(items: impl Iterator<Item = Option<String>>) -> String {
             Some(s) => {
                 let quote = s.is_empty()
                     || s.eq_ignore_ascii_case("null")
-                    || s.bytes()
-                        .any(|c| matches!(c, b'{' | b'}' | b',' | b'"' | b'\\') || is_array_space(c));
+                    || s.bytes().any(|c| {
+                        matches!(c, b'{' | b'}' | b',' | b'"' | b'\\') || is_array_space(c)
+                    });
                 if quote {
                     out.push('"');
                     for c in s.chars() {
@@ -249,7 +247,9 @@ pub fn decode_binary(b: &[u8]) -> Result<(u32, Vec<Option<&[u8]>>)> {
                 return Err(bad("negative dimension"));
             }
             if lower != 1 {
-                return Err(SqlError::not_supported("arrays with a lower bound other than 1"));
+                return Err(SqlError::not_supported(
+                    "arrays with a lower bound other than 1",
+                ));
             }
             n as usize
         }
@@ -332,7 +332,10 @@ mod tests {
         assert_eq!(split(" { 1 , 2 } "), some(&["1", "2"]));
         assert_eq!(split(r"{a\,b}"), some(&["a,b"]));
         assert_eq!(split("{a b , c}"), some(&["a b", "c"]));
-        assert_eq!(split("{1, NULL , null}"), vec![Some("1".into()), None, None]);
+        assert_eq!(
+            split("{1, NULL , null}"),
+            vec![Some("1".into()), None, None]
+        );
         let fmt = |v: &[Option<&str>]| format_elements(v.iter().map(|s| s.map(String::from)));
         assert_eq!(
             fmt(&[
@@ -347,15 +350,38 @@ mod tests {
             ]),
             r#"{"a b","c,d",NULL,"NULL","","x\"y",plain," sp "}"#
         );
-        assert_eq!(fmt(&[Some("a"), Some("b\""), Some("null"), Some(" ")]), r#"{a,"b\"","null"," "}"#);
+        assert_eq!(
+            fmt(&[Some("a"), Some("b\""), Some("null"), Some(" ")]),
+            r#"{a,"b\"","null"," "}"#
+        );
         assert_eq!(fmt(&[Some("a\\b")]), r#"{"a\\b"}"#);
         assert_eq!(fmt(&[Some("{x}")]), r#"{"{x}"}"#);
         assert_eq!(fmt(&[]), "{}");
-        for bad in ["{1,2", "1,2}", "{1,,2}", "{,}", r#"{"a"b}"#, "{1} x", "{", "", r#"{"a}"#] {
-            assert_eq!(split_elements(bad).unwrap_err().code, code::INVALID_TEXT_REPRESENTATION, "{bad}");
+        for bad in [
+            "{1,2",
+            "1,2}",
+            "{1,,2}",
+            "{,}",
+            r#"{"a"b}"#,
+            "{1} x",
+            "{",
+            "",
+            r#"{"a}"#,
+        ] {
+            assert_eq!(
+                split_elements(bad).unwrap_err().code,
+                code::INVALID_TEXT_REPRESENTATION,
+                "{bad}"
+            );
         }
-        assert_eq!(split_elements("{{1,2},{3,4}}").unwrap_err().code, code::FEATURE_NOT_SUPPORTED);
-        assert_eq!(split_elements("[0:1]={1,2}").unwrap_err().code, code::FEATURE_NOT_SUPPORTED);
+        assert_eq!(
+            split_elements("{{1,2},{3,4}}").unwrap_err().code,
+            code::FEATURE_NOT_SUPPORTED
+        );
+        assert_eq!(
+            split_elements("[0:1]={1,2}").unwrap_err().code,
+            code::FEATURE_NOT_SUPPORTED
+        );
     }
 
     #[test]
@@ -375,7 +401,10 @@ mod tests {
         assert_eq!(e, vec![0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x17]);
         assert!(decode_binary(&e).unwrap().1.is_empty());
         assert!(decode_binary(&b[..b.len() - 1]).is_err());
-        assert!(decode_binary(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0x7f, 0, 0, 0, 0, 0, 0, 1]).is_err());
+        assert!(
+            decode_binary(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 23, 0x7f, 0, 0, 0, 0, 0, 0, 1])
+                .is_err()
+        );
     }
 
     proptest! {

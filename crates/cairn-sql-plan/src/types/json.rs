@@ -46,7 +46,9 @@ fn syntax_error(detail: impl Into<String>) -> SqlError {
 }
 
 fn key_order(a: &str, b: &str) -> Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 struct Parser<'a> {
@@ -78,10 +80,7 @@ impl Parser<'_> {
 
     fn value(&mut self, depth: usize) -> Result<Jsonb> {
         if depth > MAX_DEPTH {
-            return Err(SqlError::new(
-                "54001",
-                "stack depth limit exceeded",
-            ));
+            return Err(SqlError::new("54001", "stack depth limit exceeded"));
         }
         self.ws();
         match self.s.get(self.i) {
@@ -219,12 +218,10 @@ impl Parser<'_> {
             .s
             .get(self.i..self.i + 4)
             .filter(|h| h.iter().all(|c| c.is_ascii_hexdigit()))
-            .ok_or_else(|| {
-                syntax_error("\"\\u\" must be followed by four hexadecimal digits.")
-            })?;
-        let v = h
-            .iter()
-            .fold(0u32, |acc, c| acc * 16 + (*c as char).to_digit(16).unwrap_or(0));
+            .ok_or_else(|| syntax_error("\"\\u\" must be followed by four hexadecimal digits."))?;
+        let v = h.iter().fold(0u32, |acc, c| {
+            acc * 16 + (*c as char).to_digit(16).unwrap_or(0)
+        });
         self.i += 4;
         Ok(v)
     }
@@ -292,9 +289,10 @@ impl Parser<'_> {
                                 )
                                 .with_detail("\\u0000 cannot be converted to text."));
                             }
-                            out.push(char::from_u32(cp).ok_or_else(|| {
-                                unicode_error("invalid Unicode code point")
-                            })?);
+                            out.push(
+                                char::from_u32(cp)
+                                    .ok_or_else(|| unicode_error("invalid Unicode code point"))?,
+                            );
                         }
                         _ => {
                             return Err(syntax_error(format!(
@@ -661,8 +659,24 @@ mod tests {
         }
         assert_eq!(compare(&j("1.0"), &j("1"), true), Ordering::Equal);
         for bad in [
-            "{\"a\":}", "", "[1,]", "01", "1.", ".5", "tru", "nul", "[1] x", "{\"a\" 1}", "\"\\x\"",
-            "\"a", "-", "1e", "+1", "\"\\ud800\"", "[", "{",
+            "{\"a\":}",
+            "",
+            "[1,]",
+            "01",
+            "1.",
+            ".5",
+            "tru",
+            "nul",
+            "[1] x",
+            "{\"a\" 1}",
+            "\"\\x\"",
+            "\"a",
+            "-",
+            "1e",
+            "+1",
+            "\"\\ud800\"",
+            "[",
+            "{",
         ] {
             assert_eq!(
                 parse_json(bad).unwrap_err().code,
@@ -684,7 +698,10 @@ mod tests {
         assert_eq!(arr.element(-1).unwrap().to_text(), "3");
         assert!(arr.element(5).is_none());
         assert!(arr.element(-4).is_none());
-        assert_eq!(j(r#"{"a": "x"}"#).field("a").unwrap().as_text().unwrap(), "x");
+        assert_eq!(
+            j(r#"{"a": "x"}"#).field("a").unwrap().as_text().unwrap(),
+            "x"
+        );
         assert!(j(r#"{"a": null}"#).field("a").unwrap().as_text().is_none());
         assert!(j(r#"{"a":1,"b":2}"#).contains(&j(r#"{"a":1}"#)));
         assert!(!j("[1,[2]]").contains(&j("[2]")));
@@ -725,7 +742,8 @@ mod tests {
         let leaf = prop_oneof![
             Just(Jsonb::Null),
             any::<bool>().prop_map(Jsonb::Bool),
-            (-1000i64..1000, 0u32..3).prop_map(|(v, s)| Jsonb::Number(Numeric::from_i128(v as i128, s))),
+            (-1000i64..1000, 0u32..3)
+                .prop_map(|(v, s)| Jsonb::Number(Numeric::from_i128(v as i128, s))),
             "[a-c\\\\\"\n]{0,3}".prop_map(Jsonb::String),
         ];
         leaf.prop_recursive(3, 16, 4, |inner| {

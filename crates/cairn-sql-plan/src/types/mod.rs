@@ -239,9 +239,9 @@ impl DataType {
         match self {
             DataType::Varchar(Some(n)) | DataType::Char(n) => *n as i32 + 4,
             DataType::Numeric(Some((p, s))) => ((p << 16) | (s & 0x7ff)) + 4,
-            DataType::Time(Some(p)) | DataType::Timestamp(Some(p)) | DataType::Timestamptz(Some(p)) => {
-                *p as i32
-            }
+            DataType::Time(Some(p))
+            | DataType::Timestamp(Some(p))
+            | DataType::Timestamptz(Some(p)) => *p as i32,
             DataType::Array(elem) => elem.type_modifier(),
             _ => -1,
         }
@@ -424,7 +424,11 @@ impl DataType {
                     // text wins over varchar and char, as in PostgreSQL's preferred type.
                     return Some(DataType::Text);
                 }
-                if matches!((a, b), (DataType::Time(_), DataType::Interval) | (DataType::Interval, DataType::Time(_))) {
+                if matches!(
+                    (a, b),
+                    (DataType::Time(_), DataType::Interval)
+                        | (DataType::Interval, DataType::Time(_))
+                ) {
                     return Some(DataType::Interval);
                 }
                 None
@@ -509,9 +513,7 @@ impl Value {
             (Value::Null, _) => return None,
             (Value::Bool(b), _) => vec![*b as u8],
             (Value::Int(i), DataType::Int2) => (*i as i16).to_be_bytes().to_vec(),
-            (Value::Int(i), DataType::Int4 | DataType::Date) => {
-                (*i as i32).to_be_bytes().to_vec()
-            }
+            (Value::Int(i), DataType::Int4 | DataType::Date) => (*i as i32).to_be_bytes().to_vec(),
             (Value::Int(i), _) => i.to_be_bytes().to_vec(),
             (Value::Float(f), DataType::Float4) => (*f as f32).to_be_bytes().to_vec(),
             (Value::Float(f), _) => f.to_be_bytes().to_vec(),
@@ -1021,7 +1023,11 @@ pub fn cast_at(
         (Value::Float(f), t) if t.is_float() => cast_float(f, t),
         (Value::Float(f), DataType::Numeric(typmod)) => {
             // float8_numeric prints with DBL_DIG (15) significant digits, float4 with 6.
-            let digits = if matches!(from, DataType::Float4) { 6 } else { 15 };
+            let digits = if matches!(from, DataType::Float4) {
+                6
+            } else {
+                15
+            };
             apply_numeric_typmod(Numeric::from_f64(f, digits)?, typmod)
         }
         (Value::Numeric(n), DataType::Numeric(typmod)) => apply_numeric_typmod(*n, typmod),
@@ -1120,15 +1126,17 @@ fn cast_jsonb(j: Jsonb, to: &DataType) -> Result<Value> {
     };
     match (&j, to) {
         (Jsonb::Bool(b), DataType::Bool) => Ok(Value::Bool(*b)),
-        (Jsonb::Number(n), t) if t.is_numeric() => cast(
-            Value::numeric(n.clone()),
-            &DataType::Numeric(None),
-            t,
-            true,
-        ),
+        (Jsonb::Number(n), t) if t.is_numeric() => {
+            cast(Value::numeric(n.clone()), &DataType::Numeric(None), t, true)
+        }
         _ => match to {
-            DataType::Bool | DataType::Numeric(_) | DataType::Int2 | DataType::Int4
-            | DataType::Int8 | DataType::Float4 | DataType::Float8 => Err(wrong(&j)),
+            DataType::Bool
+            | DataType::Numeric(_)
+            | DataType::Int2
+            | DataType::Int4
+            | DataType::Int8
+            | DataType::Float4
+            | DataType::Float8 => Err(wrong(&j)),
             _ => Err(SqlError::new(
                 code::CANNOT_COERCE,
                 format!("cannot cast type jsonb to {}", to.short_name()),
@@ -1227,7 +1235,6 @@ pub fn sort_cmp(a: &Value, b: &Value) -> Ordering {
         _ => compare(a, b).unwrap_or(Ordering::Equal),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

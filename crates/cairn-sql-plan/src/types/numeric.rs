@@ -601,11 +601,7 @@ impl Numeric {
 
     /// `v × 10^-scale`.
     pub fn from_i128(v: i128, scale: u32) -> Numeric {
-        Numeric::Finite(Finite::new(
-            v < 0,
-            nat_from_u128(v.unsigned_abs()),
-            scale,
-        ))
+        Numeric::Finite(Finite::new(v < 0, nat_from_u128(v.unsigned_abs()), scale))
     }
 
     pub fn is_nan(&self) -> bool {
@@ -792,9 +788,7 @@ impl Numeric {
     pub fn add(&self, other: &Numeric) -> Result<Numeric> {
         Ok(match (self, other) {
             (Numeric::NaN, _) | (_, Numeric::NaN) => Numeric::NaN,
-            (Numeric::PosInf, Numeric::NegInf) | (Numeric::NegInf, Numeric::PosInf) => {
-                Numeric::NaN
-            }
+            (Numeric::PosInf, Numeric::NegInf) | (Numeric::NegInf, Numeric::PosInf) => Numeric::NaN,
             (Numeric::PosInf, _) | (_, Numeric::PosInf) => Numeric::PosInf,
             (Numeric::NegInf, _) | (_, Numeric::NegInf) => Numeric::NegInf,
             (Numeric::Finite(a), Numeric::Finite(b)) => Numeric::Finite(a.add(b).check()?),
@@ -1189,16 +1183,8 @@ fn negative_sqrt() -> SqlError {
 fn select_div_scale(a: &Finite, b: &Finite) -> u32 {
     let (w1, d1) = a.base10000();
     let (w2, d2) = b.base10000();
-    let (w1, f1) = if d1.is_empty() {
-        (0, 0)
-    } else {
-        (w1, d1[0])
-    };
-    let (w2, f2) = if d2.is_empty() {
-        (0, 0)
-    } else {
-        (w2, d2[0])
-    };
+    let (w1, f1) = if d1.is_empty() { (0, 0) } else { (w1, d1[0]) };
+    let (w2, f2) = if d2.is_empty() { (0, 0) } else { (w2, d2[0]) };
     let mut qweight = w1 as i64 - w2 as i64;
     if f1 <= f2 {
         qweight -= 1;
@@ -1254,12 +1240,17 @@ mod tests {
             ("-Infinity", "-Infinity"),
             (" NaN ", "NaN"),
             ("nan", "NaN"),
-            ("123456789012345678901234567890.123", "123456789012345678901234567890.123"),
+            (
+                "123456789012345678901234567890.123",
+                "123456789012345678901234567890.123",
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(n(input).to_string(), want, "{input}");
         }
-        for bad in ["abc", "", "1e", "1.2.3", "-NaN", ".", "-", "1 2", "e5", "1e+"] {
+        for bad in [
+            "abc", "", "1e", "1.2.3", "-NaN", ".", "-", "1 2", "e5", "1e+",
+        ] {
             assert_eq!(
                 Numeric::parse(bad).unwrap_err().code,
                 code::INVALID_TEXT_REPRESENTATION,
@@ -1402,10 +1393,18 @@ mod tests {
     #[test]
     fn integer_and_float_conversions_match_postgres() {
         // Verified against PostgreSQL 15.
-        assert_eq!(n("2.5").to_i64(i32::MIN as i64, i32::MAX as i64, "integer").unwrap(), 3);
+        assert_eq!(
+            n("2.5")
+                .to_i64(i32::MIN as i64, i32::MAX as i64, "integer")
+                .unwrap(),
+            3
+        );
         assert_eq!(n("-2.5").to_i64(i64::MIN, i64::MAX, "bigint").unwrap(), -3);
         assert_eq!(
-            n("1e20").to_i64(i64::MIN, i64::MAX, "bigint").unwrap_err().message,
+            n("1e20")
+                .to_i64(i64::MIN, i64::MAX, "bigint")
+                .unwrap_err()
+                .message,
             "bigint out of range"
         );
         assert_eq!(
@@ -1424,9 +1423,14 @@ mod tests {
         assert_eq!(f(100.0), "100");
         assert_eq!(f(123456789012345678.0), "123456789012346000");
         assert_eq!(f(f64::NEG_INFINITY), "-Infinity");
-        assert_eq!(Numeric::from_f64(1.5f32 as f64, 6).unwrap().to_string(), "1.5");
         assert_eq!(
-            Numeric::from_f64((1.0f32 / 3.0) as f64, 6).unwrap().to_string(),
+            Numeric::from_f64(1.5f32 as f64, 6).unwrap().to_string(),
+            "1.5"
+        );
+        assert_eq!(
+            Numeric::from_f64((1.0f32 / 3.0) as f64, 6)
+                .unwrap()
+                .to_string(),
             "0.333333"
         );
     }
@@ -1434,9 +1438,8 @@ mod tests {
     #[test]
     fn binary_form_matches_postgres() {
         // numeric_send output of PostgreSQL 15.
-        let hex = |v: &Numeric| -> String {
-            v.to_binary().iter().map(|b| format!("{b:02x}")).collect()
-        };
+        let hex =
+            |v: &Numeric| -> String { v.to_binary().iter().map(|b| format!("{b:02x}")).collect() };
         let cases = [
             ("1.50", "000200000000000200011388"),
             ("0", "0000000000000000"),
@@ -1569,8 +1572,22 @@ mod tests {
     #[test]
     fn key_order_covers_special_values() {
         let ordered = [
-            "-Infinity", "-1e10", "-12.5", "-12.45", "-1", "-0.5", "-0.05", "0", "0.05", "0.5",
-            "1", "12.45", "12.5", "1e10", "Infinity", "NaN",
+            "-Infinity",
+            "-1e10",
+            "-12.5",
+            "-12.45",
+            "-1",
+            "-0.5",
+            "-0.05",
+            "0",
+            "0.05",
+            "0.5",
+            "1",
+            "12.45",
+            "12.5",
+            "1e10",
+            "Infinity",
+            "NaN",
         ];
         for w in ordered.windows(2) {
             let (a, b) = (n(w[0]), n(w[1]));
