@@ -916,7 +916,7 @@ fn parse_fields(input: &str, kind: Kind) -> Result<Parsed> {
     if let Some(pm) = meridian {
         let t = f.time.ok_or_else(|| syntax(name, input))?;
         let h = t / USECS_PER_HOUR;
-        if !(1..=12).contains(&h) && !(h == 0) {
+        if !(0..=12).contains(&h) {
             return Err(field_overflow(input));
         }
         let rest = t % USECS_PER_HOUR;
@@ -1627,7 +1627,7 @@ fn is_monotonic(unit: &str) -> bool {
 }
 
 fn infinite_part(unit: &str, negative: bool) -> Option<Part> {
-    is_monotonic(unit).then(|| Part {
+    is_monotonic(unit).then_some(Part {
         numeric: if negative {
             Numeric::NegInf
         } else {

@@ -1373,6 +1373,258 @@ mod tests {
         assert!(parse_binary(&[1, 2, 3], &DataType::Int4).is_err());
     }
 
+    fn text(s: &str, t: &DataType) -> Value {
+        parse_text(s, t).unwrap()
+    }
+
+    #[test]
+    fn numeric_casts_match_postgres() {
+        // Verified against PostgreSQL 15.
+        let n = DataType::Numeric(None);
+        let n52 = DataType::Numeric(Some((5, 2)));
+        let show = |v: Value, t: &DataType| v.to_text(t).unwrap();
+        let c = |v: Value, from: &DataType, to: &DataType| cast(v, from, to, true);
+        assert_eq!(
+            show(c(Value::Int(5), &DataType::Int4, &n52).unwrap(), &n52),
+            "5.00"
+        );
+        assert_eq!(
+            c(Value::Int(1000), &DataType::Int4, &n52).unwrap_err().code,
+            code::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            show(
+                c(Value::Float(1.0 / 3.0), &DataType::Float8, &n).unwrap(),
+                &n
+            ),
+            "0.333333333333333"
+        );
+        assert_eq!(
+            show(
+                c(Value::Float(0.1f32 as f64), &DataType::Float4, &n).unwrap(),
+                &n
+            ),
+            "0.1"
+        );
+        assert_eq!(
+            c(text("2.5", &n), &n, &DataType::Int4).unwrap(),
+            Value::Int(3)
+        );
+        assert_eq!(
+            c(text("-2.5", &n), &n, &DataType::Int2).unwrap(),
+            Value::Int(-3)
+        );
+        assert_eq!(
+            c(text("40000", &n), &n, &DataType::Int2)
+                .unwrap_err()
+                .message,
+            "smallint out of range"
+        );
+        assert_eq!(
+            c(text("1e400", &n), &n, &DataType::Float8)
+                .unwrap_err()
+                .code,
+            code::NUMERIC_VALUE_OUT_OF_RANGE
+        );
+        assert_eq!(
+            c(text("0.1", &n), &n, &DataType::Float8).unwrap(),
+            Value::Float(0.1)
+        );
+        assert_eq!(
+            show(
+                c(
+                    Value::Text("12.345".into()),
+                    &DataType::Text,
+                    &DataType::Numeric(Some((6, 1)))
+                )
+                .unwrap(),
+                &n
+            ),
+            "12.3"
+        );
+        let j = DataType::Jsonb;
+        assert_eq!(
+            c(text("5", &j), &j, &DataType::Int4).unwrap(),
+            Value::Int(5)
+        );
+        assert_eq!(
+            c(text("\"a\"", &j), &j, &DataType::Int4)
+                .unwrap_err()
+                .message,
+            "cannot cast jsonb string to type integer"
+        );
+        assert_eq!(
+            c(Value::Text("{\"a\" :1}".into()), &DataType::Json, &j).unwrap(),
+            text("{\"a\": 1}", &j)
+        );
+    }
+
+    #[test]
+    fn datetime_casts_match_postgres() {
+        // Verified against PostgreSQL 15.
+        let ts = DataType::Timestamp(None);
+        let tz = DataType::Timestamptz(None);
+        let show = |v: Value, t: &DataType| v.to_text(t).unwrap();
+        let c = |v: Value, from: &DataType, to: &DataType| cast(v, from, to, true).unwrap();
+        let d = text("2024-03-01", &DataType::Date);
+        assert_eq!(
+            show(c(d, &DataType::Date, &tz), &tz),
+            "2024-03-01 00:00:00+00"
+        );
+        let t = text("2024-03-01 12:34:56.789", &ts);
+        assert_eq!(
+            show(c(t.clone(), &ts, &DataType::Date), &DataType::Date),
+            "2024-03-01"
+        );
+        assert_eq!(
+            show(
+                c(t.clone(), &ts, &DataType::Time(None)),
+                &DataType::Time(None)
+            ),
+            "12:34:56.789"
+        );
+        assert_eq!(
+            show(c(t, &ts, &DataType::Timestamp(Some(0))), &ts),
+            "2024-03-01 12:34:57"
+        );
+        let iv = text("-1 day -01:00", &DataType::Interval);
+        assert_eq!(
+            show(
+                c(iv, &DataType::Interval, &DataType::Time(None)),
+                &DataType::Time(None)
+            ),
+            "23:00:00"
+        );
+        assert_eq!(
+            c(text("infinity", &ts), &ts, &DataType::Time(None)),
+            Value::Null
+        );
+        let arr = DataType::Array(Box::new(DataType::Int4));
+        let arr_t = DataType::Array(Box::new(DataType::Text));
+        assert_eq!(
+            show(c(text("{1,NULL}", &arr), &arr, &arr_t), &arr_t),
+            "{1,NULL}"
+        );
+    }
+
+    #[test]
+    fn cast_and_assignment_rules_follow_pg_cast() {
+        let n = DataType::Numeric(None);
+        let ts = DataType::Timestamp(None);
+        assert!(assignable(&DataType::Float8, &n));
+        assert!(assignable(&DataType::Timestamptz(None), &ts));
+        assert!(assignable(&ts, &DataType::Date));
+        assert!(assignable(&DataType::Json, &DataType::Jsonb));
+        assert!(!assignable(&DataType::Date, &DataType::Time(None)));
+        assert!(!assignable(&DataType::Uuid, &DataType::Int4));
+        assert!(castable(&DataType::Jsonb, &DataType::Int8));
+        assert!(!castable(&DataType::Int8, &DataType::Jsonb));
+        assert!(!castable(&DataType::Date, &DataType::Interval));
+        assert_eq!(DataType::common(&DataType::Int8, &n), Some(n.clone()));
+        assert_eq!(
+            DataType::common(&n, &DataType::Float4),
+            Some(DataType::Float4)
+        );
+        assert_eq!(
+            DataType::common(
+                &DataType::Numeric(Some((5, 2))),
+                &DataType::Numeric(Some((6, 1)))
+            ),
+            Some(n)
+        );
+        assert_eq!(
+            DataType::common(&DataType::Date, &DataType::Timestamptz(Some(3))),
+            Some(DataType::Timestamptz(None))
+        );
+        assert_eq!(DataType::common(&DataType::Json, &DataType::Jsonb), None);
+    }
+
+    #[test]
+    fn new_types_round_trip_in_binary() {
+        let cases = [
+            ("12.50", DataType::Numeric(None)),
+            ("2024-03-01", DataType::Date),
+            ("-infinity", DataType::Date),
+            ("12:34:56.789", DataType::Time(None)),
+            ("2024-03-01 12:34:56.789", DataType::Timestamp(None)),
+            ("2024-03-01 12:34:56.789+00", DataType::Timestamptz(None)),
+            ("1 year 2 mons -3 days 04:05:06", DataType::Interval),
+            ("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", DataType::Uuid),
+            ("{\"a\": [1, 2.5]}", DataType::Jsonb),
+            ("{\"a\" : 1}", DataType::Json),
+            ("{1,NULL,3}", DataType::Array(Box::new(DataType::Int8))),
+            ("{\"a b\",c}", DataType::Array(Box::new(DataType::Text))),
+            ("{2024-03-01}", DataType::Array(Box::new(DataType::Date))),
+        ];
+        for (s, t) in cases {
+            let v = text(s, &t);
+            let b = v.to_binary(&t).unwrap();
+            let back = parse_binary(&b, &t).unwrap();
+            assert_eq!(back.to_text(&t), v.to_text(&t), "{s}");
+        }
+        // PostgreSQL's date_send of 2024-03-01 and interval_send of '1 day'.
+        assert_eq!(
+            text("2024-03-01", &DataType::Date)
+                .to_binary(&DataType::Date)
+                .unwrap(),
+            8826i32.to_be_bytes()
+        );
+        assert_eq!(
+            text("1 day", &DataType::Interval)
+                .to_binary(&DataType::Interval)
+                .unwrap(),
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]
+        );
+        let arr_int = DataType::Array(Box::new(DataType::Int4));
+        let wrong = text("{1}", &DataType::Array(Box::new(DataType::Int8)))
+            .to_binary(&DataType::Array(Box::new(DataType::Int8)))
+            .unwrap();
+        assert_eq!(
+            parse_binary(&wrong, &arr_int).unwrap_err().code,
+            code::DATATYPE_MISMATCH
+        );
+        assert!(parse_binary(&[2, b'{', b'}'], &DataType::Jsonb).is_err());
+    }
+
+    #[test]
+    fn compare_orders_every_new_type() {
+        let n = DataType::Numeric(None);
+        assert_eq!(
+            compare(&text("1.0", &n), &text("1.00", &n)),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&Value::Int(2), &text("1.5", &n)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(&text("NaN", &n), &text("Infinity", &n)),
+            Some(Ordering::Greater)
+        );
+        let i = DataType::Interval;
+        assert_eq!(
+            compare(&text("1 mon", &i), &text("30 days", &i)),
+            Some(Ordering::Equal)
+        );
+        assert_eq!(
+            compare(&text("1 mon", &i), &text("31 days", &i)),
+            Some(Ordering::Less)
+        );
+        let a = DataType::Array(Box::new(DataType::Int4));
+        assert_eq!(
+            compare(&text("{1,2}", &a), &text("{1,2,3}", &a)),
+            Some(Ordering::Less)
+        );
+        assert_eq!(
+            compare(&text("{1,NULL}", &a), &text("{1,5}", &a)),
+            Some(Ordering::Greater)
+        );
+        assert_eq!(
+            compare(&text("{}", &a), &text("{1}", &a)),
+            Some(Ordering::Less)
+        );
+    }
+
     #[test]
     fn parsers_never_panic_on_odd_input() {
         for s in [
@@ -1386,6 +1638,15 @@ mod tests {
                 DataType::Float8,
                 DataType::Bytea,
                 DataType::Char(2),
+                DataType::Numeric(Some((5, 2))),
+                DataType::Date,
+                DataType::Time(Some(2)),
+                DataType::Timestamptz(None),
+                DataType::Interval,
+                DataType::Uuid,
+                DataType::Jsonb,
+                DataType::Json,
+                DataType::Array(Box::new(DataType::Int4)),
             ] {
                 let _ = parse_text(s, &t);
             }
