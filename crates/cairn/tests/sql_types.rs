@@ -50,6 +50,10 @@ fn run(s: &mut Session, sql: &str) -> Vec<String> {
             }
             Ok(ExecResult::Command { tag }) => out.push(tag),
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
+            Ok(ExecResult::CopyIn { .. }) => out.push("COPY IN".into()),
+            Ok(ExecResult::CopyOut { data, .. }) => {
+                out.push(String::from_utf8_lossy(&data).into_owned())
+            }
             Err(e) => out.push(format!("ERROR {} {}", e.code, e.message)),
         }
     }
