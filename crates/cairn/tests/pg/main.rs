@@ -8,3 +8,4 @@ mod drivers;
 mod psql;
 mod server;
 mod slt;
+mod types;
