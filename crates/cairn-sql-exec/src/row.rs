@@ -354,6 +354,14 @@ mod tests {
             b,
             vec![0x01, 0x01, 0x07, 0x05, 0x31, 0x32, 0x2e, 0x35, 0x30]
         );
+        // The other worked examples of docs/format/sql.md.
+        let arr = DataType::Array(Box::new(DataType::Int4));
+        let ta = table(&[(1, arr.clone())]);
+        let b = encode_row(&ta, &[parse_text("{1,NULL}", &arr).unwrap()]);
+        assert_eq!(b, vec![0x01, 0x01, 0x0b, 0x02, 0x03, 0x02, 0x00]);
+        let ti = table(&[(1, DataType::Interval)]);
+        let b = encode_row(&ti, &[parse_text("1 day", &DataType::Interval).unwrap()]);
+        assert_eq!(b, vec![0x01, 0x01, 0x08, 0x00, 0x02, 0x00]);
         // A NULL tag may only appear inside an array; an array count beyond the row fails.
         assert!(decode_row(&t, &[1, 1, 0]).is_err());
         assert!(decode_row(&t, &[1, 1, 11, 100, 3, 2]).is_err());
