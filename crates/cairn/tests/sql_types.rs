@@ -201,6 +201,10 @@ const SELECT_CASES: &[(&str, &[&str])] = &[
         &["{1.5,2}|{2024-01-01}|{1,2}|{1,2}|{\"\\\\x01\"}|{\"{\\\"a\\\": 1}\"}|integer[]|numeric[]"],
     ),
     (
+        "SELECT timestamp '2024-01-01' + '1 day', date '2024-01-01' - '2023-12-01', interval '1 day' * '2', '1 day' + interval '1 hour'",
+        &["2024-01-02 00:00:00|31|2 days|1 day 01:00:00"],
+    ),
+    (
         "SELECT CAST(5 AS numeric(3,1)), '1.5'::decimal(4,2), 12::numeric, 123.456::numeric(10,0)",
         &["5.0|1.50|12|123"],
     ),
@@ -244,6 +248,16 @@ const SELECT_CASES: &[(&str, &[&str])] = &[
 
 /// `(statement, SQLSTATE, message)` as PostgreSQL 15.18 reports them.
 const ERROR_CASES: &[(&str, &str, &str)] = &[
+    (
+        "SELECT date '2024-01-01' + '1 day'",
+        "42725",
+        "operator is not unique: date + unknown",
+    ),
+    (
+        "SELECT now() - '1 day'",
+        "22007",
+        "invalid input syntax for type timestamp with time zone: \"1 day\"",
+    ),
     (
         "SELECT 999.995::numeric(5,2)",
         "22003",

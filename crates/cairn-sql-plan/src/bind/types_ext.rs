@@ -252,6 +252,23 @@ impl Binder<'_> {
         {
             return Ok(Err((l, r)));
         }
+        // date + unknown: date + integer, date + interval and date + time all fit.
+        if op == BinaryOp::Add
+            && matches!(
+                (&lt, &rt),
+                (DataType::Date, DataType::Unknown) | (DataType::Unknown, DataType::Date)
+            )
+        {
+            return Err(SqlError::new(
+                "42725",
+                format!(
+                    "operator is not unique: {} + {}",
+                    lt.short_name(),
+                    rt.short_name()
+                ),
+            )
+            .with_hint("Could not choose a best candidate operator. You might need to add explicit type casts."));
+        }
         // An unknown literal takes the other side's type where `T op T` exists, else interval.
         let unknown_as = |other: &DataType| match (op, other) {
             (BinaryOp::Sub, t) if t.is_datetime() || matches!(t, DataType::Time(_)) => t.clone(),
