@@ -52,7 +52,7 @@ fn run(s: &mut Session, sql: &str) -> Vec<String> {
             Ok(ExecResult::Empty) => out.push("EMPTY".into()),
             Ok(ExecResult::CopyIn { .. }) => out.push("COPY IN".into()),
             Ok(ExecResult::CopyOut { data, .. }) => {
-                out.push(String::from_utf8_lossy(&data).into_owned())
+                out.push(String::from_utf8_lossy(&data.concat()).into_owned())
             }
             Err(e) => out.push(format!("ERROR {} {}", e.code, e.message)),
         }
