@@ -29,9 +29,11 @@ pub const NESTING_DEPTH_MAX: usize = 500;
 /// nesting beyond [`NESTING_DEPTH_MAX`] is 54001.
 pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let sql = vacuum_forms(sql);
+    let sql = copy_boolean_options(&sql);
     sqlparser::parser::Parser::new(&dialect)
         .with_recursion_limit(NESTING_DEPTH_MAX)
-        .try_with_sql(sql)
+        .try_with_sql(&sql)
         .and_then(|mut p| p.parse_statements())
         .map_err(|e| {
             if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
@@ -50,3 +52,85 @@ pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
 }
 
 pub use sqlparser::ast;
+
+/// VACUUM is accepted and does nothing (storage reclaims space in compaction). sqlparser
+/// rejects PostgreSQL's `VACUUM [FULL] [ANALYZE] table` and `VACUUM (options)` forms, which
+/// pgbench and maintenance scripts send, so a leading VACUUM statement (up to its `;`) is
+/// reduced to the bare `VACUUM` it parses.
+fn vacuum_forms(sql: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = sql.trim_start();
+    let is_vacuum = trimmed
+        .get(..6)
+        .is_some_and(|w| w.eq_ignore_ascii_case("vacuum"))
+        && trimmed[6..]
+            .chars()
+            .next()
+            .is_none_or(|c| c.is_whitespace() || c == ';' || c == '(');
+    if !is_vacuum {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    match trimmed.find(';') {
+        Some(i) => std::borrow::Cow::Owned(format!("VACUUM{}", &trimmed[i..])),
+        None => std::borrow::Cow::Borrowed("VACUUM"),
+    }
+}
+
+/// PostgreSQL accepts `on`/`off` for COPY's boolean options (`WITH (FREEZE on)`, which
+/// pgbench sends); sqlparser takes only `true`/`false`. Rewrites those two words after
+/// `FREEZE` and `HEADER` in statements that start with COPY; everything else is untouched.
+fn copy_boolean_options(sql: &str) -> std::borrow::Cow<'_, str> {
+    let trimmed = sql.trim_start();
+    if !trimmed
+        .get(..4)
+        .is_some_and(|w| w.eq_ignore_ascii_case("copy"))
+    {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let words: Vec<&str> = sql
+        .split_inclusive(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')')
+        .collect();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut prev_option = false;
+    for w in words {
+        let core =
+            w.trim_end_matches(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')');
+        let tail = &w[core.len()..];
+        let lower = core.to_ascii_lowercase();
+        if prev_option && (lower == "on" || lower == "off") {
+            out.push_str(if lower == "on" { "true" } else { "false" });
+            out.push_str(tail);
+        } else {
+            out.push_str(w);
+        }
+        if !core.is_empty() {
+            prev_option = lower == "freeze" || lower == "header";
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn copy_on_off_options_parse() {
+        assert_eq!(
+            super::copy_boolean_options("copy t from stdin with (freeze on)"),
+            "copy t from stdin with (freeze true)"
+        );
+        assert_eq!(
+            super::copy_boolean_options("COPY t TO STDOUT (FORMAT csv, HEADER off)"),
+            "COPY t TO STDOUT (FORMAT csv, HEADER false)"
+        );
+        assert_eq!(
+            super::copy_boolean_options("select 'freeze on'"),
+            "select 'freeze on'"
+        );
+        assert!(super::parse("copy pgbench_accounts from stdin with (freeze on)").is_ok());
+        assert_eq!(
+            super::parse("vacuum analyze pgbench_branches; select 1").map(|v| v.len()),
+            Ok(2)
+        );
+        assert!(super::parse("VACUUM (ANALYZE) t").is_ok());
+        assert!(super::parse("vacuumx").is_err());
+    }
+}
