@@ -6,8 +6,12 @@ set -euo pipefail
 dest=$1
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 stamp="$dest/.installed-v1"
-if [ -f "$stamp" ]; then exit 0; fi
 mkdir -p "$dest"
+# Test binaries run their tests in parallel: one installs, the others wait for it.
+exec 9>"$dest/.lock"
+flock 9
+if [ -f "$stamp" ]; then exit 0; fi
+rm -rf "$dest/venv" "$dest/node"
 python3 -m venv "$dest/venv"
 "$dest/venv/bin/pip" install -q --disable-pip-version-check -r "$here/requirements.txt"
 mkdir -p "$dest/node"
