@@ -391,6 +391,7 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                         name: iname.clone(),
                         columns: cols,
                         unique: true,
+                        constraint: true,
                     };
                     t.next_index_id += 1;
                     index::backfill(txn, &t, &idx)?;

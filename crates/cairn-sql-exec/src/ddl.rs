@@ -95,6 +95,7 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
             name: format!("{name}_pkey"),
             columns: Vec::new(),
             unique: true,
+            constraint: true,
         },
         indexes: Vec::new(),
         checks: Vec::new(),
@@ -313,6 +314,7 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
             name: iname.clone(),
             columns,
             unique: true,
+            constraint: true,
         };
         table.next_index_id += 1;
         index_names.push(iname);
@@ -547,6 +549,7 @@ pub fn create_index(txn: &mut dyn KvTxn, db: &DatabaseDesc, ci: &ast::CreateInde
         name: name.clone(),
         columns,
         unique: ci.unique,
+        constraint: false,
     };
     table.next_index_id += 1;
     crate::index::backfill(txn, &table, &idx)?;

@@ -262,6 +262,7 @@ mod tests {
                     descending: false,
                 }],
                 unique: true,
+                constraint: true,
             },
             indexes: vec![],
             checks: vec![],

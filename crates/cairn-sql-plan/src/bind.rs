@@ -34,6 +34,12 @@ pub trait SessionInfo {
     fn current_database(&self) -> String;
     fn current_user(&self) -> String;
     fn server_version(&self) -> String;
+
+    /// Every setting with its value, for `current_setting()` and `pg_settings` (none by
+    /// default: contexts without a session, such as stored expressions).
+    fn settings(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// Folds an identifier as PostgreSQL does (invariant 1).

@@ -51,6 +51,11 @@ pub struct IndexDef {
     pub name: String,
     pub columns: Vec<IndexColumn>,
     pub unique: bool,
+    /// Made by a PRIMARY KEY or UNIQUE constraint rather than by CREATE [UNIQUE] INDEX, so
+    /// the catalog lists a constraint for it (`pg_constraint`, psql's "UNIQUE CONSTRAINT").
+    /// Descriptors written before this field existed read as `false`.
+    #[serde(default)]
+    pub constraint: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -124,5 +129,11 @@ pub trait Catalog {
     fn view(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<ViewDef>>> {
         let _ = (schema, name);
         Ok(None)
+    }
+
+    /// The OID of the relation `schema.name` (table, index, sequence or catalog table), for
+    /// `'name'::regclass`. The default knows tables only.
+    fn relation_oid(&self, schema: Option<&str>, name: &str) -> Result<Option<u32>> {
+        Ok(self.table(schema, name)?.map(|t| t.id))
     }
 }

@@ -11,11 +11,13 @@
 
 pub mod bind;
 pub mod catalog;
+pub mod deparse;
 pub mod error;
 pub mod explain;
 pub mod expr;
 pub mod plan;
 pub mod rules;
+pub mod systypes;
 pub mod types;
 
 pub use error::{code, Result, SqlError};

@@ -349,6 +349,7 @@ mod tests {
                     descending: false,
                 }],
                 unique: true,
+                constraint: true,
             },
             indexes: vec![],
             checks: vec![],

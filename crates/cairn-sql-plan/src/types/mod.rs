@@ -37,6 +37,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{code, Result, SqlError};
+use crate::systypes::SysType;
 pub use datetime::Interval;
 pub use json::Jsonb;
 pub use numeric::Numeric;
@@ -103,6 +104,8 @@ pub enum DataType {
     /// `char(n)` (blank-padded to n characters).
     Char(u32),
     Bytea,
+    /// A system-catalog type (`oid`, `name`, `"char"`, `regclass`, ...): `systypes`.
+    Sys(SysType),
     /// A string literal or NULL whose type the context has not fixed yet (PostgreSQL's
     /// `unknown`). Sent to clients as `text`.
     Unknown,
@@ -137,6 +140,7 @@ impl DataType {
             DataType::Varchar(_) => oid::VARCHAR,
             DataType::Char(_) => oid::BPCHAR,
             DataType::Bytea => oid::BYTEA,
+            DataType::Sys(s) => s.oid(),
             DataType::Numeric(_) => oid::NUMERIC,
             DataType::Date => oid::DATE,
             DataType::Time(_) => oid::TIME,
@@ -165,6 +169,7 @@ impl DataType {
                 DataType::Uuid => oid::UUID_ARRAY,
                 DataType::Jsonb => oid::JSONB_ARRAY,
                 DataType::Json => oid::JSON_ARRAY,
+                DataType::Sys(s) => s.array_oid(),
                 _ => oid::TEXT_ARRAY,
             },
         }
@@ -180,7 +185,7 @@ impl DataType {
             oid::INT8 => DataType::Int8,
             oid::FLOAT4 => DataType::Float4,
             oid::FLOAT8 => DataType::Float8,
-            oid::TEXT | oid::NAME => DataType::Text,
+            oid::TEXT => DataType::Text,
             oid::VARCHAR => DataType::Varchar(None),
             oid::BPCHAR => DataType::Char(1),
             oid::BYTEA => DataType::Bytea,
@@ -213,7 +218,11 @@ impl DataType {
             oid::UUID_ARRAY => array(DataType::Uuid),
             oid::JSONB_ARRAY => array(DataType::Jsonb),
             oid::JSON_ARRAY => array(DataType::Json),
-            _ => return None,
+            _ => {
+                return SysType::from_oid(type_oid)
+                    .map(DataType::Sys)
+                    .or_else(|| SysType::from_array_oid(type_oid).map(|s| array(DataType::Sys(s))))
+            }
         })
     }
 
@@ -229,6 +238,7 @@ impl DataType {
             | DataType::Timestamp(_)
             | DataType::Timestamptz(_) => 8,
             DataType::Interval | DataType::Uuid => 16,
+            DataType::Sys(s) => s.type_len(),
             _ => -1,
         }
     }
@@ -265,6 +275,7 @@ impl DataType {
             DataType::Varchar(Some(n)) => format!("character varying({n})"),
             DataType::Char(n) => format!("character({n})"),
             DataType::Bytea => "bytea".into(),
+            DataType::Sys(s) => s.sql_name().into(),
             DataType::Unknown => "unknown".into(),
             DataType::Numeric(None) => "numeric".into(),
             DataType::Numeric(Some((p, s))) => format!("numeric({p},{s})"),
@@ -293,6 +304,7 @@ impl DataType {
             DataType::Varchar(_) => "character varying",
             DataType::Char(_) => "character",
             DataType::Bytea => "bytea",
+            DataType::Sys(s) => s.sql_name(),
             DataType::Unknown => "unknown",
             DataType::Numeric(_) => "numeric",
             DataType::Date => "date",
@@ -323,6 +335,7 @@ impl DataType {
                 DataType::Uuid => "uuid[]",
                 DataType::Jsonb => "jsonb[]",
                 DataType::Json => "json[]",
+                DataType::Sys(s) => s.array_sql_name(),
                 _ => "anyarray",
             },
         }
@@ -345,7 +358,7 @@ impl DataType {
         matches!(
             self,
             DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown
-        )
+        ) || matches!(self, DataType::Sys(s) if s.is_string())
     }
 
     /// date, timestamp, timestamptz (the types that implicitly convert into each other).
@@ -410,6 +423,9 @@ impl DataType {
                 DataType::common(x, y).map(|t| DataType::Array(Box::new(t)))
             }
             _ => {
+                if let Some(t) = crate::systypes::common(a, b) {
+                    return Some(t);
+                }
                 if a.unconstrained() == b.unconstrained() {
                     // Same type, different modifiers: the unconstrained type.
                     return Some(a.unconstrained());
@@ -476,6 +492,9 @@ impl Value {
 
     /// PostgreSQL's text output of this value as type `ty`; `None` for NULL.
     pub fn to_text(&self, ty: &DataType) -> Option<String> {
+        if let DataType::Sys(s) = ty {
+            return s.to_text(self);
+        }
         Some(match self {
             Value::Null => return None,
             Value::Bool(b) => if *b { "t" } else { "f" }.to_string(),
@@ -509,6 +528,9 @@ impl Value {
 
     /// PostgreSQL's binary (`typsend`) output of this value as type `ty`; `None` for NULL.
     pub fn to_binary(&self, ty: &DataType) -> Option<Vec<u8>> {
+        if let DataType::Sys(s) = ty {
+            return s.to_binary(self);
+        }
         Some(match (self, ty) {
             (Value::Null, _) => return None,
             (Value::Bool(b), _) => vec![*b as u8],
@@ -614,6 +636,7 @@ pub fn parse_text(input: &str, ty: &DataType) -> Result<Value> {
 /// `today`, `tomorrow` and `yesterday`.
 pub fn parse_text_at(input: &str, ty: &DataType, now: Option<i64>) -> Result<Value> {
     match ty {
+        DataType::Sys(s) => s.parse_text(input),
         DataType::Bool => parse_bool(input).map(Value::Bool),
         DataType::Int2 | DataType::Int4 | DataType::Int8 => {
             let t = input.trim();
@@ -755,6 +778,7 @@ pub fn parse_binary(input: &[u8], ty: &DataType) -> Result<Value> {
             Value::Float(f32::from_be_bytes(input.try_into().map_err(|_| bad())?) as f64)
         }
         DataType::Float8 => Value::Float(f64::from_be_bytes(input.try_into().map_err(|_| bad())?)),
+        DataType::Sys(s) => return s.parse_binary(input),
         DataType::Bytea => Value::Bytes(input.to_vec()),
         DataType::Text | DataType::Varchar(_) | DataType::Char(_) | DataType::Unknown => {
             return parse_text(text()?, ty);
@@ -939,6 +963,9 @@ pub fn cast_at(
     );
     if from == to && !modifies {
         return Ok(v);
+    }
+    if let Some(r) = crate::systypes::cast(&v, from, to) {
+        return r;
     }
     match (v, to) {
         (Value::Text(s), DataType::Text) if from != &DataType::Json => Ok(Value::Text(s)),
@@ -1161,6 +1188,7 @@ pub fn castable(from: &DataType, to: &DataType) -> bool {
         || (f == DataType::Interval && matches!(t, DataType::Time(_)))
         || (f == DataType::Json && t == DataType::Jsonb)
         || (f == DataType::Jsonb && (t == DataType::Json || t == DataType::Bool || to.is_numeric()))
+        || crate::systypes::castable(from, to)
         || match (from, to) {
             (DataType::Array(a), DataType::Array(b)) => castable(a, b),
             _ => false,
@@ -1186,6 +1214,7 @@ pub fn assignable(from: &DataType, to: &DataType) -> bool {
         || (f == DataType::Interval && matches!(t, DataType::Time(_)))
         || (f == DataType::Json && t == DataType::Jsonb)
         || (f == DataType::Jsonb && t == DataType::Json)
+        || crate::systypes::assignable(from, to)
         || match (from, to) {
             (DataType::Array(a), DataType::Array(b)) => assignable(a, b),
             _ => false,
