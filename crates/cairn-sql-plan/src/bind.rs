@@ -73,6 +73,9 @@ pub fn object_name(name: &ast::ObjectName) -> Result<(Option<String>, String)> {
 
 /// Maps a SQL type name to a Cairn type (0A000 for types Cairn lacks).
 pub fn data_type(t: &ast::DataType) -> Result<DataType> {
+    if let Some(sys) = pg_ext::data_type_pg(t)? {
+        return Ok(sys);
+    }
     use ast::DataType as T;
     let char_len = |l: &Option<ast::CharacterLength>| -> Result<Option<u32>> {
         match l {
@@ -319,6 +322,7 @@ impl<'a> Binder<'a> {
         let mut bound = match stmt {
             ast::Statement::Query(q) => {
                 let plan = self.bind_query(q)?;
+                let plan = self.name_reg_outputs(plan);
                 let columns = plan.schema().into_iter().filter(|c| !c.hidden).collect();
                 Bound::Query { plan, columns }
             }
@@ -1773,6 +1777,9 @@ impl<'a> Binder<'a> {
                 });
             }
         }
+        if let Some(pg) = self.bind_expr_pg(e, scope)? {
+            return Ok(pg);
+        }
         use ast::Expr as E;
         match e {
             E::Identifier(id) => self.column_ref(None, &ident_name(id), scope),
@@ -3032,6 +3039,9 @@ fn rename(plan: Plan, qualifier: &str, columns: &[ast::TableAliasColumnDef]) -> 
         schema: out,
     })
 }
+
+mod pg_ext;
+pub use pg_ext::split_qualified_name;
 
 /// Parses one SQL expression (stored DEFAULT and CHECK texts).
 pub fn parse_expr(sql: &str) -> Result<ast::Expr> {

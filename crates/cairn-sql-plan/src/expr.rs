@@ -128,6 +128,9 @@ pub enum Func {
     Right,
     Repeat,
     Reverse,
+    /// Catalog and introspection functions and the regular-expression operators
+    /// (`expr::pg_functions`).
+    Pg(PgFunc),
     /// A constant the session knows (`version()`, `current_database()`, ...), already
     /// resolved by the binder into argument 0.
     SessionConstant,
@@ -825,6 +828,7 @@ fn eval_func(
             return Ok(Value::Text(out));
         }
         Func::SessionConstant => return eval_arg(args, 0, row, ctx),
+        Func::Pg(f) => return pg_functions::eval(f, args, row, ctx),
         Func::NextVal | Func::CurrVal | Func::SetVal | Func::LastVal => {
             let mut vals = Vec::with_capacity(args.len());
             for a in args {
@@ -1005,6 +1009,7 @@ fn eval_func(
             Value::Text(s.repeat(n))
         }
         Func::Reverse => Value::Text(text(0)?.chars().rev().collect()),
+        Func::Pg(_) => unreachable_func(func)?,
         Func::Coalesce
         | Func::NullIf
         | Func::Greatest
@@ -1028,6 +1033,9 @@ fn eval_arg(args: &[Expr], i: usize, row: &[Value], ctx: &EvalContext) -> Result
         .ok_or_else(|| SqlError::internal("missing function argument"))?
         .eval(row, ctx)
 }
+
+pub mod pg_functions;
+pub use pg_functions::PgFunc;
 
 #[cfg(test)]
 mod tests {

@@ -439,6 +439,186 @@ pub fn castable(from: &DataType, to: &DataType) -> bool {
         )
 }
 
+/// OIDs of the schemas Cairn has (`pg_namespace.oid`): PostgreSQL's fixed ones for
+/// `pg_catalog` and `public`, and PostgreSQL 15.18's initdb value for `information_schema`.
+pub mod namespace {
+    pub const PG_CATALOG: u32 = 11;
+    pub const PUBLIC: u32 = 2200;
+    pub const INFORMATION_SCHEMA: u32 = 13207;
+
+    /// `(oid, name)` of every schema.
+    pub const ALL: &[(u32, &str)] = &[
+        (PG_CATALOG, "pg_catalog"),
+        (PUBLIC, "public"),
+        (INFORMATION_SCHEMA, "information_schema"),
+    ];
+
+    pub fn name(oid: u32) -> Option<&'static str> {
+        ALL.iter().find(|(o, _)| *o == oid).map(|(_, n)| *n)
+    }
+
+    pub fn oid(name: &str) -> Option<u32> {
+        ALL.iter().find(|(_, n)| *n == name).map(|(o, _)| *o)
+    }
+}
+
+/// One row of `pg_type` for a type Cairn has (PostgreSQL 15's values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TypeEntry {
+    pub oid: u32,
+    pub name: String,
+    pub len: i16,
+    pub by_value: bool,
+    /// `typtype`: `b` base, `p` pseudo-type.
+    pub kind: char,
+    pub category: char,
+    pub preferred: bool,
+    pub elem: u32,
+    pub array: u32,
+    pub input: &'static str,
+    pub output: &'static str,
+    pub receive: &'static str,
+    pub send: &'static str,
+    pub align: char,
+    pub storage: char,
+    pub collation: u32,
+}
+
+/// `(oid, typname, typlen, typbyval, typcategory, typispreferred, typelem, typarray, in, out,
+/// recv, send, typalign, typstorage, typcollation)` of the base types, from PostgreSQL 15.
+#[expect(
+    clippy::type_complexity,
+    reason = "a literal table, one tuple per pg_type row"
+)]
+const BASE_TYPES: &[(
+    u32,
+    &str,
+    i16,
+    bool,
+    char,
+    bool,
+    u32,
+    u32,
+    &str,
+    &str,
+    &str,
+    &str,
+    char,
+    char,
+    u32,
+)] = &[
+    (16, "bool", 1, true, 'B', true, 0, 1000, "boolin", "boolout", "boolrecv", "boolsend", 'c', 'p', 0),
+    (17, "bytea", -1, false, 'U', false, 0, 1001, "byteain", "byteaout", "bytearecv", "byteasend", 'i', 'x', 0),
+    (18, "char", 1, true, 'Z', false, 0, 1002, "charin", "charout", "charrecv", "charsend", 'c', 'p', 0),
+    (19, "name", 64, false, 'S', false, 18, 1003, "namein", "nameout", "namerecv", "namesend", 'c', 'p', 950),
+    (20, "int8", 8, true, 'N', false, 0, 1016, "int8in", "int8out", "int8recv", "int8send", 'd', 'p', 0),
+    (21, "int2", 2, true, 'N', false, 0, 1005, "int2in", "int2out", "int2recv", "int2send", 's', 'p', 0),
+    (22, "int2vector", -1, false, 'A', false, 21, 1006, "int2vectorin", "int2vectorout", "int2vectorrecv", "int2vectorsend", 'i', 'p', 0),
+    (23, "int4", 4, true, 'N', false, 0, 1007, "int4in", "int4out", "int4recv", "int4send", 'i', 'p', 0),
+    (24, "regproc", 4, true, 'N', false, 0, 1008, "regprocin", "regprocout", "regprocrecv", "regprocsend", 'i', 'p', 0),
+    (25, "text", -1, false, 'S', true, 0, 1009, "textin", "textout", "textrecv", "textsend", 'i', 'x', 100),
+    (26, "oid", 4, true, 'N', true, 0, 1028, "oidin", "oidout", "oidrecv", "oidsend", 'i', 'p', 0),
+    (28, "xid", 4, true, 'U', false, 0, 1011, "xidin", "xidout", "xidrecv", "xidsend", 'i', 'p', 0),
+    (30, "oidvector", -1, false, 'A', false, 26, 1013, "oidvectorin", "oidvectorout", "oidvectorrecv", "oidvectorsend", 'i', 'p', 0),
+    (194, "pg_node_tree", -1, false, 'Z', false, 0, 0, "pg_node_tree_in", "pg_node_tree_out", "pg_node_tree_recv", "pg_node_tree_send", 'i', 'x', 100),
+    (700, "float4", 4, true, 'N', false, 0, 1021, "float4in", "float4out", "float4recv", "float4send", 'i', 'p', 0),
+    (701, "float8", 8, true, 'N', true, 0, 1022, "float8in", "float8out", "float8recv", "float8send", 'd', 'p', 0),
+    (705, "unknown", -2, false, 'X', false, 0, 0, "unknownin", "unknownout", "unknownrecv", "unknownsend", 'c', 'p', 0),
+    (1033, "aclitem", 12, false, 'U', false, 0, 1034, "aclitemin", "aclitemout", "-", "-", 'i', 'p', 0),
+    (1042, "bpchar", -1, false, 'S', false, 0, 1014, "bpcharin", "bpcharout", "bpcharrecv", "bpcharsend", 'i', 'x', 100),
+    (1043, "varchar", -1, false, 'S', false, 0, 1015, "varcharin", "varcharout", "varcharrecv", "varcharsend", 'i', 'x', 100),
+    (2205, "regclass", 4, true, 'N', false, 0, 2210, "regclassin", "regclassout", "regclassrecv", "regclasssend", 'i', 'p', 0),
+    (2206, "regtype", 4, true, 'N', false, 0, 2211, "regtypein", "regtypeout", "regtyperecv", "regtypesend", 'i', 'p', 0),
+    (4089, "regnamespace", 4, true, 'N', false, 0, 4090, "regnamespacein", "regnamespaceout", "regnamespacerecv", "regnamespacesend", 'i', 'p', 0),
+    (4096, "regrole", 4, true, 'N', false, 0, 4097, "regrolein", "regroleout", "regrolerecv", "regrolesend", 'i', 'p', 0),
+];
+
+/// Every `pg_type` row: the base types and, for each with an array type, that array type
+/// (`_int4`, ...), in OID order.
+pub fn type_entries() -> Vec<TypeEntry> {
+    let mut out = Vec::with_capacity(BASE_TYPES.len() * 2);
+    for &(oid, name, len, by_value, category, preferred, elem, array, input, output, receive, send, align, storage, collation) in BASE_TYPES {
+        out.push(TypeEntry {
+            oid,
+            name: name.to_string(),
+            len,
+            by_value,
+            kind: if oid == crate::types::oid::UNKNOWN { 'p' } else { 'b' },
+            category,
+            preferred,
+            elem,
+            array,
+            input,
+            output,
+            receive,
+            send,
+            align,
+            storage,
+            collation,
+        });
+        if array != 0 {
+            out.push(TypeEntry {
+                oid: array,
+                name: format!("_{name}"),
+                len: -1,
+                by_value: false,
+                kind: 'b',
+                category: 'A',
+                preferred: false,
+                elem: oid,
+                array: 0,
+                input: "array_in",
+                output: "array_out",
+                receive: "array_recv",
+                send: "array_send",
+                align: if align == 'd' { 'd' } else { 'i' },
+                storage: 'x',
+                collation,
+            });
+        }
+    }
+    out.sort_by_key(|t| t.oid);
+    out
+}
+
+/// PostgreSQL's `format_type(type_oid, typmod)`: the SQL name of a type with its modifier
+/// (`character varying(10)`, `integer[]`); `typmod = None` is the one-argument form
+/// (`character` rather than `bpchar`). Unknown OIDs print as `???`, OID 0 as `-`.
+pub fn format_type(type_oid: u32, typmod: Option<i32>) -> String {
+    if type_oid == 0 {
+        return "-".into();
+    }
+    let len = |t: i32| (t >= 4).then(|| t - 4);
+    match type_oid {
+        oid::BPCHAR => {
+            return match typmod {
+                None => "character".into(),
+                Some(t) => match len(t) {
+                    Some(n) => format!("character({n})"),
+                    None => "bpchar".into(),
+                },
+            }
+        }
+        oid::VARCHAR => {
+            return match typmod.and_then(len) {
+                Some(n) => format!("character varying({n})"),
+                None => "character varying".into(),
+            }
+        }
+        _ => {}
+    }
+    if let Some(t) = DataType::from_oid(type_oid) {
+        return t.sql_name();
+    }
+    match type_entries()
+        .into_iter()
+        .find(|e| e.oid == type_oid && e.category == 'A' && e.name.starts_with('_'))
+    {
+        Some(e) => format!("{}[]", format_type(e.elem, typmod)),
+        None => "???".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,5 +716,24 @@ mod tests {
                 let _ = t.parse_binary(s.as_bytes());
             }
         }
+    }
+
+    #[test]
+    fn format_type_matches_postgres() {
+        assert_eq!(format_type(23, Some(-1)), "integer");
+        assert_eq!(format_type(1043, Some(104)), "character varying(100)");
+        assert_eq!(format_type(1043, None), "character varying");
+        assert_eq!(format_type(1042, Some(7)), "character(3)");
+        assert_eq!(format_type(1042, Some(-1)), "bpchar");
+        assert_eq!(format_type(1042, None), "character");
+        assert_eq!(format_type(18, None), "\"char\"");
+        assert_eq!(format_type(1007, Some(-1)), "integer[]");
+        assert_eq!(format_type(1015, Some(14)), "character varying(10)[]");
+        assert_eq!(format_type(701, None), "double precision");
+        assert_eq!(format_type(0, None), "-");
+        assert_eq!(format_type(99999, None), "???");
+        let types = type_entries();
+        assert!(types.windows(2).all(|w| w[0].oid < w[1].oid), "sorted, unique");
+        assert!(types.iter().any(|t| t.oid == 1007 && t.name == "_int4" && t.elem == 23));
     }
 }
