@@ -241,6 +241,16 @@ pub fn role(txn: &mut dyn KvTxn, name: &str) -> Result<Option<RoleDesc>> {
     }
 }
 
+/// Every role, in name order.
+pub fn roles(txn: &mut dyn KvTxn) -> Result<Vec<RoleDesc>> {
+    let (start, end) = keys::index_span(keys::ROLE_TABLE, 1);
+    let mut out = Vec::new();
+    for (_, v) in txn.scan(&start, &end, usize::MAX, false)? {
+        out.push(serde_json::from_slice(&v).map_err(|e| corrupt("role", e))?);
+    }
+    Ok(out)
+}
+
 pub fn write_role(txn: &mut dyn KvTxn, r: &RoleDesc) -> Result<()> {
     let bytes = serde_json::to_vec(r).map_err(|e| SqlError::internal(e.to_string()))?;
     txn.put(&keys::role_key(&r.name), &bytes)
@@ -336,6 +346,13 @@ impl Catalog for TxnCatalog<'_> {
     }
 
     fn table(&self, schema: Option<&str>, name: &str) -> Result<Option<Arc<TableDef>>> {
+        // pg_catalog is searched first, as PostgreSQL does when it is not on the search path.
+        if let Some(t) = crate::pg_catalog::lookup(schema, name) {
+            return Ok(Some(t));
+        }
+        if schema.is_some_and(crate::pg_catalog::is_catalog_schema) {
+            return Ok(None);
+        }
         let schema = schema.unwrap_or(PUBLIC_SCHEMA).to_string();
         let key = (schema.clone(), name.to_string());
         if let Some(hit) = self.cache.borrow().get(&key) {
@@ -345,5 +362,31 @@ impl Catalog for TxnCatalog<'_> {
         let t = table(&mut **txn, self.database_id, &schema, name)?.map(Arc::new);
         self.cache.borrow_mut().insert(key, t.clone());
         Ok(t)
+    }
+
+    fn relation_oid(&self, schema: Option<&str>, name: &str) -> Result<Option<u32>> {
+        if let Some(t) = crate::pg_catalog::lookup(schema, name) {
+            return Ok(Some(t.id));
+        }
+        if !matches!(schema, None | Some(PUBLIC_SCHEMA)) {
+            return Ok(None);
+        }
+        let mut txn = self.txn.borrow_mut();
+        match lookup_name(&mut **txn, self.database_id, PUBLIC_SCHEMA, name)? {
+            Some(NameEntry::Object(id)) => return Ok(Some(id)),
+            Some(NameEntry::Index { table_id, index_id }) => {
+                return Ok(crate::pg_catalog::index_oid(table_id, index_id))
+            }
+            None => {}
+        }
+        // Primary-key indexes have no namespace entry of their own.
+        for d in objects_in(&mut **txn, self.database_id)? {
+            if let Descriptor::Table(t) = d {
+                if t.has_declared_primary_key && t.primary.name == name {
+                    return Ok(crate::pg_catalog::index_oid(t.id, t.primary.id));
+                }
+            }
+        }
+        Ok(None)
     }
 }

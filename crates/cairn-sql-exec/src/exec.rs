@@ -65,8 +65,17 @@ impl Default for ExecLimits {
 /// borrows it only for the duration of one KV call).
 pub type TxnCell<'t> = RefCell<&'t mut dyn KvTxn>;
 
-/// Results of uncorrelated subqueries, computed once per statement, by plan address.
-pub type SubqueryCache = RefCell<HashMap<usize, Vec<Row>>>;
+/// What one statement computes once and reuses: the results of uncorrelated subqueries (by
+/// plan address) and its view of the system catalog (`pg_catalog::Snapshot`, built when a
+/// catalog table or function is first used).
+#[derive(Default)]
+pub struct StatementCache {
+    subqueries: RefCell<HashMap<usize, Vec<Row>>>,
+    pub(crate) catalog: RefCell<Option<std::rc::Rc<crate::pg_catalog::Snapshot>>>,
+}
+
+/// The per-statement cache under the name the session uses.
+pub type SubqueryCache = StatementCache;
 
 #[derive(Clone, Copy)]
 pub struct ExecCtx<'c, 't> {
@@ -104,6 +113,11 @@ impl ExecCtx<'_, '_> {
         )
     }
 
+    /// Evaluates `e` over `row` (for operators outside this module, such as catalog scans).
+    pub(crate) fn eval_row(&self, e: &Expr, row: &[Value]) -> Result<Value> {
+        self.eval(e, row)
+    }
+
     fn check_size(&self, n: usize) -> Result<()> {
         if n > self.limits.rows_max {
             return Err(SqlError::new(
@@ -127,19 +141,22 @@ impl SubqueryRunner for ExecCtx<'_, '_> {
     fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Row>> {
         let key = plan as *const Plan as usize;
         if outer.is_empty() {
-            if let Some(rows) = self.cache.borrow().get(&key) {
+            if let Some(rows) = self.cache.subqueries.borrow().get(&key) {
                 return Ok(rows.clone());
             }
         }
         let child = ExecCtx { outer, ..*self };
         let rows = run(plan, &child)?;
         if outer.is_empty() {
-            self.cache.borrow_mut().insert(key, rows.clone());
+            self.cache.subqueries.borrow_mut().insert(key, rows.clone());
         }
         Ok(rows)
     }
 
     fn call_host(&self, func: Func, args: &[Value]) -> Result<Value> {
+        if let Func::Pg(f) = func {
+            return crate::pg_catalog::call(self, f, args);
+        }
         if func == Func::LastVal {
             return self
                 .seq_session
@@ -405,6 +422,9 @@ fn scan(
     filter: Option<&Expr>,
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
+    if crate::pg_catalog::is_catalog_table(table.id) {
+        return crate::pg_catalog::scan(table, filter, cx);
+    }
     let index = match access {
         None => &table.primary,
         Some(a) if a.index_id == PRIMARY_INDEX_ID => &table.primary,
@@ -961,6 +981,11 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
         }
         Ok(())
     };
+    if let Bound::Insert { table, .. } | Bound::Update { table, .. } | Bound::Delete { table, .. } =
+        bound
+    {
+        crate::pg_catalog::check_writable(table)?;
+    }
     match bound {
         Bound::Query { .. } => Err(SqlError::internal("run_dml called with a query")),
         Bound::Insert {

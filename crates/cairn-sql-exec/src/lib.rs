@@ -18,6 +18,7 @@ pub mod exec;
 pub mod index;
 pub mod keys;
 pub mod kv;
+pub mod pg_catalog;
 pub mod row;
 pub mod sequence;
 pub mod session;

@@ -344,6 +344,7 @@ pub struct Session {
 struct Info<'a> {
     user: &'a str,
     db: &'a str,
+    settings: &'a BTreeMap<String, String>,
 }
 
 impl SessionInfo for Info<'_> {
@@ -355,6 +356,12 @@ impl SessionInfo for Info<'_> {
     }
     fn server_version(&self) -> String {
         SERVER_VERSION.to_string()
+    }
+    fn settings(&self) -> Vec<(String, String)> {
+        self.settings
+            .iter()
+            .map(|(k, v)| (display_name(k), v.clone()))
+            .collect()
     }
 }
 
@@ -525,6 +532,7 @@ impl Session {
         let info = Info {
             user: &self.user,
             db: &self.db.name,
+            settings: &self.settings,
         };
         let limits = self.engine.limits;
         let run = |txn: &mut dyn KvTxn| -> Result<()> {
@@ -592,6 +600,7 @@ impl Session {
         let info = Info {
             user: &self.user,
             db: &self.db.name,
+            settings: &self.settings,
         };
         let mut binder = Binder::new(&cat as &dyn Catalog, &info, Vec::new());
         let mut defaults = Vec::new();
@@ -759,6 +768,7 @@ impl Session {
         let info = Info {
             user: &self.user,
             db: &self.db.name,
+            settings: &self.settings,
         };
         let mut binder = Binder::new(&cat as &dyn Catalog, &info, hints);
         let bound = binder.bind_statement(stmt)?;
@@ -1067,6 +1077,7 @@ impl Session {
                 let info = Info {
                     user: &self.user,
                     db: &self.db.name,
+                    settings: &self.settings,
                 };
                 let limits = self.engine.limits;
                 match bound {
