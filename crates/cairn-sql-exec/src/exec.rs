@@ -281,6 +281,10 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Rename { input, .. } => run(input, cx),
+        Plan::ProjectSet { input, expand, .. } => {
+            let rows = run(input, cx)?;
+            project_set(rows, expand, cx)
+        }
         Plan::Aggregate {
             input,
             group_by,
@@ -294,32 +298,7 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             let mut rows = run(input, cx)?;
             rows.sort_by(|a, b| {
                 for k in keys {
-                    let (x, y) = (&a[k.column], &b[k.column]);
-                    let ord = match (x.is_null(), y.is_null()) {
-                        (true, true) => Ordering::Equal,
-                        (true, false) => {
-                            if k.nulls_first {
-                                Ordering::Less
-                            } else {
-                                Ordering::Greater
-                            }
-                        }
-                        (false, true) => {
-                            if k.nulls_first {
-                                Ordering::Greater
-                            } else {
-                                Ordering::Less
-                            }
-                        }
-                        _ => {
-                            let o = compare(x, y).unwrap_or(Ordering::Equal);
-                            if k.descending {
-                                o.reverse()
-                            } else {
-                                o
-                            }
-                        }
-                    };
+                    let ord = order_values(&a[k.column], &b[k.column], k.descending, k.nulls_first);
                     if ord != Ordering::Equal {
                         return ord;
                     }
@@ -396,6 +375,35 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             let l = run(left, cx)?;
             let r = run(right, cx)?;
             Ok(set_op(*kind, *all, l, r))
+        }
+    }
+}
+
+/// The order of two values under one ORDER BY key.
+fn order_values(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> Ordering {
+    match (x.is_null(), y.is_null()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => {
+            if nulls_first {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            }
+        }
+        (false, true) => {
+            if nulls_first {
+                Ordering::Greater
+            } else {
+                Ordering::Less
+            }
+        }
+        _ => {
+            let o = compare(x, y).unwrap_or(Ordering::Equal);
+            if descending {
+                o.reverse()
+            } else {
+                o
+            }
         }
     }
 }
@@ -533,6 +541,8 @@ enum AggState {
     MinMax(Option<Value>),
     Bool(Option<bool>),
     Str(Option<String>),
+    /// array_agg's values (`None` until the first row: no rows give NULL).
+    Array(Option<Vec<Value>>),
 }
 
 fn agg_init(a: &AggCall) -> AggState {
@@ -543,6 +553,7 @@ fn agg_init(a: &AggCall) -> AggState {
         AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
         AggFunc::BoolAnd | AggFunc::BoolOr => AggState::Bool(None),
         AggFunc::StringAgg => AggState::Str(None),
+        AggFunc::ArrayAgg => AggState::Array(None),
     }
 }
 
@@ -551,6 +562,11 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
         if let AggState::Count(n) = st {
             *n += 1;
         }
+        return Ok(());
+    }
+    if let AggState::Array(items) = st {
+        // array_agg keeps NULLs.
+        items.get_or_insert_with(Vec::new).push(v);
         return Ok(());
     }
     if v.is_null() {
@@ -620,6 +636,7 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
                 }
             }
         }
+        AggState::Array(_) => {}
     }
     Ok(())
 }
@@ -639,7 +656,38 @@ fn agg_final(st: AggState) -> Result<Value> {
         },
         AggState::Bool(b) => b.map_or(Value::Null, Value::Bool),
         AggState::Str(s) => s.map_or(Value::Null, Value::Text),
+        AggState::Array(items) => items.map_or(Value::Null, Value::Array),
     })
+}
+
+/// `Plan::ProjectSet`: expands the array columns at `expand` of each row in lockstep.
+fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    for row in rows {
+        let len = expand
+            .iter()
+            .map(|&i| match row.get(i) {
+                Some(Value::Array(items)) => items.len(),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0);
+        for k in 0..len {
+            let mut r = row.clone();
+            for &i in expand {
+                let v = match row.get(i) {
+                    Some(Value::Array(items)) => items.get(k).cloned().unwrap_or(Value::Null),
+                    _ => Value::Null,
+                };
+                if let Some(slot) = r.get_mut(i) {
+                    *slot = v;
+                }
+            }
+            out.push(r);
+        }
+        cx.check_size(out.len())?;
+    }
+    Ok(out)
 }
 
 fn aggregate(
@@ -652,6 +700,9 @@ fn aggregate(
         key: Row,
         states: Vec<AggState>,
         seen: Vec<std::collections::HashSet<Vec<u8>>>,
+        /// Inputs of aggregates with their own ORDER BY: `(sort keys, value, extra)`, fed to
+        /// the aggregate once sorted.
+        ordered: Vec<Vec<(Row, Value, Option<Value>)>>,
     }
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
@@ -668,6 +719,7 @@ fn aggregate(
                     key,
                     states: aggs.iter().map(agg_init).collect(),
                     seen: aggs.iter().map(|_| Default::default()).collect(),
+                    ordered: aggs.iter().map(|_| Vec::new()).collect(),
                 });
                 index.insert(k, groups.len() - 1);
                 cx.check_size(groups.len())?;
@@ -696,7 +748,34 @@ fn aggregate(
                 Some(e) => Some(cx.eval(e, r)?),
                 None => None,
             };
-            agg_step(a, &mut groups[gi].states[ai], v, extra)?;
+            if a.order_by.is_empty() {
+                agg_step(a, &mut groups[gi].states[ai], v, extra)?;
+            } else {
+                let mut keys = Vec::with_capacity(a.order_by.len());
+                for o in &a.order_by {
+                    keys.push(cx.eval(&o.expr, r)?);
+                }
+                groups[gi].ordered[ai].push((keys, v, extra));
+            }
+        }
+    }
+    for g in groups.iter_mut() {
+        for (ai, a) in aggs.iter().enumerate() {
+            let Some(mut pending) = g.ordered.get_mut(ai).map(std::mem::take) else {
+                continue;
+            };
+            pending.sort_by(|x, y| {
+                for (k, o) in a.order_by.iter().enumerate() {
+                    let ord = order_values(&x.0[k], &y.0[k], o.descending, o.nulls_first);
+                    if ord != Ordering::Equal {
+                        return ord;
+                    }
+                }
+                Ordering::Equal
+            });
+            for (_, v, extra) in pending {
+                agg_step(a, &mut g.states[ai], v, extra)?;
+            }
         }
     }
     if groups.is_empty() && group_by.is_empty() {
@@ -704,6 +783,7 @@ fn aggregate(
             key: Vec::new(),
             states: aggs.iter().map(agg_init).collect(),
             seen: Vec::new(),
+            ordered: Vec::new(),
         });
     }
     groups

@@ -46,14 +46,16 @@ use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
-use cairn_sql_plan::catalog::{IndexDef, TableDef, PRIMARY_INDEX_ID};
+use cairn_sql_plan::bind::Binder;
+use cairn_sql_plan::catalog::{IndexDef, TableDef, ViewDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::deparse;
 use cairn_sql_plan::expr::{Expr, PgFunc};
+use cairn_sql_plan::plan::Bound;
 use cairn_sql_plan::systypes::{namespace, type_entries, SysType, TypeEntry};
 use cairn_sql_plan::types::{DataType, Value};
 use cairn_sql_plan::{code, Result, SqlError};
 
-use crate::catalog::{self, DatabaseDesc, Descriptor, RoleDesc, SequenceDesc};
+use crate::catalog::{self, DatabaseDesc, Descriptor, RoleDesc, SequenceDesc, TxnCatalog};
 use crate::exec::{ExecCtx, Row};
 
 /// OID of the first catalog table (see the scheme in the module header).
@@ -122,33 +124,54 @@ pub fn role_oid(name: &str) -> u32 {
 
 // ----- the catalog tables -----
 
-const OID: DataType = DataType::Sys(SysType::Oid);
-const NAME: DataType = DataType::Sys(SysType::Name);
-const CHAR: DataType = DataType::Sys(SysType::Char);
-const REGPROC: DataType = DataType::Sys(SysType::RegProc);
-const REGTYPE: DataType = DataType::Sys(SysType::RegType);
-const XID: DataType = DataType::Sys(SysType::Xid);
-const INT2VECTOR: DataType = DataType::Sys(SysType::Int2Vector);
-const OIDVECTOR: DataType = DataType::Sys(SysType::OidVector);
-const NODE_TREE: DataType = DataType::Sys(SysType::PgNodeTree);
-const BOOL: DataType = DataType::Bool;
-const INT2: DataType = DataType::Int2;
-const INT4: DataType = DataType::Int4;
-const INT8: DataType = DataType::Int8;
-const FLOAT4: DataType = DataType::Float4;
-const TEXT: DataType = DataType::Text;
-/// Array-typed catalog columns (`aclitem[]`, `text[]`, `int2[]`, ...): always NULL or the
-/// array's text form, typed text until Cairn has array values.
-const ARRAY: DataType = DataType::Text;
-/// `timestamp with time zone` columns (always NULL here), typed text until Cairn has it.
-const TIMESTAMPTZ: DataType = DataType::Text;
-/// information_schema's domains, as their base types.
-const SQL_IDENTIFIER: DataType = DataType::Sys(SysType::Name);
-const CARDINAL_NUMBER: DataType = DataType::Int4;
-const CHARACTER_DATA: DataType = DataType::Varchar(None);
-const YES_OR_NO: DataType = DataType::Varchar(Some(3));
+/// A catalog column's type: a plain type, or an array of one (`DataType::Array` holds a
+/// `Box`, so it cannot be a constant itself).
+#[derive(Clone, Debug)]
+enum ColType {
+    Plain(DataType),
+    Array(DataType),
+}
 
-type Columns = &'static [(&'static str, DataType)];
+impl ColType {
+    fn data_type(&self) -> DataType {
+        match self {
+            ColType::Plain(t) => t.clone(),
+            ColType::Array(t) => DataType::Array(Box::new(t.clone())),
+        }
+    }
+}
+
+const OID: ColType = ColType::Plain(DataType::Sys(SysType::Oid));
+const NAME: ColType = ColType::Plain(DataType::Sys(SysType::Name));
+const CHAR: ColType = ColType::Plain(DataType::Sys(SysType::Char));
+const REGPROC: ColType = ColType::Plain(DataType::Sys(SysType::RegProc));
+const REGTYPE: ColType = ColType::Plain(DataType::Sys(SysType::RegType));
+const XID: ColType = ColType::Plain(DataType::Sys(SysType::Xid));
+const INT2VECTOR: ColType = ColType::Plain(DataType::Sys(SysType::Int2Vector));
+const OIDVECTOR: ColType = ColType::Plain(DataType::Sys(SysType::OidVector));
+const NODE_TREE: ColType = ColType::Plain(DataType::Sys(SysType::PgNodeTree));
+const BOOL: ColType = ColType::Plain(DataType::Bool);
+const BYTEA: ColType = ColType::Plain(DataType::Bytea);
+const INT2: ColType = ColType::Plain(DataType::Int2);
+const INT4: ColType = ColType::Plain(DataType::Int4);
+const INT8: ColType = ColType::Plain(DataType::Int8);
+const FLOAT4: ColType = ColType::Plain(DataType::Float4);
+const TEXT: ColType = ColType::Plain(DataType::Text);
+const TIMESTAMPTZ: ColType = ColType::Plain(DataType::Timestamptz(None));
+const ACLS: ColType = ColType::Array(DataType::Sys(SysType::AclItem));
+const TEXTS: ColType = ColType::Array(DataType::Text);
+const INT2S: ColType = ColType::Array(DataType::Int2);
+const OIDS: ColType = ColType::Array(DataType::Sys(SysType::Oid));
+const CHARS: ColType = ColType::Array(DataType::Sys(SysType::Char));
+/// `anyarray` (`attmissingval`, always NULL here): typed text.
+const ANYARRAY: ColType = ColType::Plain(DataType::Text);
+/// information_schema's domains, as their base types.
+const SQL_IDENTIFIER: ColType = ColType::Plain(DataType::Sys(SysType::Name));
+const CARDINAL_NUMBER: ColType = ColType::Plain(DataType::Int4);
+const CHARACTER_DATA: ColType = ColType::Plain(DataType::Varchar(None));
+const YES_OR_NO: ColType = ColType::Plain(DataType::Varchar(Some(3)));
+
+type Columns = &'static [(&'static str, ColType)];
 
 /// Which rows a catalog table has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -185,272 +208,838 @@ enum Kind {
 
 /// `(schema, name, kind, relkind, columns)` of every catalog table, in OID order.
 const TABLES: &[(&str, &str, Kind, char, Columns)] = &[
-    ("pg_catalog", "pg_class", Kind::Class, 'r', &[
-        ("oid", OID), ("relname", NAME), ("relnamespace", OID), ("reltype", OID),
-        ("reloftype", OID), ("relowner", OID), ("relam", OID), ("relfilenode", OID),
-        ("reltablespace", OID), ("relpages", INT4), ("reltuples", FLOAT4),
-        ("relallvisible", INT4), ("reltoastrelid", OID), ("relhasindex", BOOL),
-        ("relisshared", BOOL), ("relpersistence", CHAR), ("relkind", CHAR), ("relnatts", INT2),
-        ("relchecks", INT2), ("relhasrules", BOOL), ("relhastriggers", BOOL),
-        ("relhassubclass", BOOL), ("relrowsecurity", BOOL), ("relforcerowsecurity", BOOL),
-        ("relispopulated", BOOL), ("relreplident", CHAR), ("relispartition", BOOL),
-        ("relrewrite", OID), ("relfrozenxid", XID), ("relminmxid", XID), ("relacl", ARRAY),
-        ("reloptions", ARRAY), ("relpartbound", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_namespace", Kind::Namespace, 'r', &[
-        ("oid", OID), ("nspname", NAME), ("nspowner", OID), ("nspacl", ARRAY),
-    ]),
-    ("pg_catalog", "pg_attribute", Kind::Attribute, 'r', &[
-        ("attrelid", OID), ("attname", NAME), ("atttypid", OID), ("attstattarget", INT4),
-        ("attlen", INT2), ("attnum", INT2), ("attndims", INT4), ("attcacheoff", INT4),
-        ("atttypmod", INT4), ("attbyval", BOOL), ("attalign", CHAR), ("attstorage", CHAR),
-        ("attcompression", CHAR), ("attnotnull", BOOL), ("atthasdef", BOOL),
-        ("atthasmissing", BOOL), ("attidentity", CHAR), ("attgenerated", CHAR),
-        ("attisdropped", BOOL), ("attislocal", BOOL), ("attinhcount", INT4),
-        ("attcollation", OID), ("attacl", ARRAY), ("attoptions", ARRAY),
-        ("attfdwoptions", ARRAY), ("attmissingval", ARRAY),
-    ]),
-    ("pg_catalog", "pg_type", Kind::Type, 'r', &[
-        ("oid", OID), ("typname", NAME), ("typnamespace", OID), ("typowner", OID),
-        ("typlen", INT2), ("typbyval", BOOL), ("typtype", CHAR), ("typcategory", CHAR),
-        ("typispreferred", BOOL), ("typisdefined", BOOL), ("typdelim", CHAR), ("typrelid", OID),
-        ("typsubscript", REGPROC), ("typelem", OID), ("typarray", OID), ("typinput", REGPROC),
-        ("typoutput", REGPROC), ("typreceive", REGPROC), ("typsend", REGPROC),
-        ("typmodin", REGPROC), ("typmodout", REGPROC), ("typanalyze", REGPROC),
-        ("typalign", CHAR), ("typstorage", CHAR), ("typnotnull", BOOL), ("typbasetype", OID),
-        ("typtypmod", INT4), ("typndims", INT4), ("typcollation", OID),
-        ("typdefaultbin", NODE_TREE), ("typdefault", TEXT), ("typacl", ARRAY),
-    ]),
-    ("pg_catalog", "pg_index", Kind::Index, 'r', &[
-        ("indexrelid", OID), ("indrelid", OID), ("indnatts", INT2), ("indnkeyatts", INT2),
-        ("indisunique", BOOL), ("indnullsnotdistinct", BOOL), ("indisprimary", BOOL),
-        ("indisexclusion", BOOL), ("indimmediate", BOOL), ("indisclustered", BOOL),
-        ("indisvalid", BOOL), ("indcheckxmin", BOOL), ("indisready", BOOL), ("indislive", BOOL),
-        ("indisreplident", BOOL), ("indkey", INT2VECTOR), ("indcollation", OIDVECTOR),
-        ("indclass", OIDVECTOR), ("indoption", INT2VECTOR), ("indexprs", NODE_TREE),
-        ("indpred", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_constraint", Kind::Constraint, 'r', &[
-        ("oid", OID), ("conname", NAME), ("connamespace", OID), ("contype", CHAR),
-        ("condeferrable", BOOL), ("condeferred", BOOL), ("convalidated", BOOL),
-        ("conrelid", OID), ("contypid", OID), ("conindid", OID), ("conparentid", OID),
-        ("confrelid", OID), ("confupdtype", CHAR), ("confdeltype", CHAR),
-        ("confmatchtype", CHAR), ("conislocal", BOOL), ("coninhcount", INT4),
-        ("connoinherit", BOOL), ("conkey", ARRAY), ("confkey", ARRAY), ("conpfeqop", ARRAY),
-        ("conppeqop", ARRAY), ("conffeqop", ARRAY), ("confdelsetcols", ARRAY),
-        ("conexclop", ARRAY), ("conbin", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_database", Kind::Database, 'r', &[
-        ("oid", OID), ("datname", NAME), ("datdba", OID), ("encoding", INT4),
-        ("datlocprovider", CHAR), ("datistemplate", BOOL), ("datallowconn", BOOL),
-        ("datconnlimit", INT4), ("datfrozenxid", XID), ("datminmxid", XID),
-        ("dattablespace", OID), ("datcollate", TEXT), ("datctype", TEXT),
-        ("daticulocale", TEXT), ("datcollversion", TEXT), ("datacl", ARRAY),
-    ]),
-    ("pg_catalog", "pg_roles", Kind::Roles, 'v', &[
-        ("rolname", NAME), ("rolsuper", BOOL), ("rolinherit", BOOL), ("rolcreaterole", BOOL),
-        ("rolcreatedb", BOOL), ("rolcanlogin", BOOL), ("rolreplication", BOOL),
-        ("rolconnlimit", INT4), ("rolpassword", TEXT), ("rolvaliduntil", TIMESTAMPTZ),
-        ("rolbypassrls", BOOL), ("rolconfig", ARRAY), ("oid", OID),
-    ]),
-    ("pg_catalog", "pg_user", Kind::User, 'v', &[
-        ("usename", NAME), ("usesysid", OID), ("usecreatedb", BOOL), ("usesuper", BOOL),
-        ("userepl", BOOL), ("usebypassrls", BOOL), ("passwd", TEXT),
-        ("valuntil", TIMESTAMPTZ), ("useconfig", ARRAY),
-    ]),
-    ("pg_catalog", "pg_authid", Kind::Authid, 'r', &[
-        ("oid", OID), ("rolname", NAME), ("rolsuper", BOOL), ("rolinherit", BOOL),
-        ("rolcreaterole", BOOL), ("rolcreatedb", BOOL), ("rolcanlogin", BOOL),
-        ("rolreplication", BOOL), ("rolbypassrls", BOOL), ("rolconnlimit", INT4),
-        ("rolpassword", TEXT), ("rolvaliduntil", TIMESTAMPTZ),
-    ]),
-    ("pg_catalog", "pg_am", Kind::Am, 'r', &[
-        ("oid", OID), ("amname", NAME), ("amhandler", REGPROC), ("amtype", CHAR),
-    ]),
-    ("pg_catalog", "pg_attrdef", Kind::Attrdef, 'r', &[
-        ("oid", OID), ("adrelid", OID), ("adnum", INT2), ("adbin", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_description", Kind::Empty, 'r', &[
-        ("objoid", OID), ("classoid", OID), ("objsubid", INT4), ("description", TEXT),
-    ]),
-    ("pg_catalog", "pg_shdescription", Kind::Empty, 'r', &[
-        ("objoid", OID), ("classoid", OID), ("description", TEXT),
-    ]),
-    ("pg_catalog", "pg_inherits", Kind::Empty, 'r', &[
-        ("inhrelid", OID), ("inhparent", OID), ("inhseqno", INT4), ("inhdetachpending", BOOL),
-    ]),
-    ("pg_catalog", "pg_partitioned_table", Kind::Empty, 'r', &[
-        ("partrelid", OID), ("partstrat", CHAR), ("partnatts", INT2), ("partdefid", OID),
-        ("partattrs", INT2VECTOR), ("partclass", OIDVECTOR), ("partcollation", OIDVECTOR),
-        ("partexprs", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_settings", Kind::Settings, 'v', &[
-        ("name", TEXT), ("setting", TEXT), ("unit", TEXT), ("category", TEXT),
-        ("short_desc", TEXT), ("extra_desc", TEXT), ("context", TEXT), ("vartype", TEXT),
-        ("source", TEXT), ("min_val", TEXT), ("max_val", TEXT), ("enumvals", ARRAY),
-        ("boot_val", TEXT), ("reset_val", TEXT), ("sourcefile", TEXT), ("sourceline", INT4),
-        ("pending_restart", BOOL),
-    ]),
-    ("pg_catalog", "pg_tablespace", Kind::Tablespace, 'r', &[
-        ("oid", OID), ("spcname", NAME), ("spcowner", OID), ("spcacl", ARRAY),
-        ("spcoptions", ARRAY),
-    ]),
-    ("pg_catalog", "pg_collation", Kind::Collation, 'r', &[
-        ("oid", OID), ("collname", NAME), ("collnamespace", OID), ("collowner", OID),
-        ("collprovider", CHAR), ("collisdeterministic", BOOL), ("collencoding", INT4),
-        ("collcollate", TEXT), ("collctype", TEXT), ("colliculocale", TEXT),
-        ("collversion", TEXT),
-    ]),
-    ("pg_catalog", "pg_proc", Kind::Empty, 'r', &[
-        ("oid", OID), ("proname", NAME), ("pronamespace", OID), ("proowner", OID),
-        ("prolang", OID), ("procost", FLOAT4), ("prorows", FLOAT4), ("provariadic", OID),
-        ("prosupport", REGPROC), ("prokind", CHAR), ("prosecdef", BOOL),
-        ("proleakproof", BOOL), ("proisstrict", BOOL), ("proretset", BOOL),
-        ("provolatile", CHAR), ("proparallel", CHAR), ("pronargs", INT2),
-        ("pronargdefaults", INT2), ("prorettype", OID), ("proargtypes", OIDVECTOR),
-        ("proallargtypes", ARRAY), ("proargmodes", ARRAY), ("proargnames", ARRAY),
-        ("proargdefaults", NODE_TREE), ("protrftypes", ARRAY), ("prosrc", TEXT),
-        ("probin", TEXT), ("prosqlbody", NODE_TREE), ("proconfig", ARRAY), ("proacl", ARRAY),
-    ]),
-    ("pg_catalog", "pg_sequence", Kind::Sequence, 'r', &[
-        ("seqrelid", OID), ("seqtypid", OID), ("seqstart", INT8), ("seqincrement", INT8),
-        ("seqmax", INT8), ("seqmin", INT8), ("seqcache", INT8), ("seqcycle", BOOL),
-    ]),
-    ("pg_catalog", "pg_range", Kind::Empty, 'r', &[
-        ("rngtypid", OID), ("rngsubtype", OID), ("rngmultitypid", OID),
-        ("rngcollation", OID), ("rngsubopc", OID), ("rngcanonical", REGPROC),
-        ("rngsubdiff", REGPROC),
-    ]),
-    ("pg_catalog", "pg_enum", Kind::Empty, 'r', &[
-        ("oid", OID), ("enumtypid", OID), ("enumsortorder", FLOAT4), ("enumlabel", NAME),
-    ]),
-    ("pg_catalog", "pg_opclass", Kind::Opclass, 'r', &[
-        ("oid", OID), ("opcmethod", OID), ("opcname", NAME), ("opcnamespace", OID),
-        ("opcowner", OID), ("opcfamily", OID), ("opcintype", OID), ("opcdefault", BOOL),
-        ("opckeytype", OID),
-    ]),
-    ("pg_catalog", "pg_policy", Kind::Empty, 'r', &[
-        ("oid", OID), ("polname", NAME), ("polrelid", OID), ("polcmd", CHAR),
-        ("polpermissive", BOOL), ("polroles", ARRAY), ("polqual", NODE_TREE),
-        ("polwithcheck", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_statistic_ext", Kind::Empty, 'r', &[
-        ("oid", OID), ("stxrelid", OID), ("stxname", NAME), ("stxnamespace", OID),
-        ("stxowner", OID), ("stxstattarget", INT4), ("stxkeys", INT2VECTOR),
-        ("stxkind", ARRAY), ("stxexprs", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_publication", Kind::Empty, 'r', &[
-        ("oid", OID), ("pubname", NAME), ("pubowner", OID), ("puballtables", BOOL),
-        ("pubinsert", BOOL), ("pubupdate", BOOL), ("pubdelete", BOOL), ("pubtruncate", BOOL),
-        ("pubviaroot", BOOL),
-    ]),
-    ("pg_catalog", "pg_publication_namespace", Kind::Empty, 'r', &[
-        ("oid", OID), ("pnpubid", OID), ("pnnspid", OID),
-    ]),
-    ("pg_catalog", "pg_publication_rel", Kind::Empty, 'r', &[
-        ("oid", OID), ("prpubid", OID), ("prrelid", OID), ("prqual", NODE_TREE),
-        ("prattrs", INT2VECTOR),
-    ]),
-    ("pg_catalog", "pg_trigger", Kind::Empty, 'r', &[
-        ("oid", OID), ("tgrelid", OID), ("tgparentid", OID), ("tgname", NAME),
-        ("tgfoid", OID), ("tgtype", INT2), ("tgenabled", CHAR), ("tgisinternal", BOOL),
-        ("tgconstrrelid", OID), ("tgconstrindid", OID), ("tgconstraint", OID),
-        ("tgdeferrable", BOOL), ("tginitdeferred", BOOL), ("tgnargs", INT2),
-        ("tgattr", INT2VECTOR), ("tgargs", DataType::Bytea), ("tgqual", NODE_TREE),
-        ("tgoldtable", NAME), ("tgnewtable", NAME),
-    ]),
-    ("pg_catalog", "pg_rewrite", Kind::Empty, 'r', &[
-        ("oid", OID), ("rulename", NAME), ("ev_class", OID), ("ev_type", CHAR),
-        ("ev_enabled", CHAR), ("is_instead", BOOL), ("ev_qual", NODE_TREE),
-        ("ev_action", NODE_TREE),
-    ]),
-    ("pg_catalog", "pg_extension", Kind::Empty, 'r', &[
-        ("oid", OID), ("extname", NAME), ("extowner", OID), ("extnamespace", OID),
-        ("extrelocatable", BOOL), ("extversion", TEXT), ("extconfig", ARRAY),
-        ("extcondition", ARRAY),
-    ]),
-    ("pg_catalog", "pg_foreign_table", Kind::Empty, 'r', &[
-        ("ftrelid", OID), ("ftserver", OID), ("ftoptions", ARRAY),
-    ]),
-    ("pg_catalog", "pg_tables", Kind::Tables, 'v', &[
-        ("schemaname", NAME), ("tablename", NAME), ("tableowner", NAME), ("tablespace", NAME),
-        ("hasindexes", BOOL), ("hasrules", BOOL), ("hastriggers", BOOL),
-        ("rowsecurity", BOOL),
-    ]),
-    ("pg_catalog", "pg_indexes", Kind::Indexes, 'v', &[
-        ("schemaname", NAME), ("tablename", NAME), ("indexname", NAME), ("tablespace", NAME),
-        ("indexdef", TEXT),
-    ]),
-    ("pg_catalog", "pg_sequences", Kind::Sequences, 'v', &[
-        ("schemaname", NAME), ("sequencename", NAME), ("sequenceowner", NAME),
-        ("data_type", REGTYPE), ("start_value", INT8), ("min_value", INT8),
-        ("max_value", INT8), ("increment_by", INT8), ("cycle", BOOL), ("cache_size", INT8),
-        ("last_value", INT8),
-    ]),
-    ("pg_catalog", "pg_views", Kind::Views, 'v', &[
-        ("schemaname", NAME), ("viewname", NAME), ("viewowner", NAME), ("definition", TEXT),
-    ]),
-    ("pg_catalog", "pg_matviews", Kind::Empty, 'v', &[
-        ("schemaname", NAME), ("matviewname", NAME), ("matviewowner", NAME),
-        ("tablespace", NAME), ("hasindexes", BOOL), ("ispopulated", BOOL),
-        ("definition", TEXT),
-    ]),
-    ("information_schema", "tables", Kind::IsTables, 'v', &[
-        ("table_catalog", SQL_IDENTIFIER), ("table_schema", SQL_IDENTIFIER),
-        ("table_name", SQL_IDENTIFIER), ("table_type", CHARACTER_DATA),
-        ("self_referencing_column_name", SQL_IDENTIFIER),
-        ("reference_generation", CHARACTER_DATA),
-        ("user_defined_type_catalog", SQL_IDENTIFIER),
-        ("user_defined_type_schema", SQL_IDENTIFIER),
-        ("user_defined_type_name", SQL_IDENTIFIER), ("is_insertable_into", YES_OR_NO),
-        ("is_typed", YES_OR_NO), ("commit_action", CHARACTER_DATA),
-    ]),
-    ("information_schema", "columns", Kind::IsColumns, 'v', &[
-        ("table_catalog", SQL_IDENTIFIER), ("table_schema", SQL_IDENTIFIER),
-        ("table_name", SQL_IDENTIFIER), ("column_name", SQL_IDENTIFIER),
-        ("ordinal_position", CARDINAL_NUMBER), ("column_default", CHARACTER_DATA),
-        ("is_nullable", YES_OR_NO), ("data_type", CHARACTER_DATA),
-        ("character_maximum_length", CARDINAL_NUMBER),
-        ("character_octet_length", CARDINAL_NUMBER), ("numeric_precision", CARDINAL_NUMBER),
-        ("numeric_precision_radix", CARDINAL_NUMBER), ("numeric_scale", CARDINAL_NUMBER),
-        ("datetime_precision", CARDINAL_NUMBER), ("interval_type", CHARACTER_DATA),
-        ("interval_precision", CARDINAL_NUMBER), ("character_set_catalog", SQL_IDENTIFIER),
-        ("character_set_schema", SQL_IDENTIFIER), ("character_set_name", SQL_IDENTIFIER),
-        ("collation_catalog", SQL_IDENTIFIER), ("collation_schema", SQL_IDENTIFIER),
-        ("collation_name", SQL_IDENTIFIER), ("domain_catalog", SQL_IDENTIFIER),
-        ("domain_schema", SQL_IDENTIFIER), ("domain_name", SQL_IDENTIFIER),
-        ("udt_catalog", SQL_IDENTIFIER), ("udt_schema", SQL_IDENTIFIER),
-        ("udt_name", SQL_IDENTIFIER), ("scope_catalog", SQL_IDENTIFIER),
-        ("scope_schema", SQL_IDENTIFIER), ("scope_name", SQL_IDENTIFIER),
-        ("maximum_cardinality", CARDINAL_NUMBER), ("dtd_identifier", SQL_IDENTIFIER),
-        ("is_self_referencing", YES_OR_NO), ("is_identity", YES_OR_NO),
-        ("identity_generation", CHARACTER_DATA), ("identity_start", CHARACTER_DATA),
-        ("identity_increment", CHARACTER_DATA), ("identity_maximum", CHARACTER_DATA),
-        ("identity_minimum", CHARACTER_DATA), ("identity_cycle", YES_OR_NO),
-        ("is_generated", CHARACTER_DATA), ("generation_expression", CHARACTER_DATA),
-        ("is_updatable", YES_OR_NO),
-    ]),
-    ("information_schema", "schemata", Kind::IsSchemata, 'v', &[
-        ("catalog_name", SQL_IDENTIFIER), ("schema_name", SQL_IDENTIFIER),
-        ("schema_owner", SQL_IDENTIFIER), ("default_character_set_catalog", SQL_IDENTIFIER),
-        ("default_character_set_schema", SQL_IDENTIFIER),
-        ("default_character_set_name", SQL_IDENTIFIER), ("sql_path", CHARACTER_DATA),
-    ]),
-    ("information_schema", "table_constraints", Kind::IsTableConstraints, 'v', &[
-        ("constraint_catalog", SQL_IDENTIFIER), ("constraint_schema", SQL_IDENTIFIER),
-        ("constraint_name", SQL_IDENTIFIER), ("table_catalog", SQL_IDENTIFIER),
-        ("table_schema", SQL_IDENTIFIER), ("table_name", SQL_IDENTIFIER),
-        ("constraint_type", CHARACTER_DATA), ("is_deferrable", YES_OR_NO),
-        ("initially_deferred", YES_OR_NO), ("enforced", YES_OR_NO),
-        ("nulls_distinct", YES_OR_NO),
-    ]),
-    ("information_schema", "key_column_usage", Kind::IsKeyColumnUsage, 'v', &[
-        ("constraint_catalog", SQL_IDENTIFIER), ("constraint_schema", SQL_IDENTIFIER),
-        ("constraint_name", SQL_IDENTIFIER), ("table_catalog", SQL_IDENTIFIER),
-        ("table_schema", SQL_IDENTIFIER), ("table_name", SQL_IDENTIFIER),
-        ("column_name", SQL_IDENTIFIER), ("ordinal_position", CARDINAL_NUMBER),
-        ("position_in_unique_constraint", CARDINAL_NUMBER),
-    ]),
+    (
+        "pg_catalog",
+        "pg_class",
+        Kind::Class,
+        'r',
+        &[
+            ("oid", OID),
+            ("relname", NAME),
+            ("relnamespace", OID),
+            ("reltype", OID),
+            ("reloftype", OID),
+            ("relowner", OID),
+            ("relam", OID),
+            ("relfilenode", OID),
+            ("reltablespace", OID),
+            ("relpages", INT4),
+            ("reltuples", FLOAT4),
+            ("relallvisible", INT4),
+            ("reltoastrelid", OID),
+            ("relhasindex", BOOL),
+            ("relisshared", BOOL),
+            ("relpersistence", CHAR),
+            ("relkind", CHAR),
+            ("relnatts", INT2),
+            ("relchecks", INT2),
+            ("relhasrules", BOOL),
+            ("relhastriggers", BOOL),
+            ("relhassubclass", BOOL),
+            ("relrowsecurity", BOOL),
+            ("relforcerowsecurity", BOOL),
+            ("relispopulated", BOOL),
+            ("relreplident", CHAR),
+            ("relispartition", BOOL),
+            ("relrewrite", OID),
+            ("relfrozenxid", XID),
+            ("relminmxid", XID),
+            ("relacl", ACLS),
+            ("reloptions", TEXTS),
+            ("relpartbound", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_namespace",
+        Kind::Namespace,
+        'r',
+        &[
+            ("oid", OID),
+            ("nspname", NAME),
+            ("nspowner", OID),
+            ("nspacl", ACLS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_attribute",
+        Kind::Attribute,
+        'r',
+        &[
+            ("attrelid", OID),
+            ("attname", NAME),
+            ("atttypid", OID),
+            ("attstattarget", INT4),
+            ("attlen", INT2),
+            ("attnum", INT2),
+            ("attndims", INT4),
+            ("attcacheoff", INT4),
+            ("atttypmod", INT4),
+            ("attbyval", BOOL),
+            ("attalign", CHAR),
+            ("attstorage", CHAR),
+            ("attcompression", CHAR),
+            ("attnotnull", BOOL),
+            ("atthasdef", BOOL),
+            ("atthasmissing", BOOL),
+            ("attidentity", CHAR),
+            ("attgenerated", CHAR),
+            ("attisdropped", BOOL),
+            ("attislocal", BOOL),
+            ("attinhcount", INT4),
+            ("attcollation", OID),
+            ("attacl", ACLS),
+            ("attoptions", TEXTS),
+            ("attfdwoptions", TEXTS),
+            ("attmissingval", ANYARRAY),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_type",
+        Kind::Type,
+        'r',
+        &[
+            ("oid", OID),
+            ("typname", NAME),
+            ("typnamespace", OID),
+            ("typowner", OID),
+            ("typlen", INT2),
+            ("typbyval", BOOL),
+            ("typtype", CHAR),
+            ("typcategory", CHAR),
+            ("typispreferred", BOOL),
+            ("typisdefined", BOOL),
+            ("typdelim", CHAR),
+            ("typrelid", OID),
+            ("typsubscript", REGPROC),
+            ("typelem", OID),
+            ("typarray", OID),
+            ("typinput", REGPROC),
+            ("typoutput", REGPROC),
+            ("typreceive", REGPROC),
+            ("typsend", REGPROC),
+            ("typmodin", REGPROC),
+            ("typmodout", REGPROC),
+            ("typanalyze", REGPROC),
+            ("typalign", CHAR),
+            ("typstorage", CHAR),
+            ("typnotnull", BOOL),
+            ("typbasetype", OID),
+            ("typtypmod", INT4),
+            ("typndims", INT4),
+            ("typcollation", OID),
+            ("typdefaultbin", NODE_TREE),
+            ("typdefault", TEXT),
+            ("typacl", ACLS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_index",
+        Kind::Index,
+        'r',
+        &[
+            ("indexrelid", OID),
+            ("indrelid", OID),
+            ("indnatts", INT2),
+            ("indnkeyatts", INT2),
+            ("indisunique", BOOL),
+            ("indnullsnotdistinct", BOOL),
+            ("indisprimary", BOOL),
+            ("indisexclusion", BOOL),
+            ("indimmediate", BOOL),
+            ("indisclustered", BOOL),
+            ("indisvalid", BOOL),
+            ("indcheckxmin", BOOL),
+            ("indisready", BOOL),
+            ("indislive", BOOL),
+            ("indisreplident", BOOL),
+            ("indkey", INT2VECTOR),
+            ("indcollation", OIDVECTOR),
+            ("indclass", OIDVECTOR),
+            ("indoption", INT2VECTOR),
+            ("indexprs", NODE_TREE),
+            ("indpred", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_constraint",
+        Kind::Constraint,
+        'r',
+        &[
+            ("oid", OID),
+            ("conname", NAME),
+            ("connamespace", OID),
+            ("contype", CHAR),
+            ("condeferrable", BOOL),
+            ("condeferred", BOOL),
+            ("convalidated", BOOL),
+            ("conrelid", OID),
+            ("contypid", OID),
+            ("conindid", OID),
+            ("conparentid", OID),
+            ("confrelid", OID),
+            ("confupdtype", CHAR),
+            ("confdeltype", CHAR),
+            ("confmatchtype", CHAR),
+            ("conislocal", BOOL),
+            ("coninhcount", INT4),
+            ("connoinherit", BOOL),
+            ("conkey", INT2S),
+            ("confkey", INT2S),
+            ("conpfeqop", OIDS),
+            ("conppeqop", OIDS),
+            ("conffeqop", OIDS),
+            ("confdelsetcols", INT2S),
+            ("conexclop", OIDS),
+            ("conbin", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_database",
+        Kind::Database,
+        'r',
+        &[
+            ("oid", OID),
+            ("datname", NAME),
+            ("datdba", OID),
+            ("encoding", INT4),
+            ("datlocprovider", CHAR),
+            ("datistemplate", BOOL),
+            ("datallowconn", BOOL),
+            ("datconnlimit", INT4),
+            ("datfrozenxid", XID),
+            ("datminmxid", XID),
+            ("dattablespace", OID),
+            ("datcollate", TEXT),
+            ("datctype", TEXT),
+            ("daticulocale", TEXT),
+            ("datcollversion", TEXT),
+            ("datacl", ACLS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_roles",
+        Kind::Roles,
+        'v',
+        &[
+            ("rolname", NAME),
+            ("rolsuper", BOOL),
+            ("rolinherit", BOOL),
+            ("rolcreaterole", BOOL),
+            ("rolcreatedb", BOOL),
+            ("rolcanlogin", BOOL),
+            ("rolreplication", BOOL),
+            ("rolconnlimit", INT4),
+            ("rolpassword", TEXT),
+            ("rolvaliduntil", TIMESTAMPTZ),
+            ("rolbypassrls", BOOL),
+            ("rolconfig", TEXTS),
+            ("oid", OID),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_user",
+        Kind::User,
+        'v',
+        &[
+            ("usename", NAME),
+            ("usesysid", OID),
+            ("usecreatedb", BOOL),
+            ("usesuper", BOOL),
+            ("userepl", BOOL),
+            ("usebypassrls", BOOL),
+            ("passwd", TEXT),
+            ("valuntil", TIMESTAMPTZ),
+            ("useconfig", TEXTS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_authid",
+        Kind::Authid,
+        'r',
+        &[
+            ("oid", OID),
+            ("rolname", NAME),
+            ("rolsuper", BOOL),
+            ("rolinherit", BOOL),
+            ("rolcreaterole", BOOL),
+            ("rolcreatedb", BOOL),
+            ("rolcanlogin", BOOL),
+            ("rolreplication", BOOL),
+            ("rolbypassrls", BOOL),
+            ("rolconnlimit", INT4),
+            ("rolpassword", TEXT),
+            ("rolvaliduntil", TIMESTAMPTZ),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_am",
+        Kind::Am,
+        'r',
+        &[
+            ("oid", OID),
+            ("amname", NAME),
+            ("amhandler", REGPROC),
+            ("amtype", CHAR),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_attrdef",
+        Kind::Attrdef,
+        'r',
+        &[
+            ("oid", OID),
+            ("adrelid", OID),
+            ("adnum", INT2),
+            ("adbin", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_description",
+        Kind::Empty,
+        'r',
+        &[
+            ("objoid", OID),
+            ("classoid", OID),
+            ("objsubid", INT4),
+            ("description", TEXT),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_shdescription",
+        Kind::Empty,
+        'r',
+        &[("objoid", OID), ("classoid", OID), ("description", TEXT)],
+    ),
+    (
+        "pg_catalog",
+        "pg_inherits",
+        Kind::Empty,
+        'r',
+        &[
+            ("inhrelid", OID),
+            ("inhparent", OID),
+            ("inhseqno", INT4),
+            ("inhdetachpending", BOOL),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_partitioned_table",
+        Kind::Empty,
+        'r',
+        &[
+            ("partrelid", OID),
+            ("partstrat", CHAR),
+            ("partnatts", INT2),
+            ("partdefid", OID),
+            ("partattrs", INT2VECTOR),
+            ("partclass", OIDVECTOR),
+            ("partcollation", OIDVECTOR),
+            ("partexprs", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_settings",
+        Kind::Settings,
+        'v',
+        &[
+            ("name", TEXT),
+            ("setting", TEXT),
+            ("unit", TEXT),
+            ("category", TEXT),
+            ("short_desc", TEXT),
+            ("extra_desc", TEXT),
+            ("context", TEXT),
+            ("vartype", TEXT),
+            ("source", TEXT),
+            ("min_val", TEXT),
+            ("max_val", TEXT),
+            ("enumvals", TEXTS),
+            ("boot_val", TEXT),
+            ("reset_val", TEXT),
+            ("sourcefile", TEXT),
+            ("sourceline", INT4),
+            ("pending_restart", BOOL),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_tablespace",
+        Kind::Tablespace,
+        'r',
+        &[
+            ("oid", OID),
+            ("spcname", NAME),
+            ("spcowner", OID),
+            ("spcacl", ACLS),
+            ("spcoptions", TEXTS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_collation",
+        Kind::Collation,
+        'r',
+        &[
+            ("oid", OID),
+            ("collname", NAME),
+            ("collnamespace", OID),
+            ("collowner", OID),
+            ("collprovider", CHAR),
+            ("collisdeterministic", BOOL),
+            ("collencoding", INT4),
+            ("collcollate", TEXT),
+            ("collctype", TEXT),
+            ("colliculocale", TEXT),
+            ("collversion", TEXT),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_proc",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("proname", NAME),
+            ("pronamespace", OID),
+            ("proowner", OID),
+            ("prolang", OID),
+            ("procost", FLOAT4),
+            ("prorows", FLOAT4),
+            ("provariadic", OID),
+            ("prosupport", REGPROC),
+            ("prokind", CHAR),
+            ("prosecdef", BOOL),
+            ("proleakproof", BOOL),
+            ("proisstrict", BOOL),
+            ("proretset", BOOL),
+            ("provolatile", CHAR),
+            ("proparallel", CHAR),
+            ("pronargs", INT2),
+            ("pronargdefaults", INT2),
+            ("prorettype", OID),
+            ("proargtypes", OIDVECTOR),
+            ("proallargtypes", OIDS),
+            ("proargmodes", CHARS),
+            ("proargnames", TEXTS),
+            ("proargdefaults", NODE_TREE),
+            ("protrftypes", OIDS),
+            ("prosrc", TEXT),
+            ("probin", TEXT),
+            ("prosqlbody", NODE_TREE),
+            ("proconfig", TEXTS),
+            ("proacl", ACLS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_sequence",
+        Kind::Sequence,
+        'r',
+        &[
+            ("seqrelid", OID),
+            ("seqtypid", OID),
+            ("seqstart", INT8),
+            ("seqincrement", INT8),
+            ("seqmax", INT8),
+            ("seqmin", INT8),
+            ("seqcache", INT8),
+            ("seqcycle", BOOL),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_range",
+        Kind::Empty,
+        'r',
+        &[
+            ("rngtypid", OID),
+            ("rngsubtype", OID),
+            ("rngmultitypid", OID),
+            ("rngcollation", OID),
+            ("rngsubopc", OID),
+            ("rngcanonical", REGPROC),
+            ("rngsubdiff", REGPROC),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_enum",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("enumtypid", OID),
+            ("enumsortorder", FLOAT4),
+            ("enumlabel", NAME),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_opclass",
+        Kind::Opclass,
+        'r',
+        &[
+            ("oid", OID),
+            ("opcmethod", OID),
+            ("opcname", NAME),
+            ("opcnamespace", OID),
+            ("opcowner", OID),
+            ("opcfamily", OID),
+            ("opcintype", OID),
+            ("opcdefault", BOOL),
+            ("opckeytype", OID),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_policy",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("polname", NAME),
+            ("polrelid", OID),
+            ("polcmd", CHAR),
+            ("polpermissive", BOOL),
+            ("polroles", OIDS),
+            ("polqual", NODE_TREE),
+            ("polwithcheck", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_statistic_ext",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("stxrelid", OID),
+            ("stxname", NAME),
+            ("stxnamespace", OID),
+            ("stxowner", OID),
+            ("stxstattarget", INT4),
+            ("stxkeys", INT2VECTOR),
+            ("stxkind", CHARS),
+            ("stxexprs", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_publication",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("pubname", NAME),
+            ("pubowner", OID),
+            ("puballtables", BOOL),
+            ("pubinsert", BOOL),
+            ("pubupdate", BOOL),
+            ("pubdelete", BOOL),
+            ("pubtruncate", BOOL),
+            ("pubviaroot", BOOL),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_publication_namespace",
+        Kind::Empty,
+        'r',
+        &[("oid", OID), ("pnpubid", OID), ("pnnspid", OID)],
+    ),
+    (
+        "pg_catalog",
+        "pg_publication_rel",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("prpubid", OID),
+            ("prrelid", OID),
+            ("prqual", NODE_TREE),
+            ("prattrs", INT2VECTOR),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_trigger",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("tgrelid", OID),
+            ("tgparentid", OID),
+            ("tgname", NAME),
+            ("tgfoid", OID),
+            ("tgtype", INT2),
+            ("tgenabled", CHAR),
+            ("tgisinternal", BOOL),
+            ("tgconstrrelid", OID),
+            ("tgconstrindid", OID),
+            ("tgconstraint", OID),
+            ("tgdeferrable", BOOL),
+            ("tginitdeferred", BOOL),
+            ("tgnargs", INT2),
+            ("tgattr", INT2VECTOR),
+            ("tgargs", BYTEA),
+            ("tgqual", NODE_TREE),
+            ("tgoldtable", NAME),
+            ("tgnewtable", NAME),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_rewrite",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("rulename", NAME),
+            ("ev_class", OID),
+            ("ev_type", CHAR),
+            ("ev_enabled", CHAR),
+            ("is_instead", BOOL),
+            ("ev_qual", NODE_TREE),
+            ("ev_action", NODE_TREE),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_extension",
+        Kind::Empty,
+        'r',
+        &[
+            ("oid", OID),
+            ("extname", NAME),
+            ("extowner", OID),
+            ("extnamespace", OID),
+            ("extrelocatable", BOOL),
+            ("extversion", TEXT),
+            ("extconfig", OIDS),
+            ("extcondition", TEXTS),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_foreign_table",
+        Kind::Empty,
+        'r',
+        &[("ftrelid", OID), ("ftserver", OID), ("ftoptions", TEXTS)],
+    ),
+    (
+        "pg_catalog",
+        "pg_tables",
+        Kind::Tables,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("tablename", NAME),
+            ("tableowner", NAME),
+            ("tablespace", NAME),
+            ("hasindexes", BOOL),
+            ("hasrules", BOOL),
+            ("hastriggers", BOOL),
+            ("rowsecurity", BOOL),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_indexes",
+        Kind::Indexes,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("tablename", NAME),
+            ("indexname", NAME),
+            ("tablespace", NAME),
+            ("indexdef", TEXT),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_sequences",
+        Kind::Sequences,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("sequencename", NAME),
+            ("sequenceowner", NAME),
+            ("data_type", REGTYPE),
+            ("start_value", INT8),
+            ("min_value", INT8),
+            ("max_value", INT8),
+            ("increment_by", INT8),
+            ("cycle", BOOL),
+            ("cache_size", INT8),
+            ("last_value", INT8),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_views",
+        Kind::Views,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("viewname", NAME),
+            ("viewowner", NAME),
+            ("definition", TEXT),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_matviews",
+        Kind::Empty,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("matviewname", NAME),
+            ("matviewowner", NAME),
+            ("tablespace", NAME),
+            ("hasindexes", BOOL),
+            ("ispopulated", BOOL),
+            ("definition", TEXT),
+        ],
+    ),
+    (
+        "information_schema",
+        "tables",
+        Kind::IsTables,
+        'v',
+        &[
+            ("table_catalog", SQL_IDENTIFIER),
+            ("table_schema", SQL_IDENTIFIER),
+            ("table_name", SQL_IDENTIFIER),
+            ("table_type", CHARACTER_DATA),
+            ("self_referencing_column_name", SQL_IDENTIFIER),
+            ("reference_generation", CHARACTER_DATA),
+            ("user_defined_type_catalog", SQL_IDENTIFIER),
+            ("user_defined_type_schema", SQL_IDENTIFIER),
+            ("user_defined_type_name", SQL_IDENTIFIER),
+            ("is_insertable_into", YES_OR_NO),
+            ("is_typed", YES_OR_NO),
+            ("commit_action", CHARACTER_DATA),
+        ],
+    ),
+    (
+        "information_schema",
+        "columns",
+        Kind::IsColumns,
+        'v',
+        &[
+            ("table_catalog", SQL_IDENTIFIER),
+            ("table_schema", SQL_IDENTIFIER),
+            ("table_name", SQL_IDENTIFIER),
+            ("column_name", SQL_IDENTIFIER),
+            ("ordinal_position", CARDINAL_NUMBER),
+            ("column_default", CHARACTER_DATA),
+            ("is_nullable", YES_OR_NO),
+            ("data_type", CHARACTER_DATA),
+            ("character_maximum_length", CARDINAL_NUMBER),
+            ("character_octet_length", CARDINAL_NUMBER),
+            ("numeric_precision", CARDINAL_NUMBER),
+            ("numeric_precision_radix", CARDINAL_NUMBER),
+            ("numeric_scale", CARDINAL_NUMBER),
+            ("datetime_precision", CARDINAL_NUMBER),
+            ("interval_type", CHARACTER_DATA),
+            ("interval_precision", CARDINAL_NUMBER),
+            ("character_set_catalog", SQL_IDENTIFIER),
+            ("character_set_schema", SQL_IDENTIFIER),
+            ("character_set_name", SQL_IDENTIFIER),
+            ("collation_catalog", SQL_IDENTIFIER),
+            ("collation_schema", SQL_IDENTIFIER),
+            ("collation_name", SQL_IDENTIFIER),
+            ("domain_catalog", SQL_IDENTIFIER),
+            ("domain_schema", SQL_IDENTIFIER),
+            ("domain_name", SQL_IDENTIFIER),
+            ("udt_catalog", SQL_IDENTIFIER),
+            ("udt_schema", SQL_IDENTIFIER),
+            ("udt_name", SQL_IDENTIFIER),
+            ("scope_catalog", SQL_IDENTIFIER),
+            ("scope_schema", SQL_IDENTIFIER),
+            ("scope_name", SQL_IDENTIFIER),
+            ("maximum_cardinality", CARDINAL_NUMBER),
+            ("dtd_identifier", SQL_IDENTIFIER),
+            ("is_self_referencing", YES_OR_NO),
+            ("is_identity", YES_OR_NO),
+            ("identity_generation", CHARACTER_DATA),
+            ("identity_start", CHARACTER_DATA),
+            ("identity_increment", CHARACTER_DATA),
+            ("identity_maximum", CHARACTER_DATA),
+            ("identity_minimum", CHARACTER_DATA),
+            ("identity_cycle", YES_OR_NO),
+            ("is_generated", CHARACTER_DATA),
+            ("generation_expression", CHARACTER_DATA),
+            ("is_updatable", YES_OR_NO),
+        ],
+    ),
+    (
+        "information_schema",
+        "schemata",
+        Kind::IsSchemata,
+        'v',
+        &[
+            ("catalog_name", SQL_IDENTIFIER),
+            ("schema_name", SQL_IDENTIFIER),
+            ("schema_owner", SQL_IDENTIFIER),
+            ("default_character_set_catalog", SQL_IDENTIFIER),
+            ("default_character_set_schema", SQL_IDENTIFIER),
+            ("default_character_set_name", SQL_IDENTIFIER),
+            ("sql_path", CHARACTER_DATA),
+        ],
+    ),
+    (
+        "information_schema",
+        "table_constraints",
+        Kind::IsTableConstraints,
+        'v',
+        &[
+            ("constraint_catalog", SQL_IDENTIFIER),
+            ("constraint_schema", SQL_IDENTIFIER),
+            ("constraint_name", SQL_IDENTIFIER),
+            ("table_catalog", SQL_IDENTIFIER),
+            ("table_schema", SQL_IDENTIFIER),
+            ("table_name", SQL_IDENTIFIER),
+            ("constraint_type", CHARACTER_DATA),
+            ("is_deferrable", YES_OR_NO),
+            ("initially_deferred", YES_OR_NO),
+            ("enforced", YES_OR_NO),
+            ("nulls_distinct", YES_OR_NO),
+        ],
+    ),
+    (
+        "information_schema",
+        "key_column_usage",
+        Kind::IsKeyColumnUsage,
+        'v',
+        &[
+            ("constraint_catalog", SQL_IDENTIFIER),
+            ("constraint_schema", SQL_IDENTIFIER),
+            ("constraint_name", SQL_IDENTIFIER),
+            ("table_catalog", SQL_IDENTIFIER),
+            ("table_schema", SQL_IDENTIFIER),
+            ("table_name", SQL_IDENTIFIER),
+            ("column_name", SQL_IDENTIFIER),
+            ("ordinal_position", CARDINAL_NUMBER),
+            ("position_in_unique_constraint", CARDINAL_NUMBER),
+        ],
+    ),
 ];
 
 /// A catalog table: its definition (what the binder sees) and how its rows are made.
@@ -473,7 +1062,7 @@ fn catalog_tables() -> &'static [CatalogTable] {
                     .map(|(c, (n, ty))| cairn_sql_plan::catalog::ColumnDef {
                         id: c as u32 + 1,
                         name: n.to_string(),
-                        ty: ty.clone(),
+                        ty: ty.data_type(),
                         nullable: true,
                         default: None,
                         hidden: false,
@@ -558,6 +1147,8 @@ pub struct Snapshot {
     databases: Vec<DatabaseDesc>,
     tables: Vec<TableDef>,
     sequences: Vec<SequenceDesc>,
+    /// Views with their output columns (names and types, from binding the query).
+    views: Vec<(ViewDef, Vec<(String, DataType)>)>,
     roles: Vec<RoleDesc>,
     settings: Vec<(String, String)>,
     /// Rows already computed, by catalog table id.
@@ -578,26 +1169,66 @@ pub fn snapshot(cx: &ExecCtx) -> Result<Rc<Snapshot>> {
         .ok_or_else(|| SqlError::new(code::UNDEFINED_DATABASE, "the current database is gone"))?;
     let mut tables = Vec::new();
     let mut sequences = Vec::new();
+    let mut view_defs = Vec::new();
     for d in catalog::objects_in(&mut **txn, cx.database_id)? {
         match d {
             Descriptor::Table(t) => tables.push(t),
             Descriptor::Sequence(s) => sequences.push(s),
+            Descriptor::View(v) => view_defs.push(v),
             Descriptor::Database(_) => {}
         }
     }
     let roles = catalog::roles(&mut **txn)?;
+    let mut views = Vec::with_capacity(view_defs.len());
+    for v in view_defs {
+        let columns = view_columns(&mut **txn, cx, &v);
+        views.push((v, columns));
+    }
     drop(txn);
     let snap = Rc::new(Snapshot {
         database,
         databases,
         tables,
         sequences,
+        views,
         roles,
         settings: cx.session.settings(),
         rows: RefCell::new(HashMap::new()),
     });
     *cx.cache.catalog.borrow_mut() = Some(snap.clone());
     Ok(snap)
+}
+
+/// A view's output columns with their types, from binding its query now; a view that no
+/// longer binds (a table it reads was dropped) lists its names as text.
+fn view_columns(
+    txn: &mut dyn crate::kv::KvTxn,
+    cx: &ExecCtx,
+    v: &ViewDef,
+) -> Vec<(String, DataType)> {
+    let typed = (|| -> Result<Vec<DataType>> {
+        let cat = TxnCatalog::new(txn, cx.database_id);
+        let stmt = cairn_sql_plan::parse(&v.sql)?
+            .pop()
+            .ok_or_else(|| SqlError::internal("empty view"))?;
+        let mut binder = Binder::new(&cat, cx.session, Vec::new());
+        match binder.bind_statement(&stmt)? {
+            Bound::Query { columns, .. } => Ok(columns.into_iter().map(|c| c.ty).collect()),
+            _ => Err(SqlError::internal("a view query bound to DML")),
+        }
+    })();
+    v.columns
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let ty = typed
+                .as_ref()
+                .ok()
+                .and_then(|t| t.get(i).cloned())
+                .unwrap_or(DataType::Text);
+            (n.clone(), ty)
+        })
+        .collect()
 }
 
 /// Rows of a catalog table that pass `filter`.
@@ -715,10 +1346,9 @@ fn shown_indexes(t: &TableDef) -> impl Iterator<Item = (&IndexDef, bool)> {
         .filter(move |(i, _)| index_oid(t.id, i.id).is_some())
 }
 
-/// The text of an int2vector / oidvector.
+/// An int2vector / oidvector / int2[] / oid[] value.
 fn vector<I: IntoIterator<Item = i64>>(items: I) -> Value {
-    let parts: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
-    Value::Text(parts.join(" "))
+    Value::Array(items.into_iter().map(Value::Int).collect())
 }
 
 /// A column default as stored in `pg_attrdef.adbin`: the SQL text behind a marker naming
@@ -737,7 +1367,7 @@ fn parse_adbin(s: &str) -> (Option<u32>, &str) {
     (None, s)
 }
 
-/// Columns a CHECK expression mentions, as `pg_constraint.conkey`'s text (`{2,4}`).
+/// Columns a CHECK expression mentions (`pg_constraint.conkey`).
 fn check_columns(t: &TableDef, sql: &str) -> Value {
     use sqlparser::ast::Visit;
     let Ok(ast) = cairn_sql_plan::bind::parse_expr(sql) else {
@@ -763,8 +1393,7 @@ fn check_columns(t: &TableDef, sql: &str) -> Value {
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let parts: Vec<String> = ids.iter().map(u32::to_string).collect();
-    Value::Text(format!("{{{}}}", parts.join(",")))
+    vector(ids.into_iter().map(i64::from))
 }
 
 impl Snapshot {
@@ -818,6 +1447,9 @@ impl Snapshot {
         if let Some(s) = self.sequences.iter().find(|s| s.id == rel) {
             return Some((s.name.clone(), namespace::PUBLIC));
         }
+        if let Some((v, _)) = self.views.iter().find(|(v, _)| v.id == rel) {
+            return Some((v.name.clone(), namespace::PUBLIC));
+        }
         self.index_by_oid(rel)
             .map(|(_, i, _)| (i.name.clone(), namespace::PUBLIC))
     }
@@ -837,6 +1469,9 @@ impl Snapshot {
         }
         if let Some(s) = self.sequences.iter().find(|s| s.name == rel_name) {
             return Some(s.id);
+        }
+        if let Some((v, _)) = self.views.iter().find(|(v, _)| v.name == rel_name) {
+            return Some(v.id);
         }
         self.tables.iter().find_map(|t| {
             shown_indexes(t)
@@ -904,7 +1539,12 @@ impl Snapshot {
                 .collect(),
             Kind::Roles | Kind::User | Kind::Authid => self.roles_rows(kind),
             Kind::Am => vec![
-                vec![oid(HEAP_AM_OID), name("heap"), name("heap_tableam_handler"), ch('t')],
+                vec![
+                    oid(HEAP_AM_OID),
+                    name("heap"),
+                    name("heap_tableam_handler"),
+                    ch('t'),
+                ],
                 vec![oid(BTREE_AM_OID), name("btree"), name("bthandler"), ch('i')],
             ],
             Kind::Attrdef => {
@@ -925,8 +1565,20 @@ impl Snapshot {
                 out
             }
             Kind::Tablespace => vec![
-                vec![oid(DEFAULT_TABLESPACE_OID), name("pg_default"), oid(SUPERUSER_OID), Value::Null, Value::Null],
-                vec![oid(1664), name("pg_global"), oid(SUPERUSER_OID), Value::Null, Value::Null],
+                vec![
+                    oid(DEFAULT_TABLESPACE_OID),
+                    name("pg_default"),
+                    oid(SUPERUSER_OID),
+                    Value::Null,
+                    Value::Null,
+                ],
+                vec![
+                    oid(1664),
+                    name("pg_global"),
+                    oid(SUPERUSER_OID),
+                    Value::Null,
+                    Value::Null,
+                ],
             ],
             Kind::Collation => [
                 (DEFAULT_COLLATION_OID, "default", 'd', None),
@@ -1053,6 +1705,14 @@ impl Snapshot {
                         Value::Null,
                     ]
                 })
+                .chain(self.views.iter().map(|(v, _)| {
+                    vec![
+                        name(&v.schema),
+                        name(&v.name),
+                        name(&self.database.owner),
+                        Value::Text(format!(" {};", v.sql)),
+                    ]
+                }))
                 .collect(),
             Kind::Empty => Vec::new(),
             Kind::IsTables => self.is_tables(),
@@ -1184,10 +1844,30 @@ impl Snapshot {
         for s in &self.sequences {
             out.push(self.class_row(s.id, &s.name, namespace::PUBLIC, 0, 'S', 3, 0, false));
         }
+        for (v, cols) in &self.views {
+            out.push(self.class_row(
+                v.id,
+                &v.name,
+                namespace::PUBLIC,
+                0,
+                'v',
+                cols.len() as i64,
+                0,
+                false,
+            ));
+        }
         out
     }
 
-    fn attribute_row(types: &[TypeEntry], rel: u32, num: Value, attname: &str, ty: &DataType, notnull: bool, hasdef: bool) -> Row {
+    fn attribute_row(
+        types: &[TypeEntry],
+        rel: u32,
+        num: Value,
+        attname: &str,
+        ty: &DataType,
+        notnull: bool,
+        hasdef: bool,
+    ) -> Row {
         let te = type_entry(types, ty.oid());
         vec![
             oid(rel),
@@ -1224,12 +1904,28 @@ impl Snapshot {
         let mut out = Vec::new();
         for ct in catalog_tables() {
             for (k, c) in ct.def.columns.iter().enumerate() {
-                out.push(Self::attribute_row(&types, ct.def.id, int(k as i64 + 1), &c.name, &c.ty, false, false));
+                out.push(Self::attribute_row(
+                    &types,
+                    ct.def.id,
+                    int(k as i64 + 1),
+                    &c.name,
+                    &c.ty,
+                    false,
+                    false,
+                ));
             }
         }
         for t in &self.tables {
             for (_, c) in t.visible_columns() {
-                out.push(Self::attribute_row(&types, t.id, attnum(c.id), &c.name, &c.ty, !c.nullable, c.default.is_some()));
+                out.push(Self::attribute_row(
+                    &types,
+                    t.id,
+                    attnum(c.id),
+                    &c.name,
+                    &c.ty,
+                    !c.nullable,
+                    c.default.is_some(),
+                ));
             }
             for (i, _) in shown_indexes(t) {
                 let Some(io) = index_oid(t.id, i.id) else {
@@ -1237,9 +1933,30 @@ impl Snapshot {
                 };
                 for (k, ic) in i.columns.iter().enumerate() {
                     if let Some((_, c)) = t.column_by_id(ic.column_id) {
-                        out.push(Self::attribute_row(&types, io, int(k as i64 + 1), &c.name, &c.ty, false, false));
+                        out.push(Self::attribute_row(
+                            &types,
+                            io,
+                            int(k as i64 + 1),
+                            &c.name,
+                            &c.ty,
+                            false,
+                            false,
+                        ));
                     }
                 }
+            }
+        }
+        for (v, cols) in &self.views {
+            for (k, (n, ty)) in cols.iter().enumerate() {
+                out.push(Self::attribute_row(
+                    &types,
+                    v.id,
+                    int(k as i64 + 1),
+                    n,
+                    ty,
+                    false,
+                    false,
+                ));
             }
         }
         out
@@ -1268,7 +1985,11 @@ impl Snapshot {
                     b(true),
                     ch(','),
                     oid(0),
-                    name(if is_array { "array_subscript_handler" } else { "-" }),
+                    name(if is_array {
+                        "array_subscript_handler"
+                    } else {
+                        "-"
+                    }),
                     oid(t.elem),
                     oid(t.array),
                     name(t.input),
@@ -1345,7 +2066,16 @@ impl Snapshot {
         clippy::too_many_arguments,
         reason = "one pg_constraint row; the arguments are its varying columns"
     )]
-    fn constraint_row(con: u32, conname: &str, contype: char, rel: u32, index: u32, noinherit: bool, conkey: Value, conbin: Value) -> Row {
+    fn constraint_row(
+        con: u32,
+        conname: &str,
+        contype: char,
+        rel: u32,
+        index: u32,
+        noinherit: bool,
+        conkey: Value,
+        conbin: Value,
+    ) -> Row {
         vec![
             oid(con),
             name(conname),
@@ -1386,7 +2116,6 @@ impl Snapshot {
                 let Some(io) = index_oid(t.id, i.id) else {
                     continue;
                 };
-                let keys: Vec<String> = i.columns.iter().map(|c| c.column_id.to_string()).collect();
                 out.push(Self::constraint_row(
                     io,
                     &i.name,
@@ -1394,7 +2123,7 @@ impl Snapshot {
                     t.id,
                     io,
                     true,
-                    Value::Text(format!("{{{}}}", keys.join(","))),
+                    vector(i.columns.iter().map(|c| c.column_id as i64)),
                     Value::Null,
                 ));
             }
@@ -1525,7 +2254,11 @@ impl Snapshot {
                     default: None,
                 })
                 .collect();
-            let kind = if ct.relkind == 'v' { "VIEW" } else { "BASE TABLE" };
+            let kind = if ct.relkind == 'v' {
+                "VIEW"
+            } else {
+                "BASE TABLE"
+            };
             out.push((ct.def.schema.clone(), ct.def.name.clone(), kind, cols));
         }
         for t in &self.tables {
@@ -1543,6 +2276,20 @@ impl Snapshot {
                 })
                 .collect();
             out.push((t.schema.clone(), t.name.clone(), "BASE TABLE", cols));
+        }
+        for (v, vcols) in &self.views {
+            let cols = vcols
+                .iter()
+                .enumerate()
+                .map(|(k, (n, ty))| IsColumn {
+                    position: k as u32 + 1,
+                    name: n,
+                    ty,
+                    nullable: true,
+                    default: None,
+                })
+                .collect();
+            out.push((v.schema.clone(), v.name.clone(), "VIEW", cols));
         }
         out
     }
@@ -1581,9 +2328,7 @@ impl Snapshot {
                     DataType::Varchar(Some(n)) | DataType::Char(n) => {
                         (int(*n as i64), int(*n as i64 * 4))
                     }
-                    DataType::Varchar(None) | DataType::Text => {
-                        (Value::Null, int(1_073_741_824))
-                    }
+                    DataType::Varchar(None) | DataType::Text => (Value::Null, int(1_073_741_824)),
                     _ => (Value::Null, Value::Null),
                 };
                 let (precision, radix, scale) = match ty {
@@ -1602,7 +2347,8 @@ impl Snapshot {
                     other => cairn_sql_plan::systypes::format_type(other.oid(), None),
                 };
                 let collatable = collation_of(ty) == DEFAULT_COLLATION_OID;
-                let udt = type_entry(&types, ty.oid()).map_or_else(|| ty.short_name().to_string(), |t| t.name.clone());
+                let udt = type_entry(&types, ty.oid())
+                    .map_or_else(|| ty.short_name().to_string(), |t| t.name.clone());
                 out.push(vec![
                     name(db),
                     name(&schema),
@@ -1624,8 +2370,16 @@ impl Snapshot {
                     Value::Null,
                     Value::Null,
                     if collatable { name(db) } else { Value::Null },
-                    if collatable { name("pg_catalog") } else { Value::Null },
-                    if collatable { name("default") } else { Value::Null },
+                    if collatable {
+                        name("pg_catalog")
+                    } else {
+                        Value::Null
+                    },
+                    if collatable {
+                        name("default")
+                    } else {
+                        Value::Null
+                    },
                     Value::Null,
                     Value::Null,
                     Value::Null,
@@ -1688,7 +2442,11 @@ impl Snapshot {
                     yes_no(false),
                     yes_no(false),
                     yes_no(true),
-                    if kind == "CHECK" { Value::Null } else { yes_no(true) },
+                    if kind == "CHECK" {
+                        Value::Null
+                    } else {
+                        yes_no(true)
+                    },
                 ]
             })
             .collect()
@@ -1802,7 +2560,9 @@ pub fn call(cx: &ExecCtx, func: PgFunc, args: &[Value]) -> Result<Value> {
         PgFunc::ToRegRole => {
             let s = arg_text(args, 0).unwrap_or_default();
             let n = s.trim().trim_matches('"');
-            let known = n == "pg_database_owner" || n == "postgres" || snap.roles.iter().any(|r| r.name == n);
+            let known = n == "pg_database_owner"
+                || n == "postgres"
+                || snap.roles.iter().any(|r| r.name == n);
             if !known {
                 return Err(SqlError::new(
                     code::UNDEFINED_OBJECT,
@@ -1820,7 +2580,9 @@ pub fn call(cx: &ExecCtx, func: PgFunc, args: &[Value]) -> Result<Value> {
                 return Ok(Value::Null);
             };
             let (column, sql) = parse_adbin(expr);
-            let target = column.and_then(|c| t.column_by_id(c)).map(|(_, c)| c.ty.clone());
+            let target = column
+                .and_then(|c| t.column_by_id(c))
+                .map(|(_, c)| c.ty.clone());
             text(deparse::expr_def(sql, t, target.as_ref(), pretty))
         }
         PgFunc::GetIndexDef => {
@@ -1873,7 +2635,10 @@ pub fn call(cx: &ExecCtx, func: PgFunc, args: &[Value]) -> Result<Value> {
                 return Ok(Value::Null);
             };
             let (schema, tn) = cairn_sql_plan::bind::split_qualified_name(table_name)?;
-            let t = match snap.relation_oid(schema.as_deref(), &tn).and_then(|o| snap.table_by_id(o)) {
+            let t = match snap
+                .relation_oid(schema.as_deref(), &tn)
+                .and_then(|o| snap.table_by_id(o))
+            {
                 Some(t) => t,
                 None => {
                     return Err(SqlError::new(
@@ -1885,10 +2650,17 @@ pub fn call(cx: &ExecCtx, func: PgFunc, args: &[Value]) -> Result<Value> {
             let Some(c) = t.columns.iter().find(|c| c.name == column && !c.hidden) else {
                 return Err(SqlError::new(
                     code::UNDEFINED_COLUMN,
-                    format!("column \"{column}\" of relation \"{}\" does not exist", t.name),
+                    format!(
+                        "column \"{column}\" of relation \"{}\" does not exist",
+                        t.name
+                    ),
                 ));
             };
-            match snap.sequences.iter().find(|s| s.owned_by == Some((t.id, c.id))) {
+            match snap
+                .sequences
+                .iter()
+                .find(|s| s.owned_by == Some((t.id, c.id)))
+            {
                 Some(s) => text(format!(
                     "{}.{}",
                     deparse::quote_ident(&s.schema),
@@ -1921,7 +2693,10 @@ mod tests {
                 assert!(seen.insert(o), "index {table}/{i}");
             }
             for k in 0..CHECK_SUB_ID_BASE as usize {
-                assert!(seen.insert(check_oid(table, k).unwrap()), "check {table}/{k}");
+                assert!(
+                    seen.insert(check_oid(table, k).unwrap()),
+                    "check {table}/{k}"
+                );
             }
         }
         assert_eq!(index_oid(TABLE_ID_LIMIT, 1), None);
@@ -1942,7 +2717,10 @@ mod tests {
     fn catalog_tables_resolve_like_the_search_path() {
         assert!(lookup(None, "pg_class").is_some());
         assert!(lookup(Some("pg_catalog"), "pg_class").is_some());
-        assert!(lookup(None, "tables").is_none(), "information_schema is not on the path");
+        assert!(
+            lookup(None, "tables").is_none(),
+            "information_schema is not on the path"
+        );
         assert!(lookup(Some("information_schema"), "tables").is_some());
         assert!(lookup(Some("public"), "pg_class").is_none());
         for t in catalog_tables() {
@@ -1950,7 +2728,8 @@ mod tests {
             assert!(t.def.columns.iter().all(|c| !c.hidden));
             assert!(check_writable(&t.def).is_err());
         }
-        let (col, sql) = parse_adbin(&adbin(4, "'x'"));
+        let stored = adbin(4, "'x'");
+        let (col, sql) = parse_adbin(&stored);
         assert_eq!((col, sql), (Some(4), "'x'"));
         assert_eq!(parse_adbin("0"), (None, "0"));
     }

@@ -214,7 +214,16 @@ fn unsupported<T>(what: impl std::fmt::Display) -> Result<T> {
 fn is_aggregate_name(name: &str) -> bool {
     matches!(
         name,
-        "count" | "sum" | "avg" | "min" | "max" | "bool_and" | "bool_or" | "every" | "string_agg"
+        "count"
+            | "sum"
+            | "avg"
+            | "min"
+            | "max"
+            | "bool_and"
+            | "bool_or"
+            | "every"
+            | "string_agg"
+            | "array_agg"
     )
 }
 
@@ -767,7 +776,7 @@ impl<'a> Binder<'a> {
                 .collect(),
         );
         self.agg = None;
-        result
+        result.and_then(|p| self.expand_set_returning(p))
     }
 
     fn bind_select_tail(
@@ -1030,8 +1039,8 @@ impl<'a> Binder<'a> {
             ast::TableFactor::Table {
                 name, alias, args, ..
             } => {
-                if args.is_some() {
-                    return unsupported("table functions");
+                if let Some(args) = args {
+                    return self.bind_table_function(name, args, alias.as_ref());
                 }
                 let (schema, n) = object_name(name)?;
                 if schema.is_none() {
@@ -2881,6 +2890,7 @@ impl<'a> Binder<'a> {
             distinct,
             filter,
             ty: ty.clone(),
+            order_by: Vec::new(),
         };
         let index = match agg.aggs.iter().position(|a| *a == call) {
             Some(i) => i,
@@ -3158,6 +3168,7 @@ fn fix_param_types_plan(p: &mut Plan, types: &[DataType]) {
                     .iter_mut()
                     .chain(a.extra.iter_mut())
                     .chain(a.filter.iter_mut())
+                    .chain(a.order_by.iter_mut().map(|o| &mut o.expr))
                 {
                     fix(e);
                 }
@@ -3174,9 +3185,10 @@ fn fix_param_types_plan(p: &mut Plan, types: &[DataType]) {
             }
             fix_param_types_plan(input, types);
         }
-        Plan::Sort { input, .. } | Plan::Distinct { input } | Plan::Rename { input, .. } => {
-            fix_param_types_plan(input, types)
-        }
+        Plan::Sort { input, .. }
+        | Plan::Distinct { input }
+        | Plan::Rename { input, .. }
+        | Plan::ProjectSet { input, .. } => fix_param_types_plan(input, types),
         Plan::Join {
             left, right, on, ..
         } => {

@@ -169,7 +169,11 @@ pub fn index_def(index: &IndexDef, table: &TableDef, pretty: bool) -> String {
     let table_name = if pretty {
         quote_ident(&table.name)
     } else {
-        format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.name))
+        format!(
+            "{}.{}",
+            quote_ident(&table.schema),
+            quote_ident(&table.name)
+        )
     };
     format!(
         "CREATE {}INDEX {} ON {} USING btree ({})",
@@ -232,25 +236,158 @@ pub fn quote_ident(name: &str) -> String {
 /// PostgreSQL 15's reserved, column-name and type/function-name keywords (the ones
 /// `quote_ident` quotes), sorted.
 const QUOTED_KEYWORDS: &[&str] = &[
-    "all", "analyse", "analyze", "and", "any", "array", "as", "asc", "asymmetric",
-    "authorization", "between", "bigint", "binary", "bit", "boolean", "both", "case", "cast",
-    "char", "character", "check", "coalesce", "collate", "collation", "column", "concurrently",
-    "constraint", "create", "cross", "current_catalog", "current_date", "current_role",
-    "current_schema", "current_time", "current_timestamp", "current_user", "dec", "decimal",
-    "default", "deferrable", "desc", "distinct", "do", "else", "end", "except", "exists",
-    "extract", "false", "fetch", "float", "for", "foreign", "freeze", "from", "full", "grant",
-    "greatest", "group", "grouping", "having", "ilike", "in", "initially", "inner", "inout",
-    "int", "integer", "intersect", "interval", "into", "is", "isnull", "join", "lateral",
-    "leading", "least", "left", "like", "limit", "localtime", "localtimestamp", "national",
-    "natural", "nchar", "none", "normalize", "not", "notnull", "null", "nullif", "numeric",
-    "offset", "on", "only", "or", "order", "out", "outer", "overlaps", "overlay", "placing",
-    "position", "precision", "primary", "real", "references", "returning", "right", "row",
-    "select", "session_user", "setof", "similar", "smallint", "some", "substring", "symmetric",
-    "system_user", "table", "tablesample", "then", "time", "timestamp", "to", "trailing",
-    "treat", "trim", "true", "union", "unique", "user", "using", "values", "varchar",
-    "variadic", "verbose", "when", "where", "window", "with", "xmlattributes", "xmlconcat",
-    "xmlelement", "xmlexists", "xmlforest", "xmlnamespaces", "xmlparse", "xmlpi", "xmlroot",
-    "xmlserialize", "xmltable",
+    "all",
+    "analyse",
+    "analyze",
+    "and",
+    "any",
+    "array",
+    "as",
+    "asc",
+    "asymmetric",
+    "authorization",
+    "between",
+    "bigint",
+    "binary",
+    "bit",
+    "boolean",
+    "both",
+    "case",
+    "cast",
+    "char",
+    "character",
+    "check",
+    "coalesce",
+    "collate",
+    "collation",
+    "column",
+    "concurrently",
+    "constraint",
+    "create",
+    "cross",
+    "current_catalog",
+    "current_date",
+    "current_role",
+    "current_schema",
+    "current_time",
+    "current_timestamp",
+    "current_user",
+    "dec",
+    "decimal",
+    "default",
+    "deferrable",
+    "desc",
+    "distinct",
+    "do",
+    "else",
+    "end",
+    "except",
+    "exists",
+    "extract",
+    "false",
+    "fetch",
+    "float",
+    "for",
+    "foreign",
+    "freeze",
+    "from",
+    "full",
+    "grant",
+    "greatest",
+    "group",
+    "grouping",
+    "having",
+    "ilike",
+    "in",
+    "initially",
+    "inner",
+    "inout",
+    "int",
+    "integer",
+    "intersect",
+    "interval",
+    "into",
+    "is",
+    "isnull",
+    "join",
+    "lateral",
+    "leading",
+    "least",
+    "left",
+    "like",
+    "limit",
+    "localtime",
+    "localtimestamp",
+    "national",
+    "natural",
+    "nchar",
+    "none",
+    "normalize",
+    "not",
+    "notnull",
+    "null",
+    "nullif",
+    "numeric",
+    "offset",
+    "on",
+    "only",
+    "or",
+    "order",
+    "out",
+    "outer",
+    "overlaps",
+    "overlay",
+    "placing",
+    "position",
+    "precision",
+    "primary",
+    "real",
+    "references",
+    "returning",
+    "right",
+    "row",
+    "select",
+    "session_user",
+    "setof",
+    "similar",
+    "smallint",
+    "some",
+    "substring",
+    "symmetric",
+    "system_user",
+    "table",
+    "tablesample",
+    "then",
+    "time",
+    "timestamp",
+    "to",
+    "trailing",
+    "treat",
+    "trim",
+    "true",
+    "union",
+    "unique",
+    "user",
+    "using",
+    "values",
+    "varchar",
+    "variadic",
+    "verbose",
+    "when",
+    "where",
+    "window",
+    "with",
+    "xmlattributes",
+    "xmlconcat",
+    "xmlelement",
+    "xmlexists",
+    "xmlforest",
+    "xmlnamespaces",
+    "xmlparse",
+    "xmlpi",
+    "xmlroot",
+    "xmlserialize",
+    "xmltable",
 ];
 
 // ----- building the typed tree -----
@@ -279,7 +416,10 @@ fn build(e: &ast::Expr, cols: &Cols) -> Node {
             ast::UnaryOperator::Minus => {
                 if let E::Value(v) = expr.as_ref() {
                     if let ast::Value::Number(n, _) = &v.value {
-                        if let Some(Node { n: N::Const(_, ty), .. }) = literal(&v.value) {
+                        if let Some(Node {
+                            n: N::Const(_, ty), ..
+                        }) = literal(&v.value)
+                        {
                             return Node::new(N::Const(Some(format!("-{n}")), ty.clone()), ty);
                         }
                     }
@@ -474,7 +614,10 @@ fn build(e: &ast::Expr, cols: &Cols) -> Node {
                     if inner.ty == Ty::Unknown {
                         // An unknown literal cast to a type is a constant of that type.
                         if let N::Const(text, _) = inner.n {
-                            return Node::new(N::Const(text, Ty::Known(target.clone())), Ty::Known(target));
+                            return Node::new(
+                                N::Const(text, Ty::Known(target.clone())),
+                                Ty::Known(target),
+                            );
                         }
                     }
                     Node::new(N::Cast(Box::new(inner), label), Ty::Known(target))
@@ -527,7 +670,10 @@ fn literal(v: &ast::Value) -> Option<Node> {
                 } else {
                     DataType::Int8
                 };
-                Node::new(N::Const(Some(n.clone()), Ty::Known(t.clone())), Ty::Known(t))
+                Node::new(
+                    N::Const(Some(n.clone()), Ty::Known(t.clone())),
+                    Ty::Known(t),
+                )
             } else {
                 Node::new(N::Const(Some(n.clone()), Ty::Numeric), Ty::Numeric)
             }
@@ -547,7 +693,9 @@ fn literal(v: &ast::Value) -> Option<Node> {
 /// An unknown literal takes type `ty` (PostgreSQL coerces unknown constants in place).
 fn resolve_unknown(n: Node, ty: &Ty) -> Node {
     match (&n.n, &n.ty) {
-        (N::Const(text, _), Ty::Unknown) => Node::new(N::Const(text.clone(), ty.clone()), ty.clone()),
+        (N::Const(text, _), Ty::Unknown) => {
+            Node::new(N::Const(text.clone(), ty.clone()), ty.clone())
+        }
         _ => n,
     }
 }
@@ -608,7 +756,11 @@ fn operands(l: Node, r: Node) -> (Node, Node, Ty) {
                 Ty::Known(DataType::Int4) => 2,
                 _ => 1,
             };
-            let ty = if wider(a) >= wider(b) { a.clone() } else { b.clone() };
+            let ty = if wider(a) >= wider(b) {
+                a.clone()
+            } else {
+                b.clone()
+            };
             (l, r, ty)
         }
         (a, b) if a.is_float() && b.is_float() => {
@@ -632,9 +784,8 @@ fn operands(l: Node, r: Node) -> (Node, Node, Ty) {
         (Ty::Numeric, b) if b.is_integer() => (l, coerce_to(r, &Ty::Numeric), Ty::Numeric),
         (Ty::Known(a), Ty::Known(b)) if a.is_string() && b.is_string() => {
             let text = Ty::Known(DataType::Text);
-            let name_text = |x: &DataType, y: &DataType| {
-                matches!(x, DataType::Sys(_)) && *y == DataType::Text
-            };
+            let name_text =
+                |x: &DataType, y: &DataType| matches!(x, DataType::Sys(_)) && *y == DataType::Text;
             if name_text(a, b) || name_text(b, a) {
                 // name = text has its own operator.
                 return (l, r, text);
@@ -659,8 +810,19 @@ fn operator_input_type(t: &Ty) -> Ty {
 
 /// Functions whose every argument is text (unknown literals become `'x'::text`).
 const TEXT_FUNCTIONS: &[&str] = &[
-    "lower", "upper", "length", "char_length", "octet_length", "btrim", "ltrim", "rtrim",
-    "replace", "reverse", "md5", "initcap", "concat",
+    "lower",
+    "upper",
+    "length",
+    "char_length",
+    "octet_length",
+    "btrim",
+    "ltrim",
+    "rtrim",
+    "replace",
+    "reverse",
+    "md5",
+    "initcap",
+    "concat",
 ];
 
 fn function(f: &ast::Function, cols: &Cols) -> Option<Node> {
@@ -721,7 +883,10 @@ fn function(f: &ast::Function, cols: &Cols) -> Option<Node> {
             let args = built.into_iter().map(to_text_operand).collect();
             Node::new(N::Func(name, args), ty)
         }
-        "now" => Node::new(N::Func(name, built), Ty::Other("timestamp with time zone".into())),
+        "now" => Node::new(
+            N::Func(name, built),
+            Ty::Other("timestamp with time zone".into()),
+        ),
         _ => {
             let args = built
                 .into_iter()
@@ -765,7 +930,12 @@ impl Printer {
     /// mode only; plain mode parenthesises in the node itself).
     fn is_simple(node: &Node, parent: &Node, left_child: bool) -> bool {
         match &node.n {
-            N::Var(_) | N::Const(..) | N::Func(..) | N::Keyword(_) | N::Coalesce(_) | N::Case(..) => true,
+            N::Var(_)
+            | N::Const(..)
+            | N::Func(..)
+            | N::Keyword(_)
+            | N::Coalesce(_)
+            | N::Case(..) => true,
             N::Op(op, ..) => {
                 if let N::Op(pop, ..) = &parent.n {
                     let (lo, hi) = (is_lopri(op), is_hipri(op));
@@ -889,8 +1059,11 @@ impl Printer {
                     }
                     for (i, a) in args.iter().enumerate() {
                         if i > 0 {
-                            self.out
-                                .push_str(if *kind == BoolKind::And { " AND " } else { " OR " });
+                            self.out.push_str(if *kind == BoolKind::And {
+                                " AND "
+                            } else {
+                                " OR "
+                            });
                         }
                         self.paren(a, node, false);
                     }
@@ -959,7 +1132,8 @@ impl Printer {
                 self.paren(x, node, true);
                 self.out.push(' ');
                 self.out.push_str(op);
-                self.out.push_str(if *all { " ALL (ARRAY[" } else { " ANY (ARRAY[" });
+                self.out
+                    .push_str(if *all { " ALL (ARRAY[" } else { " ANY (ARRAY[" });
                 for (i, a) in items.iter().enumerate() {
                     if i > 0 {
                         self.out.push_str(", ");
@@ -1103,25 +1277,53 @@ mod tests {
             ("qty >= 0", "CHECK ((qty >= 0))", "CHECK (qty >= 0)"),
             ("i > 0", "CHECK ((i > 0))", "CHECK (i > 0)"),
             ("b > 0", "CHECK ((b > 0))", "CHECK (b > 0)"),
-            ("p > 1", "CHECK ((p > (1)::double precision))", "CHECK (p > 1::double precision)"),
-            ("c = 'abc'", "CHECK ((c = 'abc'::bpchar))", "CHECK (c = 'abc'::bpchar)"),
+            (
+                "p > 1",
+                "CHECK ((p > (1)::double precision))",
+                "CHECK (p > 1::double precision)",
+            ),
+            (
+                "c = 'abc'",
+                "CHECK ((c = 'abc'::bpchar))",
+                "CHECK (c = 'abc'::bpchar)",
+            ),
             ("v = t", "CHECK (((v)::text = t))", "CHECK (v::text = t)"),
-            ("g <> ''", "CHECK (((g)::text <> ''::text))", "CHECK (g::text <> ''::text)"),
+            (
+                "g <> ''",
+                "CHECK (((g)::text <> ''::text))",
+                "CHECK (g::text <> ''::text)",
+            ),
             (
                 "x + 1 > i * 2",
                 "CHECK (((x + 1) > (i * 2)))",
                 "CHECK ((x + 1) > (i * 2))",
             ),
-            ("length(t) < 5", "CHECK ((length(t) < 5))", "CHECK (length(t) < 5)"),
-            ("x <> -5", "CHECK ((x <> '-5'::integer))", "CHECK (x <> '-5'::integer)"),
+            (
+                "length(t) < 5",
+                "CHECK ((length(t) < 5))",
+                "CHECK (length(t) < 5)",
+            ),
+            (
+                "x <> -5",
+                "CHECK ((x <> '-5'::integer))",
+                "CHECK (x <> '-5'::integer)",
+            ),
             (
                 "t || 'a' <> 'b'",
                 "CHECK (((t || 'a'::text) <> 'b'::text))",
                 "CHECK ((t || 'a'::text) <> 'b'::text)",
             ),
             ("bo IS TRUE", "CHECK ((bo IS TRUE))", "CHECK (bo IS TRUE)"),
-            ("x IS NOT NULL", "CHECK ((x IS NOT NULL))", "CHECK (x IS NOT NULL)"),
-            ("lower(t) = t", "CHECK ((lower(t) = t))", "CHECK (lower(t) = t)"),
+            (
+                "x IS NOT NULL",
+                "CHECK ((x IS NOT NULL))",
+                "CHECK (x IS NOT NULL)",
+            ),
+            (
+                "lower(t) = t",
+                "CHECK ((lower(t) = t))",
+                "CHECK (lower(t) = t)",
+            ),
             ("x % 2 = 0", "CHECK (((x % 2) = 0))", "CHECK ((x % 2) = 0)"),
             (
                 "coalesce(x, 0) >= 0",
@@ -1178,7 +1380,12 @@ mod tests {
         let cases: &[(&str, DataType, &str, &str)] = &[
             ("-1", DataType::Int4, "'-1'::integer", "'-1'::integer"),
             ("0", DataType::Int8, "0", "0"),
-            ("5000000000", DataType::Int8, "'5000000000'::bigint", "'5000000000'::bigint"),
+            (
+                "5000000000",
+                DataType::Int8,
+                "'5000000000'::bigint",
+                "'5000000000'::bigint",
+            ),
             ("1.5", DataType::Float8, "1.5", "1.5"),
             ("2", DataType::Float4, "2", "2"),
             ("'x'", DataType::Text, "'x'::text", "'x'::text"),
@@ -1190,17 +1397,42 @@ mod tests {
             ),
             ("'abc'", DataType::Char(3), "'abc'::bpchar", "'abc'::bpchar"),
             ("true", DataType::Bool, "true", "true"),
-            ("now()::text", DataType::Text, "(now())::text", "now()::text"),
-            ("(1 + 2) * 3", DataType::Int4, "((1 + 2) * 3)", "(1 + 2) * 3"),
-            ("upper('q')", DataType::Text, "upper('q'::text)", "upper('q'::text)"),
-            ("'\\x01'", DataType::Bytea, "'\\x01'::bytea", "'\\x01'::bytea"),
+            (
+                "now()::text",
+                DataType::Text,
+                "(now())::text",
+                "now()::text",
+            ),
+            (
+                "(1 + 2) * 3",
+                DataType::Int4,
+                "((1 + 2) * 3)",
+                "(1 + 2) * 3",
+            ),
+            (
+                "upper('q')",
+                DataType::Text,
+                "upper('q'::text)",
+                "upper('q'::text)",
+            ),
+            (
+                "'\\x01'",
+                DataType::Bytea,
+                "'\\x01'::bytea",
+                "'\\x01'::bytea",
+            ),
             (
                 "nextval('t_id_seq')",
                 DataType::Int4,
                 "nextval('t_id_seq'::regclass)",
                 "nextval('t_id_seq'::regclass)",
             ),
-            ("CURRENT_TIMESTAMP", DataType::Text, "CURRENT_TIMESTAMP", "CURRENT_TIMESTAMP"),
+            (
+                "CURRENT_TIMESTAMP",
+                DataType::Text,
+                "CURRENT_TIMESTAMP",
+                "CURRENT_TIMESTAMP",
+            ),
         ];
         for (src, ty, plain, pretty) in cases {
             assert_eq!(expr_def(src, &t, Some(ty), false), *plain, "{src}");
@@ -1238,7 +1470,10 @@ mod tests {
         );
         assert_eq!(index_column(&idx, &t, 2), "price");
         assert_eq!(index_column(&idx, &t, 3), "");
-        assert_eq!(key_constraint_def(&t.primary, &t, true), "PRIMARY KEY (code)");
+        assert_eq!(
+            key_constraint_def(&t.primary, &t, true),
+            "PRIMARY KEY (code)"
+        );
         assert_eq!(quote_ident("abc_1"), "abc_1");
         assert_eq!(quote_ident("Abc"), "\"Abc\"");
         assert_eq!(quote_ident("user"), "\"user\"");

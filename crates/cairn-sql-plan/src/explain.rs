@@ -118,6 +118,10 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             line(depth, "Subquery Scan".into(), out);
             walk(input, depth + 1, out);
         }
+        Plan::ProjectSet { input, .. } => {
+            line(depth, "ProjectSet".into(), out);
+            walk(input, depth + 1, out);
+        }
         Plan::Join {
             left,
             right,

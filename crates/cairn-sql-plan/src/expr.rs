@@ -230,6 +230,8 @@ pub enum SubqueryKind {
     Exists { negated: bool },
     /// `expr [NOT] IN (SELECT x ...)`.
     In { expr: Box<Expr>, negated: bool },
+    /// `ARRAY(SELECT x ...)`: the column's values as an array (empty, not NULL, for no rows).
+    Array,
 }
 
 /// Runs subquery plans for the evaluator (implemented by the executor).
@@ -582,6 +584,11 @@ impl Expr {
                     SubqueryKind::Exists { negated } => {
                         Ok(Value::Bool(rows.is_empty() == *negated))
                     }
+                    SubqueryKind::Array => Ok(Value::Array(
+                        rows.into_iter()
+                            .map(|r| r.into_iter().next().unwrap_or(Value::Null))
+                            .collect(),
+                    )),
                     SubqueryKind::In { expr, negated } => {
                         let v = expr.eval(row, ctx)?;
                         if v.is_null() {

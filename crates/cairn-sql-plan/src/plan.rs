@@ -56,6 +56,16 @@ pub enum AggFunc {
     BoolAnd,
     BoolOr,
     StringAgg,
+    /// `array_agg(x)`: every value, NULLs included, in input (or `AggCall::order_by`) order.
+    ArrayAgg,
+}
+
+/// One key of an aggregate's own `ORDER BY` (`array_agg(x ORDER BY y DESC)`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AggOrder {
+    pub expr: Expr,
+    pub descending: bool,
+    pub nulls_first: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +77,8 @@ pub struct AggCall {
     pub distinct: bool,
     pub filter: Option<Expr>,
     pub ty: DataType,
+    /// The aggregate's own ORDER BY: the values it sees are sorted by these keys first.
+    pub order_by: Vec<AggOrder>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -180,6 +192,16 @@ pub enum Plan {
         input: Box<Plan>,
         schema: Vec<OutputColumn>,
     },
+    /// PostgreSQL's ProjectSet: for each row of `input`, the columns at `expand` (which hold
+    /// arrays: the values of set-returning functions such as `unnest` and
+    /// `generate_series`) are expanded in lockstep into as many rows as the longest has
+    /// elements, shorter ones padded with NULL; the other columns repeat. A NULL or empty
+    /// array in every expanded column yields no row. Output layout: `schema`.
+    ProjectSet {
+        input: Box<Plan>,
+        expand: Vec<usize>,
+        schema: Vec<OutputColumn>,
+    },
     /// Rows the session computes itself (`SHOW`, catalog views).
     Rows {
         rows: Vec<Vec<Value>>,
@@ -196,6 +218,7 @@ impl Plan {
             | Plan::Aggregate { schema, .. }
             | Plan::SetOp { schema, .. }
             | Plan::Rename { schema, .. }
+            | Plan::ProjectSet { schema, .. }
             | Plan::Rows { schema, .. } => schema.clone(),
             Plan::Scan {
                 table, qualifier, ..

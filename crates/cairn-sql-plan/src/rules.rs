@@ -65,6 +65,15 @@ pub fn optimize(plan: Plan) -> Plan {
             input: Box::new(optimize(*input)),
             schema,
         },
+        Plan::ProjectSet {
+            input,
+            expand,
+            schema,
+        } => Plan::ProjectSet {
+            input: Box::new(optimize(*input)),
+            expand,
+            schema,
+        },
         Plan::Join {
             left,
             right,

@@ -12,8 +12,8 @@
 //! - `oid`, `xid` and every `reg*` type are `Value::Int` in `[0, 2^32)`.
 //! - `name`, `"char"`, `pg_node_tree`, `aclitem` are `Value::Text`; a `"char"` holds at most
 //!   one character.
-//! - `int2vector` and `oidvector` are `Value::Text` in their text form (`"1 3"`), which is all
-//!   the catalog queries Cairn serves need of them.
+//! - `int2vector` and `oidvector` are `Value::Array` of `Value::Int` (their text form is the
+//!   elements separated by spaces, `"1 3"`; subscripts start at 0, see `bind::pg_ext`).
 //!
 //! Invariants:
 //! 1. A stored or computed `oid`-like value is in `[0, 2^32)`: input wraps negative int4 values
@@ -251,10 +251,15 @@ impl SysType {
         match self {
             SysType::Name => Ok(Value::Text(truncate_name(input).to_string())),
             SysType::Char => Ok(Value::Text(input.chars().take(1).collect())),
-            SysType::PgNodeTree
-            | SysType::AclItem
-            | SysType::Int2Vector
-            | SysType::OidVector => Ok(Value::Text(input.to_string())),
+            SysType::PgNodeTree | SysType::AclItem => Ok(Value::Text(input.to_string())),
+            SysType::Int2Vector | SysType::OidVector => {
+                let elem = self.vector_element();
+                input
+                    .split_whitespace()
+                    .map(|w| crate::types::parse_text(w, &elem))
+                    .collect::<Result<Vec<_>>>()
+                    .map(Value::Array)
+            }
             _ => parse_oid(input, self),
         }
     }
@@ -271,8 +276,26 @@ impl SysType {
                 }
             }
             Value::Text(s) => s.clone(),
+            Value::Array(items) => {
+                let parts: Vec<String> = items
+                    .iter()
+                    .map(|v| match v {
+                        Value::Int(i) => i.to_string(),
+                        _ => "0".to_string(),
+                    })
+                    .collect();
+                parts.join(" ")
+            }
             other => format!("{other:?}"),
         })
+    }
+
+    /// The element type of `int2vector` (`int2`) and `oidvector` (`oid`).
+    pub fn vector_element(self) -> DataType {
+        match self {
+            SysType::OidVector => DataType::Sys(SysType::Oid),
+            _ => DataType::Int2,
+        }
     }
 
     /// Binary output (`oidsend`: 4 bytes big-endian; `charsend`: 1 byte; strings as bytes).
@@ -282,7 +305,7 @@ impl SysType {
             Value::Int(i) => (*i as u32).to_be_bytes().to_vec(),
             Value::Text(s) if self == SysType::Char => vec![s.bytes().next().unwrap_or(0)],
             Value::Text(s) => s.as_bytes().to_vec(),
-            other => format!("{other:?}").into_bytes(),
+            other => self.to_text(other).unwrap_or_default().into_bytes(),
         })
     }
 
@@ -383,7 +406,8 @@ pub fn cast(v: &Value, from: &DataType, to: &DataType) -> Option<Result<Value>> 
         // Integer or object identifier to an object identifier: range-checked, negative int4
         // values wrap (invariant 1).
         (Value::Int(i), f, DataType::Sys(t))
-            if t.is_oid_like() && (f.is_integer() || matches!(f, DataType::Sys(s) if s.is_oid_like())) =>
+            if t.is_oid_like()
+                && (f.is_integer() || matches!(f, DataType::Sys(s) if s.is_oid_like())) =>
         {
             Some(oid_value(*i, *t))
         }
@@ -398,10 +422,17 @@ pub fn cast(v: &Value, from: &DataType, to: &DataType) -> Option<Result<Value>> 
                 _ => Ok(Value::Int(*i)),
             })
         }
-        // "char" to and from integers: the character's code (PostgreSQL's int4 <-> "char").
-        (Value::Text(s), DataType::Sys(SysType::Char), DataType::Int4) => {
-            Some(Ok(Value::Int(s.bytes().next().map_or(0, |b| b as i8 as i64))))
+        // int2vector / oidvector to arrays of their elements.
+        (Value::Array(items), DataType::Sys(s), DataType::Array(e))
+            if matches!(s, SysType::Int2Vector | SysType::OidVector)
+                && **e == s.vector_element() =>
+        {
+            Some(Ok(Value::Array(items.clone())))
         }
+        // "char" to and from integers: the character's code (PostgreSQL's int4 <-> "char").
+        (Value::Text(s), DataType::Sys(SysType::Char), DataType::Int4) => Some(Ok(Value::Int(
+            s.bytes().next().map_or(0, |b| b as i8 as i64),
+        ))),
         (Value::Int(i), DataType::Int4, DataType::Sys(SysType::Char)) => Some(
             u8::try_from(*i)
                 .ok()
@@ -421,7 +452,8 @@ pub fn cast(v: &Value, from: &DataType, to: &DataType) -> Option<Result<Value>> 
 
 /// Assignment casts into system-type columns beyond the general rules (integers to `oid`).
 pub fn assignable(from: &DataType, to: &DataType) -> bool {
-    matches!(to, DataType::Sys(t) if t.is_oid_like()) && (from.is_integer() || matches!(from, DataType::Sys(s) if s.is_oid_like()))
+    matches!(to, DataType::Sys(t) if t.is_oid_like())
+        && (from.is_integer() || matches!(from, DataType::Sys(s) if s.is_oid_like()))
 }
 
 /// Whether an explicit `CAST` between these types exists.
@@ -437,6 +469,7 @@ pub fn castable(from: &DataType, to: &DataType) -> bool {
             (DataType::Sys(SysType::Char), DataType::Int4)
                 | (DataType::Int4, DataType::Sys(SysType::Char))
         )
+        || matches!((from, to), (DataType::Sys(s @ (SysType::Int2Vector | SysType::OidVector)), DataType::Array(e)) if **e == s.vector_element())
 }
 
 /// OIDs of the schemas Cairn has (`pg_namespace.oid`): PostgreSQL's fixed ones for
@@ -507,43 +540,331 @@ const BASE_TYPES: &[(
     char,
     u32,
 )] = &[
-    (16, "bool", 1, true, 'B', true, 0, 1000, "boolin", "boolout", "boolrecv", "boolsend", 'c', 'p', 0),
-    (17, "bytea", -1, false, 'U', false, 0, 1001, "byteain", "byteaout", "bytearecv", "byteasend", 'i', 'x', 0),
-    (18, "char", 1, true, 'Z', false, 0, 1002, "charin", "charout", "charrecv", "charsend", 'c', 'p', 0),
-    (19, "name", 64, false, 'S', false, 18, 1003, "namein", "nameout", "namerecv", "namesend", 'c', 'p', 950),
-    (20, "int8", 8, true, 'N', false, 0, 1016, "int8in", "int8out", "int8recv", "int8send", 'd', 'p', 0),
-    (21, "int2", 2, true, 'N', false, 0, 1005, "int2in", "int2out", "int2recv", "int2send", 's', 'p', 0),
-    (22, "int2vector", -1, false, 'A', false, 21, 1006, "int2vectorin", "int2vectorout", "int2vectorrecv", "int2vectorsend", 'i', 'p', 0),
-    (23, "int4", 4, true, 'N', false, 0, 1007, "int4in", "int4out", "int4recv", "int4send", 'i', 'p', 0),
-    (24, "regproc", 4, true, 'N', false, 0, 1008, "regprocin", "regprocout", "regprocrecv", "regprocsend", 'i', 'p', 0),
-    (25, "text", -1, false, 'S', true, 0, 1009, "textin", "textout", "textrecv", "textsend", 'i', 'x', 100),
-    (26, "oid", 4, true, 'N', true, 0, 1028, "oidin", "oidout", "oidrecv", "oidsend", 'i', 'p', 0),
-    (28, "xid", 4, true, 'U', false, 0, 1011, "xidin", "xidout", "xidrecv", "xidsend", 'i', 'p', 0),
-    (30, "oidvector", -1, false, 'A', false, 26, 1013, "oidvectorin", "oidvectorout", "oidvectorrecv", "oidvectorsend", 'i', 'p', 0),
-    (194, "pg_node_tree", -1, false, 'Z', false, 0, 0, "pg_node_tree_in", "pg_node_tree_out", "pg_node_tree_recv", "pg_node_tree_send", 'i', 'x', 100),
-    (700, "float4", 4, true, 'N', false, 0, 1021, "float4in", "float4out", "float4recv", "float4send", 'i', 'p', 0),
-    (701, "float8", 8, true, 'N', true, 0, 1022, "float8in", "float8out", "float8recv", "float8send", 'd', 'p', 0),
-    (705, "unknown", -2, false, 'X', false, 0, 0, "unknownin", "unknownout", "unknownrecv", "unknownsend", 'c', 'p', 0),
-    (1033, "aclitem", 12, false, 'U', false, 0, 1034, "aclitemin", "aclitemout", "-", "-", 'i', 'p', 0),
-    (1042, "bpchar", -1, false, 'S', false, 0, 1014, "bpcharin", "bpcharout", "bpcharrecv", "bpcharsend", 'i', 'x', 100),
-    (1043, "varchar", -1, false, 'S', false, 0, 1015, "varcharin", "varcharout", "varcharrecv", "varcharsend", 'i', 'x', 100),
-    (2205, "regclass", 4, true, 'N', false, 0, 2210, "regclassin", "regclassout", "regclassrecv", "regclasssend", 'i', 'p', 0),
-    (2206, "regtype", 4, true, 'N', false, 0, 2211, "regtypein", "regtypeout", "regtyperecv", "regtypesend", 'i', 'p', 0),
-    (4089, "regnamespace", 4, true, 'N', false, 0, 4090, "regnamespacein", "regnamespaceout", "regnamespacerecv", "regnamespacesend", 'i', 'p', 0),
-    (4096, "regrole", 4, true, 'N', false, 0, 4097, "regrolein", "regroleout", "regrolerecv", "regrolesend", 'i', 'p', 0),
+    (
+        16, "bool", 1, true, 'B', true, 0, 1000, "boolin", "boolout", "boolrecv", "boolsend", 'c',
+        'p', 0,
+    ),
+    (
+        17,
+        "bytea",
+        -1,
+        false,
+        'U',
+        false,
+        0,
+        1001,
+        "byteain",
+        "byteaout",
+        "bytearecv",
+        "byteasend",
+        'i',
+        'x',
+        0,
+    ),
+    (
+        18, "char", 1, true, 'Z', false, 0, 1002, "charin", "charout", "charrecv", "charsend", 'c',
+        'p', 0,
+    ),
+    (
+        19, "name", 64, false, 'S', false, 18, 1003, "namein", "nameout", "namerecv", "namesend",
+        'c', 'p', 950,
+    ),
+    (
+        20, "int8", 8, true, 'N', false, 0, 1016, "int8in", "int8out", "int8recv", "int8send", 'd',
+        'p', 0,
+    ),
+    (
+        21, "int2", 2, true, 'N', false, 0, 1005, "int2in", "int2out", "int2recv", "int2send", 's',
+        'p', 0,
+    ),
+    (
+        22,
+        "int2vector",
+        -1,
+        false,
+        'A',
+        false,
+        21,
+        1006,
+        "int2vectorin",
+        "int2vectorout",
+        "int2vectorrecv",
+        "int2vectorsend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        23, "int4", 4, true, 'N', false, 0, 1007, "int4in", "int4out", "int4recv", "int4send", 'i',
+        'p', 0,
+    ),
+    (
+        24,
+        "regproc",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        1008,
+        "regprocin",
+        "regprocout",
+        "regprocrecv",
+        "regprocsend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        25, "text", -1, false, 'S', true, 0, 1009, "textin", "textout", "textrecv", "textsend",
+        'i', 'x', 100,
+    ),
+    (
+        26, "oid", 4, true, 'N', true, 0, 1028, "oidin", "oidout", "oidrecv", "oidsend", 'i', 'p',
+        0,
+    ),
+    (
+        28, "xid", 4, true, 'U', false, 0, 1011, "xidin", "xidout", "xidrecv", "xidsend", 'i', 'p',
+        0,
+    ),
+    (
+        30,
+        "oidvector",
+        -1,
+        false,
+        'A',
+        false,
+        26,
+        1013,
+        "oidvectorin",
+        "oidvectorout",
+        "oidvectorrecv",
+        "oidvectorsend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        194,
+        "pg_node_tree",
+        -1,
+        false,
+        'Z',
+        false,
+        0,
+        0,
+        "pg_node_tree_in",
+        "pg_node_tree_out",
+        "pg_node_tree_recv",
+        "pg_node_tree_send",
+        'i',
+        'x',
+        100,
+    ),
+    (
+        700,
+        "float4",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        1021,
+        "float4in",
+        "float4out",
+        "float4recv",
+        "float4send",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        701,
+        "float8",
+        8,
+        true,
+        'N',
+        true,
+        0,
+        1022,
+        "float8in",
+        "float8out",
+        "float8recv",
+        "float8send",
+        'd',
+        'p',
+        0,
+    ),
+    (
+        705,
+        "unknown",
+        -2,
+        false,
+        'X',
+        false,
+        0,
+        0,
+        "unknownin",
+        "unknownout",
+        "unknownrecv",
+        "unknownsend",
+        'c',
+        'p',
+        0,
+    ),
+    (
+        1033,
+        "aclitem",
+        12,
+        false,
+        'U',
+        false,
+        0,
+        1034,
+        "aclitemin",
+        "aclitemout",
+        "-",
+        "-",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        1042,
+        "bpchar",
+        -1,
+        false,
+        'S',
+        false,
+        0,
+        1014,
+        "bpcharin",
+        "bpcharout",
+        "bpcharrecv",
+        "bpcharsend",
+        'i',
+        'x',
+        100,
+    ),
+    (
+        1043,
+        "varchar",
+        -1,
+        false,
+        'S',
+        false,
+        0,
+        1015,
+        "varcharin",
+        "varcharout",
+        "varcharrecv",
+        "varcharsend",
+        'i',
+        'x',
+        100,
+    ),
+    (
+        2205,
+        "regclass",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        2210,
+        "regclassin",
+        "regclassout",
+        "regclassrecv",
+        "regclasssend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        2206,
+        "regtype",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        2211,
+        "regtypein",
+        "regtypeout",
+        "regtyperecv",
+        "regtypesend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        4089,
+        "regnamespace",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        4090,
+        "regnamespacein",
+        "regnamespaceout",
+        "regnamespacerecv",
+        "regnamespacesend",
+        'i',
+        'p',
+        0,
+    ),
+    (
+        4096,
+        "regrole",
+        4,
+        true,
+        'N',
+        false,
+        0,
+        4097,
+        "regrolein",
+        "regroleout",
+        "regrolerecv",
+        "regrolesend",
+        'i',
+        'p',
+        0,
+    ),
 ];
 
 /// Every `pg_type` row: the base types and, for each with an array type, that array type
 /// (`_int4`, ...), in OID order.
 pub fn type_entries() -> Vec<TypeEntry> {
     let mut out = Vec::with_capacity(BASE_TYPES.len() * 2);
-    for &(oid, name, len, by_value, category, preferred, elem, array, input, output, receive, send, align, storage, collation) in BASE_TYPES {
+    for &(
+        oid,
+        name,
+        len,
+        by_value,
+        category,
+        preferred,
+        elem,
+        array,
+        input,
+        output,
+        receive,
+        send,
+        align,
+        storage,
+        collation,
+    ) in BASE_TYPES
+    {
         out.push(TypeEntry {
             oid,
             name: name.to_string(),
             len,
             by_value,
-            kind: if oid == crate::types::oid::UNKNOWN { 'p' } else { 'b' },
+            kind: if oid == crate::types::oid::UNKNOWN {
+                'p'
+            } else {
+                'b'
+            },
             category,
             preferred,
             elem,
@@ -625,10 +946,7 @@ mod tests {
 
     #[test]
     fn oid_input_wraps_and_checks_range() {
-        assert_eq!(
-            SysType::Oid.parse_text("16384").unwrap(),
-            Value::Int(16384)
-        );
+        assert_eq!(SysType::Oid.parse_text("16384").unwrap(), Value::Int(16384));
         assert_eq!(
             SysType::Oid.parse_text("-1").unwrap(),
             Value::Int(4_294_967_295)
@@ -650,9 +968,13 @@ mod tests {
             code::FEATURE_NOT_SUPPORTED
         );
         assert_eq!(
-            cast(&Value::Int(-1), &DataType::Int4, &DataType::Sys(SysType::Oid))
-                .unwrap()
-                .unwrap(),
+            cast(
+                &Value::Int(-1),
+                &DataType::Int4,
+                &DataType::Sys(SysType::Oid)
+            )
+            .unwrap()
+            .unwrap(),
             Value::Int(4_294_967_295)
         );
         assert_eq!(
@@ -683,7 +1005,9 @@ mod tests {
             vec![b'r']
         );
         assert_eq!(
-            SysType::Char.to_binary(&Value::Text(String::new())).unwrap(),
+            SysType::Char
+                .to_binary(&Value::Text(String::new()))
+                .unwrap(),
             vec![0]
         );
         assert_eq!(
@@ -694,6 +1018,10 @@ mod tests {
             SysType::RegProc.to_text(&Value::Int(0)).unwrap(),
             "-".to_string()
         );
+        let v = SysType::Int2Vector.parse_text("6 5").unwrap();
+        assert_eq!(v, Value::Array(vec![Value::Int(6), Value::Int(5)]));
+        assert_eq!(SysType::Int2Vector.to_text(&v).unwrap(), "6 5");
+        assert!(SysType::Int2Vector.parse_text("1 x").is_err());
     }
 
     #[test]
@@ -733,7 +1061,12 @@ mod tests {
         assert_eq!(format_type(0, None), "-");
         assert_eq!(format_type(99999, None), "???");
         let types = type_entries();
-        assert!(types.windows(2).all(|w| w[0].oid < w[1].oid), "sorted, unique");
-        assert!(types.iter().any(|t| t.oid == 1007 && t.name == "_int4" && t.elem == 23));
+        assert!(
+            types.windows(2).all(|w| w[0].oid < w[1].oid),
+            "sorted, unique"
+        );
+        assert!(types
+            .iter()
+            .any(|t| t.oid == 1007 && t.name == "_int4" && t.elem == 23));
     }
 }

@@ -23,10 +23,14 @@
 
 use sqlparser::ast;
 
-use super::{data_type, function_name, no_function, unsupported, Binder, Scope};
+use super::{
+    contains_aggregate, data_type, function_name, ident_name, no_function, unsupported, Binder,
+    Scope,
+};
 use crate::error::{code, Result, SqlError};
-use crate::expr::{Expr, Func, PgFunc};
-use crate::plan::{OutputColumn, Plan};
+use crate::expr::pg_functions::Srf;
+use crate::expr::{Expr, Func, PgFunc, SubqueryKind};
+use crate::plan::{AggCall, AggFunc, AggOrder, OutputColumn, Plan};
 use crate::systypes::{self, SysType};
 use crate::types::{DataType, Value};
 
@@ -216,7 +220,27 @@ fn is_pg_function(name: &str) -> bool {
             | "to_regtype"
             | "to_regnamespace"
             | "to_regrole"
+            | "array_to_string"
+            | "json_build_object"
+            | "unnest"
+            | "generate_subscripts"
+            | "generate_series"
     )
+}
+
+/// The element type a set-returning function yields from its first argument's type.
+fn srf_element(srf: Srf, arg: &DataType) -> Option<DataType> {
+    match (srf, arg) {
+        (Srf::Unnest, DataType::Array(e)) => Some((**e).clone()),
+        (Srf::Unnest, DataType::Sys(s @ (SysType::Int2Vector | SysType::OidVector))) => {
+            Some(s.vector_element())
+        }
+        (
+            Srf::Subscripts { .. },
+            DataType::Array(_) | DataType::Sys(SysType::Int2Vector | SysType::OidVector),
+        ) => Some(DataType::Int4),
+        _ => None,
+    }
 }
 
 impl Binder<'_> {
@@ -230,15 +254,11 @@ impl Binder<'_> {
                     ast::BinaryOperator::PGRegexIMatch => "~*".to_string(),
                     ast::BinaryOperator::PGRegexNotMatch => "!~".to_string(),
                     ast::BinaryOperator::PGRegexNotIMatch => "!~*".to_string(),
-                    ast::BinaryOperator::PGCustomBinaryOperator(parts) => {
-                        match parts.as_slice() {
-                            [op] => op.clone(),
-                            [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => {
-                                op.clone()
-                            }
-                            _ => return Ok(None),
-                        }
-                    }
+                    ast::BinaryOperator::PGCustomBinaryOperator(parts) => match parts.as_slice() {
+                        [op] => op.clone(),
+                        [schema, op] if schema.eq_ignore_ascii_case("pg_catalog") => op.clone(),
+                        _ => return Ok(None),
+                    },
                     _ => return Ok(None),
                 };
                 if let Some((case_insensitive, negated)) = regex_op(&symbol) {
@@ -317,8 +337,237 @@ impl Binder<'_> {
                 self.bind_cast_pg(expr, target, scope).map(Some)
             }
             E::Function(f) => self.bind_function_pg(f, scope),
+            // int2vector / oidvector subscripts start at 0 (arrays are the general binder's).
+            E::CompoundFieldAccess { root, access_chain } => {
+                let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
+                    access_chain.as_slice()
+                else {
+                    return Ok(None);
+                };
+                let base = self.bind_expr(root, scope)?;
+                let DataType::Sys(kind @ (SysType::Int2Vector | SysType::OidVector)) = base.ty()
+                else {
+                    return Ok(None);
+                };
+                let i = self.bind_expr(index, scope)?;
+                if !(i.ty().is_integer() || i.ty() == DataType::Unknown) {
+                    return Err(SqlError::new(
+                        code::DATATYPE_MISMATCH,
+                        "array subscript must have type integer",
+                    ));
+                }
+                let i = self.coerce(i, &DataType::Int4)?;
+                Ok(Some(pg_call(
+                    PgFunc::VectorSubscript,
+                    vec![base, i],
+                    kind.vector_element(),
+                )))
+            }
             _ => Ok(None),
         }
+    }
+
+    /// `ARRAY(SELECT ...)`.
+    fn bind_array_subquery(&mut self, q: &ast::Query, scope: &Scope) -> Result<Expr> {
+        let (plan, correlation) = self.bind_subquery(q, scope, true)?;
+        let mut elem = plan
+            .schema()
+            .first()
+            .map(|c| c.ty.clone())
+            .unwrap_or(DataType::Text);
+        if elem == DataType::Unknown {
+            elem = DataType::Text;
+        }
+        if matches!(elem, DataType::Array(_)) {
+            return unsupported("ARRAY() of an array-valued subquery");
+        }
+        Ok(Expr::Subquery {
+            plan: Box::new(plan),
+            kind: SubqueryKind::Array,
+            correlation,
+            ty: DataType::Array(Box::new(elem)),
+        })
+    }
+
+    /// `array_agg(x [ORDER BY ...]) [FILTER (WHERE ...)]`, with DISTINCT.
+    fn bind_array_agg(&mut self, f: &ast::Function) -> Result<Expr> {
+        let ast::FunctionArguments::List(list) = &f.args else {
+            return Err(no_function("array_agg", &[]));
+        };
+        let mut order = Vec::new();
+        for c in &list.clauses {
+            match c {
+                ast::FunctionArgumentClause::OrderBy(o) => order.extend(o.iter().cloned()),
+                other => return unsupported(format!("array_agg with {other}")),
+            }
+        }
+        let [ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(arg))] = list.args.as_slice()
+        else {
+            return Err(no_function("array_agg", &[]));
+        };
+        let distinct = matches!(
+            list.duplicate_treatment,
+            Some(ast::DuplicateTreatment::Distinct)
+        );
+        let Some(mut agg) = self.agg.take() else {
+            return Err(SqlError::new(
+                code::GROUPING_ERROR,
+                "aggregate function array_agg is not allowed here",
+            ));
+        };
+        let result = (|| -> Result<Expr> {
+            let input = agg.input.clone();
+            if contains_aggregate(arg) || order.iter().any(|o| contains_aggregate(&o.expr)) {
+                return Err(SqlError::new(
+                    code::GROUPING_ERROR,
+                    "aggregate function calls cannot be nested",
+                ));
+            }
+            let mut a = self.bind_expr(arg, &input)?;
+            if a.ty() == DataType::Unknown {
+                a = self.coerce(a, &DataType::Text)?;
+            }
+            if matches!(a.ty(), DataType::Array(_)) {
+                return unsupported("array_agg of arrays");
+            }
+            let filter = match f.filter.as_deref() {
+                Some(x) => Some(self.bind_predicate(x, &input, "FILTER")?),
+                None => None,
+            };
+            let mut order_by = Vec::with_capacity(order.len());
+            for o in &order {
+                let descending = matches!(o.options.sort, Some(ast::OrderBySort::Desc));
+                order_by.push(AggOrder {
+                    expr: self.bind_expr(&o.expr, &input)?,
+                    descending,
+                    nulls_first: o.options.nulls_first.unwrap_or(descending),
+                });
+            }
+            let ty = DataType::Array(Box::new(a.ty()));
+            let call = AggCall {
+                func: AggFunc::ArrayAgg,
+                arg: Some(a),
+                extra: None,
+                distinct,
+                filter,
+                ty: ty.clone(),
+                order_by,
+            };
+            let index = match agg.aggs.iter().position(|x| *x == call) {
+                Some(i) => i,
+                None => {
+                    agg.aggs.push(call);
+                    agg.aggs.len() - 1
+                }
+            };
+            Ok(Expr::Column {
+                index: agg.group_exprs.len() + index,
+                ty,
+            })
+        })();
+        self.agg = Some(agg);
+        result
+    }
+
+    /// Expands the set-returning functions at the top of a select list (`SELECT unnest(x)`)
+    /// with `Plan::ProjectSet`; anywhere else they stay `SetReturning` and fail when run.
+    pub(super) fn expand_set_returning(&mut self, plan: Plan) -> Result<Plan> {
+        let Plan::Project {
+            input,
+            mut exprs,
+            schema,
+        } = plan
+        else {
+            return Ok(plan);
+        };
+        let mut expand = Vec::new();
+        for (i, e) in exprs.iter_mut().enumerate() {
+            if let Expr::Func {
+                func: Func::Pg(PgFunc::SetReturning(srf)),
+                ..
+            } = e
+            {
+                let srf = *srf;
+                if let Expr::Func { func, .. } = e {
+                    *func = Func::Pg(PgFunc::SetValues(srf));
+                }
+                expand.push(i);
+            }
+        }
+        let project = Plan::Project {
+            input,
+            exprs,
+            schema: schema.clone(),
+        };
+        if expand.is_empty() {
+            return Ok(project);
+        }
+        Ok(Plan::ProjectSet {
+            input: Box::new(project),
+            expand,
+            schema,
+        })
+    }
+
+    /// A set-returning function in FROM (`FROM generate_series(1, 3) AS s`): one column named
+    /// after the alias (or the function), over the function's rows. Its arguments may refer
+    /// to an enclosing query.
+    pub(super) fn bind_table_function(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+    ) -> Result<Plan> {
+        let (_, fname) = super::object_name(name)?;
+        let call = ast::Expr::Function(ast::Function {
+            name: name.clone(),
+            uses_odbc_syntax: false,
+            parameters: ast::FunctionArguments::None,
+            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                duplicate_treatment: None,
+                args: args.args.clone(),
+                clauses: Vec::new(),
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: Vec::new(),
+        });
+        let e = self.bind_expr(&call, &Scope::default())?;
+        let Expr::Func {
+            func: Func::Pg(PgFunc::SetReturning(srf)),
+            args: fargs,
+            ty,
+        } = e
+        else {
+            return unsupported(format!("table function {fname}"));
+        };
+        let qualifier = alias.map(|a| ident_name(&a.name)).unwrap_or(fname.clone());
+        let column = match alias {
+            Some(a) => match a.columns.as_slice() {
+                [] => ident_name(&a.name),
+                [c] => ident_name(&c.name),
+                _ => {
+                    return Err(SqlError::new(
+                        code::DATATYPE_MISMATCH,
+                        format!("too many column aliases specified for function {fname}"),
+                    ))
+                }
+            },
+            None => fname,
+        };
+        let mut col = OutputColumn::new(column, ty.clone());
+        col.qualifier = Some(qualifier);
+        let project = Plan::Project {
+            input: Box::new(Plan::Unit),
+            exprs: vec![pg_call(PgFunc::SetValues(srf), fargs, ty)],
+            schema: vec![col.clone()],
+        };
+        Ok(Plan::ProjectSet {
+            input: Box::new(project),
+            expand: vec![0],
+            schema: vec![col],
+        })
     }
 
     fn bind_regex(
@@ -482,7 +731,18 @@ impl Binder<'_> {
 
     fn bind_function_pg(&mut self, f: &ast::Function, scope: &Scope) -> Result<Option<Expr>> {
         let name = function_name(f)?;
-        if !is_pg_function(&name) || f.over.is_some() || f.filter.is_some() {
+        if f.over.is_some() {
+            return Ok(None);
+        }
+        if name == "array" {
+            if let ast::FunctionArguments::Subquery(q) = &f.args {
+                return self.bind_array_subquery(q, scope).map(Some);
+            }
+        }
+        if name == "array_agg" {
+            return self.bind_array_agg(f).map(Some);
+        }
+        if !is_pg_function(&name) || f.filter.is_some() {
             return Ok(None);
         }
         let args = match &f.args {
@@ -662,6 +922,77 @@ impl Binder<'_> {
                     _ => (PgFunc::ToRegRole, SysType::RegRole),
                 };
                 pg_call(f, a, DataType::Sys(kind))
+            }
+            "array_to_string" => {
+                arity(2..=3)?;
+                let mut it = bound.into_iter();
+                let arr = it.next().ok_or_else(|| no_function(&name, &types))?;
+                if !matches!(arr.ty(), DataType::Array(_)) {
+                    return Err(no_function(&name, &types));
+                }
+                let mut a = vec![arr];
+                for rest in it {
+                    a.push(self.pg_arg(rest, &text, &name, &types)?);
+                }
+                pg_call(PgFunc::ArrayToString, a, text)
+            }
+            "json_build_object" => {
+                if types.len() % 2 != 0 {
+                    return Err(SqlError::new(
+                        code::INVALID_PARAMETER_VALUE,
+                        "argument list must have even number of elements",
+                    ));
+                }
+                let mut a = Vec::with_capacity(bound.len());
+                for e in bound {
+                    a.push(if e.ty() == DataType::Unknown {
+                        self.coerce(e, &text)?
+                    } else {
+                        e
+                    });
+                }
+                pg_call(PgFunc::JsonBuildObject, a, DataType::Json)
+            }
+            "unnest" | "generate_subscripts" => {
+                if name == "unnest" {
+                    arity(1..=1)?;
+                } else {
+                    arity(2..=2)?;
+                }
+                let arg_ty = types.first().cloned().unwrap_or(DataType::Unknown);
+                let srf = if name == "unnest" {
+                    Srf::Unnest
+                } else {
+                    Srf::Subscripts {
+                        zero_based: matches!(
+                            arg_ty,
+                            DataType::Sys(SysType::Int2Vector | SysType::OidVector)
+                        ),
+                    }
+                };
+                let elem = srf_element(srf, &arg_ty).ok_or_else(|| no_function(&name, &types))?;
+                let mut it = bound.into_iter();
+                let mut a: Vec<Expr> = it.next().into_iter().collect();
+                for dim in it {
+                    a.push(self.pg_arg(dim, &int4, &name, &types)?);
+                }
+                pg_call(PgFunc::SetReturning(srf), a, elem)
+            }
+            "generate_series" => {
+                arity(2..=3)?;
+                let mut ty = DataType::Int4;
+                for t in &types {
+                    match t {
+                        DataType::Int8 => ty = DataType::Int8,
+                        DataType::Int2 | DataType::Int4 | DataType::Unknown => {}
+                        _ => return Err(no_function(&name, &types)),
+                    }
+                }
+                let mut a = Vec::with_capacity(bound.len());
+                for e in bound {
+                    a.push(self.coerce(e, &ty)?);
+                }
+                pg_call(PgFunc::SetReturning(Srf::Series), a, ty)
             }
             _ => return Ok(None),
         };

@@ -23,7 +23,7 @@ use std::cell::RefCell;
 use crate::error::{code, Result, SqlError};
 use crate::expr::{EvalContext, Expr, Func};
 use crate::systypes::{format_type, namespace};
-use crate::types::Value;
+use crate::types::{DataType, Value};
 
 /// A catalog or introspection function (see the module header).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,7 +45,9 @@ pub enum PgFunc {
     RegProcOut,
     /// Text to `regtype` at run time (`$1::regtype`, `to_regtype`); `missing_ok` gives NULL
     /// instead of 42704 for an unknown name.
-    ToRegType { missing_ok: bool },
+    ToRegType {
+        missing_ok: bool,
+    },
     /// Text to `regnamespace` at run time.
     ToRegNamespace,
     // ----- these read the catalog (executed by the host) -----
@@ -53,7 +55,9 @@ pub enum PgFunc {
     RegClassOut,
     RegRoleOut,
     /// Text to `regclass` / `regrole` at run time (`$1::regclass`, `to_regclass`).
-    ToRegClass { missing_ok: bool },
+    ToRegClass {
+        missing_ok: bool,
+    },
     ToRegRole,
     /// `pg_get_expr(pg_node_tree, relation_oid [, pretty])`.
     GetExpr,
@@ -67,7 +71,32 @@ pub enum PgFunc {
     TableIsVisible,
     /// `pg_get_serial_sequence(table, column)`.
     GetSerialSequence,
+    // ----- pure again -----
+    /// `array_to_string(array, delimiter [, null_string])`.
+    ArrayToString,
+    /// `int2vector[i]` / `oidvector[i]` (subscripts from 0, as in PostgreSQL).
+    VectorSubscript,
+    /// `json_build_object(key, value, ...)` (not strict: values may be NULL).
+    JsonBuildObject,
+    /// A set-returning function where no set can be returned: evaluating it is 0A000.
+    SetReturning(Srf),
+    /// A set-returning function's rows as an array, expanded by `Plan::ProjectSet`.
+    SetValues(Srf),
 }
+
+/// The set-returning functions Cairn has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Srf {
+    /// `unnest(array)` (also of int2vector/oidvector).
+    Unnest,
+    /// `generate_subscripts(array, dim)`: 1..n for arrays, 0..n-1 for int2vector/oidvector.
+    Subscripts { zero_based: bool },
+    /// `generate_series(start, stop [, step])` over integers.
+    Series,
+}
+
+/// Most values one `generate_series` call produces (it is materialised as an array).
+pub const SERIES_VALUES_MAX: i64 = 10_000_000;
 
 impl PgFunc {
     /// Whether the function reads the catalog (and so runs through `call_host`).
@@ -109,6 +138,27 @@ pub fn eval(func: PgFunc, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Re
             _ => Value::Null,
         });
     }
+    match func {
+        PgFunc::JsonBuildObject => return json_build_object(args, &vals),
+        PgFunc::SetReturning(f) => {
+            return Err(SqlError::not_supported(format!(
+                "set-returning function {} here (only at the top of a select list or in FROM)",
+                match f {
+                    Srf::Unnest => "unnest",
+                    Srf::Subscripts { .. } => "generate_subscripts",
+                    Srf::Series => "generate_series",
+                }
+            )))
+        }
+        PgFunc::ArrayToString => {
+            let elem = args
+                .first()
+                .and_then(|a| a.ty().element().cloned())
+                .unwrap_or(DataType::Text);
+            return array_to_string(&vals, &elem);
+        }
+        _ => {}
+    }
     if vals.iter().any(Value::is_null) {
         return Ok(Value::Null);
     }
@@ -131,7 +181,9 @@ fn text_arg(vals: &[Value], i: usize) -> Result<&str> {
 fn int_arg(vals: &[Value], i: usize) -> Result<i64> {
     match vals.get(i) {
         Some(Value::Int(v)) => Ok(*v),
-        other => Err(SqlError::internal(format!("expected an integer, got {other:?}"))),
+        other => Err(SqlError::internal(format!(
+            "expected an integer, got {other:?}"
+        ))),
     }
 }
 
@@ -187,12 +239,177 @@ fn eval_pure(func: PgFunc, vals: &[Value]) -> Result<Value> {
             let name = text_arg(vals, 0)?;
             Value::Int(lookup_namespace(name)? as i64)
         }
+        PgFunc::VectorSubscript => {
+            let i = int_arg(vals, 1)?;
+            match vals.first() {
+                Some(Value::Array(items)) => usize::try_from(i)
+                    .ok()
+                    .and_then(|i| items.get(i).cloned())
+                    .unwrap_or(Value::Null),
+                _ => Value::Null,
+            }
+        }
+        PgFunc::SetValues(srf) => set_values(srf, vals)?,
         other => {
             return Err(SqlError::internal(format!(
                 "{other:?} needs the catalog but was evaluated without it"
             )))
         }
     })
+}
+
+/// The values of a set-returning function, as one array.
+fn set_values(srf: Srf, vals: &[Value]) -> Result<Value> {
+    Ok(match srf {
+        Srf::Unnest => match vals.first() {
+            Some(Value::Array(items)) => Value::Array(items.clone()),
+            _ => Value::Array(Vec::new()),
+        },
+        Srf::Subscripts { zero_based } => {
+            let n = match vals.first() {
+                Some(Value::Array(items)) => items.len() as i64,
+                _ => 0,
+            };
+            // One-dimensional arrays only: any other dimension has no subscripts.
+            let n = if int_arg(vals, 1)? == 1 { n } else { 0 };
+            let base = if zero_based { 0 } else { 1 };
+            Value::Array((0..n).map(|i| Value::Int(i + base)).collect())
+        }
+        Srf::Series => {
+            let start = int_arg(vals, 0)?;
+            let stop = int_arg(vals, 1)?;
+            let step = if vals.len() > 2 { int_arg(vals, 2)? } else { 1 };
+            if step == 0 {
+                return Err(SqlError::new(
+                    code::INVALID_PARAMETER_VALUE,
+                    "step size cannot equal zero",
+                ));
+            }
+            let count = if (step > 0 && start > stop) || (step < 0 && start < stop) {
+                0
+            } else {
+                (stop as i128 - start as i128) / step as i128 + 1
+            };
+            if count > SERIES_VALUES_MAX as i128 {
+                return Err(SqlError::new(
+                    code::PROGRAM_LIMIT_EXCEEDED,
+                    format!("generate_series of more than {SERIES_VALUES_MAX} values"),
+                ));
+            }
+            let mut out = Vec::with_capacity(count as usize);
+            let mut v = start as i128;
+            for _ in 0..count {
+                out.push(Value::Int(v as i64));
+                v += step as i128;
+            }
+            Value::Array(out)
+        }
+    })
+}
+
+/// `array_to_string`: the elements' text joined by the delimiter; NULL elements are left out,
+/// or shown as the third argument when there is one.
+fn array_to_string(vals: &[Value], elem: &DataType) -> Result<Value> {
+    let (Some(Value::Array(items)), Some(Value::Text(delim))) = (vals.first(), vals.get(1)) else {
+        return Ok(Value::Null);
+    };
+    let null_text = match vals.get(2) {
+        Some(Value::Text(t)) => Some(t.as_str()),
+        _ => None,
+    };
+    let mut parts = Vec::with_capacity(items.len());
+    for v in items {
+        match v.to_text(elem) {
+            Some(t) => parts.push(t),
+            None => {
+                if let Some(n) = null_text {
+                    parts.push(n.to_string());
+                }
+            }
+        }
+    }
+    Ok(Value::Text(parts.join(delim)))
+}
+
+/// `json_build_object`: PostgreSQL's text form (`{"a" : 1, "b" : "x"}`).
+fn json_build_object(args: &[Expr], vals: &[Value]) -> Result<Value> {
+    if vals.len() % 2 != 0 {
+        return Err(SqlError::new(
+            code::INVALID_PARAMETER_VALUE,
+            "argument list must have even number of elements",
+        )
+        .with_hint(
+            "The arguments of json_build_object() must consist of alternating keys and values.",
+        ));
+    }
+    let mut out = String::from("{");
+    for (k, pair) in vals.chunks(2).enumerate() {
+        let (key, value) = (&pair[0], &pair[1]);
+        if key.is_null() {
+            return Err(SqlError::new(
+                code::INVALID_PARAMETER_VALUE,
+                "null value not allowed for object key",
+            ));
+        }
+        if k > 0 {
+            out.push_str(", ");
+        }
+        let key_ty = args.get(2 * k).map(|a| a.ty()).unwrap_or(DataType::Text);
+        json_string(&mut out, &key.to_text(&key_ty).unwrap_or_default());
+        out.push_str(" : ");
+        let value_ty = args
+            .get(2 * k + 1)
+            .map(|a| a.ty())
+            .unwrap_or(DataType::Text);
+        json_value(&mut out, value, &value_ty);
+    }
+    out.push('}');
+    Ok(Value::Text(out))
+}
+
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// One value as JSON (PostgreSQL's `to_json` for the scalar types).
+fn json_value(out: &mut String, v: &Value, ty: &DataType) {
+    match (v, ty) {
+        (Value::Null, _) => out.push_str("null"),
+        (Value::Bool(b), _) => out.push_str(if *b { "true" } else { "false" }),
+        (Value::Float(f), _) if !f.is_finite() => {
+            json_string(out, &v.to_text(ty).unwrap_or_default())
+        }
+        (Value::Int(_) | Value::Float(_) | Value::Numeric(_), t) if t.is_numeric() => {
+            out.push_str(&v.to_text(ty).unwrap_or_default())
+        }
+        (_, DataType::Json | DataType::Jsonb) => out.push_str(&v.to_text(ty).unwrap_or_default()),
+        (Value::Array(items), t) => {
+            let elem = t.element().cloned().unwrap_or(DataType::Text);
+            out.push('[');
+            for (i, x) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                json_value(out, x, &elem);
+            }
+            out.push(']');
+        }
+        _ => json_string(out, &v.to_text(ty).unwrap_or_default()),
+    }
 }
 
 /// The type OID a `regtype` input names (`int4`, `integer`, `character varying(10)`,
@@ -220,12 +437,8 @@ pub fn lookup_namespace(name: &str) -> Result<u32> {
         Some(q) => q.replace("\"\"", "\""),
         None => t.to_lowercase(),
     };
-    namespace::oid(&unquoted).ok_or_else(|| {
-        SqlError::new(
-            "3F000",
-            format!("schema \"{unquoted}\" does not exist"),
-        )
-    })
+    namespace::oid(&unquoted)
+        .ok_or_else(|| SqlError::new("3F000", format!("schema \"{unquoted}\" does not exist")))
 }
 
 thread_local! {
@@ -296,7 +509,10 @@ mod tests {
         assert!(m("a\nb", "a.b", false), ". matches newline");
         let e = regex_match("x", "(", false).unwrap_err();
         assert_eq!(e.code, "2201B");
-        assert!(regex_match("aa", "(a)\\1", false).is_err(), "no back-references");
+        assert!(
+            regex_match("aa", "(a)\\1", false).is_err(),
+            "no back-references"
+        );
         for i in 0..(REGEX_CACHE_ENTRIES_MAX * 2) {
             assert!(m(&format!("x{i}"), &format!("^x{i}$"), false));
         }
@@ -315,7 +531,12 @@ mod tests {
             Value::Null
         );
         assert_eq!(
-            call(re, vec![Value::Text("y".into()), Value::Text("x".into())], &t).unwrap(),
+            call(
+                re,
+                vec![Value::Text("y".into()), Value::Text("x".into())],
+                &t
+            )
+            .unwrap(),
             Value::Bool(true)
         );
         let ft = [DataType::Int4, DataType::Int4];
