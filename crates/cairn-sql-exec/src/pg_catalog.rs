@@ -1302,6 +1302,14 @@ fn default_opclass(t: &DataType) -> u32 {
         DataType::Sys(SysType::Name) => 10028,
         DataType::Sys(SysType::Char) => 10007,
         DataType::Sys(s) if s.is_oid_like() => 1981,
+        DataType::Date => 3122,
+        DataType::Numeric(_) => 3125,
+        DataType::Timestamptz(_) => 3127,
+        DataType::Timestamp(_) => 3128,
+        DataType::Interval => 10022,
+        DataType::Time(_) => 10038,
+        DataType::Uuid => 10065,
+        DataType::Jsonb => 10088,
         _ => 0,
     }
 }
@@ -1313,13 +1321,21 @@ const OPCLASSES: &[(u32, &str, u32, u32)] = &[
     (1981, "oid_ops", 1989, 26),
     (3123, "float8_ops", 1970, 701),
     (3124, "int8_ops", 1976, 20),
+    (3122, "date_ops", 434, 1082),
+    (3125, "numeric_ops", 1988, 1700),
     (3126, "text_ops", 1994, 25),
+    (3127, "timestamptz_ops", 434, 1184),
+    (3128, "timestamp_ops", 434, 1114),
     (10003, "bool_ops", 424, 16),
     (10004, "bpchar_ops", 426, 1042),
     (10006, "bytea_ops", 428, 17),
     (10007, "char_ops", 429, 18),
     (10012, "float4_ops", 1970, 700),
+    (10022, "interval_ops", 1982, 1186),
     (10028, "name_ops", 1994, 19),
+    (10038, "time_ops", 1996, 1083),
+    (10065, "uuid_ops", 2968, 2950),
+    (10088, "jsonb_ops", 4033, 3802),
 ];
 
 /// The collation of a column of type `t` (`attcollation`): the default one for collatable
@@ -1970,6 +1986,11 @@ impl Snapshot {
                 let (modin, modout) = match t.oid {
                     1042 => ("bpchartypmodin", "bpchartypmodout"),
                     1043 => ("varchartypmodin", "varchartypmodout"),
+                    1083 => ("timetypmodin", "timetypmodout"),
+                    1114 => ("timestamptypmodin", "timestamptypmodout"),
+                    1184 => ("timestamptztypmodin", "timestamptztypmodout"),
+                    1186 => ("intervaltypmodin", "intervaltypmodout"),
+                    1700 => ("numerictypmodin", "numerictypmodout"),
                     _ => ("-", "-"),
                 };
                 vec![
@@ -2337,7 +2358,17 @@ impl Snapshot {
                     DataType::Int8 => (int(64), int(2), int(0)),
                     DataType::Float4 => (int(24), int(2), Value::Null),
                     DataType::Float8 => (int(53), int(2), Value::Null),
+                    DataType::Numeric(Some((p, s))) => (int(*p as i64), int(10), int(*s as i64)),
+                    DataType::Numeric(None) => (Value::Null, int(10), Value::Null),
                     _ => (Value::Null, Value::Null, Value::Null),
+                };
+                let datetime_precision = match ty {
+                    DataType::Date => int(0),
+                    DataType::Time(p) | DataType::Timestamp(p) | DataType::Timestamptz(p) => {
+                        int(p.unwrap_or(6) as i64)
+                    }
+                    DataType::Interval => int(6),
+                    _ => Value::Null,
                 };
                 let data_type = match ty {
                     DataType::Sys(s) if !s.is_string() && !s.is_oid_like() => {
@@ -2363,7 +2394,7 @@ impl Snapshot {
                     precision,
                     radix,
                     scale,
-                    Value::Null,
+                    datetime_precision,
                     Value::Null,
                     Value::Null,
                     Value::Null,

@@ -945,3 +945,182 @@ fn sequences_and_serial_columns() {
     );
     assert_eq!(one(&mut s, "DROP SEQUENCE s"), "DROP SEQUENCE");
 }
+
+#[test]
+fn catalog_sees_own_transaction_ddl() {
+    let f = fixture();
+    let mut a = f.session();
+    let mut b = f.session();
+    run(
+        &mut a,
+        "BEGIN; CREATE TABLE cat_t (id INT PRIMARY KEY, v TEXT UNIQUE)",
+    );
+    assert_eq!(
+        one(
+            &mut a,
+            "SELECT relname, relkind FROM pg_class WHERE relname LIKE 'cat_t%' ORDER BY 1"
+        ),
+        "cat_t|r\ncat_t_pkey|i\ncat_t_v_key|i"
+    );
+    // Another transaction does not see the uncommitted table, in any catalog.
+    assert_eq!(
+        one(
+            &mut b,
+            "SELECT (SELECT count(*) FROM pg_class WHERE relname = 'cat_t'), \
+             (SELECT count(*) FROM information_schema.tables WHERE table_name = 'cat_t')"
+        ),
+        "0|0"
+    );
+    run(&mut a, "COMMIT");
+    assert_eq!(
+        one(
+            &mut b,
+            "SELECT count(*) FROM pg_class c JOIN pg_index i ON i.indrelid = c.oid \
+             WHERE c.relname = 'cat_t'"
+        ),
+        "2"
+    );
+    // A rolled-back DROP leaves the catalog as it was.
+    run(&mut a, "BEGIN; DROP TABLE cat_t");
+    assert_eq!(
+        one(
+            &mut a,
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'cat_t'::regclass"
+        ),
+        "ERROR 42P01 relation \"cat_t\" does not exist"
+    );
+    run(&mut a, "ROLLBACK");
+    assert_eq!(
+        one(
+            &mut a,
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
+             WHERE attrelid = 'cat_t'::regclass AND attnum > 0 ORDER BY attnum"
+        ),
+        "id|integer|t\nv|text|f"
+    );
+}
+
+#[test]
+fn regclass_prints_relation_names() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE rc (id INT PRIMARY KEY); CREATE INDEX rc_idx ON rc (id)",
+    );
+    let oid = one(&mut s, "SELECT oid FROM pg_class WHERE relname = 'rc'");
+    assert_eq!(one(&mut s, "SELECT 'rc'::regclass::oid"), oid);
+    assert_eq!(
+        one(
+            &mut s,
+            &format!("SELECT {oid}::regclass, '{oid}'::regclass::text")
+        ),
+        "rc|rc"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT 'rc_idx'::regclass, 'pg_catalog.pg_class'::regclass, \
+             'information_schema.tables'::regclass, 'rc_pkey'::regclass::text"
+        ),
+        "rc_idx|pg_class|information_schema.tables|rc_pkey"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT 'nope'::regclass"),
+        "ERROR 42P01 relation \"nope\" does not exist"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT to_regclass('nope') IS NULL, 'int4'::regtype, 'varchar(3)'::regtype::oid, \
+             'public'::regnamespace::oid"
+        ),
+        "t|integer|1043|2200"
+    );
+    // pg_catalog is searched before public, as in PostgreSQL.
+    run(&mut s, "CREATE TABLE pg_am (x INT)");
+    assert_eq!(
+        one(&mut s, "SELECT count(*) FROM pg_am WHERE amname = 'btree'"),
+        "1"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM public.pg_am"), "0");
+}
+
+#[test]
+fn catalog_tables_reject_writes() {
+    let f = fixture();
+    let mut s = f.session();
+    for sql in [
+        "INSERT INTO pg_class (relname) VALUES ('x')",
+        "UPDATE pg_namespace SET nspname = 'x'",
+        "DELETE FROM information_schema.tables",
+    ] {
+        assert!(
+            one(&mut s, sql).starts_with("ERROR 42809"),
+            "{sql}: {}",
+            one(&mut s, sql)
+        );
+    }
+    assert!(one(&mut s, "DROP TABLE pg_class").starts_with("ERROR 42P01"));
+    assert_eq!(one(&mut s, "SELECT count(*) > 0 FROM pg_class"), "t");
+}
+
+#[test]
+fn set_returning_functions_and_array_aggregates() {
+    let f = fixture();
+    let mut s = f.session();
+    assert_eq!(
+        one(&mut s, "SELECT unnest(ARRAY[1, 2, 3]) AS x, 'k'"),
+        "1|k\n2|k\n3|k"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT unnest(ARRAY['a', 'b']), generate_subscripts(ARRAY['a', 'b'], 1), \
+             unnest(ARRAY[10, 20, 30])"
+        ),
+        "a|1|10\nb|2|20\nNULL|NULL|30"
+    );
+    assert_eq!(
+        one(&mut s, "SELECT s * 2 FROM generate_series(1, 7, 3) AS s"),
+        "2\n8\n14"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT g.x FROM generate_series(3, 1, -1) AS g(x) ORDER BY 1"
+        ),
+        "1\n2\n3"
+    );
+    // PostgreSQL also allows set-returning functions inside select-list expressions; Cairn
+    // only as whole select-list items or in FROM.
+    assert!(one(&mut s, "SELECT unnest(ARRAY[1]) + 1").starts_with("ERROR 0A000"));
+    run(
+        &mut s,
+        "CREATE TABLE agg (g INT, v TEXT, o INT); \
+         INSERT INTO agg VALUES (1, 'b', 2), (1, 'a', 1), (2, NULL, 1), (1, 'c', 3)",
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT g, array_agg(v ORDER BY o DESC), array_agg(o ORDER BY v NULLS FIRST) \
+             FROM agg GROUP BY g ORDER BY g"
+        ),
+        "1|{c,b,a}|{1,2,3}\n2|{NULL}|{1}"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT ARRAY(SELECT v FROM agg WHERE v IS NOT NULL ORDER BY v), \
+             ARRAY(SELECT o FROM agg WHERE false), array_to_string(ARRAY['x', NULL, 'y'], ',', '*')"
+        ),
+        "{a,b,c}|{}|x,*,y"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT json_build_object('a', 1, 'b', 'x\"y', 'c', NULL, 'd', true)"
+        ),
+        "{\"a\" : 1, \"b\" : \"x\\\"y\", \"c\" : null, \"d\" : true}"
+    );
+}

@@ -189,6 +189,10 @@ fn is_pg_function(name: &str) -> bool {
         "pg_table_is_visible"
             | "pg_type_is_visible"
             | "pg_function_is_visible"
+            | "pg_collation_is_visible"
+            | "pg_opclass_is_visible"
+            | "pg_operator_is_visible"
+            | "pg_conversion_is_visible"
             | "pg_get_userbyid"
             | "format_type"
             | "pg_get_expr"
@@ -797,7 +801,13 @@ impl Binder<'_> {
                 let a = args_as(self, bound, &[&oid])?;
                 pg_call(PgFunc::TableIsVisible, a, boolean)
             }
-            "pg_type_is_visible" | "pg_function_is_visible" => {
+            // Everything but tables lives in pg_catalog, which is always on the search path.
+            "pg_type_is_visible"
+            | "pg_function_is_visible"
+            | "pg_collation_is_visible"
+            | "pg_opclass_is_visible"
+            | "pg_operator_is_visible"
+            | "pg_conversion_is_visible" => {
                 arity(1..=1)?;
                 args_as(self, bound, &[&oid])?;
                 Expr::literal(Value::Bool(true), boolean)

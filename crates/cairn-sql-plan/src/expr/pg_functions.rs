@@ -141,14 +141,17 @@ pub fn eval(func: PgFunc, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Re
     match func {
         PgFunc::JsonBuildObject => return json_build_object(args, &vals),
         PgFunc::SetReturning(f) => {
-            return Err(SqlError::not_supported(format!(
-                "set-returning function {} here (only at the top of a select list or in FROM)",
-                match f {
-                    Srf::Unnest => "unnest",
-                    Srf::Subscripts { .. } => "generate_subscripts",
-                    Srf::Series => "generate_series",
-                }
-            )))
+            return Err(SqlError::new(
+                code::FEATURE_NOT_SUPPORTED,
+                format!(
+                    "set-returning function {}() is supported only as a whole select-list item or in FROM",
+                    match f {
+                        Srf::Unnest => "unnest",
+                        Srf::Subscripts { .. } => "generate_subscripts",
+                        Srf::Series => "generate_series",
+                    }
+                ),
+            ))
         }
         PgFunc::ArrayToString => {
             let elem = args
