@@ -2377,7 +2377,6 @@ impl Snapshot {
                     DataType::Sys(SysType::Char) => "\"char\"".to_string(),
                     other => cairn_sql_plan::systypes::format_type(other.oid(), None),
                 };
-                let collatable = collation_of(ty) == DEFAULT_COLLATION_OID;
                 let udt = type_entry(&types, ty.oid())
                     .map_or_else(|| ty.short_name().to_string(), |t| t.name.clone());
                 out.push(vec![
@@ -2400,17 +2399,11 @@ impl Snapshot {
                     Value::Null,
                     Value::Null,
                     Value::Null,
-                    if collatable { name(db) } else { Value::Null },
-                    if collatable {
-                        name("pg_catalog")
-                    } else {
-                        Value::Null
-                    },
-                    if collatable {
-                        name("default")
-                    } else {
-                        Value::Null
-                    },
+                    // PostgreSQL names a collation here only when the column has a
+                    // non-default one, which Cairn's never have.
+                    Value::Null,
+                    Value::Null,
+                    Value::Null,
                     Value::Null,
                     Value::Null,
                     Value::Null,
@@ -2439,10 +2432,20 @@ impl Snapshot {
         out
     }
 
-    /// `(table, constraint name, type, index)` of every PK/UNIQUE/CHECK constraint.
+    /// `(table, constraint name, type, index)` of every PK/UNIQUE/CHECK constraint, and of
+    /// the NOT NULL columns, which information_schema lists as CHECK constraints named
+    /// `<namespace oid>_<table oid>_<attnum>_not_null`, as PostgreSQL 15 does.
     fn constraints(&self) -> Vec<(&TableDef, String, &'static str, Option<&IndexDef>)> {
         let mut out = Vec::new();
         for t in &self.tables {
+            for (_, c) in t.visible_columns().filter(|(_, c)| !c.nullable) {
+                out.push((
+                    t,
+                    format!("{}_{}_{}_not_null", namespace::PUBLIC, t.id, c.id),
+                    "CHECK",
+                    None,
+                ));
+            }
             for (i, primary) in shown_indexes(t) {
                 if primary {
                     out.push((t, i.name.clone(), "PRIMARY KEY", Some(i)));
@@ -2473,10 +2476,10 @@ impl Snapshot {
                     yes_no(false),
                     yes_no(false),
                     yes_no(true),
-                    if kind == "CHECK" {
-                        Value::Null
-                    } else {
+                    if kind == "UNIQUE" {
                         yes_no(true)
+                    } else {
+                        Value::Null
                     },
                 ]
             })

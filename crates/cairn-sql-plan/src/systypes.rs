@@ -473,15 +473,18 @@ pub fn castable(from: &DataType, to: &DataType) -> bool {
 }
 
 /// OIDs of the schemas Cairn has (`pg_namespace.oid`): PostgreSQL's fixed ones for
-/// `pg_catalog` and `public`, and PostgreSQL 15.18's initdb value for `information_schema`.
+/// `pg_catalog`, `pg_toast` (always empty here) and `public`, and PostgreSQL 15.18's initdb
+/// value for `information_schema`.
 pub mod namespace {
     pub const PG_CATALOG: u32 = 11;
+    pub const PG_TOAST: u32 = 99;
     pub const PUBLIC: u32 = 2200;
     pub const INFORMATION_SCHEMA: u32 = 13207;
 
     /// `(oid, name)` of every schema.
     pub const ALL: &[(u32, &str)] = &[
         (PG_CATALOG, "pg_catalog"),
+        (PG_TOAST, "pg_toast"),
         (PUBLIC, "public"),
         (INFORMATION_SCHEMA, "information_schema"),
     ];
