@@ -343,6 +343,27 @@ impl Binder<'_> {
             E::Function(f) => self.bind_function_pg(f, scope),
             // int2vector / oidvector subscripts start at 0 (arrays are the general binder's).
             E::CompoundFieldAccess { root, access_chain } => {
+                // `t.col[i]` parses as `t` with the access chain `.col`, `[i]`: fold the
+                // dotted names into the root so both this and the array subscripts of the
+                // general binder see `t.col` subscripted once.
+                if let (E::Identifier(first), [dots @ .., ast::AccessExpr::Subscript(sub)]) =
+                    (root.as_ref(), access_chain.as_slice())
+                {
+                    if !dots.is_empty() {
+                        let mut parts = vec![first.clone()];
+                        for d in dots {
+                            match d {
+                                ast::AccessExpr::Dot(E::Identifier(id)) => parts.push(id.clone()),
+                                _ => return Ok(None),
+                            }
+                        }
+                        let folded = E::CompoundFieldAccess {
+                            root: Box::new(E::CompoundIdentifier(parts)),
+                            access_chain: vec![ast::AccessExpr::Subscript(sub.clone())],
+                        };
+                        return self.bind_expr(&folded, scope).map(Some);
+                    }
+                }
                 let [ast::AccessExpr::Subscript(ast::Subscript::Index { index })] =
                     access_chain.as_slice()
                 else {

@@ -221,10 +221,14 @@ fn eval_pure(func: PgFunc, vals: &[Value]) -> Result<Value> {
                     .unwrap_or_else(|| n.to_string()),
             )
         }
-        PgFunc::RegProcOut => {
-            let p = int_arg(vals, 0)?;
-            Value::Text(if p == 0 { "-".into() } else { p.to_string() })
-        }
+        PgFunc::RegProcOut => match vals.first() {
+            // Catalog columns of type regproc hold the function's name already.
+            Some(Value::Text(name)) => Value::Text(name.clone()),
+            _ => {
+                let p = int_arg(vals, 0)?;
+                Value::Text(if p == 0 { "-".into() } else { p.to_string() })
+            }
+        },
         PgFunc::ToRegType { missing_ok } => {
             let name = text_arg(vals, 0)?;
             match lookup_type(name) {

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use crate::server::TestServer;
 
-fn client_libs() -> PathBuf {
+pub(crate) fn client_libs() -> PathBuf {
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let dest = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -25,7 +25,7 @@ fn client_libs() -> PathBuf {
     dest
 }
 
-fn script(name: &str) -> PathBuf {
+pub(crate) fn script(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/clients")
         .join(name)

@@ -3,6 +3,7 @@
 //! the tests that need them say so and skip with a message when the binary is missing), and
 //! the project's sqllogictest files (`tests/slt/*.slt`).
 
+mod catalog;
 mod clients;
 mod drivers;
 mod psql;
