@@ -82,6 +82,11 @@ const C_COLLATION_OID: u32 = 950;
 /// `pg_database.encoding` for UTF8.
 const UTF8_ENCODING: i64 = 6;
 
+// The ranges of the scheme do not meet (invariant 3), checked when compiling.
+const _: () = assert!(TABLE_ID_LIMIT < CATALOG_RELATION_OID_BASE);
+const _: () = assert!(CATALOG_RELATION_OID_BASE + (TABLES.len() as u32) < DERIVED_OID_BASE);
+const _: () = assert!(((TABLE_ID_LIMIT - 1) << SUB_ID_BITS) < u32::MAX - DERIVED_OID_BASE);
+
 fn derived_oid(table_id: u32, sub_id: u32) -> Option<u32> {
     (table_id < TABLE_ID_LIMIT && sub_id < (1 << SUB_ID_BITS))
         .then(|| DERIVED_OID_BASE + (table_id << SUB_ID_BITS) + sub_id)
@@ -2737,9 +2742,6 @@ mod tests {
         assert_eq!(index_oid(100, CHECK_SUB_ID_BASE), None);
         assert_eq!(check_oid(100, CHECK_SUB_ID_BASE as usize), None);
         assert_eq!(attrdef_oid(100, 1 << SUB_ID_BITS), None);
-        let last_catalog = CATALOG_RELATION_OID_BASE + TABLES.len() as u32;
-        assert!(last_catalog < DERIVED_OID_BASE);
-        assert!(TABLE_ID_LIMIT < CATALOG_RELATION_OID_BASE);
         for n in ["alice", "bob", "", "x".repeat(100).as_str()] {
             let o = role_oid(n);
             assert!((16384..CATALOG_RELATION_OID_BASE).contains(&o), "{n}: {o}");

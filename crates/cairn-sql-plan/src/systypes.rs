@@ -755,7 +755,7 @@ mod tests {
             vec![0]
         );
         assert_eq!(
-            SysType::Char.parse_binary(&[b'i']).unwrap(),
+            SysType::Char.parse_binary(b"i").unwrap(),
             Value::Text("i".into())
         );
         assert_eq!(

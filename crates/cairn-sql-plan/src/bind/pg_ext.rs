@@ -968,7 +968,7 @@ impl Binder<'_> {
                 pg_call(PgFunc::ArrayToString, a, text)
             }
             "json_build_object" => {
-                if types.len() % 2 != 0 {
+                if !types.len().is_multiple_of(2) {
                     return Err(SqlError::new(
                         code::INVALID_PARAMETER_VALUE,
                         "argument list must have even number of elements",

@@ -340,7 +340,7 @@ fn array_to_string(vals: &[Value], elem: &DataType) -> Result<Value> {
 
 /// `json_build_object`: PostgreSQL's text form (`{"a" : 1, "b" : "x"}`).
 fn json_build_object(args: &[Expr], vals: &[Value]) -> Result<Value> {
-    if vals.len() % 2 != 0 {
+    if !vals.len().is_multiple_of(2) {
         return Err(SqlError::new(
             code::INVALID_PARAMETER_VALUE,
             "argument list must have even number of elements",
