@@ -1,8 +1,9 @@
 //! `cairn-sql-exec`: the back half of Cairn's SQL engine.
 //!
 //! What it is: the catalog stored in the key space ([`catalog`], [`keys`]), row encoding
-//! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]) and SQL sessions ([`session`]), all over
-//! the transactional key-value interface [`kv::KvTxn`]. What it is not: it knows nothing of the
+//! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]), PostgreSQL's system catalogs as
+//! read-only virtual tables ([`pg_catalog`]) and SQL sessions ([`session`]), all over the
+//! transactional key-value interface [`kv::KvTxn`]. What it is not: it knows nothing of the
 //! PostgreSQL wire protocol (the `cairn` binary adapts a [`session::Session`] to
 //! `cairn-pgwire`) nor of how transactions are implemented (the binary implements
 //! [`kv::KvStore`] over `cairn-mvcc`).

@@ -1,9 +1,10 @@
 //! `cairn-sql-plan`: the front half of Cairn's SQL engine.
 //!
 //! What it is: parsing (sqlparser, PostgreSQL dialect), binding against a catalog
-//! ([`bind::Binder`], [`catalog::Catalog`]), the type system ([`types`]), bound expressions and
-//! their evaluation ([`expr`]), plans ([`plan`]) and the rewrite rules that turn a logical plan
-//! into the physical one ([`rules`]). What it is not: it does no I/O and holds no state across
+//! ([`bind::Binder`], [`catalog::Catalog`]), the type system ([`types`], with the system
+//! catalogs' types in [`systypes`]), bound expressions and their evaluation ([`expr`]), plans
+//! ([`plan`]), the rewrite rules that turn a logical plan into the physical one ([`rules`]),
+//! and PostgreSQL-style printing of stored expressions for the catalogs ([`deparse`]). What it is not: it does no I/O and holds no state across
 //! statements; the catalog and the executor live in `cairn-sql-exec`.
 //!
 //! Layer 6 (STYLE.md §1): depends on `cairn-types` and `cairn-codec` only.
