@@ -202,6 +202,8 @@ enum Kind {
     Indexes,
     Sequences,
     Views,
+    /// Only the dependencies clients look for: a SERIAL/IDENTITY sequence on its column.
+    Depend,
     /// A catalog of things Cairn does not have (policies, publications, comments, ...).
     Empty,
     IsTables,
@@ -846,6 +848,33 @@ const TABLES: &[(&str, &str, Kind, char, Columns)] = &[
         Kind::Empty,
         'r',
         &[("ftrelid", OID), ("ftserver", OID), ("ftoptions", TEXTS)],
+    ),
+    (
+        "pg_catalog",
+        "pg_depend",
+        Kind::Depend,
+        'r',
+        &[
+            ("classid", OID),
+            ("objid", OID),
+            ("objsubid", INT4),
+            ("refclassid", OID),
+            ("refobjid", OID),
+            ("refobjsubid", INT4),
+            ("deptype", CHAR),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_auth_members",
+        Kind::Empty,
+        'r',
+        &[
+            ("roleid", OID),
+            ("member", OID),
+            ("grantor", OID),
+            ("admin_option", BOOL),
+        ],
     ),
     (
         "pg_catalog",
@@ -1736,6 +1765,24 @@ impl Snapshot {
                 }))
                 .collect(),
             Kind::Empty => Vec::new(),
+            Kind::Depend => {
+                let pg_class = lookup(Some("pg_catalog"), "pg_class").map_or(0, |t| t.id);
+                self.sequences
+                    .iter()
+                    .filter_map(|s| {
+                        let (table, column) = s.owned_by?;
+                        Some(vec![
+                            oid(pg_class),
+                            oid(s.id),
+                            int(0),
+                            oid(pg_class),
+                            oid(table),
+                            int(column as i64),
+                            ch('a'),
+                        ])
+                    })
+                    .collect()
+            }
             Kind::IsTables => self.is_tables(),
             Kind::IsColumns => self.is_columns(),
             Kind::IsSchemata => namespace::ALL
@@ -2173,17 +2220,19 @@ impl Snapshot {
     }
 
     fn roles_rows(&self, kind: Kind) -> Vec<Row> {
-        let mut roles: Vec<(String, bool, bool, bool)> = self
+        // (name, superuser, can log in); the bootstrap superuser also has REPLICATION and
+        // BYPASSRLS, as after PostgreSQL's initdb.
+        let mut roles: Vec<(String, bool, bool)> = self
             .roles
             .iter()
-            .map(|r| (r.name.clone(), r.superuser, true, r.scram.is_some()))
+            .map(|r| (r.name.clone(), r.superuser, true))
             .collect();
         if kind != Kind::User {
-            roles.push(("pg_database_owner".into(), false, false, false));
+            roles.push(("pg_database_owner".into(), false, false));
         }
         roles
             .into_iter()
-            .map(|(n, sup, login, has_password)| {
+            .map(|(n, sup, login)| {
                 let o = role_oid(&n);
                 match kind {
                     Kind::Roles => vec![
@@ -2193,7 +2242,7 @@ impl Snapshot {
                         b(sup),
                         b(sup),
                         b(login),
-                        b(false),
+                        b(sup),
                         int(-1),
                         Value::Text("********".into()),
                         Value::Null,
@@ -2206,14 +2255,13 @@ impl Snapshot {
                         oid(o),
                         b(sup),
                         b(sup),
-                        b(false),
+                        b(sup),
                         b(sup),
                         Value::Text("********".into()),
                         Value::Null,
                         Value::Null,
                     ],
                     _ => {
-                        let _ = has_password;
                         vec![
                             oid(o),
                             name(&n),
@@ -2222,7 +2270,7 @@ impl Snapshot {
                             b(sup),
                             b(sup),
                             b(login),
-                            b(false),
+                            b(sup),
                             b(sup),
                             int(-1),
                             Value::Null,

@@ -1,6 +1,6 @@
 //! The system catalogs (`pg_catalog`, `information_schema`) against real clients, checked
-//! against PostgreSQL 15.18 for one schema (`SCHEMA`): psql's `\d`, `\dt`, `\di`, `\l`, `\dn`
-//! and `\d <table>` output; the exact queries psql and SQLAlchemy send, kept as a regression
+//! against PostgreSQL 15.18 for one schema (`SCHEMA`): psql's `\d`, `\dt`, `\di`, `\ds`,
+//! `\dv`, `\l`, `\dn`, `\du` and `\d[+] <table|index|sequence|view>` output; the exact queries psql and SQLAlchemy send, kept as a regression
 //! corpus with PostgreSQL's answers; the catalog functions and casts; tokio-postgres decoding
 //! the catalog's own types (`oid`, `"char"`, `name`) and running its type-lookup queries;
 //! SQLAlchemy's inspector over psycopg; and the read-only rule.
@@ -75,6 +75,22 @@ const META_COMMANDS: &[(&str, &str)] = &[
 (5 rows)"#,
     ),
     (
+        "\\ds",
+        r#"            List of relations
+ Schema |   Name   |   Type   |  Owner
+--------+----------+----------+----------
+ public | s_id_seq | sequence | postgres
+(1 row)"#,
+    ),
+    (
+        "\\dv",
+        r#"        List of relations
+ Schema | Name | Type |  Owner
+--------+------+------+----------
+ public | sv   | view | postgres
+(1 row)"#,
+    ),
+    (
         "\\l",
         r#"                                          List of databases
    Name   |  Owner   | Encoding | Collate | Ctype | ICU Locale | Locale Provider | Access privileges
@@ -89,6 +105,13 @@ const META_COMMANDS: &[(&str, &str)] = &[
 --------+-------------------
  public | pg_database_owner
 (1 row)"#,
+    ),
+    (
+        "\\du",
+        r#"                                   List of roles
+ Role name |                         Attributes                         | Member of
+-----------+------------------------------------------------------------+-----------
+ postgres  | Superuser, Create role, Create DB, Replication, Bypass RLS | {}"#,
     ),
     (
         "\\d t",
@@ -110,6 +133,26 @@ Check constraints:
     "t_qty_check" CHECK (qty >= 0)"#,
     ),
     (
+        "\\d+ t",
+        r#"                                                       Table "public.t"
+ Column |          Type          | Collation | Nullable |    Default    | Storage  | Compression | Stats target | Description
+--------+------------------------+-----------+----------+---------------+----------+-------------+--------------+-------------
+ id     | integer                |           | not null |               | plain    |             |              |
+ name   | text                   |           | not null |               | extended |             |              |
+ email  | character varying(100) |           |          |               | extended |             |              |
+ qty    | integer                |           |          | 0             | plain    |             |              |
+ price  | double precision       |           |          |               | plain    |             |              |
+ code   | character(3)           |           |          | 'abc'::bpchar | extended |             |              |
+Indexes:
+    "t_pkey" PRIMARY KEY, btree (id)
+    "t_code_price_idx" UNIQUE, btree (code, price DESC)
+    "t_email_key" UNIQUE CONSTRAINT, btree (email)
+    "t_name_idx" btree (name)
+Check constraints:
+    "t_qty_check" CHECK (qty >= 0)
+Access method: heap"#,
+    ),
+    (
         "\\d s",
         r#"                                     Table "public.s"
  Column |           Type           | Collation | Nullable |            Default
@@ -122,6 +165,14 @@ Check constraints:
  big    | bigint                   |           |          | '-5'::integer
 Indexes:
     "s_pkey" PRIMARY KEY, btree (id)"#,
+    ),
+    (
+        "\\d s_id_seq",
+        r#"                      Sequence "public.s_id_seq"
+  Type   | Start | Minimum |  Maximum   | Increment | Cycles? | Cache
+---------+-------+---------+------------+-----------+---------+-------
+ integer |     1 |       1 | 2147483647 |         1 | no      |     1
+Owned by: public.s.id"#,
     ),
     (
         "\\d sv",
@@ -138,6 +189,23 @@ Indexes:
 --------+--------+-----------+----------+---------
  a      | bigint |           |          |
  b      | text   |           |          |"#,
+    ),
+    (
+        "\\d t_pkey",
+        r#"        Index "public.t_pkey"
+ Column |  Type   | Key? | Definition
+--------+---------+------+------------
+ id     | integer | yes  | id
+primary key, btree, for table "public.t""#,
+    ),
+    (
+        "\\d t_code_price_idx",
+        r#"        Index "public.t_code_price_idx"
+ Column |       Type       | Key? | Definition
+--------+------------------+------+------------
+ code   | character(3)     | yes  | code
+ price  | double precision | yes  | price
+unique, btree, for table "public.t""#,
     ),
 ];
 
