@@ -41,4 +41,4 @@ pub use error::{Error, Result};
 pub use gc::GcStats;
 pub use hlc::{ClockOffsetError, Hlc};
 pub use lock_table::{LockMode, LockTable, LockTableConfig};
-pub use txn::{CommitInfo, LockWait, Locked, ScanOptions, Transaction, TxnOptions};
+pub use txn::{CommitInfo, LockWait, Locked, SavepointId, ScanOptions, Transaction, TxnOptions};

@@ -14,6 +14,10 @@
 //! - Atomic operations are buffered and evaluated at commit against the newest committed
 //!   value; they add no read to the read set and never conflict.
 //! - A transaction reads its own writes.
+//! - Savepoints (`savepoint`, `rollback_to_savepoint`, `release_savepoint`) put the write set
+//!   back as it was; reads made after a savepoint stay in the read set (their results may
+//!   have been used) and locks taken after it stay held until the transaction ends, which
+//!   is stricter than PostgreSQL (it drops a rolled-back subtransaction's row locks).
 //!
 //! Failure: an error that ends a transaction (a conflict, a deadlock, a lock error, a storage
 //! error) leaves it failed: its locks are released and every later call returns
@@ -124,6 +128,19 @@ enum State {
     Failed,
 }
 
+/// An open savepoint, as `Transaction::savepoint` returns it: its depth in the stack of
+/// open savepoints (0 is the oldest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavepointId(pub usize);
+
+/// How to put the write set back as it was when a savepoint was taken.
+struct SavepointFrame {
+    /// For each key changed since the savepoint (by this frame, not by newer ones), its
+    /// buffered write before the first such change (`None`: it had none).
+    undo: BTreeMap<Vec<u8>, Option<Pending>>,
+    write_bytes: u64,
+}
+
 /// One transaction. Dropping an unfinished transaction rolls it back.
 pub struct Transaction {
     shared: Arc<Shared>,
@@ -139,6 +156,8 @@ pub struct Transaction {
     read_keys: Vec<Vec<u8>>,
     read_ranges: Vec<(Vec<u8>, Option<Vec<u8>>)>,
     holds_locks: bool,
+    /// Open savepoints, oldest first.
+    savepoints: Vec<SavepointFrame>,
     /// Whether any read has been served from storage (then the snapshot cannot move).
     has_read: bool,
     /// The hold on GC that keeps `read_ts` readable (until commit, rollback or drop).
@@ -185,6 +204,7 @@ impl Transaction {
             read_keys: Vec::new(),
             read_ranges: Vec::new(),
             holds_locks: false,
+            savepoints: Vec::new(),
             has_read: false,
             pin: Some(pin),
             state: State::Active,
@@ -520,8 +540,82 @@ impl Transaction {
             return Err(Error::TxnTooLarge { bytes: total, max });
         }
         self.write_bytes = total;
+        if let Some(top) = self.savepoints.last_mut() {
+            if !top.undo.contains_key(key) {
+                top.undo.insert(key.to_vec(), self.writes.get(key).cloned());
+            }
+        }
         self.writes.insert(key.to_vec(), p);
         Ok(())
+    }
+
+    /// Opens a savepoint: a later `rollback_to_savepoint` puts the buffered writes back as
+    /// they are now.
+    pub fn savepoint(&mut self) -> Result<SavepointId> {
+        self.check_active()?;
+        self.savepoints.push(SavepointFrame {
+            undo: BTreeMap::new(),
+            write_bytes: self.write_bytes,
+        });
+        Ok(SavepointId(self.savepoints.len() - 1))
+    }
+
+    fn check_savepoint(&self, sp: SavepointId) -> Result<()> {
+        self.check_active()?;
+        if sp.0 >= self.savepoints.len() {
+            return Err(Error::InvalidArgument("no such savepoint"));
+        }
+        Ok(())
+    }
+
+    /// Undoes every write made since `sp` was opened and closes the savepoints opened after
+    /// it; `sp` stays open (as `ROLLBACK TO SAVEPOINT` leaves it).
+    pub fn rollback_to_savepoint(&mut self, sp: SavepointId) -> Result<()> {
+        self.check_savepoint(sp)?;
+        // Newest first, so an older frame's (older) value of a key wins.
+        while self.savepoints.len() > sp.0 {
+            let Some(frame) = self.savepoints.pop() else {
+                break;
+            };
+            for (key, old) in frame.undo {
+                match old {
+                    Some(p) => {
+                        self.writes.insert(key, p);
+                    }
+                    None => {
+                        self.writes.remove(&key);
+                    }
+                }
+            }
+            self.write_bytes = frame.write_bytes;
+        }
+        self.savepoints.push(SavepointFrame {
+            undo: BTreeMap::new(),
+            write_bytes: self.write_bytes,
+        });
+        Ok(())
+    }
+
+    /// Closes `sp` and every savepoint opened after it, keeping their writes (they become
+    /// part of the enclosing savepoint, or of the transaction).
+    pub fn release_savepoint(&mut self, sp: SavepointId) -> Result<()> {
+        self.check_savepoint(sp)?;
+        while self.savepoints.len() > sp.0 {
+            let Some(frame) = self.savepoints.pop() else {
+                break;
+            };
+            if let Some(parent) = self.savepoints.last_mut() {
+                for (key, old) in frame.undo {
+                    parent.undo.entry(key).or_insert(old);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// How many savepoints are open.
+    pub fn savepoint_depth(&self) -> usize {
+        self.savepoints.len()
     }
 
     fn write(&mut self, key: &[u8], p: Pending) -> Result<()> {

@@ -394,3 +394,139 @@ fn conflicting_retries_wait_for_the_commit_they_lost_to_instead_of_spinning() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn rollback_to_savepoint_restores_writes_and_keeps_the_savepoint() {
+    let (_dir, db) = open();
+    put(&db, b"a", b"committed");
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.put(b"a", b"before").unwrap();
+    let bytes_before = t.write_set_bytes();
+    let sp = t.savepoint().unwrap();
+    t.put(b"a", b"after").unwrap();
+    t.put(b"b", b"new").unwrap();
+    t.delete(b"a").unwrap();
+    t.atomic_op(b"c", AtomicOp::Add, &1u64.to_le_bytes())
+        .unwrap();
+    t.rollback_to_savepoint(sp).unwrap();
+    assert_eq!(t.get(b"a").unwrap().unwrap(), b"before");
+    assert_eq!(t.get(b"b").unwrap(), None);
+    assert_eq!(t.write_set_bytes(), bytes_before);
+    // The savepoint is still open: roll back to it a second time.
+    t.put(b"b", b"again").unwrap();
+    t.rollback_to_savepoint(sp).unwrap();
+    assert_eq!(t.get(b"b").unwrap(), None);
+    t.commit().unwrap();
+    let mut r = db.snapshot().unwrap();
+    assert_eq!(r.get(b"a").unwrap().unwrap(), b"before");
+    assert_eq!(r.get(b"b").unwrap(), None);
+    assert_eq!(r.get(b"c").unwrap(), None);
+}
+
+#[test]
+fn nested_savepoints_release_into_their_parent() {
+    let (_dir, db) = open();
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.put(b"k", b"0").unwrap();
+    let outer = t.savepoint().unwrap();
+    t.put(b"k", b"1").unwrap();
+    let inner = t.savepoint().unwrap();
+    t.put(b"k", b"2").unwrap();
+    t.put(b"j", b"2").unwrap();
+    // Released: its writes now belong to `outer`.
+    t.release_savepoint(inner).unwrap();
+    assert_eq!(t.savepoint_depth(), 1);
+    assert!(t.rollback_to_savepoint(inner).is_err());
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"2");
+    t.rollback_to_savepoint(outer).unwrap();
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"0");
+    assert_eq!(t.get(b"j").unwrap(), None);
+    // Rolling back to an outer savepoint closes the inner ones.
+    let inner = t.savepoint().unwrap();
+    t.put(b"k", b"3").unwrap();
+    let innermost = t.savepoint().unwrap();
+    t.put(b"k", b"4").unwrap();
+    t.rollback_to_savepoint(outer).unwrap();
+    assert_eq!(t.savepoint_depth(), 1);
+    assert!(t.rollback_to_savepoint(inner).is_err());
+    assert!(t.release_savepoint(innermost).is_err());
+    assert_eq!(t.get(b"k").unwrap().unwrap(), b"0");
+    t.commit().unwrap();
+    assert_eq!(db.snapshot().unwrap().get(b"k").unwrap().unwrap(), b"0");
+}
+
+#[test]
+fn savepoints_match_a_model_of_the_write_set() {
+    use rand::{Rng, SeedableRng};
+    for seed in 0..50u64 {
+        let (_dir, db) = open();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+        let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
+        // The model: the visible write set, and a copy of it per open savepoint.
+        let mut model: std::collections::BTreeMap<u8, Option<u8>> = Default::default();
+        let mut stack: Vec<std::collections::BTreeMap<u8, Option<u8>>> = Vec::new();
+        for _ in 0..200 {
+            let key = rng.gen_range(0..8u8);
+            match rng.gen_range(0..10) {
+                0..=3 => {
+                    let v = rng.gen::<u8>();
+                    t.put(&[key], &[v]).unwrap();
+                    model.insert(key, Some(v));
+                }
+                4 => {
+                    t.delete(&[key]).unwrap();
+                    model.insert(key, None);
+                }
+                5 | 6 => {
+                    let sp = t.savepoint().unwrap();
+                    assert_eq!(sp.0, stack.len());
+                    stack.push(model.clone());
+                }
+                7 if !stack.is_empty() => {
+                    let i = rng.gen_range(0..stack.len());
+                    t.rollback_to_savepoint(cairn_mvcc::SavepointId(i)).unwrap();
+                    stack.truncate(i + 1);
+                    model = stack[i].clone();
+                }
+                8 if !stack.is_empty() => {
+                    let i = rng.gen_range(0..stack.len());
+                    t.release_savepoint(cairn_mvcc::SavepointId(i)).unwrap();
+                    stack.truncate(i);
+                }
+                _ => {}
+            }
+            for k in 0..8u8 {
+                let want = model.get(&k).copied().flatten();
+                let got = t.get(&[k]).unwrap();
+                assert_eq!(got, want.map(|v| vec![v]), "seed {seed} key {k}");
+            }
+        }
+        let expected_bytes: u64 = model.values().map(|v| 1 + u64::from(v.is_some())).sum();
+        assert_eq!(t.write_set_bytes(), expected_bytes, "seed {seed}");
+        t.commit().unwrap();
+        let mut r = db.snapshot().unwrap();
+        for k in 0..8u8 {
+            let want = model.get(&k).copied().flatten();
+            assert_eq!(r.get(&[k]).unwrap(), want.map(|v| vec![v]), "seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn savepoints_refuse_use_after_the_transaction_fails() {
+    let (_dir, db) = open();
+    put(&db, b"k", b"0");
+    let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
+    let sp = t.savepoint().unwrap();
+    // A read pins the snapshot; a newer commit then makes the write conflict.
+    t.get(b"k").unwrap();
+    put(&db, b"k", b"1");
+    assert!(matches!(
+        t.put(b"k", b"2"),
+        Err(Error::WriteConflict { .. })
+    ));
+    assert!(matches!(
+        t.rollback_to_savepoint(sp),
+        Err(Error::NotActive(_))
+    ));
+}
