@@ -37,7 +37,7 @@ use cairn_sql_plan::{code, Result, SqlError};
 use crate::catalog::SequenceDesc;
 use crate::index;
 use crate::keys;
-use crate::kv::KvTxn;
+use crate::kv::{IsolationLevel, KvTxn};
 use crate::row::{decode_row, encode_row};
 use crate::sequence::{Sequences, SessionSequences};
 
@@ -281,6 +281,58 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Rename { input, .. } => run(input, cx),
+        Plan::LockRows {
+            input,
+            table,
+            key_columns,
+            strength,
+            wait,
+            recheck_filter,
+            recheck_exprs,
+            limit,
+            offset,
+        } => {
+            let rows = run(input, cx)?;
+            let wanted = match (
+                eval_count(limit, cx, "LIMIT")?,
+                eval_count(offset, cx, "OFFSET")?,
+            ) {
+                (Some(l), o) => Some(l.saturating_add(o.unwrap_or(0))),
+                (None, _) => None,
+            };
+            let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
+            let mut out = Vec::new();
+            for row in rows {
+                if wanted.is_some_and(|w| out.len() >= w) {
+                    break;
+                }
+                let key = index::primary_key_from(table, key_columns.iter().map(|&i| &row[i]));
+                let locked = cx.txn.borrow_mut().lock_row(&key, *strength, *wait)?;
+                let Some(current) = locked else {
+                    continue; // SKIP LOCKED
+                };
+                let Some(bytes) = current else {
+                    continue; // deleted since it was read (READ COMMITTED)
+                };
+                if !read_committed {
+                    // A newer version would have been a 40001: the row read is the row locked.
+                    out.push(row);
+                    continue;
+                }
+                let stored = decode_row(table, &bytes)?;
+                if let Some(f) = recheck_filter {
+                    if !truthy(cx.eval(f, &stored)?)? {
+                        continue;
+                    }
+                }
+                let mut fresh = Vec::with_capacity(recheck_exprs.len());
+                for e in recheck_exprs {
+                    fresh.push(cx.eval(e, &stored)?);
+                }
+                out.push(fresh);
+            }
+            Ok(out)
+        }
         Plan::ProjectSet { input, expand, .. } => {
             let rows = run(input, cx)?;
             project_set(rows, expand, cx)
@@ -312,34 +364,8 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             limit,
             offset,
         } => {
-            let limit = match limit {
-                Some(e) => match cx.eval(e, &[])? {
-                    Value::Null => None,
-                    Value::Int(n) if n < 0 => {
-                        return Err(SqlError::new(
-                            code::INVALID_ROW_COUNT_IN_LIMIT,
-                            "LIMIT must not be negative",
-                        ))
-                    }
-                    Value::Int(n) => Some(n as usize),
-                    other => return Err(SqlError::internal(format!("LIMIT value {other:?}"))),
-                },
-                None => None,
-            };
-            let offset = match offset {
-                Some(e) => match cx.eval(e, &[])? {
-                    Value::Null => 0,
-                    Value::Int(n) if n < 0 => {
-                        return Err(SqlError::new(
-                            code::INVALID_ROW_COUNT_IN_OFFSET,
-                            "OFFSET must not be negative",
-                        ))
-                    }
-                    Value::Int(n) => n as usize,
-                    other => return Err(SqlError::internal(format!("OFFSET value {other:?}"))),
-                },
-                None => 0,
-            };
+            let limit = eval_count(limit, cx, "LIMIT")?;
+            let offset = eval_count(offset, cx, "OFFSET")?.unwrap_or(0);
             let rows = run(input, cx)?;
             Ok(rows
                 .into_iter()
@@ -380,6 +406,27 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
 }
 
 /// The order of two values under one ORDER BY key.
+/// The value of a LIMIT or OFFSET expression: `None` for none or NULL; negative values are
+/// PostgreSQL's 2201W / 2201X.
+fn eval_count(e: &Option<Expr>, cx: &ExecCtx, what: &str) -> Result<Option<usize>> {
+    let Some(e) = e else {
+        return Ok(None);
+    };
+    match cx.eval(e, &[])? {
+        Value::Null => Ok(None),
+        Value::Int(n) if n < 0 => Err(SqlError::new(
+            if what == "LIMIT" {
+                code::INVALID_ROW_COUNT_IN_LIMIT
+            } else {
+                code::INVALID_ROW_COUNT_IN_OFFSET
+            },
+            format!("{what} must not be negative"),
+        )),
+        Value::Int(n) => Ok(Some(usize::try_from(n).unwrap_or(usize::MAX))),
+        other => Err(SqlError::internal(format!("{what} value {other:?}"))),
+    }
+}
+
 fn order_values(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> Ordering {
     match (x.is_null(), y.is_null()) {
         (true, true) => Ordering::Equal,

@@ -53,6 +53,16 @@ pub fn primary_key(table: &TableDef, row: &[Value]) -> Vec<u8> {
     k
 }
 
+/// The primary-index key of the row whose primary-key values are `values` (in primary-key
+/// order).
+pub fn primary_key_from<'v>(table: &TableDef, values: impl Iterator<Item = &'v Value>) -> Vec<u8> {
+    let mut k = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
+    for (ic, v) in table.primary.columns.iter().zip(values) {
+        keys::encode_value(&mut k, v, ic.descending);
+    }
+    k
+}
+
 /// `(key, value, unique_form)` of `row` in `idx`.
 pub fn entry(table: &TableDef, idx: &IndexDef, row: &[Value]) -> (Vec<u8>, Vec<u8>, bool) {
     let mut key = keys::index_prefix(table.id, idx.id);

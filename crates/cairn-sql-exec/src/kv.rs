@@ -13,6 +13,7 @@
 //! 3. After `commit` returns `Ok` the writes are durable (fsync'd) and visible to every
 //!    transaction that starts afterwards.
 
+use cairn_sql_plan::plan::{RowLockStrength, RowLockWait};
 use cairn_sql_plan::Result;
 pub use cairn_types::IsolationLevel;
 
@@ -30,6 +31,16 @@ pub trait KvTxn: Send {
     /// Locks `key` exclusively (waiting behind other writers) and reads its newest committed
     /// value; at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001.
     fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// `SELECT ... FOR UPDATE / FOR SHARE` on one row: locks `key` as `strength` asks,
+    /// waiting as `wait` says, and reads it (at READ COMMITTED the newest committed value;
+    /// at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001). `None`: the
+    /// row was skipped (`SKIP LOCKED`); `Some(None)`: it does not exist.
+    fn lock_row(
+        &mut self,
+        key: &[u8],
+        strength: RowLockStrength,
+        wait: RowLockWait,
+    ) -> Result<Option<Option<Vec<u8>>>>;
     /// Pairs with keys in `[start, end)`, in key order (or reverse), at most `limit`.
     fn scan(
         &mut self,
@@ -42,6 +53,13 @@ pub trait KvTxn: Send {
     fn delete(&mut self, key: &[u8]) -> Result<()>;
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self);
+    /// Opens a savepoint at depth `savepoint_depth()` (0 is the oldest open one).
+    fn savepoint(&mut self) -> Result<()>;
+    /// Undoes the writes made since the savepoint at `depth` was opened and closes the
+    /// newer ones; the one at `depth` stays open.
+    fn rollback_to_savepoint(&mut self, depth: usize) -> Result<()>;
+    /// Closes the savepoint at `depth` and the newer ones, keeping their writes.
+    fn release_savepoint(&mut self, depth: usize) -> Result<()>;
     fn isolation(&self) -> IsolationLevel;
     /// Called before each statement: at READ COMMITTED the statement reads a fresh snapshot.
     fn new_statement(&mut self) -> Result<()>;

@@ -246,6 +246,31 @@ pub struct Prepared {
 struct Block {
     txn: Box<dyn KvTxn>,
     failed: bool,
+    /// Names of the open savepoints, oldest first; index = the KV savepoint's depth.
+    savepoints: Vec<String>,
+}
+
+impl Block {
+    fn new(txn: Box<dyn KvTxn>) -> Block {
+        Block {
+            txn,
+            failed: false,
+            savepoints: Vec::new(),
+        }
+    }
+
+    /// The newest open savepoint called `name`.
+    fn find_savepoint(&self, name: &str) -> Result<usize> {
+        self.savepoints
+            .iter()
+            .rposition(|n| n == name)
+            .ok_or_else(|| {
+                SqlError::new(
+                    code::INVALID_SAVEPOINT_SPECIFICATION,
+                    format!("savepoint \"{name}\" does not exist"),
+                )
+            })
+    }
 }
 
 /// Settings reported to clients with ParameterStatus when they change.
@@ -814,7 +839,7 @@ impl Session {
                     }
                 }
                 let txn = self.engine.store.begin(iso, read_only)?;
-                self.block = Some(Block { txn, failed: false });
+                self.block = Some(Block::new(txn));
                 self.block_isolation = Some(iso);
                 self.settings
                     .insert("transaction_isolation".into(), isolation_name(iso).into());
@@ -832,22 +857,13 @@ impl Session {
                 if *chain {
                     return Err(SqlError::not_supported("ROLLBACK AND CHAIN"));
                 }
-                if savepoint.is_some() {
-                    self.fail_block();
-                    return Err(SqlError::not_supported("ROLLBACK TO SAVEPOINT"));
+                if let Some(name) = savepoint {
+                    return self.rollback_to_savepoint(&ident_name(name));
                 }
                 return self.finish_block(false);
             }
-            S::Savepoint { .. } | S::ReleaseSavepoint { .. } => {
-                if self.block.is_none() {
-                    return Err(SqlError::new(
-                        code::NO_ACTIVE_SQL_TRANSACTION,
-                        "SAVEPOINT can only be used in transaction blocks",
-                    ));
-                }
-                self.fail_block();
-                return Err(SqlError::not_supported("SAVEPOINT"));
-            }
+            S::Savepoint { name } => return self.savepoint(ident_name(name)),
+            S::ReleaseSavepoint { name } => return self.release_savepoint(&ident_name(name)),
             _ => {}
         }
         if let Some(b) = &self.block {
@@ -863,6 +879,89 @@ impl Session {
             self.fail_block();
         }
         r
+    }
+
+    /// The open transaction block for a savepoint command, or PostgreSQL's errors: 25P01
+    /// outside a block, 25P02 in a failed one (unless `in_failed` is allowed, as for ROLLBACK
+    /// TO).
+    fn savepoint_block(&mut self, what: &str, in_failed: bool) -> Result<&mut Block> {
+        let Some(b) = self.block.as_mut() else {
+            return Err(SqlError::new(
+                code::NO_ACTIVE_SQL_TRANSACTION,
+                format!("{what} can only be used in transaction blocks"),
+            ));
+        };
+        if b.failed && !in_failed {
+            return Err(SqlError::new(
+                code::IN_FAILED_SQL_TRANSACTION,
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        Ok(b)
+    }
+
+    fn savepoint(&mut self, name: String) -> Result<ExecResult> {
+        let b = self.savepoint_block("SAVEPOINT", false)?;
+        let r = b.txn.savepoint();
+        match r {
+            Ok(()) => {
+                b.savepoints.push(name);
+                Ok(ExecResult::Command {
+                    tag: "SAVEPOINT".into(),
+                })
+            }
+            Err(e) => {
+                self.fail_block();
+                Err(e)
+            }
+        }
+    }
+
+    /// `ROLLBACK TO [SAVEPOINT] name`: undoes the writes since the savepoint, keeps it open,
+    /// and leaves a failed block usable again. A transaction the KV layer has ended (a
+    /// serialization failure or deadlock) cannot be resumed: that is 25P02 and the block stays
+    /// failed.
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<ExecResult> {
+        let b = self.savepoint_block("ROLLBACK TO SAVEPOINT", true)?;
+        let r = b.find_savepoint(name).and_then(|depth| {
+            b.txn.rollback_to_savepoint(depth)?;
+            Ok(depth)
+        });
+        match r {
+            Ok(depth) => {
+                b.savepoints.truncate(depth + 1);
+                b.failed = false;
+                // An unfinished COPY belonged to the undone part.
+                self.copy = None;
+                Ok(ExecResult::Command {
+                    tag: "ROLLBACK".into(),
+                })
+            }
+            Err(e) => {
+                self.fail_block();
+                Err(e)
+            }
+        }
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<ExecResult> {
+        let b = self.savepoint_block("RELEASE SAVEPOINT", false)?;
+        let r = b.find_savepoint(name).and_then(|depth| {
+            b.txn.release_savepoint(depth)?;
+            Ok(depth)
+        });
+        match r {
+            Ok(depth) => {
+                b.savepoints.truncate(depth);
+                Ok(ExecResult::Command {
+                    tag: "RELEASE".into(),
+                })
+            }
+            Err(e) => {
+                self.fail_block();
+                Err(e)
+            }
+        }
     }
 
     fn finish_block(&mut self, commit: bool) -> Result<ExecResult> {

@@ -23,7 +23,8 @@ use crate::catalog::{Catalog, TableDef};
 use crate::error::{code, Result, SqlError};
 use crate::expr::{BinaryOp, Expr, Func, SubqueryKind, UnaryOp};
 use crate::plan::{
-    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind, SortKey,
+    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
+    RowLockWait, SetOpKind, SortKey,
 };
 use crate::types::{assignable, castable, parse_text, DataType, Value};
 
@@ -205,10 +206,55 @@ pub struct Binder<'a> {
     correlations: Vec<Vec<(usize, DataType)>>,
     /// Views being expanded (guards against cycles).
     view_depth: usize,
+    /// The locking clause of the query block being bound (taken by its `bind_select`).
+    locking: Option<LockRequest>,
+    /// What `bind_select` found to lock, for its `bind_select_tail`.
+    lock_target: Option<(LockRequest, Arc<TableDef>)>,
+}
+
+/// What a query's `FOR UPDATE / FOR SHARE` clauses ask for.
+#[derive(Clone, Debug)]
+struct LockRequest {
+    strength: RowLockStrength,
+    wait: RowLockWait,
+    /// `OF` names, if given.
+    of: Vec<String>,
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T> {
     Err(SqlError::not_supported(what))
+}
+
+fn lock_clause_name(req: &LockRequest) -> &'static str {
+    match req.strength {
+        RowLockStrength::Update => "FOR UPDATE",
+        RowLockStrength::Share => "FOR SHARE",
+    }
+}
+
+/// PostgreSQL's `FOR UPDATE is not allowed with ...` (0A000).
+fn unsupported_lock<T>(req: &LockRequest, with: &str) -> Result<T> {
+    Err(SqlError::new(
+        code::FEATURE_NOT_SUPPORTED,
+        format!("{} is not allowed with {with}", lock_clause_name(req)),
+    ))
+}
+
+/// Hands the LIMIT/OFFSET of a locking query to its LockRows node (under the projection
+/// that drops hidden columns), so it stops locking once it has enough rows.
+fn set_lock_limit(plan: &mut Plan, limit: &Option<Expr>, offset: &Option<Expr>) {
+    match plan {
+        Plan::LockRows {
+            limit: l,
+            offset: o,
+            ..
+        } => {
+            *l = limit.clone();
+            *o = offset.clone();
+        }
+        Plan::Project { input, .. } => set_lock_limit(input, limit, offset),
+        _ => {}
+    }
 }
 
 fn is_aggregate_name(name: &str) -> bool {
@@ -312,6 +358,8 @@ impl<'a> Binder<'a> {
             outer: Vec::new(),
             correlations: Vec::new(),
             view_depth: 0,
+            locking: None,
+            lock_target: None,
         }
     }
 
@@ -376,9 +424,7 @@ impl<'a> Binder<'a> {
         if q.fetch.is_some() {
             return unsupported("FETCH");
         }
-        if !q.locks.is_empty() {
-            return unsupported("SELECT ... FOR UPDATE");
-        }
+        let locking = self.lock_request(q)?;
         let order: &[ast::OrderByExpr] = match &q.order_by {
             None => &[],
             Some(ob) => match &ob.kind {
@@ -387,8 +433,16 @@ impl<'a> Binder<'a> {
             },
         };
         let mut plan = match q.body.as_ref() {
-            ast::SetExpr::Select(sel) => self.bind_select(sel, order)?,
+            ast::SetExpr::Select(sel) => {
+                self.locking = locking.clone();
+                let r = self.bind_select(sel, order);
+                self.locking = None;
+                r?
+            }
             other => {
+                if let Some(l) = &locking {
+                    return unsupported_lock(l, "UNION/INTERSECT/EXCEPT");
+                }
                 let plan = self.bind_set_expr(other)?;
                 if order.is_empty() {
                     plan
@@ -446,6 +500,9 @@ impl<'a> Binder<'a> {
                 Some(e) => Some(self.bind_coerced(&e, &empty, &DataType::Int8)?),
                 None => None,
             };
+            if locking.is_some() {
+                set_lock_limit(&mut plan, &limit, &offset);
+            }
             plan = Plan::Limit {
                 input: Box::new(plan),
                 limit,
@@ -455,6 +512,44 @@ impl<'a> Binder<'a> {
         Ok(plan)
     }
 
+    /// The query's `FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE / FOR KEY SHARE` clauses,
+    /// merged: the strongest lock, and the wait policy of the first clause that gives one.
+    fn lock_request(&mut self, q: &ast::Query) -> Result<Option<LockRequest>> {
+        let mut req: Option<LockRequest> = None;
+        for l in &q.locks {
+            let strength = match l.lock_type {
+                ast::LockType::Update => RowLockStrength::Update,
+                ast::LockType::Share => RowLockStrength::Share,
+            };
+            let wait = match l.nonblock {
+                None => RowLockWait::Block,
+                Some(ast::NonBlock::Nowait) => RowLockWait::NoWait,
+                Some(ast::NonBlock::SkipLocked) => RowLockWait::SkipLocked,
+            };
+            let of = match &l.of {
+                Some(n) => vec![object_name(n)?.1],
+                None => Vec::new(),
+            };
+            req = Some(match req {
+                None => LockRequest { strength, wait, of },
+                Some(mut r) => {
+                    if strength == RowLockStrength::Update {
+                        r.strength = strength;
+                    }
+                    if r.wait == RowLockWait::Block {
+                        r.wait = wait;
+                    }
+                    if r.of.is_empty() || of.is_empty() {
+                        r.of.clear();
+                    } else {
+                        r.of.extend(of);
+                    }
+                    r
+                }
+            });
+        }
+        Ok(req)
+    }
     fn bind_set_expr(&mut self, body: &ast::SetExpr) -> Result<Plan> {
         match body {
             ast::SetExpr::Select(sel) => self.bind_select(sel, &[]),
@@ -606,6 +701,8 @@ impl<'a> Binder<'a> {
     }
 
     fn bind_select(&mut self, sel: &ast::Select, order: &[ast::OrderByExpr]) -> Result<Plan> {
+        // Only this query block locks rows; subqueries and views bound below do not.
+        let locking = self.locking.take();
         if sel.top.is_some() || sel.into.is_some() || !sel.lateral_views.is_empty() {
             return unsupported("this SELECT form");
         }
@@ -761,6 +858,10 @@ impl<'a> Binder<'a> {
             });
             post_scope = Scope::default();
         }
+        self.lock_target = match &locking {
+            Some(l) => self.find_lock_target(l, sel, &plan, aggregating)?,
+            None => None,
+        };
         let result = self.bind_select_tail(
             sel,
             order,
@@ -788,6 +889,7 @@ impl<'a> Binder<'a> {
         post_scope: &Scope,
         items: Vec<SelectEntry>,
     ) -> Result<Plan> {
+        let lock = self.lock_target.take();
         let aggregating = self.agg.is_some();
         let mut exprs = Vec::new();
         let mut schema = Vec::new();
@@ -885,6 +987,25 @@ impl<'a> Binder<'a> {
                 predicate: h,
             };
         }
+        // FOR UPDATE: the primary-key columns ride along hidden, so rows are locked after
+        // sorting and before LIMIT, where PostgreSQL's LockRows sits.
+        let mut lock_node = None;
+        if let Some((req, table)) = lock {
+            let recheck_filter = match &plan {
+                Plan::Filter { predicate, .. } => Some(predicate.clone()),
+                _ => None,
+            };
+            let mut key_columns = Vec::new();
+            for pos in table.primary_key_positions() {
+                let ty = table.columns[pos].ty.clone();
+                let mut col = OutputColumn::new("?key?", ty.clone());
+                col.hidden = true;
+                schema.push(col);
+                exprs.push(Expr::Column { index: pos, ty });
+                key_columns.push(exprs.len() - 1);
+            }
+            lock_node = Some((req, table, key_columns, recheck_filter, exprs.clone()));
+        }
         plan = Plan::Project {
             input: Box::new(plan),
             exprs,
@@ -905,6 +1026,19 @@ impl<'a> Binder<'a> {
                 keys,
             };
         }
+        if let Some((req, table, key_columns, recheck_filter, recheck_exprs)) = lock_node {
+            plan = Plan::LockRows {
+                input: Box::new(plan),
+                table,
+                key_columns,
+                strength: req.strength,
+                wait: req.wait,
+                recheck_filter,
+                recheck_exprs,
+                limit: None,
+                offset: None,
+            };
+        }
         if schema.len() > visible_count {
             let exprs = (0..visible_count)
                 .map(|i| Expr::Column {
@@ -920,6 +1054,69 @@ impl<'a> Binder<'a> {
             };
         }
         Ok(plan)
+    }
+
+    /// The table a `FOR UPDATE` query block locks: PostgreSQL's restrictions (0A000 with
+    /// GROUP BY, aggregates, DISTINCT, HAVING), `OF` names checked against FROM (42P01), and
+    /// Cairn's own: one base table in FROM.
+    fn find_lock_target(
+        &mut self,
+        req: &LockRequest,
+        sel: &ast::Select,
+        plan: &Plan,
+        aggregating: bool,
+    ) -> Result<Option<(LockRequest, Arc<TableDef>)>> {
+        if matches!(
+            sel.distinct,
+            Some(ast::Distinct::Distinct | ast::Distinct::On(_))
+        ) {
+            return unsupported_lock(req, "DISTINCT clause");
+        }
+        let grouped = match &sel.group_by {
+            ast::GroupByExpr::Expressions(e, _) => !e.is_empty(),
+            ast::GroupByExpr::All(_) => true,
+        };
+        if grouped {
+            return unsupported_lock(req, "GROUP BY clause");
+        }
+        if sel.having.is_some() {
+            return unsupported_lock(req, "HAVING clause");
+        }
+        if aggregating {
+            return unsupported_lock(req, "aggregate functions");
+        }
+        let scan = match plan {
+            Plan::Unit => return Ok(None),
+            Plan::Filter { input, .. } => input.as_ref(),
+            other => other,
+        };
+        let Plan::Scan {
+            table, qualifier, ..
+        } = scan
+        else {
+            return unsupported(format!(
+                "SELECT ... {} over joins, subqueries or several tables",
+                lock_clause_name(req)
+            ));
+        };
+        for name in &req.of {
+            if name != qualifier {
+                return Err(SqlError::new(
+                    code::UNDEFINED_TABLE,
+                    format!(
+                        "relation \"{name}\" in {} clause not found in FROM clause",
+                        lock_clause_name(req)
+                    ),
+                ));
+            }
+        }
+        if table.primary_key_positions().is_empty() {
+            return Err(SqlError::internal(format!(
+                "table \"{}\" has no primary key to lock",
+                table.name
+            )));
+        }
+        Ok(Some((req.clone(), table.clone())))
     }
 
     /// `ORDER BY 2` or `ORDER BY alias`: the output column it names, if any.
@@ -3181,6 +3378,24 @@ fn fix_param_types_plan(p: &mut Plan, types: &[DataType]) {
             offset,
         } => {
             for e in limit.iter_mut().chain(offset.iter_mut()) {
+                fix(e);
+            }
+            fix_param_types_plan(input, types);
+        }
+        Plan::LockRows {
+            input,
+            recheck_filter,
+            recheck_exprs,
+            limit,
+            offset,
+            ..
+        } => {
+            for e in recheck_filter
+                .iter_mut()
+                .chain(recheck_exprs.iter_mut())
+                .chain(limit.iter_mut())
+                .chain(offset.iter_mut())
+            {
                 fix(e);
             }
             fix_param_types_plan(input, types);

@@ -114,6 +114,10 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             line(depth, "Unique".into(), out);
             walk(input, depth + 1, out);
         }
+        Plan::LockRows { input, .. } => {
+            line(depth, "LockRows".into(), out);
+            walk(input, depth + 1, out);
+        }
         Plan::Rename { input, .. } => {
             line(depth, "Subquery Scan".into(), out);
             walk(input, depth + 1, out);

@@ -34,6 +34,7 @@ pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let sql = vacuum_forms(sql);
     let sql = copy_boolean_options(&sql);
+    let sql = key_lock_strengths(&sql);
     sqlparser::parser::Parser::new(&dialect)
         .with_recursion_limit(NESTING_DEPTH_MAX)
         .try_with_sql(&sql)
@@ -112,8 +113,94 @@ fn copy_boolean_options(sql: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// sqlparser knows `FOR UPDATE` and `FOR SHARE` only; PostgreSQL also has `FOR NO KEY
+/// UPDATE` and `FOR KEY SHARE`, which ORMs send (Django, Hibernate). Cairn's row locks have two
+/// strengths, so the first is taken as `FOR UPDATE` and the second as `FOR SHARE` (each locks
+/// at least as much as PostgreSQL's): the words `NO KEY` / `KEY` are blanked out of the text,
+/// found with sqlparser's tokenizer so strings, identifiers and comments are never touched.
+fn key_lock_strengths(sql: &str) -> std::borrow::Cow<'_, str> {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    if !sql.to_ascii_lowercase().contains("key") {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        // The parser reports the error.
+        return std::borrow::Cow::Borrowed(sql);
+    };
+    let words: Vec<_> = tokens
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .collect();
+    let is = |i: usize, k: Keyword| {
+        words.get(i).is_some_and(
+            |t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.keyword == k),
+        )
+    };
+    // (line, column, length) of each word to blank out.
+    let mut blank = Vec::new();
+    for i in 0..words.len() {
+        if !is(i, Keyword::FOR) {
+            continue;
+        }
+        if is(i + 1, Keyword::NO) && is(i + 2, Keyword::KEY) && is(i + 3, Keyword::UPDATE) {
+            blank.push((words[i + 1].span.start, 2));
+            blank.push((words[i + 2].span.start, 3));
+        } else if is(i + 1, Keyword::KEY) && is(i + 2, Keyword::SHARE) {
+            blank.push((words[i + 1].span.start, 3));
+        }
+    }
+    if blank.is_empty() {
+        return std::borrow::Cow::Borrowed(sql);
+    }
+    let mut out = String::with_capacity(sql.len());
+    let (mut line, mut col) = (1u64, 1u64);
+    let mut skip = 0usize;
+    for c in sql.chars() {
+        if skip == 0 {
+            if let Some((_, len)) = blank
+                .iter()
+                .find(|(loc, _)| loc.line == line && loc.column == col)
+            {
+                skip = *len;
+            }
+        }
+        if skip > 0 {
+            skip -= 1;
+            out.push(' ');
+        } else {
+            out.push(c);
+        }
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn key_lock_strengths_become_update_and_share() {
+        assert_eq!(
+            super::key_lock_strengths("SELECT 1 FROM t\nFOR NO KEY UPDATE"),
+            "SELECT 1 FROM t\nFOR        UPDATE"
+        );
+        assert_eq!(
+            super::key_lock_strengths("select 'for key share' from t for key share"),
+            "select 'for key share' from t for     share"
+        );
+        assert_eq!(
+            super::key_lock_strengths("SELECT key FROM t FOR UPDATE"),
+            "SELECT key FROM t FOR UPDATE"
+        );
+        assert!(super::parse("SELECT a FROM t FOR NO KEY UPDATE SKIP LOCKED").is_ok());
+    }
+
     #[test]
     fn copy_on_off_options_parse() {
         assert_eq!(

@@ -202,11 +202,51 @@ pub enum Plan {
         expand: Vec<usize>,
         schema: Vec<OutputColumn>,
     },
+    /// `SELECT ... FOR UPDATE / FOR SHARE` over one table: locks the primary-key row of
+    /// each input row, in input order, and passes on the rows it locked. At READ COMMITTED
+    /// the lock returns the row's newest version: a row deleted meanwhile, or one that no
+    /// longer passes `recheck_filter`, is dropped, and the others are recomputed from the
+    /// new version with `recheck_exprs` (PostgreSQL's EvalPlanQual). `limit` (and
+    /// `offset`) stop it after enough rows are locked, so skipped rows (`SKIP LOCKED`) do
+    /// not count and rows past the LIMIT are not locked.
+    LockRows {
+        input: Box<Plan>,
+        table: Arc<TableDef>,
+        /// Positions in input rows of the primary-key columns, in primary-key order.
+        key_columns: Vec<usize>,
+        strength: RowLockStrength,
+        wait: RowLockWait,
+        /// The WHERE clause over a table row.
+        recheck_filter: Option<Expr>,
+        /// Expressions over a table row that produce one input row.
+        recheck_exprs: Vec<Expr>,
+        limit: Option<Expr>,
+        offset: Option<Expr>,
+    },
     /// Rows the session computes itself (`SHOW`, catalog views).
     Rows {
         rows: Vec<Vec<Value>>,
         schema: Vec<OutputColumn>,
     },
+}
+
+/// How strongly `SELECT ... FOR ...` locks rows: `FOR UPDATE` / `FOR NO KEY UPDATE` take an
+/// exclusive lock, `FOR SHARE` / `FOR KEY SHARE` a shared one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLockStrength {
+    Update,
+    Share,
+}
+
+/// What a row-lock request does when another transaction holds the row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLockWait {
+    /// Wait (up to the lock timeout; deadlocks are detected).
+    Block,
+    /// `NOWAIT`: fail with 55P03.
+    NoWait,
+    /// `SKIP LOCKED`: leave the row out.
+    SkipLocked,
 }
 
 impl Plan {
@@ -236,6 +276,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.schema(),
             Plan::Join { left, right, .. } => {
                 let mut s = left.schema();
@@ -252,6 +293,7 @@ impl Plan {
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
+            | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.width(),
             other => other.schema().len(),
         }

@@ -61,6 +61,27 @@ pub fn optimize(plan: Plan) -> Plan {
         Plan::Distinct { input } => Plan::Distinct {
             input: Box::new(optimize(*input)),
         },
+        Plan::LockRows {
+            input,
+            table,
+            key_columns,
+            strength,
+            wait,
+            recheck_filter,
+            recheck_exprs,
+            limit,
+            offset,
+        } => Plan::LockRows {
+            input: Box::new(optimize(*input)),
+            table,
+            key_columns,
+            strength,
+            wait,
+            recheck_filter,
+            recheck_exprs,
+            limit,
+            offset,
+        },
         Plan::Rename { input, schema } => Plan::Rename {
             input: Box::new(optimize(*input)),
             schema,

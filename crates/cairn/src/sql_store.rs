@@ -12,8 +12,9 @@
 
 use std::sync::Arc;
 
-use cairn_mvcc::{Db, LockMode, LockWait, ScanOptions, Transaction, TxnOptions};
+use cairn_mvcc::{Db, LockMode, LockWait, SavepointId, ScanOptions, Transaction, TxnOptions};
 use cairn_sql_exec::kv::{IsolationLevel, KvPair, KvStore, KvTxn};
+use cairn_sql_plan::plan::{RowLockStrength, RowLockWait};
 use cairn_sql_plan::{Result, SqlError};
 
 fn sql_error(e: cairn_mvcc::Error) -> SqlError {
@@ -74,6 +75,31 @@ impl KvTxn for MvccTxn {
         }
     }
 
+    fn lock_row(
+        &mut self,
+        key: &[u8],
+        strength: RowLockStrength,
+        wait: RowLockWait,
+    ) -> Result<Option<Option<Vec<u8>>>> {
+        let mode = match strength {
+            RowLockStrength::Update => LockMode::Exclusive,
+            RowLockStrength::Share => LockMode::Shared,
+        };
+        let wait = match wait {
+            RowLockWait::Block => LockWait::Block,
+            RowLockWait::NoWait => LockWait::NoWait,
+            RowLockWait::SkipLocked => LockWait::SkipLocked,
+        };
+        match self
+            .txn
+            .get_for_update(key, mode, wait)
+            .map_err(sql_error)?
+        {
+            cairn_mvcc::Locked::Acquired(v) => Ok(Some(v)),
+            cairn_mvcc::Locked::Skipped => Ok(None),
+        }
+    }
+
     fn scan(
         &mut self,
         start: &[u8],
@@ -100,6 +126,22 @@ impl KvTxn for MvccTxn {
 
     fn rollback(&mut self) {
         self.txn.rollback();
+    }
+
+    fn savepoint(&mut self) -> Result<()> {
+        self.txn.savepoint().map(|_| ()).map_err(sql_error)
+    }
+
+    fn rollback_to_savepoint(&mut self, depth: usize) -> Result<()> {
+        self.txn
+            .rollback_to_savepoint(SavepointId(depth))
+            .map_err(sql_error)
+    }
+
+    fn release_savepoint(&mut self, depth: usize) -> Result<()> {
+        self.txn
+            .release_savepoint(SavepointId(depth))
+            .map_err(sql_error)
     }
 
     fn isolation(&self) -> IsolationLevel {

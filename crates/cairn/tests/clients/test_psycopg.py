@@ -93,6 +93,29 @@ def test_transactions_and_40001_retry():
         assert conn.execute("SELECT count(*) FROM counter").fetchone()[0] == 1
 
 
+def test_nested_transactions_use_savepoints():
+    """psycopg runs a nested `conn.transaction()` as SAVEPOINT / RELEASE / ROLLBACK TO."""
+    with psycopg.connect(URL) as conn:
+        with conn.transaction():
+            conn.execute("CREATE TABLE ledger (id INT PRIMARY KEY, note TEXT)")
+            conn.execute("INSERT INTO ledger VALUES (1, 'kept')")
+            try:
+                with conn.transaction():
+                    conn.execute("INSERT INTO ledger VALUES (2, 'undone')")
+                    conn.execute("INSERT INTO ledger VALUES (1, 'duplicate')")
+                raise AssertionError("duplicate key accepted")
+            except errors.UniqueViolation:
+                pass
+            # The outer transaction goes on after the inner one rolled back.
+            with conn.transaction():
+                conn.execute("INSERT INTO ledger VALUES (3, 'released')")
+            # psycopg's type lookup inside a transaction uses a savepoint too.
+            info = psycopg.types.TypeInfo.fetch(conn, "int4")
+            assert info is not None and info.oid == 23, info
+        rows = conn.execute("SELECT id, note FROM ledger ORDER BY id").fetchall()
+        assert rows == [(1, "kept"), (3, "released")], rows
+
+
 if __name__ == "__main__":
     failed = 0
     for name, fn in list(globals().items()):

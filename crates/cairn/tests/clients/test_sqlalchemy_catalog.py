@@ -6,9 +6,8 @@ import os
 from sqlalchemy import create_engine, inspect
 
 url = os.environ["CAIRN_URL"].replace("postgresql://", "postgresql+psycopg://", 1)
-# use_native_hstore=False: the hstore lookup runs in a nested transaction (SAVEPOINT), which
-# Cairn does not have yet.
-engine = create_engine(url, use_native_hstore=False)
+# The dialect's defaults: its hstore lookup runs in a nested transaction (SAVEPOINT).
+engine = create_engine(url)
 insp = inspect(engine)
 print("has_table t:", insp.has_table("t"))
 print("has_table nope:", insp.has_table("nope"))

@@ -255,3 +255,99 @@ fn committed_rows_survive_sigkill_and_garbage_does_not_kill_the_server() {
         assert_eq!(n, 50);
     });
 }
+
+fn sqlstate(r: &Result<impl Sized, tokio_postgres::Error>) -> Option<String> {
+    r.as_ref()
+        .err()
+        .and_then(|e| e.code().map(|c| c.code().to_string()))
+}
+
+#[test]
+fn select_for_update_blocks_skips_and_rechecks_like_postgres() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        let b = std::sync::Arc::new(connect(&server.config()).await);
+        a.batch_execute(
+            "CREATE TABLE jobs (id INT PRIMARY KEY, state TEXT, prio INT);
+             INSERT INTO jobs VALUES (1, 'new', 1), (2, 'new', 2), (3, 'new', 3)",
+        )
+        .await
+        .unwrap();
+        a.batch_execute("BEGIN").await.unwrap();
+        let r = a
+            .query("SELECT id FROM jobs WHERE id = 1 FOR UPDATE", &[])
+            .await
+            .unwrap();
+        assert_eq!(r.len(), 1);
+        // NOWAIT: 55P03 at once, as PostgreSQL's "could not obtain lock on row".
+        b.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .unwrap();
+        let r = b
+            .query("SELECT id FROM jobs WHERE id = 1 FOR UPDATE NOWAIT", &[])
+            .await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("55P03"));
+        b.batch_execute("ROLLBACK").await.unwrap();
+        // SKIP LOCKED: the queue pattern takes the next free row, and LIMIT counts only
+        // rows it locked.
+        b.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .unwrap();
+        let r = b
+            .query(
+                "SELECT id FROM jobs WHERE state = 'new' ORDER BY prio LIMIT 1 FOR UPDATE SKIP LOCKED",
+                &[],
+            )
+            .await
+            .unwrap();
+        let got: Vec<i32> = r.iter().map(|r| r.get(0)).collect();
+        assert_eq!(got, vec![2]);
+        // Row 3 was not locked by that LIMIT 1: A can lock it without waiting.
+        let r = a
+            .query("SELECT id FROM jobs WHERE id = 3 FOR UPDATE NOWAIT", &[])
+            .await
+            .unwrap();
+        assert_eq!(r.len(), 1);
+        b.batch_execute("ROLLBACK").await.unwrap();
+        // READ COMMITTED waits for the holder, then rechecks the row's newest version:
+        // row 1 no longer matches, row 3 comes back with its new value.
+        b.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .unwrap();
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                b.query(
+                    "SELECT id, prio FROM jobs WHERE state = 'new' AND id IN (1, 3) ORDER BY id FOR UPDATE",
+                    &[],
+                )
+                .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiter.is_finished(), "FOR UPDATE did not wait for the lock");
+        a.batch_execute(
+            "UPDATE jobs SET state = 'taken' WHERE id = 1; UPDATE jobs SET prio = 30 WHERE id = 3; COMMIT",
+        )
+        .await
+        .unwrap();
+        let rows = waiter.await.unwrap().unwrap();
+        let got: Vec<(i32, i32)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        assert_eq!(got, vec![(3, 30)]);
+        b.batch_execute("COMMIT").await.unwrap();
+        // SERIALIZABLE (and REPEATABLE READ): locking a row changed since the snapshot is 40001.
+        b.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .unwrap();
+        b.query("SELECT count(*) FROM jobs", &[]).await.unwrap();
+        a.batch_execute("UPDATE jobs SET prio = 4 WHERE id = 2")
+            .await
+            .unwrap();
+        let r = b
+            .query("SELECT id FROM jobs WHERE id = 2 FOR UPDATE", &[])
+            .await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("40001"));
+        b.batch_execute("ROLLBACK").await.unwrap();
+    });
+}
