@@ -1546,6 +1546,11 @@ impl Session {
             "default_transaction_isolation" => {
                 let iso = parse_isolation(value)?;
                 self.settings.insert(key, isolation_name(iso).into());
+                // Outside a block, `transaction_isolation` shows the default (PostgreSQL).
+                if self.block.is_none() && self.block_isolation.is_none() {
+                    self.settings
+                        .insert("transaction_isolation".into(), isolation_name(iso).into());
+                }
                 return Ok(());
             }
             "server_version"

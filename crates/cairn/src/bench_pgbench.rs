@@ -40,6 +40,15 @@ pub struct PgbenchArgs {
     /// One JSON object per system and script instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// pgbench `--max-tries`: how often a transaction that failed with 40001 (serialization
+    /// failure) or 40P01 (deadlock) is retried, as applications do; 1 = no retries.
+    #[arg(long, default_value_t = 100)]
+    pub max_tries: u32,
+    /// Isolation level of every benchmark transaction on both systems: `default` (each
+    /// system's own default: SERIALIZABLE for Cairn, READ COMMITTED for PostgreSQL),
+    /// `read-committed`, `repeatable-read` or `serializable`.
+    #[arg(long, default_value = "default")]
+    pub isolation: String,
 }
 
 struct Server {
@@ -193,8 +202,19 @@ fn start_postgres() -> anyhow::Result<Server> {
     })
 }
 
-fn pgbench(port: u16, args: &[String], cwd: &Path) -> anyhow::Result<String> {
-    let out = Command::new("pgbench")
+fn pgbench(port: u16, args: &[String], cwd: &Path, isolation: &str) -> anyhow::Result<String> {
+    let mut cmd = Command::new("pgbench");
+    if let Some(level) = isolation_setting(isolation)? {
+        // libpq sends PGOPTIONS at startup: the session default for every transaction.
+        cmd.env(
+            "PGOPTIONS",
+            format!(
+                "-c default_transaction_isolation={}",
+                level.replace(' ', "\\ ")
+            ),
+        );
+    }
+    let out = cmd
         .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
         .args(args)
         .arg("postgres")
@@ -210,6 +230,19 @@ fn pgbench(port: u16, args: &[String], cwd: &Path) -> anyhow::Result<String> {
         bail!("pgbench {} failed:\n{text}", args.join(" "));
     }
     Ok(text)
+}
+
+/// `--isolation` as a `default_transaction_isolation` value (`None`: leave the default).
+fn isolation_setting(isolation: &str) -> anyhow::Result<Option<&'static str>> {
+    Ok(match isolation {
+        "default" => None,
+        "read-committed" => Some("read committed"),
+        "repeatable-read" => Some("repeatable read"),
+        "serializable" => Some("serializable"),
+        other => bail!(
+            "unknown isolation {other} (default, read-committed, repeatable-read, serializable)"
+        ),
+    })
 }
 
 fn psql_value(port: u16, sql: &str) -> anyhow::Result<String> {
@@ -247,13 +280,15 @@ pub struct PgbenchReport {
     pub lat_avg_ms: f64,
     pub lat_p99_ms: f64,
     pub failed: u64,
+    /// Transactions that succeeded after one or more retries.
+    pub retried: u64,
 }
 
 impl PgbenchReport {
     pub fn to_json(&self) -> String {
         format!(
-            "{{\"system\":\"{}\",\"script\":\"{}\",\"clients\":{},\"tps\":{:.1},\"lat_avg_ms\":{:.3},\"lat_p99_ms\":{:.3},\"failed\":{}}}",
-            self.system, self.script, self.clients, self.tps, self.lat_avg_ms, self.lat_p99_ms, self.failed
+            "{{\"system\":\"{}\",\"script\":\"{}\",\"clients\":{},\"tps\":{:.1},\"lat_avg_ms\":{:.3},\"lat_p99_ms\":{:.3},\"failed\":{},\"retried\":{}}}",
+            self.system, self.script, self.clients, self.tps, self.lat_avg_ms, self.lat_p99_ms, self.failed, self.retried
         )
     }
 }
@@ -266,8 +301,16 @@ fn parse_tps(out: &str) -> Option<f64> {
 }
 
 fn parse_failed(out: &str) -> u64 {
+    parse_count(out, "number of failed transactions:")
+}
+
+fn parse_retried(out: &str) -> u64 {
+    parse_count(out, "number of transactions retried:")
+}
+
+fn parse_count(out: &str, prefix: &str) -> u64 {
     out.lines()
-        .find(|l| l.starts_with("number of failed transactions:"))
+        .find(|l| l.starts_with(prefix))
         .and_then(|l| l.split(':').nth(1))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
@@ -327,8 +370,8 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     if !args.json {
         println!(
-            "cairn bench pgbench: scale={} clients={} duration={} s, -M prepared\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7}",
-            args.scale, args.clients, args.duration, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed"
+            "cairn bench pgbench: scale={} clients={} duration={} s, -M prepared, max-tries={}, isolation={}\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7} {:>8}",
+            args.scale, args.clients, args.duration, args.max_tries, args.isolation, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed", "retried"
         );
     }
     for system in &args.systems {
@@ -346,6 +389,7 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                 args.scale.to_string(),
             ],
             work.path(),
+            "default",
         )
         .with_context(|| format!("load {system}"))?;
         for script in &args.scripts {
@@ -360,13 +404,14 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                 "-T".into(),
                 args.duration.to_string(),
                 "-l".into(),
+                format!("--max-tries={}", args.max_tries.max(1)),
             ];
             match script.as_str() {
                 "select-only" => a.push("-S".into()),
                 "tpcb-like" => {}
                 other => bail!("unknown script {other} (select-only, tpcb-like)"),
             }
-            let out = pgbench(server.port, &a, work.path())
+            let out = pgbench(server.port, &a, work.path(), &args.isolation)
                 .with_context(|| format!("{system} {script}"))?;
             let tps =
                 parse_tps(&out).with_context(|| format!("no tps in pgbench output:\n{out}"))?;
@@ -379,13 +424,14 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                 lat_avg_ms,
                 lat_p99_ms,
                 failed: parse_failed(&out),
+                retried: parse_retried(&out),
             };
             if args.json {
                 println!("{}", r.to_json());
             } else {
                 println!(
-                    "{:<9} {:<12} {:>10.1} {:>12.3} {:>12.3} {:>7}",
-                    r.system, r.script, r.tps, r.lat_avg_ms, r.lat_p99_ms, r.failed
+                    "{:<9} {:<12} {:>10.1} {:>12.3} {:>12.3} {:>7} {:>8}",
+                    r.system, r.script, r.tps, r.lat_avg_ms, r.lat_p99_ms, r.failed, r.retried
                 );
             }
             reports.push(r);

@@ -154,21 +154,108 @@ impl SessionFactory for SqlFactory {
             e.severity = cairn_pgwire::Severity::Fatal;
             e
         })?;
-        if let Some(app) = &info.application_name {
-            let _ = blocking(|| {
+        // Startup parameters become session settings, as in PostgreSQL: each plain one
+        // (`application_name`, `DateStyle`, ...) and each `-c name=value` / `--name=value` of
+        // `options` (what libpq's PGOPTIONS sends). A bad plain parameter is ignored, as
+        // before; a bad `options` entry refuses the connection, as PostgreSQL does.
+        let mut sets: Vec<(String, String, bool)> = Vec::new();
+        for (name, value) in &info.parameters {
+            match name.as_str() {
+                "user" | "database" | "replication" => {}
+                "options" => {
+                    let opts = parse_startup_options(value).map_err(|m| {
+                        let mut e = PgError::new(cairn_pgwire::SqlState::SYNTAX_ERROR, m);
+                        e.severity = cairn_pgwire::Severity::Fatal;
+                        e
+                    })?;
+                    sets.extend(opts.into_iter().map(|(n, v)| (n, v, true)));
+                }
+                _ => sets.push((name.clone(), value.clone(), false)),
+            }
+        }
+        if info.application_name.is_some() && !sets.iter().any(|(n, _, _)| n == "application_name")
+        {
+            let app = info.application_name.clone().unwrap_or_default();
+            sets.push(("application_name".into(), app, false));
+        }
+        for (name, value, strict) in sets {
+            let r = blocking(|| {
                 session.start_batch(&format!(
-                    "SET application_name = '{}'",
-                    app.replace('\'', "''")
+                    "SET \"{}\" = '{}'",
+                    name.to_ascii_lowercase().replace('"', "\"\""),
+                    value.replace('\'', "''")
                 ))?;
                 while let Some(r) = session.next_in_batch() {
                     r?;
                 }
                 Ok::<(), cairn_sql_plan::SqlError>(())
             });
-            session.take_parameter_changes();
+            if let Err(e) = r {
+                if strict {
+                    let mut e = pg_error(e);
+                    e.severity = cairn_pgwire::Severity::Fatal;
+                    return Err(e);
+                }
+            }
         }
+        session.take_parameter_changes();
         Ok(Box::new(PgSession { inner: session }))
     }
+}
+
+/// The settings in a startup packet's `options` parameter: whitespace-separated
+/// `-c name=value` (or `-cname=value`) and `--name=value` items, with `\` escaping the next
+/// character (so `read\ committed` is one value), as PostgreSQL's backend reads them.
+/// Dashes in names become underscores, as PostgreSQL does.
+fn parse_startup_options(options: &str) -> Result<Vec<(String, String)>, String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut chars = options.chars();
+    let mut in_word = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                in_word = true;
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    let mut out = Vec::new();
+    let mut it = words.into_iter();
+    while let Some(w) = it.next() {
+        let item = if w == "-c" {
+            it.next()
+                .ok_or_else(|| "invalid command-line argument for server process: -c".to_string())?
+        } else if let Some(rest) = w.strip_prefix("-c") {
+            rest.to_string()
+        } else if let Some(rest) = w.strip_prefix("--") {
+            rest.to_string()
+        } else {
+            return Err(format!(
+                "invalid command-line argument for server process: {w}"
+            ));
+        };
+        let Some((name, value)) = item.split_once('=') else {
+            return Err(format!("-c {item} requires a value"));
+        };
+        out.push((name.replace('-', "_"), value.to_string()));
+    }
+    Ok(out)
 }
 
 pub struct PgSession {
@@ -336,5 +423,33 @@ pub fn scram_secret(v: &ScramVerifier) -> cairn_sql_exec::catalog::ScramSecret {
         iterations: v.iterations,
         stored_key_hex: hex(&v.stored_key),
         server_key_hex: hex(&v.server_key),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_startup_options;
+
+    #[test]
+    fn startup_options_parse_as_postgres_reads_them() {
+        let got = parse_startup_options(
+            "-c default_transaction_isolation=read\\ committed  -cstatement-timeout=5s --search_path=a,b",
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    "default_transaction_isolation".into(),
+                    "read committed".into()
+                ),
+                ("statement_timeout".into(), "5s".into()),
+                ("search_path".into(), "a,b".into()),
+            ]
+        );
+        assert_eq!(parse_startup_options("  ").unwrap(), vec![]);
+        assert!(parse_startup_options("-c").is_err());
+        assert!(parse_startup_options("-c novalue").is_err());
+        assert!(parse_startup_options("stray").is_err());
     }
 }

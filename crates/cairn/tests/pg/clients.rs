@@ -351,3 +351,26 @@ fn select_for_update_blocks_skips_and_rechecks_like_postgres() {
         b.batch_execute("ROLLBACK").await.unwrap();
     });
 }
+
+#[test]
+fn startup_options_set_session_defaults_as_pgoptions_does() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let config = format!(
+            "{} options='-c default_transaction_isolation=read\\\\ committed --application-name=bench'",
+            server.config()
+        );
+        let c = connect(&config).await;
+        let row = c.query_one("SHOW transaction_isolation", &[]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), "read committed");
+        let row = c.query_one("SHOW application_name", &[]).await.unwrap();
+        assert_eq!(row.get::<_, String>(0), "bench");
+        // A malformed `options` refuses the connection (FATAL), as in PostgreSQL.
+        let bad = format!("{} options='stray'", server.config());
+        let e = tokio_postgres::connect(&bad, tokio_postgres::NoTls)
+            .await
+            .err()
+            .expect("connection with a bad options parameter was accepted");
+        assert_eq!(e.code().map(|c| c.code()), Some("42601"), "{e}");
+    });
+}
