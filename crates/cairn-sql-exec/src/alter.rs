@@ -122,17 +122,23 @@ fn mentions(sql: &str, name: &str) -> bool {
         .unwrap_or(true)
 }
 
-pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable) -> Result<()> {
+/// Runs ALTER TABLE; returns the notices to send (objects a CASCADE took along).
+pub fn alter_table(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    at: &ast::AlterTable,
+) -> Result<Vec<String>> {
     let eval_default = crate::exec::eval_default;
     let (schema, name) = object_name(&at.name)?;
     let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
     let Some(mut t) = catalog::table(txn, db.id, &schema, &name)? else {
         if at.if_exists {
-            return Ok(());
+            return Ok(Vec::new());
         }
         return Err(SqlError::undefined_table(&name));
     };
     let original_name = t.name.clone();
+    let mut notices = Vec::new();
     // Index names to bind / unbind once the descriptor is final.
     let mut added_index_names: Vec<(String, u32)> = Vec::new();
     let mut dropped_index_names: Vec<String> = Vec::new();
@@ -170,6 +176,7 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                     hidden: false,
                 };
                 let mut checks = Vec::new();
+                let mut fks = Vec::new();
                 for o in &column_def.options {
                     match &o.option {
                         ast::ColumnOption::Null => {}
@@ -184,6 +191,9 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                                 .unwrap_or_else(|| format!("{}_{cname}_check", t.name)),
                             expr: c.expr.to_string(),
                         }),
+                        ast::ColumnOption::ForeignKey(fk) => {
+                            fks.push((fk, o.name.as_ref().map(ident_name)))
+                        }
                         other => {
                             return Err(SqlError::not_supported(format!("ADD COLUMN with {other}")))
                         }
@@ -217,6 +227,9 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                         }
                     }
                 }
+                for (fk, fname) in fks {
+                    add_foreign_key(txn, db, &mut t, fk, Some(&cname), fname)?;
+                }
             }
             Op::DropColumn {
                 column_names,
@@ -239,7 +252,19 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                             format!("cannot drop column {cname} of table {} because the primary key depends on it", t.name),
                         ));
                     }
-                    let _ = drop_behavior;
+                    let deps: Vec<_> = crate::fk::referencing(txn, &t)?
+                        .into_iter()
+                        .filter(|(_, f)| f.ref_columns.contains(&id))
+                        .collect();
+                    if !deps.is_empty() {
+                        if !matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
+                            let on = format!("column {cname} of table {}", t.name);
+                            return Err(crate::fk::dependents_error(&on, &deps, &on));
+                        }
+                        notices.extend(crate::fk::drop_dependents(txn, &mut t, &deps)?);
+                    }
+                    // Foreign keys over the column go with it, as in PostgreSQL.
+                    crate::fk::detach(txn, &mut t, |f| f.columns.contains(&id))?;
                     // Indexes on the column go with it, as in PostgreSQL.
                     let (gone, kept): (Vec<IndexDef>, Vec<IndexDef>) = t
                         .indexes
@@ -340,6 +365,13 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                                 "changing the type of an indexed column",
                             ));
                         }
+                        if t.foreign_keys.iter().any(|f| f.columns.contains(&id))
+                            && new_ty != old_ty
+                        {
+                            return Err(SqlError::not_supported(
+                                "changing the type of a foreign key column",
+                            ));
+                        }
                         let rows = all_rows(txn, &t)?;
                         t.columns[i].ty = new_ty.clone();
                         for mut r in rows {
@@ -411,15 +443,15 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                     // Existing rows must satisfy it: checked by the caller-provided evaluator.
                     check_existing(txn, &t, &cname)?;
                 }
-                ast::TableConstraint::ForeignKey(_) => {
-                    return Err(SqlError::not_supported("FOREIGN KEY constraints"))
+                ast::TableConstraint::ForeignKey(fk) => {
+                    add_foreign_key(txn, db, &mut t, fk, None, None)?
                 }
                 other => return Err(SqlError::not_supported(format!("constraint {other}"))),
             },
             Op::DropConstraint {
                 if_exists,
                 name: cname,
-                ..
+                drop_behavior,
             } => {
                 let cname = ident_name(cname);
                 let before = t.checks.len();
@@ -427,7 +459,29 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
                 if t.checks.len() != before {
                     continue;
                 }
+                if t.foreign_keys.iter().any(|f| f.name == cname) {
+                    crate::fk::detach(txn, &mut t, |f| f.name == cname)?;
+                    continue;
+                }
                 if let Some(pos) = t.indexes.iter().position(|x| x.name == cname && x.unique) {
+                    let index_id = t.indexes[pos].id;
+                    let deps: Vec<_> = crate::fk::referencing(txn, &t)?
+                        .into_iter()
+                        .filter(|(_, f)| f.ref_index == index_id)
+                        .collect();
+                    if !deps.is_empty() {
+                        if !matches!(drop_behavior, Some(ast::DropBehavior::Cascade)) {
+                            return Err(crate::fk::dependents_error(
+                                &format!("constraint {cname} on table {}", t.name),
+                                &deps,
+                                &format!("index {cname}"),
+                            ));
+                        }
+                        notices.extend(crate::fk::drop_dependents(txn, &mut t, &deps)?);
+                    }
+                    let Some(pos) = t.indexes.iter().position(|x| x.id == index_id) else {
+                        continue;
+                    };
                     let g = t.indexes.remove(pos);
                     delete_index_entries(txn, &t, g.id)?;
                     dropped_index_names.push(g.name);
@@ -459,7 +513,34 @@ pub fn alter_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, at: &ast::AlterTable)
     for (n, id) in added_index_names {
         catalog::bind_index_name(txn, db.id, &schema, &n, t.id, id)?;
     }
-    catalog::write_descriptor(txn, t.id, &Descriptor::Table(t))
+    catalog::write_descriptor(txn, t.id, &Descriptor::Table(t))?;
+    Ok(notices)
+}
+
+/// ADD [CONSTRAINT name] FOREIGN KEY (also a REFERENCES column constraint of ADD COLUMN):
+/// defines the constraint on `t`, checks the existing rows (23503 on the first violation, as
+/// PostgreSQL) and records the reference on the referenced table, which is written now (`t`
+/// is written at the end of the ALTER).
+fn add_foreign_key(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    t: &mut TableDef,
+    fk: &ast::ForeignKeyConstraint,
+    column: Option<&str>,
+    name: Option<String>,
+) -> Result<()> {
+    let (def, parent) = crate::fk::define(txn, db, t, fk, column, name)?;
+    match parent {
+        None => {
+            crate::fk::attach(t, None, def.clone());
+            crate::fk::validate_existing(txn, t, None, &def)
+        }
+        Some(mut p) => {
+            crate::fk::validate_existing(txn, t, Some(&p), &def)?;
+            crate::fk::attach(t, Some(&mut p), def);
+            catalog::write_descriptor(txn, p.id, &Descriptor::Table(p))
+        }
+    }
 }
 
 fn delete_index_entries(txn: &mut dyn KvTxn, t: &TableDef, index_id: u32) -> Result<()> {

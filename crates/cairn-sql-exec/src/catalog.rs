@@ -390,3 +390,29 @@ impl Catalog for TxnCatalog<'_> {
         Ok(None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A table descriptor as written before foreign keys existed (no `foreign_keys`, no
+    /// `referenced_by`) still reads, with both empty; one without foreign keys is written
+    /// without them, so older binaries can read it too.
+    #[test]
+    fn old_table_descriptor_reads_without_foreign_keys() {
+        let old = r#"{"Table":{"id":100,"database_id":1,"schema":"public","name":"t",
+            "columns":[{"id":1,"name":"a","ty":"Int4","nullable":false,"default":null,"hidden":false}],
+            "primary":{"id":1,"name":"t_pkey","columns":[{"column_id":1,"descending":false}],"unique":true},
+            "indexes":[],"checks":[],"next_column_id":2,"next_index_id":2,
+            "has_declared_primary_key":true}}"#;
+        let d: Descriptor = serde_json::from_str(old).expect("old descriptor parses");
+        let Descriptor::Table(t) = &d else {
+            panic!("not a table: {d:?}")
+        };
+        assert!(t.foreign_keys.is_empty());
+        assert!(t.referenced_by.is_empty());
+        let written = serde_json::to_string(&d).expect("serialises");
+        assert!(!written.contains("foreign_keys"), "{written}");
+        assert!(!written.contains("referenced_by"), "{written}");
+    }
+}

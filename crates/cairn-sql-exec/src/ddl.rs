@@ -102,6 +102,8 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
         next_column_id: 1,
         next_index_id: PRIMARY_INDEX_ID + 1,
         has_declared_primary_key: false,
+        foreign_keys: Vec::new(),
+        referenced_by: Vec::new(),
     };
     let mut pk: Option<Vec<ast::IndexColumn>> = None;
     // UNIQUE constraints: (constraint name, columns), made into unique indexes below.
@@ -109,6 +111,9 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
     // SERIAL / IDENTITY columns: (column id, sequence name, sequence options).
     let mut serials: Vec<(u32, String, Option<Vec<ast::SequenceOptions>>)> = Vec::new();
     let mut pk_name: Option<String> = None;
+    // FOREIGN KEYs: (constraint, column of a column constraint, CONSTRAINT name there),
+    // defined once the table's columns and unique indexes exist.
+    let mut fks: Vec<(&ast::ForeignKeyConstraint, Option<String>, Option<String>)> = Vec::new();
     for c in &ct.columns {
         let cname = ident_name(&c.name);
         if table.column_index(&cname).is_some() {
@@ -211,8 +216,8 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
                         operator_class: None,
                     }],
                 )),
-                ast::ColumnOption::ForeignKey(_) => {
-                    return Err(SqlError::not_supported("FOREIGN KEY constraints"));
+                ast::ColumnOption::ForeignKey(fk) => {
+                    fks.push((fk, Some(cname.clone()), opt.name.as_ref().map(ident_name)))
                 }
                 other => return Err(SqlError::not_supported(format!("column option {other}"))),
             }
@@ -247,9 +252,7 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
             ast::TableConstraint::Unique(u) => {
                 uniques.push((u.name.as_ref().map(ident_name), u.columns.clone()))
             }
-            ast::TableConstraint::ForeignKey(_) => {
-                return Err(SqlError::not_supported("FOREIGN KEY constraints"))
-            }
+            ast::TableConstraint::ForeignKey(fk) => fks.push((fk, None, None)),
             other => return Err(SqlError::not_supported(format!("table constraint {other}"))),
         }
     }
@@ -345,6 +348,27 @@ pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTabl
     for chk in &table.checks {
         cairn_sql_plan::bind::parse_expr(&chk.expr)?;
     }
+    // Referenced tables changed so far (several constraints may reference one table).
+    let mut parents: Vec<TableDef> = Vec::new();
+    for (fk, column, cname) in fks {
+        let (def, parent) = crate::fk::define(txn, db, &table, fk, column.as_deref(), cname)?;
+        match parent {
+            None => crate::fk::attach(&mut table, None, def),
+            Some(p) => {
+                let pos = match parents.iter().position(|x| x.id == p.id) {
+                    Some(pos) => pos,
+                    None => {
+                        parents.push(p);
+                        parents.len() - 1
+                    }
+                };
+                crate::fk::attach(&mut table, parents.get_mut(pos), def);
+            }
+        }
+    }
+    for p in parents {
+        catalog::write_descriptor(txn, p.id, &Descriptor::Table(p))?;
+    }
     catalog::write_descriptor(txn, id, &Descriptor::Table(table))?;
     catalog::bind_name(txn, db.id, &schema, &name, id)?;
     Ok(true)
@@ -376,26 +400,86 @@ fn delete_rows(txn: &mut dyn KvTxn, table: &TableDef) -> Result<()> {
     Ok(())
 }
 
-/// DROP TABLE name [, ...]. Returns how many tables were dropped.
+/// The NOTICE PostgreSQL gives for objects a CASCADE took along (`what` lists them).
+fn cascade_notice(verb: &str, what: &[String]) -> Option<String> {
+    match what {
+        [] => None,
+        [one] => Some(format!("{verb} cascades to {one}")),
+        many => Some(format!("{verb} cascades to {} other objects", many.len())),
+    }
+}
+
+/// DROP TABLE name [, ...] [CASCADE]. Returns how many tables were dropped and the notices
+/// to send. A table referenced by a foreign key of a table not dropped with it is refused
+/// (2BP01) unless `cascade`, which drops those constraints (not the referencing tables), as
+/// PostgreSQL does.
 pub fn drop_tables(
     txn: &mut dyn KvTxn,
     db: &DatabaseDesc,
     names: &[ast::ObjectName],
     if_exists: bool,
-) -> Result<usize> {
-    let mut dropped = 0;
+    cascade: bool,
+) -> Result<(usize, Vec<String>)> {
+    // Resolve every name first, so the dependency check knows what goes together.
+    let mut targets: Vec<(String, String, u32)> = Vec::new();
     for n in names {
         let (schema, name) = object_name(n)?;
         let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
-        let Some(table) = catalog::table(txn, db.id, &schema, &name)? else {
-            if if_exists {
-                continue;
-            }
-            return Err(SqlError::undefined_table(&name));
+        match catalog::table(txn, db.id, &schema, &name)? {
+            Some(t) => targets.push((schema, name, t.id)),
+            None if if_exists => {}
+            None => return Err(SqlError::undefined_table(&name)),
+        }
+    }
+    let dropping: Vec<u32> = targets.iter().map(|(_, _, id)| *id).collect();
+    let mut cascaded = Vec::new();
+    for (schema, name, _) in &targets {
+        let Some(mut table) = catalog::table(txn, db.id, schema, name)? else {
+            continue;
         };
+        let deps: Vec<(TableDef, cairn_sql_plan::catalog::ForeignKeyDef)> =
+            crate::fk::referencing(txn, &table)?
+                .into_iter()
+                .filter(|(c, _)| !dropping.contains(&c.id))
+                .collect();
+        if !deps.is_empty() && !cascade {
+            let detail: Vec<String> = deps
+                .iter()
+                .map(|(c, f)| {
+                    format!(
+                        "constraint {} on table {} depends on table {}",
+                        f.name, c.name, table.name
+                    )
+                })
+                .collect();
+            return Err(SqlError::new(
+                code::DEPENDENT_OBJECTS_STILL_EXIST,
+                format!(
+                    "cannot drop table {} because other objects depend on it",
+                    table.name
+                ),
+            )
+            .with_detail(detail.join("\n"))
+            .with_hint("Use DROP ... CASCADE to drop the dependent objects too."));
+        }
+        for (c, f) in deps {
+            // Re-read: an earlier constraint of this loop may have changed the descriptor.
+            let Some(Descriptor::Table(mut child)) = catalog::read_descriptor(txn, c.id)? else {
+                continue;
+            };
+            let parent_id = table.id;
+            let fk_name = f.name.clone();
+            child
+                .foreign_keys
+                .retain(|k| !(k.ref_table == parent_id && k.name == fk_name));
+            catalog::write_descriptor(txn, child.id, &Descriptor::Table(child))?;
+            cascaded.push(format!("constraint {} on table {}", f.name, c.name));
+        }
+        // Referenced tables that stay forget this one.
+        crate::fk::detach(txn, &mut table, |_| true)?;
         delete_rows(txn, &table)?;
         for idx in &table.indexes {
-            catalog::unbind_name(txn, db.id, &schema, &idx.name)?;
+            catalog::unbind_name(txn, db.id, schema, &idx.name)?;
         }
         for d in catalog::objects_in(txn, db.id)? {
             if let Descriptor::Sequence(s) = d {
@@ -405,22 +489,70 @@ pub fn drop_tables(
             }
         }
         txn.delete(&keys::descriptor_key(table.id))?;
-        catalog::unbind_name(txn, db.id, &schema, &name)?;
-        dropped += 1;
+        catalog::unbind_name(txn, db.id, schema, name)?;
     }
-    Ok(dropped)
+    Ok((
+        targets.len(),
+        cascade_notice("drop", &cascaded).into_iter().collect(),
+    ))
 }
 
-/// TRUNCATE name [, ...].
-pub fn truncate(txn: &mut dyn KvTxn, db: &DatabaseDesc, names: &[ast::ObjectName]) -> Result<()> {
+/// TRUNCATE name [, ...] [CASCADE]. A table referenced by a foreign key of a table not
+/// truncated with it is refused (0A000, as PostgreSQL) unless `cascade`, which truncates the
+/// referencing tables too (recursively). Returns the notices to send.
+pub fn truncate(
+    txn: &mut dyn KvTxn,
+    db: &DatabaseDesc,
+    names: &[ast::ObjectName],
+    cascade: bool,
+) -> Result<Vec<String>> {
+    let mut tables: Vec<TableDef> = Vec::new();
     for n in names {
         let (schema, name) = object_name(n)?;
         let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
         let table = catalog::table(txn, db.id, &schema, &name)?
             .ok_or_else(|| SqlError::undefined_table(&name))?;
-        delete_rows(txn, &table)?;
+        if !tables.iter().any(|t| t.id == table.id) {
+            tables.push(table);
+        }
     }
-    Ok(())
+    let mut notices = Vec::new();
+    let mut i = 0;
+    // `tables` grows while CASCADE adds referencing tables; each table is added once, so
+    // this ends after at most the number of tables in the database.
+    while i < tables.len() {
+        let ids: Vec<u32> = tables.iter().map(|t| t.id).collect();
+        let mut added = Vec::new();
+        for r in tables[i].referenced_by.iter().filter(|r| !ids.contains(r)) {
+            let Some(Descriptor::Table(child)) = catalog::read_descriptor(txn, *r)? else {
+                continue;
+            };
+            if !cascade {
+                return Err(SqlError::new(
+                    code::FEATURE_NOT_SUPPORTED,
+                    "cannot truncate a table referenced in a foreign key constraint",
+                )
+                .with_detail(format!(
+                    "Table \"{}\" references \"{}\".",
+                    child.name, tables[i].name
+                ))
+                .with_hint(format!(
+                    "Truncate table \"{}\" at the same time, or use TRUNCATE ... CASCADE.",
+                    child.name
+                )));
+            }
+            if !added.iter().any(|t: &TableDef| t.id == child.id) {
+                notices.push(format!("truncate cascades to table \"{}\"", child.name));
+                added.push(child);
+            }
+        }
+        tables.extend(added);
+        i += 1;
+    }
+    for t in &tables {
+        delete_rows(txn, t)?;
+    }
+    Ok(notices)
 }
 
 pub fn create_database(
@@ -560,13 +692,16 @@ pub fn create_index(txn: &mut dyn KvTxn, db: &DatabaseDesc, ci: &ast::CreateInde
     Ok(true)
 }
 
-/// DROP INDEX name [, ...].
+/// DROP INDEX name [, ...] [CASCADE]. An index a foreign key looks its parents up in is
+/// refused (2BP01) unless `cascade`, which drops those constraints. Returns the notices.
 pub fn drop_indexes(
     txn: &mut dyn KvTxn,
     db: &DatabaseDesc,
     names: &[ast::ObjectName],
     if_exists: bool,
-) -> Result<()> {
+    cascade: bool,
+) -> Result<Vec<String>> {
+    let mut notices = Vec::new();
     for n in names {
         let (schema, name) = object_name(n)?;
         let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
@@ -587,12 +722,26 @@ pub fn drop_indexes(
                 format!("index \"{name}\" names a missing table"),
             ));
         };
+        let deps: Vec<_> = crate::fk::referencing(txn, &table)?
+            .into_iter()
+            .filter(|(_, f)| f.ref_index == index_id)
+            .collect();
+        if !deps.is_empty() {
+            if !cascade {
+                return Err(crate::fk::dependents_error(
+                    &format!("index {name}"),
+                    &deps,
+                    &format!("index {name}"),
+                ));
+            }
+            notices.extend(crate::fk::drop_dependents(txn, &mut table, &deps)?);
+        }
         delete_index_rows(txn, &table, index_id)?;
         table.indexes.retain(|i| i.id != index_id);
         catalog::write_descriptor(txn, table.id, &Descriptor::Table(table))?;
         catalog::unbind_name(txn, db.id, &schema, &name)?;
     }
-    Ok(())
+    Ok(notices)
 }
 
 fn seq_option_value(e: &ast::Expr) -> Result<i64> {

@@ -1042,7 +1042,7 @@ impl Catalog for EmptyCatalog {
 }
 
 /// Bound CHECK expressions of a table, over its full row.
-fn checks(table: &TableDef, session: &dyn SessionInfo) -> Result<Vec<(String, Expr)>> {
+pub(crate) fn checks(table: &TableDef, session: &dyn SessionInfo) -> Result<Vec<(String, Expr)>> {
     let mut out = Vec::new();
     let scope = table_scope(table, &table.name);
     for c in &table.checks {
@@ -1053,7 +1053,7 @@ fn checks(table: &TableDef, session: &dyn SessionInfo) -> Result<Vec<(String, Ex
     Ok(out)
 }
 
-fn validate_row(
+pub(crate) fn validate_row(
     table: &TableDef,
     row: &[Value],
     checks: &[(String, Expr)],
@@ -1135,6 +1135,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 count: 0,
                 returned: Vec::new(),
             };
+            let mut fk_events = Vec::new();
             for src in rows {
                 let mut row = vec![Value::Null; table.columns.len()];
                 for (k, &ti) in targets.iter().enumerate() {
@@ -1189,7 +1190,21 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 drop(txn);
                 out.count += 1;
                 returning_row(returning, &final_row, &mut out)?;
+                if crate::fk::involved(table) {
+                    fk_events.push(match old {
+                        Some(old) => crate::fk::Event::Update {
+                            table: table.clone(),
+                            old,
+                            new: final_row,
+                        },
+                        None => crate::fk::Event::Insert {
+                            table: table.clone(),
+                            new: final_row,
+                        },
+                    });
+                }
             }
+            crate::fk::fire(cx, fk_events)?;
             Ok(out)
         }
         Bound::Update {
@@ -1204,6 +1219,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 count: 0,
                 returned: Vec::new(),
             };
+            let mut fk_events = Vec::new();
             for old in rows {
                 let old_key = index::primary_key(table, &old);
                 let mut new = old.clone();
@@ -1224,7 +1240,15 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 drop(txn);
                 out.count += 1;
                 returning_row(returning, &new, &mut out)?;
+                if crate::fk::involved(table) {
+                    fk_events.push(crate::fk::Event::Update {
+                        table: table.clone(),
+                        old,
+                        new,
+                    });
+                }
             }
+            crate::fk::fire(cx, fk_events)?;
             Ok(out)
         }
         Bound::Delete {
@@ -1237,6 +1261,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 count: 0,
                 returned: Vec::new(),
             };
+            let mut fk_events = Vec::new();
             for old in rows {
                 let mut txn = cx.txn.borrow_mut();
                 index::write_indexes(&mut **txn, table, Some(&old), None)?;
@@ -1244,7 +1269,14 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
                 drop(txn);
                 out.count += 1;
                 returning_row(returning, &old, &mut out)?;
+                if crate::fk::involved(table) {
+                    fk_events.push(crate::fk::Event::Delete {
+                        table: table.clone(),
+                        old,
+                    });
+                }
             }
+            crate::fk::fire(cx, fk_events)?;
             Ok(out)
         }
     }

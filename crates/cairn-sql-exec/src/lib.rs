@@ -1,7 +1,7 @@
 //! `cairn-sql-exec`: the back half of Cairn's SQL engine.
 //!
 //! What it is: the catalog stored in the key space ([`catalog`], [`keys`]), row encoding
-//! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]), PostgreSQL's system catalogs as
+//! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]), foreign keys ([`fk`]), PostgreSQL's system catalogs as
 //! read-only virtual tables ([`pg_catalog`]) and SQL sessions ([`session`]), all over the
 //! transactional key-value interface [`kv::KvTxn`]. What it is not: it knows nothing of the
 //! PostgreSQL wire protocol (the `cairn` binary adapts a [`session::Session`] to
@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod copy;
 pub mod ddl;
 pub mod exec;
+pub mod fk;
 pub mod index;
 pub mod keys;
 pub mod kv;

@@ -19,7 +19,8 @@
 //! catalog tables and views       CATALOG_RELATION_OID_BASE (2^30) + position in TABLES
 //! indexes (pg_class)             2^31 + table_id * 2^10 + index_id      (index_id < 2^9)
 //! PK/UNIQUE constraints          the OID of their index
-//! CHECK constraints              2^31 + table_id * 2^10 + 2^9 + k       (k-th CHECK, k < 2^9)
+//! CHECK constraints              2^31 + table_id * 2^10 + 2^9 + k       (k-th CHECK, k < 2^8)
+//! FOREIGN KEY constraints        2^31 + table_id * 2^10 + 2^9 + 2^8 + k (k-th FK, k < 2^8)
 //! column defaults (pg_attrdef)   2^31 + table_id * 2^10 + column_id     (column_id < 2^10)
 //! schemas                        pg_catalog 11, public 2200, information_schema 13207
 //! types                          PostgreSQL's type OIDs (`DataType::oid`)
@@ -47,7 +48,7 @@ use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
 use cairn_sql_plan::bind::Binder;
-use cairn_sql_plan::catalog::{IndexDef, TableDef, ViewDef, PRIMARY_INDEX_ID};
+use cairn_sql_plan::catalog::{ForeignKeyDef, IndexDef, TableDef, ViewDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::deparse;
 use cairn_sql_plan::expr::{Expr, PgFunc};
 use cairn_sql_plan::plan::Bound;
@@ -66,8 +67,10 @@ pub const DERIVED_OID_BASE: u32 = 1 << 31;
 const SUB_ID_BITS: u32 = 10;
 /// Table ids must be below this for derived OIDs.
 const TABLE_ID_LIMIT: u32 = 1 << 21;
-/// CHECK constraints use the upper half of the sub-id space.
+/// CHECK constraints use the third quarter of the sub-id space.
 const CHECK_SUB_ID_BASE: u32 = 1 << 9;
+/// FOREIGN KEY constraints use the last quarter of the sub-id space.
+const FK_SUB_ID_BASE: u32 = (1 << 9) + (1 << 8);
 
 /// The bootstrap superuser's OID.
 pub const SUPERUSER_OID: u32 = 10;
@@ -102,8 +105,18 @@ pub fn index_oid(table_id: u32, index_id: u32) -> Option<u32> {
 
 /// The OID of the `k`-th CHECK constraint of a table.
 pub fn check_oid(table_id: u32, k: usize) -> Option<u32> {
-    let k = u32::try_from(k).ok().filter(|k| *k < CHECK_SUB_ID_BASE)?;
+    let k = u32::try_from(k)
+        .ok()
+        .filter(|k| *k < FK_SUB_ID_BASE - CHECK_SUB_ID_BASE)?;
     derived_oid(table_id, CHECK_SUB_ID_BASE + k)
+}
+
+/// The OID of the `k`-th FOREIGN KEY constraint of a table.
+pub fn fk_oid(table_id: u32, k: usize) -> Option<u32> {
+    let k = u32::try_from(k)
+        .ok()
+        .filter(|k| *k < (1 << SUB_ID_BITS) - FK_SUB_ID_BASE)?;
+    derived_oid(table_id, FK_SUB_ID_BASE + k)
 }
 
 /// The OID of a column default (`pg_attrdef.oid`).
@@ -178,6 +191,11 @@ const YES_OR_NO: ColType = ColType::Plain(DataType::Varchar(Some(3)));
 
 type Columns = &'static [(&'static str, ColType)];
 
+/// Positions of `pg_constraint.confrelid` (followed by confupdtype, confdeltype,
+/// confmatchtype) and `confkey` in its rows.
+const PG_CONSTRAINT_CONFRELID: usize = 11;
+const PG_CONSTRAINT_CONFKEY: usize = 19;
+
 /// Which rows a catalog table has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -211,6 +229,8 @@ enum Kind {
     IsSchemata,
     IsTableConstraints,
     IsKeyColumnUsage,
+    IsReferentialConstraints,
+    IsConstraintColumnUsage,
 }
 
 /// `(schema, name, kind, relkind, columns)` of every catalog table, in OID order.
@@ -1074,6 +1094,38 @@ const TABLES: &[(&str, &str, Kind, char, Columns)] = &[
             ("position_in_unique_constraint", CARDINAL_NUMBER),
         ],
     ),
+    (
+        "information_schema",
+        "referential_constraints",
+        Kind::IsReferentialConstraints,
+        'v',
+        &[
+            ("constraint_catalog", SQL_IDENTIFIER),
+            ("constraint_schema", SQL_IDENTIFIER),
+            ("constraint_name", SQL_IDENTIFIER),
+            ("unique_constraint_catalog", SQL_IDENTIFIER),
+            ("unique_constraint_schema", SQL_IDENTIFIER),
+            ("unique_constraint_name", SQL_IDENTIFIER),
+            ("match_option", CHARACTER_DATA),
+            ("update_rule", CHARACTER_DATA),
+            ("delete_rule", CHARACTER_DATA),
+        ],
+    ),
+    (
+        "information_schema",
+        "constraint_column_usage",
+        Kind::IsConstraintColumnUsage,
+        'v',
+        &[
+            ("table_catalog", SQL_IDENTIFIER),
+            ("table_schema", SQL_IDENTIFIER),
+            ("table_name", SQL_IDENTIFIER),
+            ("column_name", SQL_IDENTIFIER),
+            ("constraint_catalog", SQL_IDENTIFIER),
+            ("constraint_schema", SQL_IDENTIFIER),
+            ("constraint_name", SQL_IDENTIFIER),
+        ],
+    ),
 ];
 
 /// A catalog table: its definition (what the binder sees) and how its rows are made.
@@ -1123,6 +1175,8 @@ fn catalog_tables() -> &'static [CatalogTable] {
                         next_column_id: n + 1,
                         next_index_id: PRIMARY_INDEX_ID + 1,
                         has_declared_primary_key: false,
+                        foreign_keys: Vec::new(),
+                        referenced_by: Vec::new(),
                     }),
                     kind: *kind,
                     relkind: *relkind,
@@ -1806,6 +1860,8 @@ impl Snapshot {
                 .collect(),
             Kind::IsTableConstraints => self.is_table_constraints(),
             Kind::IsKeyColumnUsage => self.is_key_column_usage(),
+            Kind::IsReferentialConstraints => self.is_referential_constraints(),
+            Kind::IsConstraintColumnUsage => self.is_constraint_column_usage(),
         })
     }
 
@@ -2215,8 +2271,52 @@ impl Snapshot {
                     Value::Text(c.expr.clone()),
                 ));
             }
+            for (k, f) in t.foreign_keys.iter().enumerate() {
+                let (Some(fo), Some(io)) = (fk_oid(t.id, k), index_oid(f.ref_table, f.ref_index))
+                else {
+                    continue;
+                };
+                let mut row = Self::constraint_row(
+                    fo,
+                    &f.name,
+                    'f',
+                    t.id,
+                    io,
+                    true,
+                    vector(f.columns.iter().map(|c| i64::from(*c))),
+                    Value::Null,
+                );
+                row[PG_CONSTRAINT_CONFRELID] = oid(f.ref_table);
+                row[PG_CONSTRAINT_CONFRELID + 1] = ch(f.on_update.pg_code());
+                row[PG_CONSTRAINT_CONFRELID + 2] = ch(f.on_delete.pg_code());
+                row[PG_CONSTRAINT_CONFRELID + 3] = ch(if f.match_full { 'f' } else { 's' });
+                row[PG_CONSTRAINT_CONFKEY] = vector(f.ref_columns.iter().map(|c| i64::from(*c)));
+                out.push(row);
+            }
         }
         out
+    }
+
+    /// Every foreign key: `(its table, its position there, the constraint, the referenced
+    /// table)`, skipping those whose referenced table is not in the snapshot.
+    fn foreign_keys(&self) -> Vec<(&TableDef, usize, &ForeignKeyDef, &TableDef)> {
+        let mut out = Vec::new();
+        for t in &self.tables {
+            for (k, f) in t.foreign_keys.iter().enumerate() {
+                if let Some(p) = self.table_by_id(f.ref_table) {
+                    out.push((t, k, f, p));
+                }
+            }
+        }
+        out
+    }
+
+    /// The FOREIGN KEY constraint with OID `co`, with its table and referenced table.
+    fn foreign_key_by_oid(&self, co: u32) -> Option<(&TableDef, &ForeignKeyDef, &TableDef)> {
+        self.foreign_keys()
+            .into_iter()
+            .find(|(t, k, _, _)| fk_oid(t.id, *k) == Some(co))
+            .map(|(t, _, f, p)| (t, f, p))
     }
 
     fn roles_rows(&self, kind: Kind) -> Vec<Row> {
@@ -2509,6 +2609,9 @@ impl Snapshot {
             for c in &t.checks {
                 out.push((t, c.name.clone(), "CHECK", None));
             }
+            for f in &t.foreign_keys {
+                out.push((t, f.name.clone(), "FOREIGN KEY", None));
+            }
         }
         out
     }
@@ -2539,9 +2642,100 @@ impl Snapshot {
             .collect()
     }
 
+    fn is_referential_constraints(&self) -> Vec<Row> {
+        let db = &self.database.name;
+        self.foreign_keys()
+            .into_iter()
+            .map(|(t, _, f, p)| {
+                let unique = p.index_by_id(f.ref_index).map(|i| i.name.as_str());
+                vec![
+                    name(db),
+                    name(&t.schema),
+                    name(&f.name),
+                    name(db),
+                    name(&p.schema),
+                    unique.map_or(Value::Null, name),
+                    Value::Text(if f.match_full { "FULL" } else { "NONE" }.into()),
+                    Value::Text(f.on_update.sql().into()),
+                    Value::Text(f.on_delete.sql().into()),
+                ]
+            })
+            .collect()
+    }
+
+    /// The columns each constraint uses: a PRIMARY KEY's or UNIQUE's own, a CHECK's, and a
+    /// FOREIGN KEY's referenced columns (as PostgreSQL 15 lists them).
+    fn is_constraint_column_usage(&self) -> Vec<Row> {
+        let db = &self.database.name;
+        let mut out = Vec::new();
+        let mut push = |t: &TableDef, column_id: u32, constraint: &str| {
+            if let Some((_, c)) = t.column_by_id(column_id) {
+                out.push(vec![
+                    name(db),
+                    name(&t.schema),
+                    name(&t.name),
+                    name(&c.name),
+                    name(db),
+                    name(&t.schema),
+                    name(constraint),
+                ]);
+            }
+        };
+        for t in &self.tables {
+            for (i, primary) in shown_indexes(t) {
+                if primary || i.constraint {
+                    for ic in &i.columns {
+                        push(t, ic.column_id, &i.name);
+                    }
+                }
+            }
+            for c in &t.checks {
+                if let Value::Array(ids) = check_columns(t, &c.expr) {
+                    for id in ids {
+                        if let Value::Int(id) = id {
+                            push(t, u32::try_from(id).unwrap_or(u32::MAX), &c.name);
+                        }
+                    }
+                }
+            }
+        }
+        for (_, _, f, p) in self.foreign_keys() {
+            for id in &f.ref_columns {
+                push(p, *id, &f.name);
+            }
+        }
+        out
+    }
+
     fn is_key_column_usage(&self) -> Vec<Row> {
         let db = &self.database.name;
         let mut out = Vec::new();
+        for (t, _, f, p) in self.foreign_keys() {
+            let unique = p.index_by_id(f.ref_index);
+            for (k, id) in f.columns.iter().enumerate() {
+                let Some((_, c)) = t.column_by_id(*id) else {
+                    continue;
+                };
+                let position = f.ref_columns.get(k).and_then(|rc| {
+                    unique?
+                        .columns
+                        .iter()
+                        .position(|ic| ic.column_id == *rc)
+                        .map(|pos| int(pos as i64 + 1))
+                });
+                out.push(vec![
+                    name(db),
+                    name(&t.schema),
+                    name(&f.name),
+                    name(db),
+                    name(&t.schema),
+                    name(&t.name),
+                    name(&c.name),
+                    int(k as i64 + 1),
+                    position.unwrap_or(Value::Null),
+                ]);
+            }
+        }
         for (t, n, _, index) in self.constraints() {
             let Some(i) = index else { continue };
             for (k, ic) in i.columns.iter().enumerate() {
@@ -2700,6 +2894,9 @@ pub fn call(cx: &ExecCtx, func: PgFunc, args: &[Value]) -> Result<Value> {
                     return Ok(text(deparse::key_constraint_def(i, t, primary)));
                 }
             }
+            if let Some((t, f, p)) = snap.foreign_key_by_oid(co) {
+                return Ok(text(deparse::foreign_key_def(f, t, p)));
+            }
             let check = snap.tables.iter().find_map(|t| {
                 t.checks
                     .iter()
@@ -2779,16 +2976,35 @@ mod tests {
                 assert!(o >= DERIVED_OID_BASE);
                 assert!(seen.insert(o), "index {table}/{i}");
             }
-            for k in 0..CHECK_SUB_ID_BASE as usize {
+            for k in 0..(FK_SUB_ID_BASE - CHECK_SUB_ID_BASE) as usize {
                 assert!(
                     seen.insert(check_oid(table, k).unwrap()),
                     "check {table}/{k}"
                 );
             }
+            for k in 0..((1 << SUB_ID_BITS) - FK_SUB_ID_BASE) as usize {
+                assert!(seen.insert(fk_oid(table, k).unwrap()), "fk {table}/{k}");
+            }
         }
         assert_eq!(index_oid(TABLE_ID_LIMIT, 1), None);
         assert_eq!(index_oid(100, CHECK_SUB_ID_BASE), None);
-        assert_eq!(check_oid(100, CHECK_SUB_ID_BASE as usize), None);
+        assert_eq!(
+            check_oid(100, (FK_SUB_ID_BASE - CHECK_SUB_ID_BASE) as usize),
+            None
+        );
+        assert_eq!(
+            fk_oid(100, ((1 << SUB_ID_BITS) - FK_SUB_ID_BASE) as usize),
+            None
+        );
+        // The positions pg_constraint's foreign-key columns are patched at.
+        let cols = TABLES
+            .iter()
+            .find(|t| t.1 == "pg_constraint")
+            .map(|t| t.4)
+            .unwrap_or_default();
+        assert_eq!(cols[PG_CONSTRAINT_CONFRELID].0, "confrelid");
+        assert_eq!(cols[PG_CONSTRAINT_CONFRELID + 3].0, "confmatchtype");
+        assert_eq!(cols[PG_CONSTRAINT_CONFKEY].0, "confkey");
         assert_eq!(attrdef_oid(100, 1 << SUB_ID_BITS), None);
         for n in ["alice", "bob", "", "x".repeat(100).as_str()] {
             let o = role_oid(n);

@@ -269,6 +269,8 @@ mod tests {
             next_column_id: 10,
             next_index_id: 2,
             has_declared_primary_key: true,
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
         }
     }
 

@@ -1341,10 +1341,11 @@ impl Session {
                 object_type: ast::ObjectType::Table,
                 if_exists,
                 names,
-                cascade: _,
+                cascade,
                 ..
             } => {
-                ddl::drop_tables(txn, &self.db, names, *if_exists)?;
+                let (_, notices) = ddl::drop_tables(txn, &self.db, names, *if_exists, *cascade)?;
+                self.notices.extend(notices);
                 Ok(ExecResult::Command {
                     tag: "DROP TABLE".into(),
                 })
@@ -1435,7 +1436,8 @@ impl Session {
                 })
             }
             S::AlterTable(at) => {
-                crate::alter::alter_table(txn, &self.db, at)?;
+                let notices = crate::alter::alter_table(txn, &self.db, at)?;
+                self.notices.extend(notices);
                 Ok(ExecResult::Command {
                     tag: "ALTER TABLE".into(),
                 })
@@ -1455,9 +1457,11 @@ impl Session {
                 object_type: ast::ObjectType::Index,
                 if_exists,
                 names,
+                cascade,
                 ..
             } => {
-                ddl::drop_indexes(txn, &self.db, names, *if_exists)?;
+                let notices = ddl::drop_indexes(txn, &self.db, names, *if_exists, *cascade)?;
+                self.notices.extend(notices);
                 Ok(ExecResult::Command {
                     tag: "DROP INDEX".into(),
                 })
@@ -1465,7 +1469,9 @@ impl Session {
             S::Truncate(t) => {
                 let names: Vec<ast::ObjectName> =
                     t.table_names.iter().map(|n| n.name.clone()).collect();
-                ddl::truncate(txn, &self.db, &names)?;
+                let cascade = matches!(t.cascade, Some(ast::CascadeOption::Cascade));
+                let notices = ddl::truncate(txn, &self.db, &names, cascade)?;
+                self.notices.extend(notices);
                 Ok(ExecResult::Command {
                     tag: "TRUNCATE TABLE".into(),
                 })

@@ -12,6 +12,10 @@
 //! 2. Every table has a primary index with `IndexDef::id == PRIMARY_INDEX_ID`; a table declared
 //!    without a primary key gets a hidden `rowid` column as its key.
 //! 3. `columns` keeps declaration order, which is the order of `SELECT *`.
+//! 4. Foreign keys are stored on the referencing table (`TableDef::foreign_keys`, by column
+//!    and table ids, so renames never break them); the referenced table lists the referencing
+//!    tables' ids in `TableDef::referenced_by`. Both descriptors are written in the same
+//!    transaction by every DDL that adds or removes a foreign key (`cairn-sql-exec` `fk.rs`).
 
 use std::sync::Arc;
 
@@ -65,6 +69,62 @@ pub struct CheckDef {
     pub expr: String,
 }
 
+/// What a foreign key does to referencing rows when the referenced key is deleted or updated
+/// (`ON DELETE` / `ON UPDATE`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FkAction {
+    #[default]
+    NoAction,
+    Restrict,
+    Cascade,
+    SetNull,
+    SetDefault,
+}
+
+impl FkAction {
+    /// `pg_constraint.confupdtype` / `confdeltype`.
+    pub fn pg_code(self) -> char {
+        match self {
+            FkAction::NoAction => 'a',
+            FkAction::Restrict => 'r',
+            FkAction::Cascade => 'c',
+            FkAction::SetNull => 'n',
+            FkAction::SetDefault => 'd',
+        }
+    }
+
+    /// The SQL words (`information_schema.referential_constraints`, `pg_get_constraintdef`).
+    pub fn sql(self) -> &'static str {
+        match self {
+            FkAction::NoAction => "NO ACTION",
+            FkAction::Restrict => "RESTRICT",
+            FkAction::Cascade => "CASCADE",
+            FkAction::SetNull => "SET NULL",
+            FkAction::SetDefault => "SET DEFAULT",
+        }
+    }
+}
+
+/// A FOREIGN KEY constraint, kept on the referencing table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKeyDef {
+    pub name: String,
+    /// Referencing column ids of this table, in declaration order.
+    pub columns: Vec<u32>,
+    /// The referenced table's id (may be this table).
+    pub ref_table: u32,
+    /// Referenced column ids, pairwise with `columns`.
+    pub ref_columns: Vec<u32>,
+    /// The referenced table's unique index over `ref_columns` (its primary index or a
+    /// secondary unique one): checks look parents up through it, and it cannot be dropped
+    /// while the constraint exists.
+    pub ref_index: u32,
+    pub on_delete: FkAction,
+    pub on_update: FkAction,
+    /// MATCH FULL (true) or MATCH SIMPLE (false, the default).
+    pub match_full: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TableDef {
     pub id: u32,
@@ -81,6 +141,14 @@ pub struct TableDef {
     pub next_index_id: u32,
     /// Whether the primary key was declared (false: the key is the hidden rowid).
     pub has_declared_primary_key: bool,
+    /// FOREIGN KEY constraints of this table (invariant 4). Descriptors written before
+    /// foreign keys existed read as empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub foreign_keys: Vec<ForeignKeyDef>,
+    /// Ids of the tables whose foreign keys reference this table, each once, in the order
+    /// they were added (may include this table's own id).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referenced_by: Vec<u32>,
 }
 
 impl TableDef {
@@ -99,6 +167,15 @@ impl TableDef {
             .iter()
             .filter_map(|ic| self.column_by_id(ic.column_id).map(|(i, _)| i))
             .collect()
+    }
+
+    /// The index with id `id` (the primary index or a secondary one).
+    pub fn index_by_id(&self, id: u32) -> Option<&IndexDef> {
+        if id == PRIMARY_INDEX_ID {
+            Some(&self.primary)
+        } else {
+            self.indexes.iter().find(|i| i.id == id)
+        }
     }
 
     /// Names of the visible columns, in declaration order.

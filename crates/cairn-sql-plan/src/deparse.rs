@@ -25,7 +25,7 @@
 use sqlparser::ast;
 
 use crate::bind::{data_type, ident_name, parse_expr};
-use crate::catalog::{IndexDef, TableDef};
+use crate::catalog::{FkAction, ForeignKeyDef, IndexDef, TableDef};
 use crate::types::DataType;
 
 /// The type of a deparse node as far as the printer needs it.
@@ -212,6 +212,40 @@ pub fn key_constraint_def(index: &IndexDef, table: &TableDef, primary: bool) -> 
         if primary { "PRIMARY KEY" } else { "UNIQUE" },
         cols.join(", ")
     )
+}
+
+/// `FOREIGN KEY (a, b) REFERENCES p(x, y) [MATCH FULL] [ON UPDATE ...] [ON DELETE ...]`, as
+/// ruleutils prints a foreign key (`child` holds it, `parent` is the referenced table; MATCH
+/// SIMPLE and NO ACTION are left out, as the defaults).
+pub fn foreign_key_def(fk: &ForeignKeyDef, child: &TableDef, parent: &TableDef) -> String {
+    let names = |t: &TableDef, ids: &[u32]| -> String {
+        ids.iter()
+            .map(|id| {
+                t.column_by_id(*id)
+                    .map(|(_, c)| quote_ident(&c.name))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut out = format!(
+        "FOREIGN KEY ({}) REFERENCES {}({})",
+        names(child, &fk.columns),
+        quote_ident(&parent.name),
+        names(parent, &fk.ref_columns)
+    );
+    if fk.match_full {
+        out.push_str(" MATCH FULL");
+    }
+    if fk.on_update != FkAction::NoAction {
+        out.push_str(" ON UPDATE ");
+        out.push_str(fk.on_update.sql());
+    }
+    if fk.on_delete != FkAction::NoAction {
+        out.push_str(" ON DELETE ");
+        out.push_str(fk.on_delete.sql());
+    }
+    out
 }
 
 /// PostgreSQL's `quote_ident`: bare when the name is lower-case letters, digits and `_`, does
@@ -1251,6 +1285,8 @@ mod tests {
             next_column_id: 20,
             next_index_id: 2,
             has_declared_primary_key: true,
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
         }
     }
 

@@ -56,6 +56,7 @@ pub mod code {
     pub const INVALID_ROW_COUNT_IN_OFFSET: &str = "2201X";
     pub const NOT_NULL_VIOLATION: &str = "23502";
     pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+    pub const INVALID_FOREIGN_KEY: &str = "42830";
     pub const UNIQUE_VIOLATION: &str = "23505";
     pub const CHECK_VIOLATION: &str = "23514";
     pub const SERIALIZATION_FAILURE: &str = "40001";

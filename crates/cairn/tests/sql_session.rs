@@ -1124,3 +1124,143 @@ fn set_returning_functions_and_array_aggregates() {
         "{\"a\" : 1, \"b\" : \"x\\\"y\", \"c\" : null, \"d\" : true}"
     );
 }
+
+/// The first error of a batch, with its DETAIL and HINT (PostgreSQL 15's texts).
+fn error_of(s: &mut Session, sql: &str) -> (String, String, String, String) {
+    if let Err(e) = s.start_batch(sql) {
+        panic!("batch did not start: {e}");
+    }
+    while let Some(r) = s.next_in_batch() {
+        if let Err(e) = r {
+            let d = e.details();
+            return (
+                e.code.to_string(),
+                e.message.clone(),
+                d.detail.unwrap_or_default(),
+                d.hint.unwrap_or_default(),
+            );
+        }
+    }
+    panic!("no error from {sql}");
+}
+
+#[test]
+fn foreign_key_errors_carry_postgres_detail_and_hint() {
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p);
+         CREATE TABLE m (a int, b int, PRIMARY KEY (a, b));
+         CREATE TABLE mc (x int, y int, FOREIGN KEY (x, y) REFERENCES m MATCH FULL);
+         INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1)",
+    );
+    assert_eq!(
+        error_of(&mut s, "INSERT INTO c VALUES (2, 5)"),
+        (
+            "23503".into(),
+            "insert or update on table \"c\" violates foreign key constraint \"c_p_fkey\"".into(),
+            "Key (p)=(5) is not present in table \"p\".".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        error_of(&mut s, "DELETE FROM p"),
+        (
+            "23503".into(),
+            "update or delete on table \"p\" violates foreign key constraint \"c_p_fkey\" on table \"c\"".into(),
+            "Key (id)=(1) is still referenced from table \"c\".".into(),
+            String::new()
+        )
+    );
+    assert_eq!(
+        error_of(&mut s, "INSERT INTO mc VALUES (1, NULL)").2,
+        "MATCH FULL does not allow mixing of null and nonnull key values."
+    );
+    assert_eq!(
+        error_of(&mut s, "INSERT INTO mc VALUES (1, 2)").2,
+        "Key (x, y)=(1, 2) is not present in table \"m\"."
+    );
+    assert_eq!(
+        error_of(&mut s, "DROP TABLE p"),
+        (
+            "2BP01".into(),
+            "cannot drop table p because other objects depend on it".into(),
+            "constraint c_p_fkey on table c depends on table p".into(),
+            "Use DROP ... CASCADE to drop the dependent objects too.".into()
+        )
+    );
+    assert_eq!(
+        error_of(&mut s, "TRUNCATE p"),
+        (
+            "0A000".into(),
+            "cannot truncate a table referenced in a foreign key constraint".into(),
+            "Table \"c\" references \"p\".".into(),
+            "Truncate table \"c\" at the same time, or use TRUNCATE ... CASCADE.".into()
+        )
+    );
+    assert_eq!(
+        error_of(&mut s, "CREATE TABLE bad (a text REFERENCES p)").2,
+        "Key columns \"a\" and \"id\" are of incompatible types: text and integer."
+    );
+    let (code, message, _, _) = error_of(
+        &mut s,
+        "CREATE TABLE d (a int REFERENCES p DEFERRABLE INITIALLY DEFERRED)",
+    );
+    assert_eq!(code, "0A000");
+    assert!(message.contains("DEFERRABLE"), "{message}");
+    run(&mut s, "DROP TABLE p CASCADE");
+    assert_eq!(
+        s.take_notices(),
+        vec!["drop cascades to constraint c_p_fkey on table c".to_string()]
+    );
+    assert_eq!(
+        run(&mut s, "INSERT INTO c VALUES (3, 99)"),
+        vec!["INSERT 0 1"]
+    );
+}
+
+/// A child insert and a concurrent delete of its parent never both commit, at each isolation
+/// level (module header of `cairn-sql-exec/src/fk.rs`).
+#[test]
+fn child_insert_and_concurrent_parent_delete_do_not_both_commit() {
+    for level in ["SERIALIZABLE", "REPEATABLE READ", "READ COMMITTED"] {
+        let f = fixture();
+        let mut a = f.session();
+        let mut b = f.session();
+        run(
+            &mut a,
+            "CREATE TABLE p (id int PRIMARY KEY); CREATE TABLE c (id int PRIMARY KEY, p int REFERENCES p);
+             INSERT INTO p VALUES (1)",
+        );
+        // The delete goes first and holds the parent row's lock (or, at SERIALIZABLE, has it in
+        // its write set); the insert's check waits for it or conflicts, whichever commits
+        // first.
+        run(&mut a, &format!("BEGIN ISOLATION LEVEL {level}"));
+        run(&mut b, &format!("BEGIN ISOLATION LEVEL {level}"));
+        run(&mut b, "SELECT 1");
+        assert_eq!(run(&mut a, "DELETE FROM p WHERE id = 1"), vec!["DELETE 1"]);
+        let handle = std::thread::spawn(move || {
+            let r = run(&mut b, "INSERT INTO c VALUES (1, 1)");
+            let c = run(&mut b, "COMMIT");
+            (r, c)
+        });
+        let ca = run(&mut a, "COMMIT");
+        let (rb, cb) = handle.join().expect("insert thread");
+        let committed_insert = rb == vec!["INSERT 0 1"] && cb == vec!["COMMIT"];
+        let committed_delete = ca == vec!["COMMIT"];
+        assert!(
+            !(committed_insert && committed_delete),
+            "{level}: both committed: {ca:?} {rb:?} {cb:?}"
+        );
+        let mut s = f.session();
+        assert_eq!(
+            run(
+                &mut s,
+                "SELECT count(*) FROM c WHERE p NOT IN (SELECT id FROM p)"
+            ),
+            vec!["0"],
+            "{level}"
+        );
+    }
+}
