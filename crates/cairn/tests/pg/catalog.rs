@@ -1018,3 +1018,30 @@ AND NOT attisdropped
 AND attnum > 0
 ORDER BY attnum
 ";
+
+/// SQLAlchemy's `get_foreign_keys` query (the corpus's, for a referencing and a referenced
+/// table) answers with PostgreSQL 15.18's rows, so its regex parse of
+/// `pg_get_constraintdef` gives the inspector the same foreign keys.
+#[test]
+fn sqlalchemy_foreign_key_query_answers_as_postgres_does() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute(
+            "CREATE TABLE p2 (id int PRIMARY KEY, u int UNIQUE);
+             CREATE TABLE c8 (id int PRIMARY KEY, a int REFERENCES p2 ON DELETE CASCADE, b int,
+                              FOREIGN KEY (b) REFERENCES p2 (u) MATCH FULL ON UPDATE SET NULL)",
+        )
+        .await
+        .expect("create the schema");
+        let sql = sqlalchemy_corpus::FOREIGN_KEYS
+            .replace("IN ('t'::VARCHAR)", "IN ('c8'::VARCHAR, 'p2'::VARCHAR)");
+        let got = rows_text(&c, &sql).await.expect("foreign key query");
+        assert_eq!(
+            got,
+            "c8|c8_a_fkey|FOREIGN KEY (a) REFERENCES p2(id) ON DELETE CASCADE|public|\n\
+             c8|c8_b_fkey|FOREIGN KEY (b) REFERENCES p2(u) MATCH FULL ON UPDATE SET NULL|public|\n\
+             p2||||"
+        );
+    });
+}
