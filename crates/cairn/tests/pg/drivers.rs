@@ -1,5 +1,5 @@
-//! Real drivers in other languages against `cairn start`: psycopg 3 (Python) and
-//! node-postgres (npm `pg`). `tests/clients/setup.sh` installs them once into
+//! Real drivers in other languages against `cairn start`: psycopg 3 and SQLAlchemy 2 (Python)
+//! and node-postgres (npm `pg`). `tests/clients/setup.sh` installs them once into
 //! `target/client-libs` (a venv and a node_modules), so the first run needs PyPI and npm.
 
 use std::path::PathBuf;
@@ -48,6 +48,28 @@ fn psycopg3_prepared_binary_copy_and_retries() {
         server.log()
     );
     assert!(stdout.contains("ok test_copy"), "{stdout}");
+}
+
+#[test]
+fn sqlalchemy_core_and_orm() {
+    let libs = client_libs();
+    let server = TestServer::start();
+    let out = Command::new(libs.join("venv/bin/python"))
+        .arg(script("test_sqlalchemy_orm.py"))
+        .env("CAIRN_URL", server.url())
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        server.log()
+    );
+    assert!(
+        stdout.contains("ok test_nested_transaction_and_integrity_error"),
+        "{stdout}"
+    );
 }
 
 #[test]
