@@ -28,7 +28,8 @@ use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
 use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner, Volatile};
 use cairn_sql_plan::plan::{
-    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, SetOpKind,
+    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
+    RowLockWait, SetOpKind,
 };
 use cairn_sql_plan::types::datetime::UNIX_EPOCH_OFFSET_MICROS;
 use cairn_sql_plan::types::{compare, sort_cmp, DataType, Numeric, Value};
@@ -1211,9 +1212,11 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             table,
             input,
             assignments,
+            predicate,
             returning,
         } => {
             let rows = run(input, cx)?;
+            let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
             let checks = checks(table, cx.session)?;
             let mut out = DmlOutcome {
                 count: 0,
@@ -1221,6 +1224,14 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             };
             let mut fk_events = Vec::new();
             for old in rows {
+                let old = if read_committed {
+                    match lock_for_write(cx, table, predicate.as_ref(), old)? {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                } else {
+                    old
+                };
                 let old_key = index::primary_key(table, &old);
                 let mut new = old.clone();
                 for (i, e) in assignments {
@@ -1254,15 +1265,25 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
         Bound::Delete {
             table,
             input,
+            predicate,
             returning,
         } => {
             let rows = run(input, cx)?;
+            let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
             let mut out = DmlOutcome {
                 count: 0,
                 returned: Vec::new(),
             };
             let mut fk_events = Vec::new();
             for old in rows {
+                let old = if read_committed {
+                    match lock_for_write(cx, table, predicate.as_ref(), old)? {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                } else {
+                    old
+                };
                 let mut txn = cx.txn.borrow_mut();
                 index::write_indexes(&mut **txn, table, Some(&old), None)?;
                 txn.delete(&index::primary_key(table, &old))?;
@@ -1280,6 +1301,40 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             Ok(out)
         }
     }
+}
+
+/// READ COMMITTED UPDATE/DELETE: locks the row `read` was read from and returns its newest
+/// version, or `None` when it was deleted meanwhile or its newest version no longer passes
+/// the statement's WHERE clause — so a concurrent change is never overwritten with a value
+/// computed from an older version (a lost update). SNAPSHOT and SERIALIZABLE need none of
+/// this: a write over a newer commit is a 40001 there.
+fn lock_for_write(
+    cx: &ExecCtx,
+    table: &TableDef,
+    predicate: Option<&Expr>,
+    read: Row,
+) -> Result<Option<Row>> {
+    let key = index::primary_key(table, &read);
+    let locked = cx
+        .txn
+        .borrow_mut()
+        .lock_row(&key, RowLockStrength::Update, RowLockWait::Block)?;
+    let Some(current) = locked else {
+        return Err(SqlError::internal("a blocking row lock was skipped"));
+    };
+    let Some(bytes) = current else {
+        return Ok(None);
+    };
+    let current = decode_row(table, &bytes)?;
+    if current == read {
+        return Ok(Some(read));
+    }
+    if let Some(p) = predicate {
+        if !truthy(cx.eval(p, &current)?)? {
+            return Ok(None);
+        }
+    }
+    Ok(Some(current))
 }
 
 /// Sort helper shared with the session (ORDER BY of catalog rows).

@@ -1645,20 +1645,24 @@ fn optimize_dml(b: Bound) -> Bound {
             table,
             input,
             assignments,
+            predicate,
             returning,
         } => Bound::Update {
             table,
             input: rules::optimize(input),
             assignments,
+            predicate,
             returning,
         },
         Bound::Delete {
             table,
             input,
+            predicate,
             returning,
         } => Bound::Delete {
             table,
             input: rules::optimize(input),
+            predicate,
             returning,
         },
         Bound::Insert {

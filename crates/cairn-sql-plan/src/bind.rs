@@ -1672,8 +1672,10 @@ impl<'a> Binder<'a> {
             access: None,
             filter: None,
         };
+        let mut predicate = None;
         if let Some(w) = &up.selection {
             let pred = self.bind_predicate(w, &scope, "WHERE")?;
+            predicate = Some(pred.clone());
             input = Plan::Filter {
                 input: Box::new(input),
                 predicate: pred,
@@ -1685,6 +1687,7 @@ impl<'a> Binder<'a> {
             table,
             input,
             assignments,
+            predicate,
             returning,
         })
     }
@@ -1723,8 +1726,10 @@ impl<'a> Binder<'a> {
             access: None,
             filter: None,
         };
+        let mut predicate = None;
         if let Some(w) = &del.selection {
             let pred = self.bind_predicate(w, &scope, "WHERE")?;
+            predicate = Some(pred.clone());
             input = Plan::Filter {
                 input: Box::new(input),
                 predicate: pred,
@@ -1734,6 +1739,7 @@ impl<'a> Binder<'a> {
         Ok(Bound::Delete {
             table,
             input,
+            predicate,
             returning,
         })
     }
@@ -3456,6 +3462,7 @@ fn fix_param_types_bound(b: &mut Bound, types: &[DataType]) {
         Bound::Update {
             input,
             assignments,
+            predicate,
             returning,
             ..
         } => {
@@ -3463,12 +3470,21 @@ fn fix_param_types_bound(b: &mut Bound, types: &[DataType]) {
             assignments
                 .iter_mut()
                 .for_each(|(_, e)| fix_param_types(e, types));
+            if let Some(p) = predicate {
+                fix_param_types(p, types);
+            }
             fix_ret(returning);
         }
         Bound::Delete {
-            input, returning, ..
+            input,
+            predicate,
+            returning,
+            ..
         } => {
             fix_param_types_plan(input, types);
+            if let Some(p) = predicate {
+                fix_param_types(p, types);
+            }
             fix_ret(returning);
         }
     }

@@ -341,11 +341,17 @@ pub enum Bound {
         input: Plan,
         /// New values for columns, over `input`'s layout.
         assignments: Vec<(usize, Expr)>,
+        /// The WHERE clause over a table row, as written: at READ COMMITTED each row is
+        /// locked and re-read before it is changed, and a row changed meanwhile is updated
+        /// only if its newest version still passes it (PostgreSQL's EvalPlanQual).
+        predicate: Option<Expr>,
         returning: Option<(Vec<Expr>, Vec<OutputColumn>)>,
     },
     Delete {
         table: Arc<TableDef>,
         input: Plan,
+        /// As for `Update`.
+        predicate: Option<Expr>,
         returning: Option<(Vec<Expr>, Vec<OutputColumn>)>,
     },
 }

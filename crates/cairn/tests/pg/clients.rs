@@ -374,3 +374,79 @@ fn startup_options_set_session_defaults_as_pgoptions_does() {
         assert_eq!(e.code().map(|c| c.code()), Some("42601"), "{e}");
     });
 }
+
+#[test]
+fn read_committed_updates_lose_nothing_and_recheck_where() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        a.batch_execute(
+            "CREATE TABLE counter (id INT PRIMARY KEY, n INT, tag TEXT);
+             INSERT INTO counter VALUES (1, 0, 'old'), (2, 0, 'old')",
+        )
+        .await
+        .unwrap();
+        // Concurrent read-modify-write UPDATEs at READ COMMITTED: each waits for the row
+        // lock and recomputes from the newest version, so no increment is lost.
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let config = format!(
+                "{} options='-c default_transaction_isolation=read\\\\ committed'",
+                server.config()
+            );
+            tasks.push(tokio::spawn(async move {
+                let c = connect(&config).await;
+                for _ in 0..50 {
+                    c.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n: i32 = a
+            .query_one("SELECT n FROM counter WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 200);
+        // A waiting UPDATE rechecks WHERE against the version it waited for.
+        let b = std::sync::Arc::new(connect(&server.config()).await);
+        a.batch_execute(
+            "BEGIN ISOLATION LEVEL READ COMMITTED; UPDATE counter SET tag = 'new' WHERE id = 2",
+        )
+        .await
+        .unwrap();
+        b.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+            .await
+            .unwrap();
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                b.execute("UPDATE counter SET n = n + 100 WHERE tag = 'old'", &[])
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !waiter.is_finished(),
+            "UPDATE did not wait for the row lock"
+        );
+        a.batch_execute("COMMIT").await.unwrap();
+        let updated = waiter.await.unwrap().unwrap();
+        // Row 1 ('old') is updated; row 2 became 'new' while B waited and is left alone.
+        assert_eq!(updated, 1);
+        b.batch_execute("COMMIT").await.unwrap();
+        let rows = a
+            .query("SELECT id, n, tag FROM counter ORDER BY id", &[])
+            .await
+            .unwrap();
+        let got: Vec<(i32, i32, String)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(got, vec![(1, 300, "old".into()), (2, 0, "new".into())]);
+    });
+}
