@@ -133,6 +133,7 @@ impl Settings {
                 .or_else(|| file.clone())
                 .unwrap_or_else(|| default.to_string())
         };
+        let engine = engine_config(&file)?;
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
         let tls = match (tls_cert, tls_key) {
@@ -155,7 +156,7 @@ impl Settings {
             password: args.password.clone().or(file.password),
             tls,
             max_connections: args.max_connections.or(file.max_connections).unwrap_or(256),
-            engine: engine_config(&file)?,
+            engine,
         })
     }
 }
