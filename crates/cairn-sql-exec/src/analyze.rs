@@ -339,11 +339,10 @@ pub fn collect(txn: &mut dyn KvTxn, table: &TableDef, opts: &CollectOptions) -> 
             } else {
                 acc.nulls as f64 / rows_f
             },
-            avg_width: if non_null_rows == 0 {
-                0
-            } else {
-                u32::try_from(acc.width_sum / non_null_rows).unwrap_or(u32::MAX)
-            },
+            avg_width: acc
+                .width_sum
+                .checked_div(non_null_rows)
+                .map_or(0, |w| u32::try_from(w).unwrap_or(u32::MAX)),
             n_distinct,
             mcv: stats.0,
             histogram: stats.1,

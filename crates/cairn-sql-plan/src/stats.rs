@@ -404,7 +404,7 @@ mod tests {
         }
         let avg = non_null.len() as f64 / groups.len().max(1) as f64;
         let mut by_count = groups.clone();
-        by_count.sort_by(|a, b| b.1.cmp(&a.1));
+        by_count.sort_by_key(|g| std::cmp::Reverse(g.1));
         let mcv: Vec<(Value, f64)> = by_count
             .iter()
             .filter(|(_, c)| groups.len() <= target || ((*c as f64) > 1.25 * avg && *c > 1))
@@ -540,7 +540,7 @@ mod tests {
         let mut g = Lcg(3);
         let values: Vec<Value> = (0..50_000)
             .map(|_| {
-                if g.next() % 10 != 0 {
+                if !g.next().is_multiple_of(10) {
                     Value::Null
                 } else {
                     Value::Int((g.next() % 100) as i64)
