@@ -21,6 +21,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use cairn_sql_plan::catalog::{Catalog, TableDef, ViewDef};
+use cairn_sql_plan::stats::TableStats;
 use cairn_sql_plan::{code, Result, SqlError};
 
 use crate::keys;
@@ -362,6 +363,14 @@ impl Catalog for TxnCatalog<'_> {
         let t = table(&mut **txn, self.database_id, &schema, name)?.map(Arc::new);
         self.cache.borrow_mut().insert(key, t.clone());
         Ok(t)
+    }
+
+    fn table_stats(&self, table: &TableDef) -> Result<Option<Arc<TableStats>>> {
+        if crate::pg_catalog::is_catalog_table(table.id) {
+            return Ok(None);
+        }
+        let mut txn = self.txn.borrow_mut();
+        Ok(crate::analyze::read_stats(&mut **txn, table)?.map(Arc::new))
     }
 
     fn relation_oid(&self, schema: Option<&str>, name: &str) -> Result<Option<u32>> {

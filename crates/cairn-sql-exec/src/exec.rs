@@ -90,6 +90,8 @@ pub struct ExecCtx<'c, 't> {
     pub sequences: &'c Sequences,
     pub seq_session: &'c RefCell<SessionSequences>,
     pub database_id: u32,
+    /// The engine's per-table change counters (`pg_stat_user_tables`).
+    pub activity: &'c crate::auto_analyze::Activity,
 }
 
 impl ExecCtx<'_, '_> {

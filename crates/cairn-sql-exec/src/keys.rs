@@ -13,6 +13,7 @@
 //! id counter          Int(3) Int(1)                                     -> u64 BE next id
 //! sequence value      Int(4) Int(1) Int(sequence_id)                    -> i64 BE last value
 //! user (role)         Int(5) Int(1) Bytes(name)                         -> JSON role
+//! statistics          Int(6) Int(1) Int(table_id)                       -> stats (analyze.rs)
 //! ```
 //!
 //! Column values (`encode_value`): NULL, bool, integers (and date, time, timestamp[tz] as
@@ -42,6 +43,8 @@ pub const NAMESPACE_TABLE: u32 = 2;
 pub const ID_COUNTER_TABLE: u32 = 3;
 pub const SEQUENCE_TABLE: u32 = 4;
 pub const ROLE_TABLE: u32 = 5;
+/// Table statistics written by ANALYZE (`analyze.rs` has the value format).
+pub const STATS_TABLE: u32 = 6;
 /// The first id handed to user databases, tables, sequences.
 pub const FIRST_USER_ID: u32 = 100;
 
@@ -139,9 +142,36 @@ pub fn role_key(name: &str) -> Vec<u8> {
     k
 }
 
+pub fn stats_key(table_id: u32) -> Vec<u8> {
+    let mut k = index_prefix(STATS_TABLE, 1);
+    keycode::encode_i64(&mut k, table_id as i64, Direction::Ascending);
+    k
+}
+
+/// The table id of a statistics key (`None` if `key` is not one).
+pub fn stats_key_table(key: &[u8]) -> Option<u32> {
+    let prefix = index_prefix(STATS_TABLE, 1);
+    let rest = key.strip_prefix(prefix.as_slice())?;
+    let mut probe = Vec::with_capacity(9);
+    // Keys are written by `stats_key` only; decode by re-encoding the candidate id.
+    let id = rest.get(1..9).and_then(|b| <[u8; 8]>::try_from(b).ok())?;
+    let raw = u64::from_be_bytes(id) ^ (1 << 63);
+    let id = u32::try_from(raw).ok()?;
+    keycode::encode_i64(&mut probe, id as i64, Direction::Ascending);
+    (probe == rest).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_keys_round_trip() {
+        for id in [100u32, 101, 65_536, u32::MAX] {
+            assert_eq!(stats_key_table(&stats_key(id)), Some(id));
+        }
+        assert_eq!(stats_key_table(&descriptor_key(100)), None);
+    }
 
     #[test]
     fn row_key_matches_the_documented_example() {

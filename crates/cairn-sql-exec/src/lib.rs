@@ -2,7 +2,8 @@
 //!
 //! What it is: the catalog stored in the key space ([`catalog`], [`keys`]), row encoding
 //! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]), foreign keys ([`fk`]), PostgreSQL's system catalogs as
-//! read-only virtual tables ([`pg_catalog`]) and SQL sessions ([`session`]), all over the
+//! read-only virtual tables ([`pg_catalog`]), table statistics ([`analyze`], refreshed in
+//! the background by [`auto_analyze`]) and SQL sessions ([`session`]), all over the
 //! transactional key-value interface [`kv::KvTxn`]. What it is not: it knows nothing of the
 //! PostgreSQL wire protocol (the `cairn` binary adapts a [`session::Session`] to
 //! `cairn-pgwire`) nor of how transactions are implemented (the binary implements
@@ -12,6 +13,8 @@
 //! [`session::Session`] belongs to one connection and is used from one task at a time.
 
 pub mod alter;
+pub mod analyze;
+pub mod auto_analyze;
 pub mod catalog;
 pub mod copy;
 pub mod ddl;
@@ -21,6 +24,7 @@ pub mod index;
 pub mod keys;
 pub mod kv;
 pub mod pg_catalog;
+pub mod pg_stats;
 pub mod row;
 pub mod sequence;
 pub mod session;

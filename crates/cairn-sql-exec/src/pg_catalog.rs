@@ -56,6 +56,9 @@ use cairn_sql_plan::systypes::{namespace, type_entries, SysType, TypeEntry};
 use cairn_sql_plan::types::{DataType, Value};
 use cairn_sql_plan::{code, Result, SqlError};
 
+use cairn_sql_plan::stats::TableStats;
+
+use crate::auto_analyze::TableActivity;
 use crate::catalog::{self, DatabaseDesc, Descriptor, RoleDesc, SequenceDesc, TxnCatalog};
 use crate::exec::{ExecCtx, Row};
 
@@ -181,6 +184,7 @@ const TEXTS: ColType = ColType::Array(DataType::Text);
 const INT2S: ColType = ColType::Array(DataType::Int2);
 const OIDS: ColType = ColType::Array(DataType::Sys(SysType::Oid));
 const CHARS: ColType = ColType::Array(DataType::Sys(SysType::Char));
+const FLOAT4S: ColType = ColType::Array(DataType::Float4);
 /// `anyarray` (`attmissingval`, always NULL here): typed text.
 const ANYARRAY: ColType = ColType::Plain(DataType::Text);
 /// information_schema's domains, as their base types.
@@ -231,6 +235,10 @@ enum Kind {
     IsKeyColumnUsage,
     IsReferentialConstraints,
     IsConstraintColumnUsage,
+    /// `pg_stats` (pg_stats.rs).
+    Stats,
+    /// `pg_stat_user_tables` (pg_stats.rs).
+    StatUserTables,
 }
 
 /// `(schema, name, kind, relkind, columns)` of every catalog table, in OID order.
@@ -1126,6 +1134,59 @@ const TABLES: &[(&str, &str, Kind, char, Columns)] = &[
             ("constraint_name", SQL_IDENTIFIER),
         ],
     ),
+    (
+        "pg_catalog",
+        "pg_stats",
+        Kind::Stats,
+        'v',
+        &[
+            ("schemaname", NAME),
+            ("tablename", NAME),
+            ("attname", NAME),
+            ("inherited", BOOL),
+            ("null_frac", FLOAT4),
+            ("avg_width", INT4),
+            ("n_distinct", FLOAT4),
+            ("most_common_vals", TEXTS),
+            ("most_common_freqs", FLOAT4S),
+            ("histogram_bounds", TEXTS),
+            ("correlation", FLOAT4),
+            ("most_common_elems", TEXTS),
+            ("most_common_elem_freqs", FLOAT4S),
+            ("elem_count_histogram", FLOAT4S),
+        ],
+    ),
+    (
+        "pg_catalog",
+        "pg_stat_user_tables",
+        Kind::StatUserTables,
+        'v',
+        &[
+            ("relid", OID),
+            ("schemaname", NAME),
+            ("relname", NAME),
+            ("seq_scan", INT8),
+            ("seq_tup_read", INT8),
+            ("idx_scan", INT8),
+            ("idx_tup_fetch", INT8),
+            ("n_tup_ins", INT8),
+            ("n_tup_upd", INT8),
+            ("n_tup_del", INT8),
+            ("n_tup_hot_upd", INT8),
+            ("n_live_tup", INT8),
+            ("n_dead_tup", INT8),
+            ("n_mod_since_analyze", INT8),
+            ("n_ins_since_vacuum", INT8),
+            ("last_vacuum", TIMESTAMPTZ),
+            ("last_autovacuum", TIMESTAMPTZ),
+            ("last_analyze", TIMESTAMPTZ),
+            ("last_autoanalyze", TIMESTAMPTZ),
+            ("vacuum_count", INT8),
+            ("autovacuum_count", INT8),
+            ("analyze_count", INT8),
+            ("autoanalyze_count", INT8),
+        ],
+    ),
 ];
 
 /// A catalog table: its definition (what the binder sees) and how its rows are made.
@@ -1239,6 +1300,12 @@ pub struct Snapshot {
     views: Vec<(ViewDef, Vec<(String, DataType)>)>,
     roles: Vec<RoleDesc>,
     settings: Vec<(String, String)>,
+    /// Stored statistics by table id, read on first use by a view that shows them
+    /// (`pg_class`, `pg_stats`, `pg_stat_user_tables`), so other catalog reads do not add
+    /// the statistics table to their transaction's reads.
+    stats: RefCell<Option<Rc<HashMap<u32, TableStats>>>>,
+    /// This node's change counters of the tables (auto_analyze.rs).
+    activity: HashMap<u32, TableActivity>,
     /// Rows already computed, by catalog table id.
     rows: RefCell<HashMap<u32, Rc<Vec<Row>>>>,
 }
@@ -1273,6 +1340,10 @@ pub fn snapshot(cx: &ExecCtx) -> Result<Rc<Snapshot>> {
         views.push((v, columns));
     }
     drop(txn);
+    let activity = tables
+        .iter()
+        .filter_map(|t| cx.activity.get(t.id).map(|a| (t.id, a)))
+        .collect();
     let snap = Rc::new(Snapshot {
         database,
         databases,
@@ -1281,6 +1352,8 @@ pub fn snapshot(cx: &ExecCtx) -> Result<Rc<Snapshot>> {
         views,
         roles,
         settings: cx.session.settings(),
+        stats: RefCell::new(None),
+        activity,
         rows: RefCell::new(HashMap::new()),
     });
     *cx.cache.catalog.borrow_mut() = Some(snap.clone());
@@ -1324,6 +1397,19 @@ pub fn scan(table: &TableDef, filter: Option<&Expr>, cx: &ExecCtx) -> Result<Vec
     let ct = catalog_table(table.id)
         .ok_or_else(|| SqlError::internal(format!("\"{}\" is not a catalog table", table.name)))?;
     let snap = snapshot(cx)?;
+    if matches!(ct.kind, Kind::Class | Kind::Stats | Kind::StatUserTables)
+        && snap.stats.borrow().is_none()
+    {
+        let raw = crate::analyze::read_all_raw(&mut **cx.txn.borrow_mut())?;
+        let decoded = snap
+            .tables
+            .iter()
+            .filter_map(|t| {
+                crate::analyze::decode_for_catalog(t, raw.get(&t.id)).map(|s| (t.id, s))
+            })
+            .collect();
+        *snap.stats.borrow_mut() = Some(Rc::new(decoded));
+    }
     let rows = snap.rows(ct)?;
     let mut out = Vec::new();
     for r in rows.iter() {
@@ -1764,6 +1850,12 @@ impl Snapshot {
                 })
                 .collect(),
             Kind::Tables => self.pg_tables(),
+            Kind::Stats => crate::pg_stats::pg_stats_rows(&self.tables, &self.table_stats()),
+            Kind::StatUserTables => crate::pg_stats::pg_stat_user_tables_rows(
+                &self.tables,
+                &self.table_stats(),
+                &self.activity,
+            ),
             Kind::Indexes => {
                 let mut out = Vec::new();
                 for t in &self.tables {
@@ -1922,7 +2014,13 @@ impl Snapshot {
         ]
     }
 
+    /// The statistics loaded by `scan` (empty if none were loaded).
+    fn table_stats(&self) -> Rc<HashMap<u32, TableStats>> {
+        self.stats.borrow().clone().unwrap_or_default()
+    }
+
     fn pg_class(&self) -> Vec<Row> {
+        let stats = self.table_stats();
         let mut out = Vec::new();
         for ct in catalog_tables() {
             let ns = namespace::oid(&ct.def.schema).unwrap_or(namespace::PG_CATALOG);
@@ -1950,6 +2048,16 @@ impl Snapshot {
                 t.checks.len() as i64,
                 shown_indexes(t).next().is_some(),
             ));
+            if let Some(row) = out.last_mut() {
+                // relpages and reltuples (pg_stats.rs).
+                let (pages, tuples) = crate::pg_stats::class_numbers(stats.get(&t.id));
+                if let Some(p) = row.get_mut(9) {
+                    *p = pages;
+                }
+                if let Some(r) = row.get_mut(10) {
+                    *r = tuples;
+                }
+            }
             for (i, _) in shown_indexes(t) {
                 if let Some(o) = index_oid(t.id, i.id) {
                     out.push(self.class_row(

@@ -121,6 +121,16 @@ fn encode_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// One value in this module's value encoding (used by the statistics format, analyze.rs).
+pub(crate) fn encode_datum(out: &mut Vec<u8>, v: &Value) {
+    encode_value(out, v)
+}
+
+/// Decodes one value written by [`encode_datum`]; errors name `table`.
+pub(crate) fn decode_datum(table: &TableDef, d: &mut Decoder) -> Result<Value> {
+    decode_value(table, d, 0)
+}
+
 pub fn encode_row(table: &TableDef, row: &[Value]) -> Vec<u8> {
     let mut out = Vec::with_capacity(16 + row.len() * 8);
     out.push(VERSION);

@@ -30,10 +30,13 @@ use cairn_sql_plan::bind::{ident_name, object_name, Binder, SessionInfo};
 use cairn_sql_plan::catalog::Catalog;
 use cairn_sql_plan::catalog::TableDef;
 use cairn_sql_plan::expr::Expr;
+use cairn_sql_plan::maintenance::AnalyzeStmt;
 use cairn_sql_plan::plan::{Bound, OnConflict, OutputColumn, Plan};
 use cairn_sql_plan::types::{DataType, Value};
 use cairn_sql_plan::{code, rules, Result, SqlError};
 
+use crate::analyze;
+use crate::auto_analyze::{Activity, AutoAnalyzeConfig, Change, Worker};
 use crate::catalog::{self, DatabaseDesc, TxnCatalog};
 use crate::copy::{self, CopyFormat, CopyParser};
 use crate::ddl;
@@ -44,25 +47,57 @@ use crate::sequence::{Sequences, SessionSequences};
 /// The PostgreSQL version Cairn reports (drivers choose their queries by it).
 pub const SERVER_VERSION: &str = "15.0";
 
+/// Settings of an [`Engine`] (the `cairn start` config file sets them; docs/operations.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EngineConfig {
+    /// Automatic ANALYZE after enough changes (auto_analyze.rs).
+    pub auto_analyze: AutoAnalyzeConfig,
+}
+
 /// Shared by every session of one server.
 pub struct Engine {
     store: Arc<dyn KvStore>,
     pub limits: ExecLimits,
     pub sequences: Sequences,
+    /// Per-table change counters (auto-analyze, `pg_stat_user_tables`).
+    activity: Arc<Activity>,
+    /// The background auto-analyze thread; stopped by [`Engine::stop_background`] or drop.
+    auto_analyze: Worker,
 }
 
 impl Engine {
     /// Opens the engine over a store, creating the `postgres` database and role if the store
     /// is empty.
     pub fn new(store: Arc<dyn KvStore>) -> Result<Arc<Engine>> {
+        Self::with_config(store, EngineConfig::default())
+    }
+
+    /// [`Engine::new`] with explicit settings.
+    pub fn with_config(store: Arc<dyn KvStore>, config: EngineConfig) -> Result<Arc<Engine>> {
         let sequences = Sequences::new(store.clone());
+        let activity = Arc::new(Activity::new(config.auto_analyze));
+        let auto_analyze = Worker::start(store.clone(), activity.clone())
+            .map_err(|e| SqlError::internal(format!("start the auto-analyze thread: {e}")))?;
         let engine = Arc::new(Engine {
             store,
             limits: ExecLimits::default(),
             sequences,
+            activity,
+            auto_analyze,
         });
         engine.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
         Ok(engine)
+    }
+
+    /// Stops background work (the auto-analyze thread) and waits for it; call before closing
+    /// the store. Dropping the engine does the same.
+    pub fn stop_background(&self) {
+        self.auto_analyze.stop();
+    }
+
+    /// Per-table change counters and analyze times of this node.
+    pub fn activity(&self) -> &Activity {
+        &self.activity
     }
 
     /// Runs `f` in a fresh SERIALIZABLE transaction and commits it, retrying serialization
@@ -573,6 +608,7 @@ impl Session {
                 sequences: &self.engine.sequences,
                 seq_session: &self.seq_state,
                 database_id: self.db.id,
+                activity: &self.engine.activity,
             };
             exec::run_dml(&bound, &cx).map(|_| ())
         };
@@ -581,6 +617,9 @@ impl Session {
             (None, Some(b)) => run(&mut *b.txn)?,
             (None, None) => return Err(SqlError::internal("COPY without a transaction")),
         }
+        self.engine
+            .activity
+            .note(self.db.id, c.table.id, Change::Insert, n);
         c.count += n;
         Ok(())
     }
@@ -1119,14 +1158,55 @@ impl Session {
                 });
             }
             S::Vacuum(_) => {
+                if self.block.is_some() {
+                    return Err(SqlError::new(
+                        code::ACTIVE_SQL_TRANSACTION,
+                        "VACUUM cannot run inside a transaction block",
+                    ));
+                }
                 return Ok(ExecResult::Command {
                     tag: "VACUUM".into(),
-                })
+                });
             }
-            S::Analyze(_) => {
+            S::Analyze(a) => {
+                let stmt = AnalyzeStmt::from_ast(a)
+                    .ok_or_else(|| SqlError::not_supported("this form of ANALYZE"))?;
+                if stmt.vacuum && self.block.is_some() {
+                    return Err(SqlError::new(
+                        code::ACTIVE_SQL_TRANSACTION,
+                        "VACUUM cannot run inside a transaction block",
+                    ));
+                }
+                let mut notices = Vec::new();
+                let r = match self.block.take() {
+                    Some(mut b) => {
+                        let r = b.txn.new_statement().and_then(|_| {
+                            analyze::run(
+                                &*self.engine.store,
+                                &self.engine.activity,
+                                Some(&mut *b.txn),
+                                &self.db,
+                                &stmt,
+                                &mut notices,
+                            )
+                        });
+                        self.block = Some(b);
+                        r
+                    }
+                    None => analyze::run(
+                        &*self.engine.store,
+                        &self.engine.activity,
+                        None,
+                        &self.db,
+                        &stmt,
+                        &mut notices,
+                    ),
+                };
+                self.notices.extend(notices);
+                r?;
                 return Ok(ExecResult::Command {
-                    tag: "ANALYZE".into(),
-                })
+                    tag: if stmt.vacuum { "VACUUM" } else { "ANALYZE" }.into(),
+                });
             }
             S::Discard { .. } => {
                 return Ok(ExecResult::Command {
@@ -1194,6 +1274,7 @@ impl Session {
                             sequences: &self.engine.sequences,
                             seq_session: &self.seq_state,
                             database_id: self.db.id,
+                            activity: &self.engine.activity,
                         };
                         let mut rows = exec::run(&plan, &cx)?;
                         // Hidden trailing columns (sort keys) were already projected away;
@@ -1218,13 +1299,28 @@ impl Session {
                             sequences: &self.engine.sequences,
                             seq_session: &self.seq_state,
                             database_id: self.db.id,
+                            activity: &self.engine.activity,
                         };
                         let out = exec::run_dml(&dml, &cx)?;
-                        let tag = match &dml {
-                            Bound::Insert { .. } => format!("INSERT 0 {}", out.count),
-                            Bound::Update { .. } => format!("UPDATE {}", out.count),
-                            _ => format!("DELETE {}", out.count),
+                        let (tag, table, change) = match &dml {
+                            Bound::Insert { table, .. } => (
+                                format!("INSERT 0 {}", out.count),
+                                Some(table),
+                                Change::Insert,
+                            ),
+                            Bound::Update { table, .. } => {
+                                (format!("UPDATE {}", out.count), Some(table), Change::Update)
+                            }
+                            Bound::Delete { table, .. } => {
+                                (format!("DELETE {}", out.count), Some(table), Change::Delete)
+                            }
+                            Bound::Query { .. } => (String::new(), None, Change::Insert),
                         };
+                        if let Some(t) = table {
+                            self.engine
+                                .activity
+                                .note(self.db.id, t.id, change, out.count);
+                        }
                         match dml {
                             Bound::Insert {
                                 returning: Some((_, columns)),

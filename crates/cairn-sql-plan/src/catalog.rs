@@ -22,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::stats::TableStats;
 use crate::types::DataType;
 
 /// The index id of every table's primary index.
@@ -212,5 +213,12 @@ pub trait Catalog {
     /// `'name'::regclass`. The default knows tables only.
     fn relation_oid(&self, schema: Option<&str>, name: &str) -> Result<Option<u32>> {
         Ok(self.table(schema, name)?.map(|t| t.id))
+    }
+
+    /// The statistics of a table as of its last ANALYZE (`None`: never analysed, or the
+    /// catalog keeps none). Column stats of dropped or retyped columns are already left out.
+    fn table_stats(&self, table: &TableDef) -> Result<Option<Arc<TableStats>>> {
+        let _ = table;
+        Ok(None)
     }
 }

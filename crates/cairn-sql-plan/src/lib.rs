@@ -4,7 +4,9 @@
 //! ([`bind::Binder`], [`catalog::Catalog`]), the type system ([`types`], with the system
 //! catalogs' types in [`systypes`]), bound expressions and their evaluation ([`expr`]), plans
 //! ([`plan`]), the rewrite rules that turn a logical plan into the physical one ([`rules`]),
-//! and PostgreSQL-style printing of stored expressions for the catalogs ([`deparse`]). What it is not: it does no I/O and holds no state across
+//! and PostgreSQL-style printing of stored expressions for the catalogs ([`deparse`]),
+//! PostgreSQL's ANALYZE/VACUUM syntax ([`maintenance`]), and table statistics with the
+//! selectivity estimators the optimiser will use ([`stats`]). What it is not: it does no I/O and holds no state across
 //! statements; the catalog and the executor live in `cairn-sql-exec`.
 //!
 //! Layer 6 (STYLE.md §1): depends on `cairn-types` and `cairn-codec` only.
@@ -16,8 +18,10 @@ pub mod deparse;
 pub mod error;
 pub mod explain;
 pub mod expr;
+pub mod maintenance;
 pub mod plan;
 pub mod rules;
+pub mod stats;
 pub mod systypes;
 pub mod types;
 
@@ -32,52 +36,73 @@ pub const NESTING_DEPTH_MAX: usize = 500;
 /// nesting beyond [`NESTING_DEPTH_MAX`] is 54001.
 pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let sql = vacuum_forms(sql);
-    let sql = copy_boolean_options(&sql);
+    let sql = copy_boolean_options(sql);
     let sql = key_lock_strengths(&sql);
+    // ANALYZE and VACUUM are PostgreSQL's, which sqlparser does not parse (maintenance.rs):
+    // when a statement starts with one, the batch is split at its top-level semicolons and
+    // each statement parsed by whichever parser knows it.
+    if let Ok(tokens) =
+        sqlparser::tokenizer::Tokenizer::new(&dialect, &sql).tokenize_with_location()
+    {
+        let statements = split_statements(&tokens);
+        if statements.iter().any(|s| starts_maintenance(s)) {
+            let mut out = Vec::new();
+            for s in statements {
+                if starts_maintenance(s) {
+                    out.push(maintenance::parse_tokens(s)?);
+                } else if s
+                    .iter()
+                    .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+                {
+                    let mut p = sqlparser::parser::Parser::new(&dialect)
+                        .with_recursion_limit(NESTING_DEPTH_MAX)
+                        .with_tokens_with_locations(s.to_vec());
+                    out.extend(p.parse_statements().map_err(parser_error)?);
+                }
+            }
+            return Ok(out);
+        }
+    }
     sqlparser::parser::Parser::new(&dialect)
         .with_recursion_limit(NESTING_DEPTH_MAX)
         .try_with_sql(&sql)
         .and_then(|mut p| p.parse_statements())
-        .map_err(|e| {
-            if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
-                return SqlError::new(
-                    "54001",
-                    "statement is too complex: expressions nest too deeply",
-                );
-            }
-            let msg = e.to_string();
-            let msg = msg
-                .strip_prefix("sql parser error: ")
-                .unwrap_or(&msg)
-                .to_string();
-            SqlError::syntax(format!("syntax error: {msg}"))
-        })
+        .map_err(parser_error)
+}
+
+use sqlparser::tokenizer::{Token, TokenWithSpan};
+
+fn parser_error(e: sqlparser::parser::ParserError) -> SqlError {
+    if matches!(e, sqlparser::parser::ParserError::RecursionLimitExceeded) {
+        return SqlError::new(
+            "54001",
+            "statement is too complex: expressions nest too deeply",
+        );
+    }
+    let msg = e.to_string();
+    let msg = msg
+        .strip_prefix("sql parser error: ")
+        .unwrap_or(&msg)
+        .to_string();
+    SqlError::syntax(format!("syntax error: {msg}"))
+}
+
+/// The statements of a token stream, split at semicolons (the tokenizer has already taken
+/// strings, quoted identifiers, comments and dollar-quoted bodies apart, so every `;` token
+/// ends a statement). The `;` and the final EOF are left out.
+fn split_statements(tokens: &[TokenWithSpan]) -> Vec<&[TokenWithSpan]> {
+    tokens
+        .split(|t| matches!(t.token, Token::SemiColon | Token::EOF))
+        .collect()
+}
+
+fn starts_maintenance(s: &[TokenWithSpan]) -> bool {
+    s.iter()
+        .find(|t| !matches!(t.token, Token::Whitespace(_)))
+        .is_some_and(|t| maintenance::is_maintenance_word(&t.token))
 }
 
 pub use sqlparser::ast;
-
-/// VACUUM is accepted and does nothing (storage reclaims space in compaction). sqlparser
-/// rejects PostgreSQL's `VACUUM [FULL] [ANALYZE] table` and `VACUUM (options)` forms, which
-/// pgbench and maintenance scripts send, so a leading VACUUM statement (up to its `;`) is
-/// reduced to the bare `VACUUM` it parses.
-fn vacuum_forms(sql: &str) -> std::borrow::Cow<'_, str> {
-    let trimmed = sql.trim_start();
-    let is_vacuum = trimmed
-        .get(..6)
-        .is_some_and(|w| w.eq_ignore_ascii_case("vacuum"))
-        && trimmed[6..]
-            .chars()
-            .next()
-            .is_none_or(|c| c.is_whitespace() || c == ';' || c == '(');
-    if !is_vacuum {
-        return std::borrow::Cow::Borrowed(sql);
-    }
-    match trimmed.find(';') {
-        Some(i) => std::borrow::Cow::Owned(format!("VACUUM{}", &trimmed[i..])),
-        None => std::borrow::Cow::Borrowed("VACUUM"),
-    }
-}
 
 /// PostgreSQL accepts `on`/`off` for COPY's boolean options (`WITH (FREEZE on)`, which
 /// pgbench sends); sqlparser takes only `true`/`false`. Rewrites those two words after

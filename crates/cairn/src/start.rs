@@ -21,6 +21,8 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use cairn_pgwire::{AuthConfig, AuthMode, ServerConfig};
+use cairn_sql_exec::auto_analyze::AutoAnalyzeConfig;
+use cairn_sql_exec::session::EngineConfig;
 use cairn_sql_exec::Engine;
 
 use crate::pg_session::{RoleCredentials, SqlFactory};
@@ -86,6 +88,12 @@ pub struct FileConfig {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub max_connections: Option<usize>,
+    /// Re-analyse tables in the background after enough changes (default true).
+    pub auto_analyze: Option<bool>,
+    /// Fraction of a table's rows that must change before it is re-analysed (default 0.1).
+    pub auto_analyze_scale_factor: Option<f64>,
+    /// Changed rows needed on top of the fraction (default 50).
+    pub auto_analyze_threshold: Option<u64>,
 }
 
 /// The effective settings after defaults, file and flags.
@@ -98,6 +106,7 @@ pub struct Settings {
     pub password: Option<String>,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub max_connections: usize,
+    pub engine: EngineConfig,
 }
 
 fn auth_mode(s: &str) -> anyhow::Result<AuthMode> {
@@ -124,6 +133,7 @@ impl Settings {
                 .or_else(|| file.clone())
                 .unwrap_or_else(|| default.to_string())
         };
+        let engine = engine_config(&file)?;
         let tls_cert = args.tls_cert.clone().or(file.tls_cert);
         let tls_key = args.tls_key.clone().or(file.tls_key);
         let tls = match (tls_cert, tls_key) {
@@ -146,12 +156,34 @@ impl Settings {
             password: args.password.clone().or(file.password),
             tls,
             max_connections: args.max_connections.or(file.max_connections).unwrap_or(256),
+            engine,
         })
     }
 }
 
+fn engine_config(file: &FileConfig) -> anyhow::Result<EngineConfig> {
+    let mut auto = AutoAnalyzeConfig::default();
+    if let Some(on) = file.auto_analyze {
+        auto.enabled = on;
+    }
+    if let Some(f) = file.auto_analyze_scale_factor {
+        // PostgreSQL's autovacuum_analyze_scale_factor range.
+        if !(0.0..=100.0).contains(&f) {
+            bail!("auto_analyze_scale_factor must be between 0 and 100, not {f}");
+        }
+        auto.scale_factor = f;
+    }
+    if let Some(t) = file.auto_analyze_threshold {
+        auto.threshold_rows = t;
+    }
+    Ok(EngineConfig { auto_analyze: auto })
+}
+
 /// Opens the store and the SQL engine (shared by `start` and tests).
-pub fn open_engine(store: &Path) -> anyhow::Result<(Arc<cairn_mvcc::Db>, Arc<Engine>)> {
+pub fn open_engine(
+    store: &Path,
+    config: EngineConfig,
+) -> anyhow::Result<(Arc<cairn_mvcc::Db>, Arc<Engine>)> {
     std::fs::create_dir_all(store)
         .with_context(|| format!("create data directory {}", store.display()))?;
     let opts = cairn_mvcc::DbOptions {
@@ -164,7 +196,7 @@ pub fn open_engine(store: &Path) -> anyhow::Result<(Arc<cairn_mvcc::Db>, Arc<Eng
         cairn_mvcc::Db::open(store, opts)
             .with_context(|| format!("open store {}", store.display()))?,
     );
-    let engine = Engine::new(Arc::new(MvccStore::new(db.clone())))
+    let engine = Engine::with_config(Arc::new(MvccStore::new(db.clone())), config)
         .map_err(|e| anyhow::anyhow!("start SQL engine: {e}"))?;
     Ok((db, engine))
 }
@@ -191,7 +223,8 @@ async fn serve(
     port_file: Option<PathBuf>,
     exit_on_stdin_eof: bool,
 ) -> anyhow::Result<()> {
-    let (db, engine) = tokio::task::block_in_place(|| open_engine(&settings.store))?;
+    let (db, engine) =
+        tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?;
     if let Some(pw) = &settings.password {
         let salt: [u8; 16] = rand::random();
         let v = cairn_pgwire::ScramVerifier::from_password(pw, &salt, 4096)
@@ -245,6 +278,7 @@ async fn serve(
         shutdown,
     )
     .await;
+    tokio::task::block_in_place(|| engine.stop_background());
     drop(engine);
     match Arc::try_unwrap(db) {
         Ok(db) => tokio::task::block_in_place(|| db.close()).context("close the store")?,

@@ -1264,3 +1264,311 @@ fn child_insert_and_concurrent_parent_delete_do_not_both_commit() {
         );
     }
 }
+
+// ----- ANALYZE and statistics -----
+
+/// A fixture whose engine has the given auto-analyze settings, and its store (for reading
+/// the catalog as the planner does).
+fn stats_fixture(
+    auto: cairn_sql_exec::auto_analyze::AutoAnalyzeConfig,
+) -> (tempfile::TempDir, Arc<MvccStore>, Arc<Engine>) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = cairn::Db::open(dir.path(), cairn::DbOptions::default()).expect("open");
+    let store = Arc::new(MvccStore::new(Arc::new(db)));
+    let config = cairn_sql_exec::session::EngineConfig { auto_analyze: auto };
+    let engine = Engine::with_config(store.clone(), config).expect("engine");
+    (dir, store, engine)
+}
+
+fn no_auto() -> cairn_sql_exec::auto_analyze::AutoAnalyzeConfig {
+    cairn_sql_exec::auto_analyze::AutoAnalyzeConfig {
+        enabled: false,
+        ..Default::default()
+    }
+}
+
+fn num(s: &str) -> f64 {
+    s.parse().unwrap_or_else(|_| panic!("not a number: {s:?}"))
+}
+
+/// 50 000 rows with known distributions (see each column), analysed: the statistics in
+/// pg_stats, pg_class and the planner API are within the stated tolerances of the truth.
+#[test]
+fn analyze_fills_pg_stats_within_tolerances() {
+    let (_dir, store, engine) = stats_fixture(no_auto());
+    let mut s = engine
+        .open_session("postgres", "postgres")
+        .expect("session");
+    // id: unique, inserted in order (correlation 1); uni: 1000 values, 50 rows each;
+    // skew: 0 in half the rows, 1 in a quarter, the rest unique; nully: 90% NULL, else 0..6;
+    // txt: 'v0'..'v99' (avg width (2*10 + 3*90)/100 + 1 = 3.9); rev: descending (correlation -1).
+    assert_eq!(
+        run(
+            &mut s,
+            "CREATE TABLE big (id INT PRIMARY KEY, uni INT, skew INT, nully INT, txt TEXT, rev INT); \
+             CREATE INDEX big_uni ON big (uni, skew); \
+             INSERT INTO big SELECT g, g % 1000, \
+               CASE WHEN g % 2 = 0 THEN 0 WHEN g % 4 = 1 THEN 1 ELSE g END, \
+               CASE WHEN g % 10 < 9 THEN NULL ELSE g % 7 END, 'v' || (g % 100), -g \
+             FROM generate_series(1, 50000) AS g"
+        ),
+        vec!["CREATE TABLE", "CREATE INDEX", "INSERT 0 50000"]
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT reltuples FROM pg_class WHERE relname = 'big'"
+        ),
+        "-1"
+    );
+    assert_eq!(one(&mut s, "ANALYZE big"), "ANALYZE");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT reltuples FROM pg_class WHERE relname = 'big'"
+        ),
+        "50000"
+    );
+    assert!(
+        num(&one(
+            &mut s,
+            "SELECT relpages FROM pg_class WHERE relname = 'big'"
+        )) > 0.0
+    );
+    let col = |s: &mut Session, attname: &str, what: &str| {
+        one(
+            s,
+            &format!(
+                "SELECT {what} FROM pg_stats WHERE tablename = 'big' AND attname = '{attname}'"
+            ),
+        )
+    };
+    // id: unique -> n_distinct about -1 (HLL: within 5%), no MCVs, full histogram.
+    let nd = num(&col(&mut s, "id", "n_distinct"));
+    assert!((-1.0..=-0.95).contains(&nd), "id n_distinct {nd}");
+    assert_eq!(col(&mut s, "id", "most_common_vals IS NULL"), "t");
+    assert_eq!(
+        col(&mut s, "id", "array_length(histogram_bounds, 1)"),
+        "101"
+    );
+    assert_eq!(col(&mut s, "id", "correlation"), "1");
+    assert_eq!(col(&mut s, "rev", "correlation"), "-1");
+    // uni: 1000 distinct of 50 000 (2%: a count): within 5%.
+    let nd = num(&col(&mut s, "uni", "n_distinct"));
+    assert!((950.0..=1050.0).contains(&nd), "uni n_distinct {nd}");
+    assert_eq!(col(&mut s, "uni", "null_frac"), "0");
+    assert_eq!(col(&mut s, "uni", "avg_width"), "4");
+    // Uniform: few if any MCVs pass the significance test.
+    let n_mcv = col(
+        &mut s,
+        "uni",
+        "coalesce(array_length(most_common_vals, 1), 0)",
+    );
+    assert!(num(&n_mcv) <= 10.0, "uni has {n_mcv} MCVs");
+    // skew: MCVs 0 and 1 first, with frequencies within 0.02 of 0.5 and 0.25.
+    assert_eq!(col(&mut s, "skew", "most_common_vals[1]"), "0");
+    assert_eq!(col(&mut s, "skew", "most_common_vals[2]"), "1");
+    let f0 = num(&col(&mut s, "skew", "most_common_freqs[1]"));
+    let f1 = num(&col(&mut s, "skew", "most_common_freqs[2]"));
+    assert!(
+        (f0 - 0.5).abs() < 0.02 && (f1 - 0.25).abs() < 0.02,
+        "{f0} {f1}"
+    );
+    // nully: null fraction counted over every row (exact); 7 distinct values, all MCVs.
+    assert_eq!(col(&mut s, "nully", "null_frac"), "0.9");
+    assert_eq!(col(&mut s, "nully", "n_distinct"), "7");
+    assert_eq!(
+        col(&mut s, "nully", "array_length(most_common_vals, 1)"),
+        "7"
+    );
+    // txt: 100 distinct values (a count), average width 3.9 rounded down.
+    assert_eq!(col(&mut s, "txt", "n_distinct"), "100");
+    assert_eq!(col(&mut s, "txt", "avg_width"), "3");
+
+    // The planner's view: Catalog::table_stats and the estimators.
+    use cairn_sql_exec::kv::{IsolationLevel, KvStore};
+    use cairn_sql_plan::catalog::Catalog;
+    let mut txn = store.begin(IsolationLevel::Snapshot, true).expect("begin");
+    let db = cairn_sql_exec::catalog::database(&mut *txn, "postgres")
+        .expect("read")
+        .expect("postgres");
+    let cat = cairn_sql_exec::catalog::TxnCatalog::new(&mut *txn, db.id);
+    let table = cat.table(None, "big").expect("read").expect("big");
+    let stats = cat.table_stats(&table).expect("read").expect("analysed");
+    assert_eq!(stats.row_count, 50_000.0);
+    let by_name = |n: &str| {
+        let id = table.columns[table.column_index(n).expect("column")].id;
+        stats.column(id).expect("column stats").clone()
+    };
+    let skew = by_name("skew");
+    let rows = stats.row_count;
+    let eq0 = skew.eq_selectivity(&Value::Int(0), rows);
+    assert!((eq0 - 0.5).abs() < 0.02, "skew = 0: {eq0}");
+    let eq_rare = skew.eq_selectivity(&Value::Int(7), rows);
+    assert!(eq_rare < 1e-3, "skew = 7 (true 2e-5): {eq_rare}");
+    let uni = by_name("uni");
+    let lt = uni.lt_selectivity(&Value::Int(250), false);
+    assert!((lt - 0.25).abs() < 0.02, "uni < 250: {lt}");
+    let range = uni.range_selectivity(
+        Some((&Value::Int(100), true)),
+        Some((&Value::Int(199), true)),
+    );
+    assert!(
+        (range - 0.1).abs() < 0.02,
+        "uni between 100 and 199: {range}"
+    );
+    let eq = uni.eq_selectivity(&Value::Int(5), rows);
+    assert!((eq - 0.001).abs() < 0.0005, "uni = 5: {eq}");
+    let nully = by_name("nully");
+    assert!((nully.is_null_selectivity() - 0.9).abs() < 1e-9);
+    let eq = nully.eq_selectivity(&Value::Int(3), rows);
+    assert!((eq - 0.1 / 7.0).abs() < 0.005, "nully = 3: {eq}");
+    // Index stats: distinct (uni, skew) pairs: uni fixes skew's parity pattern, so about
+    // 1000 + 12 500 + ... count them exactly with SQL and compare within 5%.
+    drop(cat);
+    drop(txn);
+    let truth = num(&one(
+        &mut s,
+        "SELECT count(*) FROM (SELECT DISTINCT uni, skew FROM big) d",
+    ));
+    let idx = table
+        .indexes
+        .iter()
+        .find(|i| i.name == "big_uni")
+        .expect("index");
+    let est = stats.index(idx.id).expect("index stats").distinct_keys;
+    assert!(
+        (est - truth).abs() <= 0.05 * truth,
+        "index keys {est} vs {truth}"
+    );
+
+    // ALTER TABLE keeps them consistent; DROP TABLE removes them.
+    run(&mut s, "ALTER TABLE big ALTER COLUMN txt TYPE varchar(10)");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'big' AND attname = 'txt'"
+        ),
+        "0"
+    );
+    // DROP TABLE makes them unreachable at once; a database-wide ANALYZE deletes them.
+    run(&mut s, "DROP TABLE big");
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT count(*) FROM pg_stats WHERE tablename = 'big'"
+        ),
+        "0"
+    );
+    let key = cairn_sql_exec::keys::stats_key(table.id);
+    let mut txn = store.begin(IsolationLevel::Snapshot, true).expect("begin");
+    assert!(txn.get(&key).expect("get").is_some());
+    drop(txn);
+    assert_eq!(one(&mut s, "ANALYZE"), "ANALYZE");
+    let mut txn = store.begin(IsolationLevel::Snapshot, true).expect("begin");
+    assert_eq!(txn.get(&key).expect("get"), None);
+}
+
+/// ANALYZE inside a block joins the block: ROLLBACK leaves no statistics.
+#[test]
+fn analyze_in_rolled_back_block_leaves_no_stats() {
+    let (_dir, _store, engine) = stats_fixture(no_auto());
+    let mut s = engine
+        .open_session("postgres", "postgres")
+        .expect("session");
+    run(
+        &mut s,
+        "CREATE TABLE b (a INT); INSERT INTO b VALUES (1), (2)",
+    );
+    assert_eq!(
+        run(&mut s, "BEGIN; INSERT INTO b VALUES (3); ANALYZE b; SELECT reltuples FROM pg_class WHERE relname = 'b'; ROLLBACK"),
+        vec!["BEGIN", "INSERT 0 1", "ANALYZE", "3", "ROLLBACK"]
+    );
+    assert_eq!(
+        one(&mut s, "SELECT reltuples FROM pg_class WHERE relname = 'b'"),
+        "-1"
+    );
+    assert_eq!(
+        run(&mut s, "BEGIN; CREATE TABLE c (x INT); ANALYZE c; COMMIT; SELECT reltuples FROM pg_class WHERE relname = 'c'"),
+        vec!["BEGIN", "CREATE TABLE", "ANALYZE", "COMMIT", "0"]
+    );
+    assert_eq!(one(&mut s, "VACUUM ANALYZE b"), "VACUUM");
+    assert_eq!(
+        one(&mut s, "SELECT reltuples FROM pg_class WHERE relname = 'b'"),
+        "2"
+    );
+    assert_eq!(
+        // The rolled-back ANALYZE counts too (the counters are not transactional).
+        one(&mut s, "SELECT analyze_count, last_analyze IS NOT NULL, n_live_tup FROM pg_stat_user_tables WHERE relname = 'b'"),
+        "2|t|2"
+    );
+}
+
+/// Enough changes make the background worker analyse the table; stopping the engine's
+/// background work stops it.
+#[test]
+fn auto_analyze_fires_after_enough_changes() {
+    let (_dir, _store, engine) = stats_fixture(cairn_sql_exec::auto_analyze::AutoAnalyzeConfig {
+        naptime_ms: 10,
+        ..Default::default()
+    });
+    let mut s = engine
+        .open_session("postgres", "postgres")
+        .expect("session");
+    run(&mut s, "CREATE TABLE auto (a INT)");
+    // 50 changes are not above the threshold of 50 + 0.1 x 0.
+    run(
+        &mut s,
+        "INSERT INTO auto SELECT g FROM generate_series(1, 50) AS g",
+    );
+    let stat = "SELECT autoanalyze_count, n_mod_since_analyze, n_tup_ins FROM pg_stat_user_tables WHERE relname = 'auto'";
+    assert_eq!(one(&mut s, stat), "0|50|50");
+    run(&mut s, "UPDATE auto SET a = a + 1 WHERE a <= 10");
+    // Now 60 > 50: the worker analyses the table in the background. Wait for it (bounded).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let r = one(
+            &mut s,
+            "SELECT reltuples FROM pg_class WHERE relname = 'auto'",
+        );
+        if r == "50" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "auto-analyze did not run: {r}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(
+        one(&mut s, "SELECT autoanalyze_count, last_autoanalyze IS NOT NULL, analyze_count FROM pg_stat_user_tables WHERE relname = 'auto'"),
+        "1|t|0"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT n_distinct < -0.9 FROM pg_stats WHERE tablename = 'auto'"
+        ),
+        "t"
+    );
+    // After stopping, changes are still counted but nothing is analysed.
+    engine.stop_background();
+    run(
+        &mut s,
+        "DELETE FROM auto; INSERT INTO auto SELECT g FROM generate_series(1, 500) AS g",
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT reltuples FROM pg_class WHERE relname = 'auto'"
+        ),
+        "50"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "SELECT n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = 'auto'"
+        ),
+        "550"
+    );
+}
