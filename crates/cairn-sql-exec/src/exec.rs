@@ -1226,13 +1226,9 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             };
             let mut fk_events = Vec::new();
             for old in rows {
-                let old = if read_committed {
-                    match lock_for_write(cx, table, predicate.as_ref(), old)? {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                } else {
-                    old
+                let Some(old) = lock_for_write(cx, table, predicate.as_ref(), old, read_committed)?
+                else {
+                    continue;
                 };
                 let old_key = index::primary_key(table, &old);
                 let mut new = old.clone();
@@ -1278,13 +1274,9 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             };
             let mut fk_events = Vec::new();
             for old in rows {
-                let old = if read_committed {
-                    match lock_for_write(cx, table, predicate.as_ref(), old)? {
-                        Some(r) => r,
-                        None => continue,
-                    }
-                } else {
-                    old
+                let Some(old) = lock_for_write(cx, table, predicate.as_ref(), old, read_committed)?
+                else {
+                    continue;
                 };
                 let mut txn = cx.txn.borrow_mut();
                 index::write_indexes(&mut **txn, table, Some(&old), None)?;
@@ -1305,7 +1297,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
     }
 }
 
-/// READ COMMITTED UPDATE/DELETE: locks the row `read` was read from and returns its newest
+/// UPDATE/DELETE at READ COMMITTED (otherwise `read` as it is): locks the row `read` was read from and returns its newest
 /// version, or `None` when it was deleted meanwhile or its newest version no longer passes
 /// the statement's WHERE clause — so a concurrent change is never overwritten with a value
 /// computed from an older version (a lost update). SNAPSHOT and SERIALIZABLE need none of
@@ -1315,7 +1307,11 @@ fn lock_for_write(
     table: &TableDef,
     predicate: Option<&Expr>,
     read: Row,
+    read_committed: bool,
 ) -> Result<Option<Row>> {
+    if !read_committed {
+        return Ok(Some(read));
+    }
     let key = index::primary_key(table, &read);
     let locked = cx
         .txn

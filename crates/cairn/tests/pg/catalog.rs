@@ -14,7 +14,7 @@ use std::process::Command;
 
 use tokio_postgres::SimpleQueryMessage;
 
-use crate::drivers::{client_libs, script};
+use crate::drivers::{client_libs, run_client};
 use crate::server::{connect, have, runtime, TestServer};
 
 /// The schema every test here describes: a primary key, a UNIQUE constraint, a unique and a
@@ -979,17 +979,11 @@ fn catalog_tables_are_read_only() {
 fn sqlalchemy_inspector_reports_what_it_reports_for_postgres() {
     let libs = client_libs();
     let server = server_with_schema();
-    let out = Command::new(libs.join("venv/bin/python"))
-        .arg(script("test_sqlalchemy_catalog.py"))
-        .env("CAIRN_URL", server.url())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+    let stdout = run_client(
+        &server,
+        &libs.join("venv/bin/python"),
+        "test_sqlalchemy_catalog.py",
+        &[],
     );
     assert_eq!(trimmed(&stdout), trimmed(SQLALCHEMY_REPORT));
 }

@@ -31,21 +31,42 @@ pub(crate) fn script(name: &str) -> PathBuf {
         .join(name)
 }
 
-#[test]
-fn psycopg3_prepared_binary_copy_and_retries() {
-    let libs = client_libs();
-    let server = TestServer::start();
-    let out = Command::new(libs.join("venv/bin/python"))
-        .arg(script("test_psycopg.py"))
-        .env("CAIRN_URL", server.url())
+/// Runs a client script (`program script`, with `CAIRN_URL` pointing at `server`) and
+/// returns its standard output; fails with its output and the server's log when it exits
+/// non-zero.
+pub(crate) fn run_client(
+    server: &TestServer,
+    program: &std::path::Path,
+    name: &str,
+    env: &[(&str, std::ffi::OsString)],
+) -> String {
+    let mut cmd = Command::new(program);
+    cmd.arg(script(name)).env("CAIRN_URL", server.url());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd
         .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+        .unwrap_or_else(|e| panic!("run {}: {e}", program.display()));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
         "{stdout}\n{}\n{}",
         String::from_utf8_lossy(&out.stderr),
         server.log()
+    );
+    stdout
+}
+
+#[test]
+fn psycopg3_prepared_binary_copy_and_retries() {
+    let libs = client_libs();
+    let server = TestServer::start();
+    let stdout = run_client(
+        &server,
+        &libs.join("venv/bin/python"),
+        "test_psycopg.py",
+        &[],
     );
     assert!(stdout.contains("ok test_copy"), "{stdout}");
 }
@@ -54,17 +75,11 @@ fn psycopg3_prepared_binary_copy_and_retries() {
 fn sqlalchemy_core_and_orm() {
     let libs = client_libs();
     let server = TestServer::start();
-    let out = Command::new(libs.join("venv/bin/python"))
-        .arg(script("test_sqlalchemy_orm.py"))
-        .env("CAIRN_URL", server.url())
-        .output()
-        .expect("run python");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+    let stdout = run_client(
+        &server,
+        &libs.join("venv/bin/python"),
+        "test_sqlalchemy_orm.py",
+        &[],
     );
     assert!(
         stdout.contains("ok test_nested_transaction_and_integrity_error"),
@@ -76,18 +91,11 @@ fn sqlalchemy_core_and_orm() {
 fn node_postgres_parameters_and_transaction() {
     let libs = client_libs();
     let server = TestServer::start();
-    let out = Command::new("node")
-        .arg(script("test_node_pg.js"))
-        .env("CAIRN_URL", server.url())
-        .env("NODE_PATH", libs.join("node/node_modules"))
-        .output()
-        .expect("run node");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
+    let stdout = run_client(
+        &server,
+        std::path::Path::new("node"),
+        "test_node_pg.js",
+        &[("NODE_PATH", libs.join("node/node_modules").into_os_string())],
     );
-    assert!(stdout.contains("ok node-postgres"));
+    assert!(stdout.contains("ok node-postgres"), "{stdout}");
 }

@@ -13,6 +13,7 @@ mod debug_cli;
 mod drivers;
 mod psql;
 mod server;
+mod session_fixture;
 mod slt;
 mod sql_session;
 mod sql_types;
