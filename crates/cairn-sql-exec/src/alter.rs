@@ -11,7 +11,7 @@
 //!    any of them leaves the table unchanged (the statement fails, and with it the
 //!    transaction or block).
 //! 2. ADD PRIMARY KEY on a table keyed by its hidden rowid re-keys every row and rebuilds every
-//!    secondary index (their values are primary-key suffixes). Test: `tests/sql_session.rs`
+//!    secondary index (their values are primary-key suffixes). Test: `tests/pg/sql_session.rs`
 //!    `alter_table_adds_primary_key_and_columns`.
 
 use std::ops::ControlFlow;

@@ -20,7 +20,7 @@
 //!
 //! Invariants:
 //! 1. Every row of a table has exactly one entry in each of its indexes, written or deleted
-//!    in the same transaction as the row. Tests: `tests/sql_session.rs`
+//!    in the same transaction as the row. Tests: `tests/pg/sql_session.rs`
 //!    `secondary_indexes_answer_queries_and_stay_in_step`.
 //! 2. A unique entry is written only after `get_for_update` found its key free, so two
 //!    transactions cannot both commit the same unique values (the second waits, then sees the

@@ -37,7 +37,7 @@
 //!    (42P01). Test: `tests/pg/catalog.rs` `catalog_tables_are_read_only`.
 //! 2. Within one statement every catalog table and function reads the same snapshot (built
 //!    once, cached in the statement cache), so a join of `pg_class` with `pg_index` is
-//!    consistent. Test: `tests/sql_session.rs` `catalog_sees_own_transaction_ddl`.
+//!    consistent. Test: `tests/pg/sql_session.rs` `catalog_sees_own_transaction_ddl`.
 //! 3. No OID is shared by two rows of one catalog (the scheme above); a table whose objects
 //!    cannot get an OID has those objects omitted. Test: `oids_do_not_collide`.
 //! 4. No secrets: `pg_authid.rolpassword` is NULL and `pg_roles.rolpassword` is `********`.

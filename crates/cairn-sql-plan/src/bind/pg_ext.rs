@@ -14,7 +14,7 @@
 //!    bind time, through `Catalog::relation_oid`, so it costs nothing per row and an unknown
 //!    name is reported before execution (42P01 / 42704 / 3F000), as in PostgreSQL.
 //!    Non-literal inputs (`$1::regclass`) are resolved per row by the catalog function.
-//!    Test (cairn): `tests/sql_session.rs` `regclass_prints_relation_names`.
+//!    Test (cairn): `tests/pg/sql_session.rs` `regclass_prints_relation_names`.
 //! 2. A query whose output has a `reg*` column prints names, not numbers (PostgreSQL's
 //!    `regclassout`): [`Binder::name_reg_outputs`] wraps those columns; the column keeps its
 //!    type, so RowDescription still says `regclass`. Test: the same, and `tests/pg/catalog.rs`
@@ -25,7 +25,7 @@
 //! 4. Set-returning functions (`unnest`, `generate_subscripts`, `generate_series`) expand only
 //!    as whole select-list items ([`Binder::expand_set_returning`], `Plan::ProjectSet`) or in
 //!    FROM; anywhere else evaluating one is 0A000, never a wrong result. Test (cairn):
-//!    `tests/sql_session.rs` `set_returning_functions_and_array_aggregates`.
+//!    `tests/pg/sql_session.rs` `set_returning_functions_and_array_aggregates`.
 
 use sqlparser::ast;
 

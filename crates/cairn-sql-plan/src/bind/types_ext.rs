@@ -12,7 +12,7 @@
 //!    `date - date` (int), `date + time`, `timestamp ± interval`, `timestamp - timestamp`
 //!    (interval), `time ± interval`, `time - time`, `interval ± interval`,
 //!    `interval * / float8`; mixed date/timestamp operands are cast to the wider one first.
-//!    Anything else is 42883 "operator does not exist". Tests: `tests/sql_types.rs`.
+//!    Anything else is 42883 "operator does not exist". Tests: `tests/pg/sql_types.rs`.
 //! 2. Deviations are 0A000 with the construct named: `time with time zone`,
 //!    multidimensional arrays, array slices, `AT TIME ZONE` other than UTC, `#>`/`#>>`.
 
