@@ -281,16 +281,30 @@ pub struct Prepared {
 struct Block {
     txn: Box<dyn KvTxn>,
     failed: bool,
-    /// Names of the open savepoints, oldest first; index = the KV savepoint's depth.
-    savepoints: Vec<String>,
+    /// The open savepoints, oldest first; index = the KV savepoint's depth.
+    savepoints: Vec<SavepointMark>,
+    /// The session's settings when the block began: ROLLBACK puts them back.
+    settings_at_begin: BTreeMap<String, String>,
+    /// Settings changed by session-scope SET in this block: COMMIT keeps them (over
+    /// `settings_at_begin`), while SET LOCAL changes end with the block.
+    session_sets: BTreeMap<String, String>,
+}
+
+/// A savepoint's name and the settings to go back to at ROLLBACK TO it.
+struct SavepointMark {
+    name: String,
+    settings: BTreeMap<String, String>,
+    session_sets: BTreeMap<String, String>,
 }
 
 impl Block {
-    fn new(txn: Box<dyn KvTxn>) -> Block {
+    fn new(txn: Box<dyn KvTxn>, settings: &BTreeMap<String, String>) -> Block {
         Block {
             txn,
             failed: false,
             savepoints: Vec::new(),
+            settings_at_begin: settings.clone(),
+            session_sets: BTreeMap::new(),
         }
     }
 
@@ -298,7 +312,7 @@ impl Block {
     fn find_savepoint(&self, name: &str) -> Result<usize> {
         self.savepoints
             .iter()
-            .rposition(|n| n == name)
+            .rposition(|m| m.name == name)
             .ok_or_else(|| {
                 SqlError::new(
                     code::INVALID_SAVEPOINT_SPECIFICATION,
@@ -878,7 +892,7 @@ impl Session {
                     }
                 }
                 let txn = self.engine.store.begin(iso, read_only)?;
-                self.block = Some(Block::new(txn));
+                self.block = Some(Block::new(txn, &self.settings));
                 self.block_isolation = Some(iso);
                 self.settings
                     .insert("transaction_isolation".into(), isolation_name(iso).into());
@@ -940,11 +954,17 @@ impl Session {
     }
 
     fn savepoint(&mut self, name: String) -> Result<ExecResult> {
+        let settings = self.settings.clone();
         let b = self.savepoint_block("SAVEPOINT", false)?;
         let r = b.txn.savepoint();
         match r {
             Ok(()) => {
-                b.savepoints.push(name);
+                let session_sets = b.session_sets.clone();
+                b.savepoints.push(SavepointMark {
+                    name,
+                    settings,
+                    session_sets,
+                });
                 Ok(ExecResult::Command {
                     tag: "SAVEPOINT".into(),
                 })
@@ -970,6 +990,18 @@ impl Session {
             Ok(depth) => {
                 b.savepoints.truncate(depth + 1);
                 b.failed = false;
+                let mark = b
+                    .savepoints
+                    .last()
+                    .map(|m| (m.settings.clone(), m.session_sets.clone()));
+                if let Some((mut settings, session_sets)) = mark {
+                    b.session_sets = session_sets;
+                    // The block's isolation is not a savepoint's to undo.
+                    if let Some(iso) = self.settings.get("transaction_isolation") {
+                        settings.insert("transaction_isolation".into(), iso.clone());
+                    }
+                    self.replace_settings(settings);
+                }
                 // An unfinished COPY belonged to the undone part.
                 self.copy = None;
                 Ok(ExecResult::Command {
@@ -1011,6 +1043,13 @@ impl Session {
                 tag: if commit { "COMMIT" } else { "ROLLBACK" }.into(),
             });
         };
+        // Settings: a committed block keeps its session-scope SETs, a rolled-back one
+        // keeps none, and SET LOCAL ends with the block either way (PostgreSQL).
+        let mut settings = std::mem::take(&mut b.settings_at_begin);
+        if commit && !b.failed {
+            settings.extend(std::mem::take(&mut b.session_sets));
+        }
+        self.replace_settings(settings);
         self.restore_isolation_setting();
         if commit && !b.failed {
             b.txn.commit()?;
@@ -1582,7 +1621,10 @@ impl Session {
     fn set(&mut self, set: &ast::Set) -> Result<ExecResult> {
         match set {
             ast::Set::SingleAssignment {
-                variable, values, ..
+                variable,
+                values,
+                scope,
+                ..
             } => {
                 let name = object_name(variable)?.1;
                 let value = values
@@ -1590,7 +1632,17 @@ impl Session {
                     .map(setting_value)
                     .collect::<Vec<_>>()
                     .join(", ");
+                let local = matches!(scope, Some(ast::ContextModifier::Local));
+                if local && self.block.is_none() {
+                    self.notices
+                        .push("SET LOCAL can only be used in transaction blocks".into());
+                    return Ok(ExecResult::Command { tag: "SET".into() });
+                }
+                let before = self.settings.clone();
                 self.set_setting(&name, &value)?;
+                if !local {
+                    self.note_session_sets(&before);
+                }
                 Ok(ExecResult::Command { tag: "SET".into() })
             }
             ast::Set::SetTimeZone { value, .. } => {
@@ -1724,6 +1776,33 @@ impl Session {
         };
         self.record(&key, &value);
         Ok(())
+    }
+
+    /// Inside a block, remembers the settings a session-scope SET changed (against
+    /// `before`), for COMMIT to keep.
+    fn note_session_sets(&mut self, before: &BTreeMap<String, String>) {
+        let Some(b) = self.block.as_mut() else {
+            return;
+        };
+        for (k, v) in &self.settings {
+            if k != "transaction_isolation" && before.get(k) != Some(v) {
+                b.session_sets.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    /// Replaces all settings (end of a block, ROLLBACK TO), reporting changed reported ones
+    /// to the client with ParameterStatus.
+    fn replace_settings(&mut self, settings: BTreeMap<String, String>) {
+        for key in REPORTED {
+            let new = settings.get(*key);
+            if new.is_some() && new != self.settings.get(*key) {
+                if let Some(v) = new {
+                    self.parameter_changes.push((display_name(key), v.clone()));
+                }
+            }
+        }
+        self.settings = settings;
     }
 
     fn record(&mut self, key: &str, value: &str) {
