@@ -37,36 +37,40 @@ pub const NESTING_DEPTH_MAX: usize = 500;
 pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
     let dialect = sqlparser::dialect::PostgreSqlDialect {};
     let sql = copy_boolean_options(sql);
-    let sql = key_lock_strengths(&sql);
+    // One tokenization serves the rewrites, the split and the parser.
+    let mut tokens = sqlparser::tokenizer::Tokenizer::new(&dialect, &sql)
+        .tokenize_with_location()
+        .map_err(|e| {
+            parser_error(sqlparser::parser::ParserError::TokenizerError(
+                e.to_string(),
+            ))
+        })?;
+    drop_key_lock_words(&mut tokens);
     // ANALYZE and VACUUM are PostgreSQL's, which sqlparser does not parse (maintenance.rs):
     // when a statement starts with one, the batch is split at its top-level semicolons and
     // each statement parsed by whichever parser knows it.
-    if let Ok(tokens) =
-        sqlparser::tokenizer::Tokenizer::new(&dialect, &sql).tokenize_with_location()
-    {
-        let statements = split_statements(&tokens);
-        if statements.iter().any(|s| starts_maintenance(s)) {
-            let mut out = Vec::new();
-            for s in statements {
-                if starts_maintenance(s) {
-                    out.push(maintenance::parse_tokens(s)?);
-                } else if s
-                    .iter()
-                    .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
-                {
-                    let mut p = sqlparser::parser::Parser::new(&dialect)
-                        .with_recursion_limit(NESTING_DEPTH_MAX)
-                        .with_tokens_with_locations(s.to_vec());
-                    out.extend(p.parse_statements().map_err(parser_error)?);
-                }
+    let statements = split_statements(&tokens);
+    if statements.iter().any(|s| starts_maintenance(s)) {
+        let mut out = Vec::new();
+        for s in statements {
+            if starts_maintenance(s) {
+                out.push(maintenance::parse_tokens(s)?);
+            } else if s
+                .iter()
+                .any(|t| !matches!(t.token, Token::Whitespace(_) | Token::EOF))
+            {
+                let mut p = sqlparser::parser::Parser::new(&dialect)
+                    .with_recursion_limit(NESTING_DEPTH_MAX)
+                    .with_tokens_with_locations(s.to_vec());
+                out.extend(p.parse_statements().map_err(parser_error)?);
             }
-            return Ok(out);
         }
+        return Ok(out);
     }
     sqlparser::parser::Parser::new(&dialect)
         .with_recursion_limit(NESTING_DEPTH_MAX)
-        .try_with_sql(&sql)
-        .and_then(|mut p| p.parse_statements())
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
         .map_err(parser_error)
 }
 
@@ -141,86 +145,65 @@ fn copy_boolean_options(sql: &str) -> std::borrow::Cow<'_, str> {
 /// sqlparser knows `FOR UPDATE` and `FOR SHARE` only; PostgreSQL also has `FOR NO KEY
 /// UPDATE` and `FOR KEY SHARE`, which ORMs send (Django, Hibernate). Cairn's row locks have two
 /// strengths, so the first is taken as `FOR UPDATE` and the second as `FOR SHARE` (each locks
-/// at least as much as PostgreSQL's): the words `NO KEY` / `KEY` are blanked out of the text,
-/// found with sqlparser's tokenizer so strings, identifiers and comments are never touched.
-fn key_lock_strengths(sql: &str) -> std::borrow::Cow<'_, str> {
+/// at least as much as PostgreSQL's): the words `NO KEY` / `KEY` are dropped from the token
+/// stream, so strings, identifiers and comments are never touched.
+fn drop_key_lock_words(tokens: &mut Vec<TokenWithSpan>) {
     use sqlparser::keywords::Keyword;
-    use sqlparser::tokenizer::{Token, Tokenizer};
-    if !sql.to_ascii_lowercase().contains("key") {
-        return std::borrow::Cow::Borrowed(sql);
-    }
-    let dialect = sqlparser::dialect::PostgreSqlDialect {};
-    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
-        // The parser reports the error.
-        return std::borrow::Cow::Borrowed(sql);
-    };
-    let words: Vec<_> = tokens
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+    let words: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
         .collect();
-    let is = |i: usize, k: Keyword| {
-        words.get(i).is_some_and(
-            |t| matches!(&t.token, Token::Word(w) if w.quote_style.is_none() && w.keyword == k),
-        )
+    let is = |w: usize, k: Keyword| {
+        words.get(w).is_some_and(|&i| {
+            matches!(&tokens[i].token, Token::Word(x) if x.quote_style.is_none() && x.keyword == k)
+        })
     };
-    // (line, column, length) of each word to blank out.
-    let mut blank = Vec::new();
-    for i in 0..words.len() {
-        if !is(i, Keyword::FOR) {
+    // Token positions (into `tokens`) of the words to drop.
+    let mut drop = Vec::new();
+    for w in 0..words.len() {
+        if !is(w, Keyword::FOR) {
             continue;
         }
-        if is(i + 1, Keyword::NO) && is(i + 2, Keyword::KEY) && is(i + 3, Keyword::UPDATE) {
-            blank.push((words[i + 1].span.start, 2));
-            blank.push((words[i + 2].span.start, 3));
-        } else if is(i + 1, Keyword::KEY) && is(i + 2, Keyword::SHARE) {
-            blank.push((words[i + 1].span.start, 3));
+        if is(w + 1, Keyword::NO) && is(w + 2, Keyword::KEY) && is(w + 3, Keyword::UPDATE) {
+            drop.extend([words[w + 1], words[w + 2]]);
+        } else if is(w + 1, Keyword::KEY) && is(w + 2, Keyword::SHARE) {
+            drop.push(words[w + 1]);
         }
     }
-    if blank.is_empty() {
-        return std::borrow::Cow::Borrowed(sql);
+    if drop.is_empty() {
+        return;
     }
-    let mut out = String::with_capacity(sql.len());
-    let (mut line, mut col) = (1u64, 1u64);
-    let mut skip = 0usize;
-    for c in sql.chars() {
-        if skip == 0 {
-            if let Some((_, len)) = blank
-                .iter()
-                .find(|(loc, _)| loc.line == line && loc.column == col)
-            {
-                skip = *len;
-            }
-        }
-        if skip > 0 {
-            skip -= 1;
-            out.push(' ');
-        } else {
-            out.push(c);
-        }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    let mut i = 0;
+    tokens.retain(|_| {
+        let keep = !drop.contains(&i);
+        i += 1;
+        keep
+    });
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn key_lock_strengths_become_update_and_share() {
+        let sql = |q: &str| {
+            super::parse(q)
+                .map(|v| {
+                    v.iter()
+                        .map(|s| s.to_string())
+                        .collect::<Vec<_>>()
+                        .join(";")
+                })
+                .unwrap_or_else(|e| e.message)
+        };
         assert_eq!(
-            super::key_lock_strengths("SELECT 1 FROM t\nFOR NO KEY UPDATE"),
-            "SELECT 1 FROM t\nFOR        UPDATE"
+            sql("SELECT 1 FROM t\nFOR NO KEY UPDATE"),
+            "SELECT 1 FROM t FOR UPDATE"
         );
         assert_eq!(
-            super::key_lock_strengths("select 'for key share' from t for key share"),
-            "select 'for key share' from t for     share"
+            sql("select 'for key share' from t for key share"),
+            "SELECT 'for key share' FROM t FOR SHARE"
         );
         assert_eq!(
-            super::key_lock_strengths("SELECT key FROM t FOR UPDATE"),
+            sql("SELECT key FROM t FOR UPDATE"),
             "SELECT key FROM t FOR UPDATE"
         );
         assert!(super::parse("SELECT a FROM t FOR NO KEY UPDATE SKIP LOCKED").is_ok());
