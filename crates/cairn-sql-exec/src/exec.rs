@@ -310,23 +310,22 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
                     break;
                 }
                 let key = index::primary_key_from(table, key_columns.iter().map(|&i| &row[i]));
-                let locked = cx.txn.borrow_mut().lock_row(&key, *strength, *wait)?;
-                let Some(current) = locked else {
-                    continue; // SKIP LOCKED
-                };
-                let Some(bytes) = current else {
-                    continue; // deleted since it was read (READ COMMITTED)
+                let locked = lock_newest(
+                    cx,
+                    table,
+                    &key,
+                    (*strength, *wait),
+                    recheck_filter.as_ref().filter(|_| read_committed),
+                    None,
+                )?;
+                // Skipped (SKIP LOCKED), deleted since it was read, or no longer matching.
+                let Some(stored) = locked else {
+                    continue;
                 };
                 if !read_committed {
                     // A newer version would have been a 40001: the row read is the row locked.
                     out.push(row);
                     continue;
-                }
-                let stored = decode_row(table, &bytes)?;
-                if let Some(f) = recheck_filter {
-                    if !truthy(cx.eval(f, &stored)?)? {
-                        continue;
-                    }
                 }
                 let mut fresh = Vec::with_capacity(recheck_exprs.len());
                 for e in recheck_exprs {
@@ -1313,19 +1312,35 @@ fn lock_for_write(
         return Ok(Some(read));
     }
     let key = index::primary_key(table, &read);
-    let locked = cx
-        .txn
-        .borrow_mut()
-        .lock_row(&key, RowLockStrength::Update, RowLockWait::Block)?;
-    let Some(current) = locked else {
-        return Err(SqlError::internal("a blocking row lock was skipped"));
-    };
-    let Some(bytes) = current else {
+    lock_newest(
+        cx,
+        table,
+        &key,
+        (RowLockStrength::Update, RowLockWait::Block),
+        predicate,
+        Some(&read),
+    )
+}
+
+/// Locks the row at `key` and returns its newest version, or `None` when the lock was
+/// skipped (`SKIP LOCKED`), the row is gone, or its newest version fails `predicate`. A
+/// version equal to `read` (the one the statement saw) is not re-checked, so a volatile
+/// WHERE is evaluated once per row.
+fn lock_newest(
+    cx: &ExecCtx,
+    table: &TableDef,
+    key: &[u8],
+    (strength, wait): (RowLockStrength, RowLockWait),
+    predicate: Option<&Expr>,
+    read: Option<&Row>,
+) -> Result<Option<Row>> {
+    let locked = cx.txn.borrow_mut().lock_row(key, strength, wait)?;
+    let Some(Some(bytes)) = locked else {
         return Ok(None);
     };
     let current = decode_row(table, &bytes)?;
-    if current == read {
-        return Ok(Some(read));
+    if read == Some(&current) {
+        return Ok(Some(current));
     }
     if let Some(p) = predicate {
         if !truthy(cx.eval(p, &current)?)? {
