@@ -1638,9 +1638,10 @@ impl Session {
                         .push("SET LOCAL can only be used in transaction blocks".into());
                     return Ok(ExecResult::Command { tag: "SET".into() });
                 }
-                let before = self.settings.clone();
+                // Inside a block, a session-scope SET is remembered for COMMIT to keep.
+                let before = (!local && self.block.is_some()).then(|| self.settings.clone());
                 self.set_setting(&name, &value)?;
-                if !local {
+                if let Some(before) = before {
                     self.note_session_sets(&before);
                 }
                 Ok(ExecResult::Command { tag: "SET".into() })
@@ -1795,9 +1796,8 @@ impl Session {
     /// to the client with ParameterStatus.
     fn replace_settings(&mut self, settings: BTreeMap<String, String>) {
         for key in REPORTED {
-            let new = settings.get(*key);
-            if new.is_some() && new != self.settings.get(*key) {
-                if let Some(v) = new {
+            if let Some(v) = settings.get(*key) {
+                if self.settings.get(*key) != Some(v) {
                     self.parameter_changes.push((display_name(key), v.clone()));
                 }
             }
