@@ -1,0 +1,1164 @@
+//! The multi-Raft driver: one node's replicas of many ranges, each a raft-rs group, driven from
+//! one loop.
+//!
+//! The driver is synchronous and deterministic: it has no threads, no clock and no sockets. Its
+//! owner (the node server, or the simulator) calls [`RaftNode::tick`] every tick interval,
+//! [`RaftNode::step`] for each message from a peer, [`RaftNode::propose`] / [`RaftNode::read`]
+//! for clients, then [`RaftNode::handle_ready`] and sends the returned messages. Given the same
+//! calls in the same order and the same seed it does the same thing (raft-rs draws election
+//! timeouts from the thread RNG; the driver replaces every draw with one from its seeded RNG).
+//!
+//! One turn of `handle_ready`:
+//! 1. collect `Ready` from every replica that has one; messages that may go before persisting
+//!    are queued at once;
+//! 2. stage snapshots, log entries and hard states of **all** replicas into one batch and write
+//!    it with **one sync**;
+//! 3. per replica: queue persisted messages, apply committed entries (state machine writes go
+//!    to a second batch), `advance`, apply the LightReady's entries, compact the log;
+//! 4. write the apply batch (data + apply states + log truncation) **without** a sync. After a
+//!    crash the engine keeps a prefix of writes (see `engine`), so the apply state on disk never
+//!    claims more than the data on disk, and the log is re-applied from it.
+//!
+//! Proposals are matched to their outcome by (index, term): the entry a leader appended at
+//! propose time. If the entry that commits at that index has another term, the proposal was
+//! overwritten and is reported `Dropped` (it will never apply); an entry skipped by a snapshot
+//! or a replica destroyed is reported `Ambiguous`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+
+use protobuf::Message as _;
+use raft::eraftpb::{
+    ConfChangeSingle, ConfChangeTransition, ConfChangeType, ConfChangeV2, ConfState, Entry,
+    EntryType, Message, MessageType,
+};
+use raft::{RawNode, ReadOnlyOption, StateRole};
+
+use crate::engine::{Batch, Engine};
+use crate::error::{Error, ProposalError, Result};
+use crate::keys;
+use crate::logger::raft_logger;
+use crate::sm::{ApplyContext, StateMachine};
+use crate::state::encode_pb;
+use crate::storage::PeerStorage;
+use crate::types::{NodeId, RangeDescriptor, RangeId, ReplicaDescriptor, ReplicaId};
+
+pub type ProposalId = u64;
+pub type ReadId = u64;
+
+/// How a leader confirms it still leads before serving a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadMode {
+    /// ReadIndex: a heartbeat round to a quorum per batch of reads.
+    ReadIndex,
+    /// Leader lease (needs check-quorum): a leader that heard from a quorum within the election
+    /// timeout serves reads at once. Assumes clocks tick at similar rates.
+    Lease,
+}
+
+#[derive(Debug, Clone)]
+pub struct RaftConfig {
+    /// Ticks without a leader before a follower campaigns; the timeout is drawn in
+    /// `[election_tick, 2 × election_tick)`.
+    pub election_tick: usize,
+    pub heartbeat_tick: usize,
+    pub pre_vote: bool,
+    pub check_quorum: bool,
+    pub read_mode: ReadMode,
+    pub max_size_per_msg: u64,
+    pub max_inflight_msgs: usize,
+    /// Compact a log once it holds this many applied entries...
+    pub log_compact_threshold: u64,
+    /// ...keeping this many applied entries for followers that lag a little.
+    pub log_keep_applied: u64,
+    /// A read whose ReadIndex has not come back in this many ticks fails (no effect).
+    pub read_timeout_ticks: u64,
+    /// A snapshot sent to a follower that has not been acknowledged in this many ticks is
+    /// reported failed, so the leader sends another (a lost snapshot message would otherwise
+    /// leave the follower behind forever). The transport reports delivery sooner.
+    pub snapshot_timeout_ticks: u64,
+    /// Report every applied entry in [`Output::applied`] (the simulator's checks).
+    pub observe_applies: bool,
+}
+
+impl Default for RaftConfig {
+    fn default() -> Self {
+        // With a 10 ms tick: elections after 150–300 ms, heartbeats every 30 ms.
+        Self {
+            election_tick: 15,
+            heartbeat_tick: 3,
+            pre_vote: true,
+            check_quorum: true,
+            read_mode: ReadMode::Lease,
+            max_size_per_msg: 1 << 20,
+            max_inflight_msgs: 256,
+            log_compact_threshold: 2048,
+            log_keep_applied: 512,
+            read_timeout_ticks: 60,
+            snapshot_timeout_ticks: 500,
+            observe_applies: false,
+        }
+    }
+}
+
+/// A Raft message between nodes: raft-rs's message (whose `from`/`to` are replica ids) and the
+/// range and nodes it goes between.
+#[derive(Debug, Clone)]
+pub struct RaftMessage {
+    pub range_id: RangeId,
+    pub from_node: NodeId,
+    pub to_node: NodeId,
+    pub msg: Message,
+}
+
+/// A membership change, by node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// Add a replica on this node as a learner (it catches up without voting).
+    AddLearner(NodeId),
+    /// Promote the learner on this node, or add a new voting replica there.
+    AddVoter(NodeId),
+    /// Remove the replica on this node.
+    Remove(NodeId),
+}
+
+/// The outcome of a proposal or read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Proposal {
+        id: ProposalId,
+        range_id: RangeId,
+        result: std::result::Result<Vec<u8>, ProposalError>,
+    },
+    /// The read may now be served from this replica's applied state.
+    Read {
+        id: ReadId,
+        range_id: RangeId,
+        result: std::result::Result<(), ProposalError>,
+    },
+}
+
+/// An applied entry, reported when `observe_applies` is set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Applied {
+    pub range_id: RangeId,
+    pub index: u64,
+    pub term: u64,
+    /// CRC-32C of the entry's type and data.
+    pub digest: u32,
+    /// True when this index was reached by installing a snapshot rather than an entry.
+    pub snapshot: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Output {
+    pub messages: Vec<RaftMessage>,
+    pub completions: Vec<Completion>,
+    pub applied: Vec<Applied>,
+    /// Whether this turn synced the engine.
+    pub synced: bool,
+}
+
+/// One replica's view, for status pages and tests.
+#[derive(Debug, Clone)]
+pub struct ReplicaStatus {
+    pub range_id: RangeId,
+    pub replica_id: ReplicaId,
+    pub role: StateRole,
+    pub term: u64,
+    pub leader: Option<ReplicaId>,
+    pub leader_node: Option<NodeId>,
+    pub commit: u64,
+    pub applied: u64,
+    pub last_index: u64,
+    pub truncated_index: u64,
+    pub conf_state: ConfState,
+    pub desc: RangeDescriptor,
+    pub initialized: bool,
+    /// On a leader: each replica's matched index and replication state (probe, replicate,
+    /// snapshot), in replica id order.
+    pub progress: Vec<(ReplicaId, u64, String)>,
+}
+
+#[derive(Debug)]
+enum PendingKind {
+    Command,
+    ConfChange,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: ProposalId,
+    index: u64,
+    term: u64,
+    kind: PendingKind,
+}
+
+#[derive(Debug)]
+struct PendingRead {
+    id: ReadId,
+    ctx: Vec<u8>,
+    started: u64,
+    index: Option<u64>,
+}
+
+/// SplitMix64: a small seeded generator for election timeouts.
+#[derive(Debug, Clone)]
+struct SplitMix(u64);
+
+impl SplitMix {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+}
+
+struct Replica {
+    id: ReplicaId,
+    raw: RawNode<PeerStorage>,
+    proposals: VecDeque<Pending>,
+    reads: VecDeque<PendingRead>,
+    rng: SplitMix,
+    /// (term, role, leader) when the election timeout was last drawn.
+    seen: Option<(u64, StateRole, u64)>,
+    /// Nodes of replicas learned from incoming messages (replicas not yet in the descriptor).
+    routes: BTreeMap<ReplicaId, NodeId>,
+    /// Set when a conf change removed this replica; destroyed at the end of the turn.
+    removed: bool,
+    /// Snapshots sent by this leader and not yet acknowledged: replica → tick sent.
+    snapshots_sent: BTreeMap<ReplicaId, u64>,
+}
+
+impl Replica {
+    /// Replaces raft-rs's randomly drawn election timeout by a seeded draw whenever raft-rs
+    /// may have redrawn it (it does on every term, role or leader change).
+    fn fix_election_timeout(&mut self) {
+        let raft = &mut self.raw.raft;
+        let now = (raft.term, raft.state, raft.leader_id);
+        if self.seen != Some(now) {
+            self.seen = Some(now);
+            let min = raft.election_timeout();
+            // Uniform in [min, 2·min), raft-rs's default range.
+            let span = u64::try_from(min).unwrap_or(u64::MAX).max(1);
+            let t = min + usize::try_from(self.rng.next() % span).unwrap_or(0);
+            raft.set_randomized_election_timeout(t);
+        }
+    }
+
+    fn node_of(&self, replica: ReplicaId) -> Option<NodeId> {
+        self.raw
+            .store()
+            .desc()
+            .replica(replica)
+            .map(|r| r.node_id)
+            .or_else(|| self.routes.get(&replica).copied())
+    }
+
+    fn leader(&self) -> Option<ReplicaId> {
+        let l = self.raw.raft.leader_id;
+        (l != raft::INVALID_ID).then_some(l)
+    }
+}
+
+pub struct RaftNode<S> {
+    node_id: NodeId,
+    cfg: RaftConfig,
+    engine: Arc<dyn Engine>,
+    sm: S,
+    seed: u64,
+    replicas: BTreeMap<RangeId, Replica>,
+    /// Ranges whose replica here was removed: the last replica id it had.
+    tombstones: BTreeMap<RangeId, ReplicaId>,
+    ticks: u64,
+    /// Completions produced outside `handle_ready` (failed reads on tick, ...).
+    early: Vec<Completion>,
+}
+
+fn raft_config(cfg: &RaftConfig, id: ReplicaId, applied: u64) -> raft::Config {
+    raft::Config {
+        id,
+        election_tick: cfg.election_tick,
+        heartbeat_tick: cfg.heartbeat_tick,
+        applied,
+        max_size_per_msg: cfg.max_size_per_msg,
+        max_inflight_msgs: cfg.max_inflight_msgs,
+        check_quorum: cfg.check_quorum,
+        pre_vote: cfg.pre_vote,
+        read_only_option: match cfg.read_mode {
+            ReadMode::ReadIndex => ReadOnlyOption::Safe,
+            ReadMode::Lease => ReadOnlyOption::LeaseBased,
+        },
+        ..Default::default()
+    }
+}
+
+fn in_conf(cs: &ConfState, id: ReplicaId) -> bool {
+    cs.voters.contains(&id)
+        || cs.learners.contains(&id)
+        || cs.voters_outgoing.contains(&id)
+        || cs.learners_next.contains(&id)
+}
+
+/// Conf change context: the (replica, node) pairs the change adds.
+fn encode_additions(adds: &[ReplicaDescriptor]) -> Vec<u8> {
+    let mut out = Vec::new();
+    cairn_codec::varint::put_u64(&mut out, adds.len() as u64);
+    for r in adds {
+        cairn_codec::varint::put_u64(&mut out, r.replica_id);
+        cairn_codec::varint::put_u64(&mut out, r.node_id);
+    }
+    out
+}
+
+fn decode_additions(bytes: &[u8]) -> Option<Vec<ReplicaDescriptor>> {
+    if bytes.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut d = cairn_codec::Decoder::new(bytes);
+    let n = d.varint_len("additions").ok()?;
+    let mut out = Vec::with_capacity(n.min(16));
+    for _ in 0..n {
+        let replica_id = d.varint_u64().ok()?;
+        let node_id = d.varint_u64().ok()?;
+        out.push(ReplicaDescriptor {
+            replica_id,
+            node_id,
+        });
+    }
+    Some(out)
+}
+
+impl<S: StateMachine> RaftNode<S> {
+    /// Opens the node's replicas from the engine. `seed` drives election timeouts.
+    pub fn open(
+        node_id: NodeId,
+        engine: Arc<dyn Engine>,
+        sm: S,
+        cfg: RaftConfig,
+        seed: u64,
+    ) -> Result<Self> {
+        let mut node = Self {
+            node_id,
+            cfg,
+            engine,
+            sm,
+            seed,
+            replicas: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
+            ticks: 0,
+            early: Vec::new(),
+        };
+        let (s, e) = keys::tombstones_span();
+        let mut tombstones = BTreeMap::new();
+        node.engine.scan(&s, &e, &mut |k, v| {
+            if let (Some(range), Ok(id)) = (keys::range_of(k), <[u8; 8]>::try_from(v)) {
+                tombstones.insert(range, u64::from_be_bytes(id));
+            }
+            true
+        })?;
+        node.tombstones = tombstones;
+        let (s, e) = keys::apply_states_span();
+        let mut ranges = Vec::new();
+        node.engine.scan(&s, &e, &mut |k, _| {
+            if let Some(r) = keys::range_of(k) {
+                ranges.push(r);
+            }
+            true
+        })?;
+        for range in ranges {
+            let store = PeerStorage::load(node.engine.clone(), range)?;
+            let Some(me) = store.desc().replica_on(node_id).copied() else {
+                tracing::warn!(
+                    range,
+                    "replica state without this node in its descriptor; skipped"
+                );
+                continue;
+            };
+            node.insert_replica(me.replica_id, store)?;
+        }
+        Ok(node)
+    }
+
+    /// Writes the initial state of this node's replica of a new range (synced). Every node in
+    /// `desc` must bootstrap the same descriptor before the range can elect a leader.
+    pub fn bootstrap_range(engine: &dyn Engine, desc: &RangeDescriptor) -> Result<()> {
+        let mut b = Batch::new();
+        PeerStorage::bootstrap(&mut b, desc);
+        engine.write(b, true)
+    }
+
+    /// Adds a bootstrapped range to a running node (after [`Self::bootstrap_range`]).
+    pub fn load_range(&mut self, range_id: RangeId) -> Result<()> {
+        let store = PeerStorage::load(self.engine.clone(), range_id)?;
+        let me = store
+            .desc()
+            .replica_on(self.node_id)
+            .copied()
+            .ok_or(Error::RangeNotFound(range_id))?;
+        self.insert_replica(me.replica_id, store)
+    }
+
+    fn insert_replica(&mut self, id: ReplicaId, store: PeerStorage) -> Result<()> {
+        let range = store.range_id();
+        let applied = store.apply_state().applied_index;
+        let logger = raft_logger(self.node_id, range);
+        let raw = RawNode::new(&raft_config(&self.cfg, id, applied), store, &logger)?;
+        let mut r = Replica {
+            id,
+            raw,
+            proposals: VecDeque::new(),
+            reads: VecDeque::new(),
+            rng: SplitMix(
+                self.seed ^ range.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ id.rotate_left(32),
+            ),
+            seen: None,
+            routes: BTreeMap::new(),
+            removed: false,
+            snapshots_sent: BTreeMap::new(),
+        };
+        r.fix_election_timeout();
+        self.replicas.insert(range, r);
+        Ok(())
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    pub fn ranges(&self) -> impl Iterator<Item = RangeId> + '_ {
+        self.replicas.keys().copied()
+    }
+
+    pub fn status(&self, range: RangeId) -> Option<ReplicaStatus> {
+        let r = self.replicas.get(&range)?;
+        let store = r.raw.store();
+        Some(ReplicaStatus {
+            range_id: range,
+            replica_id: r.id,
+            role: r.raw.raft.state,
+            term: r.raw.raft.term,
+            leader: r.leader(),
+            leader_node: r.leader().and_then(|l| r.node_of(l)),
+            commit: r.raw.raft.raft_log.committed,
+            applied: store.apply_state().applied_index,
+            last_index: r.raw.raft.raft_log.last_index(),
+            truncated_index: store.apply_state().truncated_index,
+            conf_state: store.apply_state().conf_state.clone(),
+            desc: store.desc().clone(),
+            initialized: store.is_initialized(),
+            progress: if r.raw.raft.state == StateRole::Leader {
+                let mut p: Vec<(ReplicaId, u64, String)> = r
+                    .raw
+                    .raft
+                    .prs()
+                    .iter()
+                    .map(|(&id, pr)| (id, pr.matched, format!("{:?}", pr.state)))
+                    .collect();
+                p.sort();
+                p
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    /// Advances every replica's logical clock by one tick.
+    pub fn tick(&mut self) {
+        self.ticks += 1;
+        let timeout = self.cfg.read_timeout_ticks;
+        for (&range, r) in self.replicas.iter_mut() {
+            r.raw.tick();
+            r.fix_election_timeout();
+            let ticks = self.ticks;
+            if !r.snapshots_sent.is_empty() {
+                let snapshot_timeout = self.cfg.snapshot_timeout_ticks;
+                let leading = r.raw.raft.state == StateRole::Leader;
+                let mut failed = Vec::new();
+                r.snapshots_sent.retain(|&to, &mut sent| {
+                    let waiting = leading
+                        && r.raw
+                            .raft
+                            .prs()
+                            .get(to)
+                            .is_some_and(|p| p.state == raft::ProgressState::Snapshot);
+                    if waiting && ticks.saturating_sub(sent) > snapshot_timeout {
+                        failed.push(to);
+                        return false;
+                    }
+                    waiting
+                });
+                for to in failed {
+                    r.raw.report_snapshot(to, raft::SnapshotStatus::Failure);
+                }
+            }
+            while let Some(front) = r.reads.front() {
+                if front.index.is_none() && ticks.saturating_sub(front.started) > timeout {
+                    if let Some(p) = r.reads.pop_front() {
+                        self.early.push(Completion::Read {
+                            id: p.id,
+                            range_id: range,
+                            result: Err(ProposalError::ReadTimeout),
+                        });
+                    }
+                } else {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// The transport's report on a snapshot it carried to the replica on node `to`: on failure
+    /// the leader sends another later.
+    pub fn report_snapshot(&mut self, range: RangeId, to: NodeId, delivered: bool) {
+        let Some(r) = self.replicas.get_mut(&range) else {
+            return;
+        };
+        let Some(target) = r.raw.store().desc().replica_on(to).map(|d| d.replica_id) else {
+            return;
+        };
+        r.snapshots_sent.remove(&target);
+        let status = if delivered {
+            raft::SnapshotStatus::Finish
+        } else {
+            raft::SnapshotStatus::Failure
+        };
+        r.raw.report_snapshot(target, status);
+    }
+
+    /// Makes this node's replica of `range` campaign now (bootstrap, tests).
+    pub fn campaign(&mut self, range: RangeId) -> Result<()> {
+        let r = self
+            .replicas
+            .get_mut(&range)
+            .ok_or(Error::RangeNotFound(range))?;
+        r.raw.campaign()?;
+        r.fix_election_timeout();
+        Ok(())
+    }
+
+    /// Asks the leader of `range` (this node) to hand leadership to the replica on `to`.
+    pub fn transfer_leader(&mut self, range: RangeId, to: NodeId) -> Result<(), ProposalError> {
+        let r = self
+            .replicas
+            .get_mut(&range)
+            .ok_or(ProposalError::RangeNotFound(range))?;
+        if r.raw.raft.state != StateRole::Leader {
+            return Err(ProposalError::NotLeader { leader: r.leader() });
+        }
+        let target = r
+            .raw
+            .store()
+            .desc()
+            .replica_on(to)
+            .map(|d| d.replica_id)
+            .ok_or_else(|| {
+                ProposalError::Refused(format!("node {to} has no replica of range {range}"))
+            })?;
+        r.raw.transfer_leader(target);
+        r.fix_election_timeout();
+        Ok(())
+    }
+
+    /// Steps a message from a peer. Messages for unknown ranges create an uninitialized
+    /// replica when they come from a leader (append, heartbeat, snapshot); stale or
+    /// misaddressed messages are dropped. Never fails on the message's content.
+    pub fn step(&mut self, m: RaftMessage) -> Result<()> {
+        if m.to_node != self.node_id {
+            tracing::debug!(to = m.to_node, "message for another node dropped");
+            return Ok(());
+        }
+        let range = m.range_id;
+        let to = m.msg.to;
+        let creates = matches!(
+            m.msg.msg_type,
+            MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
+        );
+        if let Some(&dead) = self.tombstones.get(&range) {
+            if to <= dead {
+                return Ok(());
+            }
+        }
+        match self.replicas.get(&range) {
+            Some(r) if r.id == to => {}
+            Some(r) if to < r.id => return Ok(()),
+            Some(r) => {
+                // A newer replica id for this node: ours was removed and the node re-added.
+                if !creates {
+                    return Ok(());
+                }
+                let old = r.id;
+                let mut b = Batch::new();
+                self.destroy_replica(range, old, &mut b);
+                self.engine.write(b, true)?;
+                self.create_uninitialized(range, to)?;
+            }
+            None => {
+                if !creates || to == raft::INVALID_ID {
+                    return Ok(());
+                }
+                self.create_uninitialized(range, to)?;
+            }
+        }
+        let Some(r) = self.replicas.get_mut(&range) else {
+            return Ok(());
+        };
+        r.routes.insert(m.msg.from, m.from_node);
+        if let Err(e) = r.raw.step(m.msg) {
+            tracing::debug!(range, error = %e, "raft message refused");
+        }
+        r.fix_election_timeout();
+        Ok(())
+    }
+
+    fn create_uninitialized(&mut self, range: RangeId, id: ReplicaId) -> Result<()> {
+        // Persist who we are, so a vote cast before the first snapshot survives a restart.
+        let desc = RangeDescriptor {
+            range_id: range,
+            replicas: vec![ReplicaDescriptor {
+                replica_id: id,
+                node_id: self.node_id,
+            }],
+            ..Default::default()
+        };
+        let state = crate::state::ApplyState {
+            desc,
+            ..Default::default()
+        };
+        let mut b = Batch::new();
+        b.put(keys::apply_state(range), state.encode());
+        self.engine.write(b, true)?;
+        let store = PeerStorage::load(self.engine.clone(), range)?;
+        self.insert_replica(id, store)
+    }
+
+    fn replica_for_client(
+        &mut self,
+        range: RangeId,
+    ) -> std::result::Result<&mut Replica, ProposalError> {
+        let r = self
+            .replicas
+            .get_mut(&range)
+            .ok_or(ProposalError::RangeNotFound(range))?;
+        if r.raw.raft.state != StateRole::Leader {
+            return Err(ProposalError::NotLeader { leader: r.leader() });
+        }
+        Ok(r)
+    }
+
+    /// Proposes a state machine command on this node's replica of `range`, which must lead.
+    /// The outcome arrives as a [`Completion::Proposal`] with `id`.
+    pub fn propose(
+        &mut self,
+        range: RangeId,
+        id: ProposalId,
+        command: Vec<u8>,
+    ) -> std::result::Result<(), ProposalError> {
+        if command.is_empty() {
+            return Err(ProposalError::Refused("empty command".into()));
+        }
+        let r = self.replica_for_client(range)?;
+        if r.raw.propose(Vec::new(), command).is_err() {
+            return Err(ProposalError::NotLeader { leader: r.leader() });
+        }
+        let index = r.raw.raft.raft_log.last_index();
+        let term = r.raw.raft.term;
+        r.proposals.push_back(Pending {
+            id,
+            index,
+            term,
+            kind: PendingKind::Command,
+        });
+        Ok(())
+    }
+
+    /// Proposes membership changes of `range` (more than one → joint consensus, left
+    /// automatically). Only one membership change can be in flight per range.
+    pub fn propose_membership(
+        &mut self,
+        range: RangeId,
+        id: ProposalId,
+        changes: &[MembershipChange],
+    ) -> std::result::Result<(), ProposalError> {
+        let r = self.replica_for_client(range)?;
+        if r.raw.raft.has_pending_conf()
+            || !r
+                .raw
+                .store()
+                .apply_state()
+                .conf_state
+                .voters_outgoing
+                .is_empty()
+        {
+            return Err(ProposalError::Refused(
+                "another membership change is in progress".into(),
+            ));
+        }
+        let desc = r.raw.store().desc().clone();
+        let cs = r.raw.store().apply_state().conf_state.clone();
+        let mut next = desc.next_replica_id.max(
+            desc.replicas
+                .iter()
+                .map(|d| d.replica_id)
+                .max()
+                .unwrap_or(0)
+                + 1,
+        );
+        let mut singles = Vec::new();
+        let mut adds = Vec::new();
+        for c in changes {
+            let mut s = ConfChangeSingle::default();
+            match *c {
+                MembershipChange::AddLearner(node) => {
+                    if desc.replica_on(node).is_some() {
+                        return Err(ProposalError::Refused(format!(
+                            "node {node} already has a replica"
+                        )));
+                    }
+                    adds.push(ReplicaDescriptor {
+                        replica_id: next,
+                        node_id: node,
+                    });
+                    s.change_type = ConfChangeType::AddLearnerNode;
+                    s.node_id = next;
+                    next += 1;
+                }
+                MembershipChange::AddVoter(node) => {
+                    s.change_type = ConfChangeType::AddNode;
+                    match desc.replica_on(node) {
+                        Some(d) if cs.learners.contains(&d.replica_id) => s.node_id = d.replica_id,
+                        Some(_) => {
+                            return Err(ProposalError::Refused(format!(
+                                "node {node} is already a voter"
+                            )))
+                        }
+                        None => {
+                            adds.push(ReplicaDescriptor {
+                                replica_id: next,
+                                node_id: node,
+                            });
+                            s.node_id = next;
+                            next += 1;
+                        }
+                    }
+                }
+                MembershipChange::Remove(node) => {
+                    let d = desc.replica_on(node).ok_or_else(|| {
+                        ProposalError::Refused(format!(
+                            "node {node} has no replica of range {range}"
+                        ))
+                    })?;
+                    s.change_type = ConfChangeType::RemoveNode;
+                    s.node_id = d.replica_id;
+                }
+            }
+            singles.push(s);
+        }
+        let mut cc = ConfChangeV2::default();
+        cc.transition = ConfChangeTransition::Auto;
+        cc.set_changes(singles.into());
+        cc.context = encode_additions(&adds).into();
+        if r.raw.propose_conf_change(Vec::new(), cc).is_err() {
+            return Err(ProposalError::NotLeader { leader: r.leader() });
+        }
+        let index = r.raw.raft.raft_log.last_index();
+        let term = r.raw.raft.term;
+        r.proposals.push_back(Pending {
+            id,
+            index,
+            term,
+            kind: PendingKind::ConfChange,
+        });
+        Ok(())
+    }
+
+    /// Starts a linearizable read on this node's replica of `range` (which must lead); when
+    /// [`Completion::Read`] reports success, the applied state may be read.
+    pub fn read(&mut self, range: RangeId, id: ReadId) -> std::result::Result<(), ProposalError> {
+        let ticks = self.ticks;
+        let r = self.replica_for_client(range)?;
+        let ctx = id.to_be_bytes().to_vec();
+        r.raw.read_index(ctx.clone());
+        r.reads.push_back(PendingRead {
+            id,
+            ctx,
+            started: ticks,
+            index: None,
+        });
+        Ok(())
+    }
+
+    /// Persists, sends and applies whatever every replica has ready. See the module header.
+    pub fn handle_ready(&mut self) -> Result<Output> {
+        let mut out = Output {
+            completions: std::mem::take(&mut self.early),
+            ..Default::default()
+        };
+        let node_id = self.node_id;
+        let ticks = self.ticks;
+        let mut log_batch = Batch::new();
+        let mut must_sync = false;
+        let mut readies = Vec::new();
+        for (&range, r) in self.replicas.iter_mut() {
+            if !r.raw.has_ready() {
+                continue;
+            }
+            let mut rd = r.raw.ready();
+            route(
+                node_id,
+                range,
+                r,
+                rd.take_messages(),
+                &mut out.messages,
+                ticks,
+            );
+            if !rd.snapshot().is_empty() {
+                let snap = rd.snapshot().clone();
+                r.raw.mut_store().stage_snapshot(&snap, &mut log_batch)?;
+                must_sync = true;
+                let idx = snap.get_metadata().index;
+                while r.proposals.front().is_some_and(|p| p.index <= idx) {
+                    if let Some(p) = r.proposals.pop_front() {
+                        out.completions.push(Completion::Proposal {
+                            id: p.id,
+                            range_id: range,
+                            result: Err(ProposalError::Ambiguous),
+                        });
+                    }
+                }
+                if self.cfg.observe_applies {
+                    out.applied.push(Applied {
+                        range_id: range,
+                        index: idx,
+                        term: snap.get_metadata().term,
+                        digest: 0,
+                        snapshot: true,
+                    });
+                }
+                // The snapshot's descriptor may remove this replica (a stale snapshot).
+                let cs = r.raw.store().apply_state().conf_state.clone();
+                if !in_conf(&cs, r.id) {
+                    r.removed = true;
+                }
+            }
+            if !rd.entries().is_empty() {
+                r.raw.mut_store().stage_append(rd.entries(), &mut log_batch);
+                must_sync = true;
+            }
+            if let Some(hs) = rd.hs() {
+                let hs = hs.clone();
+                r.raw.mut_store().stage_hard_state(&hs, &mut log_batch);
+                must_sync = true;
+            }
+            for rs in rd.take_read_states() {
+                if let Some(p) = r
+                    .reads
+                    .iter_mut()
+                    .find(|p| p.ctx == rs.request_ctx.as_slice())
+                {
+                    p.index = Some(rs.index);
+                }
+            }
+            let committed = rd.take_committed_entries();
+            readies.push((range, rd, committed));
+        }
+        if !log_batch.is_empty() {
+            self.engine.write(log_batch, must_sync)?;
+            out.synced = must_sync;
+        }
+
+        let mut apply_batch = Batch::new();
+        let mut overlay = BTreeMap::new();
+        for (range, rd, committed) in readies {
+            let Some(r) = self.replicas.get_mut(&range) else {
+                continue;
+            };
+            let mut rd = rd;
+            route(
+                node_id,
+                range,
+                r,
+                rd.take_persisted_messages(),
+                &mut out.messages,
+                ticks,
+            );
+            apply_entries(
+                &self.cfg,
+                self.engine.as_ref(),
+                &mut self.sm,
+                range,
+                r,
+                committed,
+                &mut apply_batch,
+                &mut overlay,
+                &mut out,
+            )?;
+            let mut light = r.raw.advance(rd);
+            if let Some(commit) = light.commit_index() {
+                r.raw.mut_store().stage_commit(commit, &mut apply_batch);
+            }
+            route(
+                node_id,
+                range,
+                r,
+                light.take_messages(),
+                &mut out.messages,
+                ticks,
+            );
+            let more = light.take_committed_entries();
+            apply_entries(
+                &self.cfg,
+                self.engine.as_ref(),
+                &mut self.sm,
+                range,
+                r,
+                more,
+                &mut apply_batch,
+                &mut overlay,
+                &mut out,
+            )?;
+            r.raw.advance_apply();
+            let st = r.raw.store().apply_state();
+            if st.applied_index.saturating_sub(st.truncated_index) >= self.cfg.log_compact_threshold
+            {
+                let to = st.applied_index.saturating_sub(self.cfg.log_keep_applied);
+                r.raw.mut_store().stage_compact(to, &mut apply_batch);
+            }
+            r.fix_election_timeout();
+        }
+
+        // Reads whose index has been applied; reads of replicas that stopped leading.
+        for (&range, r) in self.replicas.iter_mut() {
+            let applied = r.raw.store().apply_state().applied_index;
+            let leading = r.raw.raft.state == StateRole::Leader;
+            let leader = r.leader();
+            r.reads.retain(|p| match p.index {
+                Some(i) if i <= applied => {
+                    out.completions.push(Completion::Read {
+                        id: p.id,
+                        range_id: range,
+                        result: Ok(()),
+                    });
+                    false
+                }
+                None if !leading => {
+                    out.completions.push(Completion::Read {
+                        id: p.id,
+                        range_id: range,
+                        result: Err(ProposalError::NotLeader { leader }),
+                    });
+                    false
+                }
+                _ => true,
+            });
+        }
+
+        let removed: Vec<(RangeId, ReplicaId)> = self
+            .replicas
+            .iter()
+            .filter(|(_, r)| r.removed)
+            .map(|(&range, r)| (range, r.id))
+            .collect();
+        for (range, id) in removed {
+            if let Some(r) = self.replicas.get_mut(&range) {
+                for p in r.proposals.drain(..) {
+                    out.completions.push(Completion::Proposal {
+                        id: p.id,
+                        range_id: range,
+                        result: Err(ProposalError::Ambiguous),
+                    });
+                }
+                for p in r.reads.drain(..) {
+                    out.completions.push(Completion::Read {
+                        id: p.id,
+                        range_id: range,
+                        result: Err(ProposalError::RangeNotFound(range)),
+                    });
+                }
+            }
+            self.destroy_replica(range, id, &mut apply_batch);
+        }
+        if !apply_batch.is_empty() {
+            self.engine.write(apply_batch, false)?;
+        }
+        Ok(out)
+    }
+
+    /// Stages the removal of a replica's log, states and data and writes its tombstone.
+    fn destroy_replica(&mut self, range: RangeId, id: ReplicaId, batch: &mut Batch) {
+        if let Some(r) = self.replicas.remove(&range) {
+            let st = r.raw.store().apply_state();
+            if r.raw.store().is_initialized() {
+                let (s, e) = keys::data_span(&st.desc);
+                batch.delete_range(s, e);
+            }
+            batch.delete_range(keys::entry(range, 0), keys::entry(range, u64::MAX));
+            batch.delete(keys::entry(range, u64::MAX));
+            batch.delete(keys::hard_state(range));
+            batch.delete(keys::apply_state(range));
+        }
+        batch.put(keys::tombstone(range), id.to_be_bytes().to_vec());
+        self.tombstones.insert(range, id);
+    }
+}
+
+fn route(
+    node_id: NodeId,
+    range: RangeId,
+    r: &mut Replica,
+    msgs: Vec<Message>,
+    out: &mut Vec<RaftMessage>,
+    ticks: u64,
+) {
+    for msg in msgs {
+        if msg.msg_type == MessageType::MsgSnapshot {
+            r.snapshots_sent.insert(msg.to, ticks);
+        }
+        match r.node_of(msg.to) {
+            Some(to_node) => out.push(RaftMessage {
+                range_id: range,
+                from_node: node_id,
+                to_node,
+                msg,
+            }),
+            None => tracing::debug!(range, to = msg.to, "no route to replica; message dropped"),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn apply_entries<S: StateMachine>(
+    cfg: &RaftConfig,
+    engine: &dyn Engine,
+    sm: &mut S,
+    range: RangeId,
+    r: &mut Replica,
+    entries: Vec<Entry>,
+    batch: &mut Batch,
+    overlay: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    out: &mut Output,
+) -> Result<()> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    for e in entries {
+        let applied = r.raw.store().apply_state().applied_index;
+        if e.index <= applied {
+            // Already applied (re-delivered after a snapshot); skip.
+            continue;
+        }
+        let result: std::result::Result<Vec<u8>, ProposalError> = match e.entry_type {
+            EntryType::EntryNormal if e.data.is_empty() => Ok(Vec::new()),
+            EntryType::EntryNormal => {
+                let desc = r.raw.store().desc().clone();
+                let mut cx = ApplyContext {
+                    engine,
+                    overlay,
+                    batch,
+                    desc: &desc,
+                };
+                Ok(sm.apply(&mut cx, e.index, &e.data)?)
+            }
+            EntryType::EntryConfChange | EntryType::EntryConfChangeV2 => apply_conf_change(r, &e),
+        };
+        r.raw.mut_store().set_applied(e.index, e.term);
+        if cfg.observe_applies {
+            let mut digest_input = vec![e.entry_type as u8];
+            digest_input.extend_from_slice(&e.data);
+            out.applied.push(Applied {
+                range_id: range,
+                index: e.index,
+                term: e.term,
+                digest: cairn_codec::crc::crc32c(&digest_input),
+                snapshot: false,
+            });
+        }
+        while let Some(p) = r.proposals.front() {
+            if p.index > e.index {
+                break;
+            }
+            let Some(p) = r.proposals.pop_front() else {
+                break;
+            };
+            let outcome = if p.index < e.index {
+                Err(ProposalError::Ambiguous)
+            } else if p.term != e.term {
+                Err(ProposalError::Dropped)
+            } else {
+                match (&p.kind, e.entry_type) {
+                    (PendingKind::ConfChange, EntryType::EntryNormal) => Err(
+                        ProposalError::Refused("another membership change is in progress".into()),
+                    ),
+                    _ => result.clone(),
+                }
+            };
+            out.completions.push(Completion::Proposal {
+                id: p.id,
+                range_id: range,
+                result: outcome,
+            });
+        }
+    }
+    r.raw.store().stage_apply_state(batch);
+    Ok(())
+}
+
+/// Applies a committed conf change: raft-rs's configuration, then the descriptor. Identical on
+/// every replica (a change raft-rs refuses is refused everywhere).
+fn apply_conf_change(r: &mut Replica, e: &Entry) -> std::result::Result<Vec<u8>, ProposalError> {
+    let cc: ConfChangeV2 = match e.entry_type {
+        EntryType::EntryConfChangeV2 => match ConfChangeV2::parse_from_bytes(&e.data) {
+            Ok(cc) => cc,
+            Err(err) => {
+                return Err(ProposalError::Refused(format!(
+                    "malformed conf change: {err}"
+                )))
+            }
+        },
+        _ => match raft::eraftpb::ConfChange::parse_from_bytes(&e.data) {
+            Ok(v1) => {
+                let mut single = ConfChangeSingle::default();
+                single.change_type = v1.change_type;
+                single.node_id = v1.node_id;
+                let mut cc = ConfChangeV2::default();
+                cc.set_changes(vec![single].into());
+                cc.context = v1.context;
+                cc
+            }
+            Err(err) => {
+                return Err(ProposalError::Refused(format!(
+                    "malformed conf change: {err}"
+                )))
+            }
+        },
+    };
+    let cs = match r.raw.apply_conf_change(&cc) {
+        Ok(cs) => cs,
+        Err(err) => {
+            return Err(ProposalError::Refused(format!(
+                "conf change refused: {err}"
+            )))
+        }
+    };
+    let mut desc = r.raw.store().desc().clone();
+    for add in decode_additions(&cc.context).unwrap_or_default() {
+        if desc.replica(add.replica_id).is_none() {
+            desc.replicas.push(add);
+        }
+        desc.next_replica_id = desc.next_replica_id.max(add.replica_id + 1);
+    }
+    desc.replicas.retain(|d| in_conf(&cs, d.replica_id));
+    desc.replicas.sort();
+    desc.generation += 1;
+    if !in_conf(&cs, r.id) {
+        r.removed = true;
+    }
+    r.raw.mut_store().set_conf(cs.clone(), desc);
+    Ok(encode_pb(&cs))
+}
