@@ -131,9 +131,9 @@ fn parse_args(args: &[String]) -> Result<Args, String> {
             }
             "--max-steps" => {
                 let v = value("--max-steps")?;
-                parsed.register.max_steps = v
-                    .parse()
-                    .map_err(|_| format!("--max-steps must be a non-negative integer, not `{v}`"))?;
+                parsed.register.max_steps = v.parse().map_err(|_| {
+                    format!("--max-steps must be a non-negative integer, not `{v}`")
+                })?;
             }
             "--total" => {
                 let v = value("--total")?;
@@ -185,7 +185,8 @@ fn run(args: &Args, out: &mut dyn Write) -> Result<i32, CheckError> {
         Workload::Register => {
             let report = register::check(&history, &args.register)?;
             if args.json {
-                let doc = json!({"workload": "register", "verdict": report.verdict, "report": report});
+                let doc =
+                    json!({"workload": "register", "verdict": report.verdict, "report": report});
                 let _ = writeln!(out, "{doc}");
             } else {
                 let _ = write_register(&report, out);
@@ -259,7 +260,11 @@ fn write_register(report: &register::RegisterReport, out: &mut dyn Write) -> std
             Verdict::Valid => continue,
             Verdict::Invalid => {}
         }
-        writeln!(out, "key {}: NOT linearizable ({} operations)", key.key, key.op_count)?;
+        writeln!(
+            out,
+            "key {}: NOT linearizable ({} operations)",
+            key.key, key.op_count
+        )?;
         let Some(cx) = &key.counterexample else {
             continue;
         };
@@ -274,7 +279,12 @@ fn write_register(report: &register::RegisterReport, out: &mut dyn Write) -> std
             cx.window.len()
         )?;
         for op in &cx.window {
-            writeln!(out, "    {} {}", if op.maybe { "?" } else { " " }, show_op(op))?;
+            writeln!(
+                out,
+                "    {} {}",
+                if op.maybe { "?" } else { " " },
+                show_op(op)
+            )?;
         }
         let n = cx.longest_linearization.len();
         writeln!(
@@ -287,11 +297,23 @@ fn write_register(report: &register::RegisterReport, out: &mut dyn Write) -> std
                 String::new()
             }
         )?;
-        for op in cx.longest_linearization.iter().skip(n.saturating_sub(LINEARIZATION_SHOWN_MAX)) {
-            writeln!(out, "    {} {}", if op.maybe { "?" } else { " " }, show_op(op))?;
+        for op in cx
+            .longest_linearization
+            .iter()
+            .skip(n.saturating_sub(LINEARIZATION_SHOWN_MAX))
+        {
+            writeln!(
+                out,
+                "    {} {}",
+                if op.maybe { "?" } else { " " },
+                show_op(op)
+            )?;
         }
         if cx.approximate {
-            writeln!(out, "  (a search budget ran out while explaining: the window may not be minimal)")?;
+            writeln!(
+                out,
+                "  (a search budget ran out while explaining: the window may not be minimal)"
+            )?;
         }
     }
     Ok(())
@@ -310,9 +332,14 @@ fn write_bank(report: &bank::BankReport, out: &mut dyn Write) -> std::io::Result
     }
     for v in &report.violations {
         match v {
-            BankViolation::WrongTotal { line, expected, found } => {
-                writeln!(out, "  line {line}: balances sum to {found}, expected {expected}")?
-            }
+            BankViolation::WrongTotal {
+                line,
+                expected,
+                found,
+            } => writeln!(
+                out,
+                "  line {line}: balances sum to {found}, expected {expected}"
+            )?,
             BankViolation::MissingAccount { line, account } => {
                 writeln!(out, "  line {line}: account {account} missing")?
             }
@@ -323,21 +350,45 @@ fn write_bank(report: &bank::BankReport, out: &mut dyn Write) -> std::io::Result
                 line,
                 account,
                 balance,
-            } => writeln!(out, "  line {line}: account {account} has negative balance {balance}")?,
+            } => writeln!(
+                out,
+                "  line {line}: account {account} has negative balance {balance}"
+            )?,
         }
     }
     Ok(())
 }
 
-fn write_list_append(report: &list_append::ListAppendReport, out: &mut dyn Write) -> std::io::Result<()> {
+fn write_list_append(
+    report: &list_append::ListAppendReport,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     if report.verdict == Verdict::Valid {
-        return writeln!(out, "valid ({} transactions, no anomaly found)", report.txn_count);
+        return writeln!(
+            out,
+            "valid ({} transactions, no anomaly found)",
+            report.txn_count
+        );
     }
-    let counts: Vec<String> = report.counts.iter().map(|(k, n)| format!("{k}: {n}")).collect();
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(k, n)| format!("{k}: {n}"))
+        .collect();
     writeln!(out, "NOT valid: {}", counts.join(", "))?;
     for a in &report.anomalies {
-        let lines: Vec<String> = a.txns.iter().map(|t| format!("{} (p{})", t.invoke_line, t.process)).collect();
-        writeln!(out, "  {}: {} [transactions at lines {}]", a.kind, a.explanation, lines.join(", "))?;
+        let lines: Vec<String> = a
+            .txns
+            .iter()
+            .map(|t| format!("{} (p{})", t.invoke_line, t.process))
+            .collect();
+        writeln!(
+            out,
+            "  {}: {} [transactions at lines {}]",
+            a.kind,
+            a.explanation,
+            lines.join(", ")
+        )?;
     }
     Ok(())
 }

@@ -78,9 +78,13 @@ pub enum Malformed {
     },
     #[error("unknown event type `{found}` (expected invoke, ok, fail or info)")]
     UnknownType { found: String },
-    #[error("`time` is missing here but given on line {timed_line}: give it on every line or on none")]
+    #[error(
+        "`time` is missing here but given on line {timed_line}: give it on every line or on none"
+    )]
     TimeMissing { timed_line: usize },
-    #[error("`time` is given here but missing on line {untimed_line}: give it on every line or on none")]
+    #[error(
+        "`time` is given here but missing on line {untimed_line}: give it on every line or on none"
+    )]
     TimeUnexpected { untimed_line: usize },
     #[error("time {found} is less than time {previous} of line {previous_line}")]
     TimeDecreased {
@@ -92,13 +96,17 @@ pub enum Malformed {
     InvokeWhilePending { process: i64, pending_line: usize },
     #[error("process {process} completes an operation it never invoked")]
     CompletionWithoutInvoke { process: i64 },
-    #[error("completion has f `{completed}` but the invocation on line {invoke_line} has f `{invoked}`")]
+    #[error(
+        "completion has f `{completed}` but the invocation on line {invoke_line} has f `{invoked}`"
+    )]
     FunctionMismatch {
         invoked: String,
         completed: String,
         invoke_line: usize,
     },
-    #[error("completion has key {completed} but the invocation on line {invoke_line} has key {invoked}")]
+    #[error(
+        "completion has key {completed} but the invocation on line {invoke_line} has key {invoked}"
+    )]
     KeyMismatch {
         invoked: String,
         completed: String,
@@ -116,7 +124,10 @@ pub enum Malformed {
         expected: &'static str,
     },
     #[error("micro-operation {index} of the transaction must be {expected}")]
-    BadMicroOp { index: usize, expected: &'static str },
+    BadMicroOp {
+        index: usize,
+        expected: &'static str,
+    },
     #[error("element {element} is appended to key {key} again (first on line {first_line}): appended elements must be unique per key")]
     DuplicateAppend {
         key: String,

@@ -97,7 +97,8 @@ pub fn parse(bytes: &[u8]) -> Result<History, CheckError> {
 
     for (index, raw) in bytes.split(|b| *b == b'\n').enumerate() {
         let line = index + 1;
-        let text = std::str::from_utf8(raw).map_err(|_| CheckError::at(line, Malformed::NotUtf8))?;
+        let text =
+            std::str::from_utf8(raw).map_err(|_| CheckError::at(line, Malformed::NotUtf8))?;
         let text = text.trim();
         if text.is_empty() || text.starts_with('#') {
             continue;

@@ -160,7 +160,10 @@ struct Writer {
 }
 
 /// Checks a list-append history.
-pub fn check(history: &History, options: &ListAppendOptions) -> Result<ListAppendReport, CheckError> {
+pub fn check(
+    history: &History,
+    options: &ListAppendOptions,
+) -> Result<ListAppendReport, CheckError> {
     let mut keys: HashMap<String, Value> = HashMap::new();
     let txns = parse_txns(history, &mut keys)?;
     let mut found = Found::default();
@@ -189,7 +192,13 @@ pub fn check(history: &History, options: &ListAppendOptions) -> Result<ListAppen
                     ));
                 }
                 let last_in_txn = last_append.get(key.as_str()) == Some(&element.as_str());
-                writers.insert(slot, Writer { txn: t, last_in_txn });
+                writers.insert(
+                    slot,
+                    Writer {
+                        txn: t,
+                        last_in_txn,
+                    },
+                );
             }
         }
     }
@@ -262,7 +271,8 @@ pub fn check(history: &History, options: &ListAppendOptions) -> Result<ListAppen
         let Some(reads) = reads_of.get(*key) else {
             continue;
         };
-        let Some(&(longest_txn, longest)) = reads.iter().max_by_key(|(t, l)| (l.len(), Reverse(*t)))
+        let Some(&(longest_txn, longest)) =
+            reads.iter().max_by_key(|(t, l)| (l.len(), Reverse(*t)))
         else {
             continue;
         };
@@ -309,7 +319,9 @@ pub fn check(history: &History, options: &ListAppendOptions) -> Result<ListAppen
         }
         for m in &txn.micro {
             if let Micro::Append { key, element } = m {
-                let observed = orders.get(key.as_str()).is_some_and(|o| o.contains(element));
+                let observed = orders
+                    .get(key.as_str())
+                    .is_some_and(|o| o.contains(element));
                 if !observed {
                     unobserved.entry(key).or_default().push(t);
                 }
@@ -360,7 +372,11 @@ pub fn check(history: &History, options: &ListAppendOptions) -> Result<ListAppen
             }
             // Unobserved appends come after what this read saw (an anti-dependency, possibly
             // through versions in between: the classes of cycles are the same).
-            for &w in unobserved.get(key.as_str()).map(Vec::as_slice).unwrap_or(&[]) {
+            for &w in unobserved
+                .get(key.as_str())
+                .map(Vec::as_slice)
+                .unwrap_or(&[])
+            {
                 graph.add(t, w, EdgeKind::Rw, Some(key));
             }
         }
@@ -439,7 +455,11 @@ fn parse_txns<'h>(
             ));
         }
         let (value, line, completed) = if op.outcome == Outcome::Ok {
-            (&op.complete_value, op.complete_line.unwrap_or(op.invoke_line), true)
+            (
+                &op.complete_value,
+                op.complete_line.unwrap_or(op.invoke_line),
+                true,
+            )
         } else {
             (&op.invoke_value, op.invoke_line, false)
         };
@@ -479,7 +499,10 @@ fn parse_txns<'h>(
                         }
                         (true, _) => return Err(bad("a read whose result is a list (or null)")),
                     };
-                    micro.push(Micro::Read { key: key_name, list });
+                    micro.push(Micro::Read {
+                        key: key_name,
+                        list,
+                    });
                 }
                 _ => return Err(bad(r#"an "append" or "r" micro-operation"#)),
             }
@@ -502,7 +525,9 @@ fn check_internal(t: usize, txn: &Txn<'_>, view: &dyn Fn(usize) -> TxnView, foun
     for m in &txn.micro {
         match m {
             Micro::Append { key, element } => match state.get_mut(key.as_str()) {
-                Some(Expect::Known(list)) | Some(Expect::Suffix(list)) => list.push(element.clone()),
+                Some(Expect::Known(list)) | Some(Expect::Suffix(list)) => {
+                    list.push(element.clone())
+                }
                 None => {
                     state.insert(key, Expect::Suffix(vec![element.clone()]));
                 }
@@ -701,7 +726,10 @@ fn find_cycles(
                     from_line: view(*f).invoke_line,
                     to_line: view(e.to).invoke_line,
                     kind: e.kind,
-                    key: e.key.as_ref().map(|k| keys.get(k).cloned().unwrap_or(Value::Null)),
+                    key: e
+                        .key
+                        .as_ref()
+                        .map(|k| keys.get(k).cloned().unwrap_or(Value::Null)),
                 })
                 .collect();
             let explanation = cycle

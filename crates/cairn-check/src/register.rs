@@ -22,15 +22,18 @@
 //!   itself or any operation not in `L` that was invoked no later than `o` completed (which
 //!   therefore may come before `o`). An optional operation is never forced, so "it never took
 //!   effect" needs no branch;
-//! - *eager state-preserving steps*: an operation that is legal now and leaves `v` unchanged
-//!   (a read of `v`, a write of `v`, a cas `[v, v]`) is linearized immediately without branching.
-//!   Moving it earlier to "now" never breaks a linearization: everything that must precede it is
-//!   already in `L` (it was invoked before `o` completed and `o` completes first among the rest).
+//! - *eager state-preserving steps*: an operation that is legal now and leaves the value
+//!   unchanged wherever it is legal (a read of `v`, a cas `[v, v]`; *not* a write of `v`, which
+//!   may be needed later to overwrite another value) is linearized immediately without
+//!   branching. Moving it earlier to "now" never breaks a linearization: everything that must
+//!   precede it is already in `L` (it was invoked before `o` completed and `o` completes first
+//!   among the rest), and removing it from its later place changes no value.
 //!
 //! - *no unused optional operation before a write*: linearizing an optional operation and then,
 //!   before anything observed its effect, a blind write is equivalent to never linearizing the
 //!   optional one; such branches are skipped (and their failures, being relative to that rule,
-//!   are not memoised).
+//!   are not memoised). For the same reason an optional write or cas is only tried when the
+//!   value it sets is one that some remaining candidate reads or expects.
 //!
 //! The outcome from `(L, v)` does not depend on where in the history the search is (the forced
 //! operation is a function of `L`), so failed configurations are memoised. The memo is keyed by
@@ -59,7 +62,7 @@
 //!
 //! **Concurrency**: single-threaded; keys are checked one after the other.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -255,6 +258,17 @@ impl Kind {
         }
     }
 
+    /// Whether the operation leaves the value unchanged wherever it is legal (a read, a cas
+    /// `[x, x]`). A write of the current value does not qualify: placed later, it may
+    /// overwrite another value.
+    fn never_changes_state(self) -> bool {
+        match self {
+            Kind::Read(_) => true,
+            Kind::Cas(e, n) => e == n,
+            Kind::Write(_) => false,
+        }
+    }
+
     fn is_read(self) -> bool {
         matches!(self, Kind::Read(_))
     }
@@ -345,7 +359,9 @@ impl Bits {
     }
 
     fn get(&self, i: usize) -> bool {
-        self.words.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+        self.words
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
     }
 
     fn set(&mut self, i: usize, on: bool) {
@@ -374,8 +390,16 @@ impl Bits {
     /// to the last non-zero one. Words before the first non-full word are all ones, so this
     /// identifies the set.
     fn compact(&self) -> Box<[u64]> {
-        let first = self.words.iter().position(|&w| w != u64::MAX).unwrap_or(self.words.len());
-        let last = self.words.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        let first = self
+            .words
+            .iter()
+            .position(|&w| w != u64::MAX)
+            .unwrap_or(self.words.len());
+        let last = self
+            .words
+            .iter()
+            .rposition(|&w| w != 0)
+            .map_or(0, |i| i + 1);
         let mut out = Vec::with_capacity(1 + last.saturating_sub(first));
         out.push(first as u64);
         if let Some(tail) = self.words.get(first..last) {
@@ -385,7 +409,11 @@ impl Bits {
     }
 
     fn trimmed(&self) -> Box<[u64]> {
-        let last = self.words.iter().rposition(|&w| w != 0).map_or(0, |i| i + 1);
+        let last = self
+            .words
+            .iter()
+            .rposition(|&w| w != 0)
+            .map_or(0, |i| i + 1);
         self.words.get(..last).unwrap_or(&[]).into()
     }
 
@@ -591,8 +619,10 @@ impl<'p> Searcher<'p> {
             }
             let mut forced_done = false;
             for slot in self.candidates(forced) {
-                if self.problem.op(slot).kind.apply(self.state) == Some(self.state)
+                let kind = self.problem.op(slot).kind;
+                if kind.never_changes_state()
                     && self.state != State::Unknown
+                    && kind.apply(self.state) == Some(self.state)
                 {
                     self.mark(slot, true);
                     added.push(slot);
@@ -616,13 +646,28 @@ impl<'p> Searcher<'p> {
         // pointless if a blind write comes next: dropping it gives the same run. So after one,
         // writes are not tried. The configuration's failure is then relative to how it was
         // reached, and is not memoised.
-        let restricted =
-            matches!(chosen, Some((Slot::Optional(_), _))) && added.len() == 1;
+        let restricted = matches!(chosen, Some((Slot::Optional(_), _))) && added.len() == 1;
+        let candidates = self.candidates(forced);
+        // Values some candidate needs to find in the register (a read's value, a cas's
+        // expected value). By the rule above, an optional operation setting a value nobody
+        // here needs would be followed by nothing at all, so it is not tried.
+        let needed: HashSet<u32> = candidates
+            .iter()
+            .filter_map(|&slot| match self.problem.op(slot).kind {
+                Kind::Read(x) | Kind::Cas(x, _) => Some(x),
+                Kind::Write(_) => None,
+            })
+            .collect();
         let mut choices = Vec::new();
-        for slot in self.candidates(forced) {
+        for slot in candidates {
             let kind = self.problem.op(slot).kind;
             if restricted && matches!(kind, Kind::Write(_)) {
                 continue;
+            }
+            if let (Slot::Optional(_), Kind::Write(x) | Kind::Cas(_, x)) = (slot, kind) {
+                if !needed.contains(&x) {
+                    continue;
+                }
             }
             // A read is only ever linearized by the eager step, unless the value is unknown:
             // a read that is not legal now cannot become legal by being chosen.
@@ -705,7 +750,8 @@ fn search(problem: &Problem, max_steps: u64, track_longest: bool) -> SearchResul
             let entered = s.enter(Some(choice));
             if track_longest && s.required_count > best {
                 best = s.required_count;
-                let mut seq: Vec<Slot> = stack.iter().flat_map(|f| f.added.iter().copied()).collect();
+                let mut seq: Vec<Slot> =
+                    stack.iter().flat_map(|f| f.added.iter().copied()).collect();
                 match &entered {
                     Entered::Dead(added) => seq.extend(added.iter().copied()),
                     Entered::Open(frame) => seq.extend(frame.added.iter().copied()),
@@ -822,8 +868,12 @@ fn explain(full: &Problem, max_steps: u64, history: &History, values: &Interner)
         .collect();
     starts.sort_unstable();
     starts.dedup();
-    let fails = |start: u64, approximate: &mut bool| match search(&window(&failing, start), max_steps, false)
-        .outcome
+    let fails = |start: u64, approximate: &mut bool| match search(
+        &window(&failing, start),
+        max_steps,
+        false,
+    )
+    .outcome
     {
         SearchOutcome::NotLinearizable => true,
         SearchOutcome::Linearizable => false,
@@ -864,7 +914,10 @@ fn explain(full: &Problem, max_steps: u64, history: &History, values: &Interner)
     window_ops.sort_by_key(|(op, _)| (op.invoke, op.hist));
     Counterexample {
         op: failing_op.map_or_else(|| op_view(history, 0, false), |op| view(op, false)),
-        window: window_ops.into_iter().map(|(op, maybe)| view(op, maybe)).collect(),
+        window: window_ops
+            .into_iter()
+            .map(|(op, maybe)| view(op, maybe))
+            .collect(),
         window_initial: match shown.initial {
             State::Known(id) => Some(values.value(id)),
             State::Unknown => None,

@@ -105,9 +105,11 @@ fn account_set_is_checked_when_given() {
         line: 2,
         account: "c".into()
     }));
-    assert!(report.violations.contains(&BankViolation::UnexpectedAccount {
-        line: 6,
-        account: "b".into()
-    }));
+    assert!(report
+        .violations
+        .contains(&BankViolation::UnexpectedAccount {
+            line: 6,
+            account: "b".into()
+        }));
     assert_eq!(report.violations.len(), 4);
 }

@@ -43,10 +43,18 @@ fn linearizable_history_exits_zero() {
 #[test]
 fn violation_exits_one_and_explains() {
     let path = file("bad.jsonl", BAD);
-    let (code, out) = cli(&["check-history", "--workload", "register", path.to_str().unwrap()]);
+    let (code, out) = cli(&[
+        "check-history",
+        "--workload",
+        "register",
+        path.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("NOT linearizable"), "{out}");
-    assert!(out.contains("fails at the completion of: p1 read -> 2"), "{out}");
+    assert!(
+        out.contains("fails at the completion of: p1 read -> 2"),
+        "{out}"
+    );
     assert!(out.contains("window"), "{out}");
 }
 
@@ -58,7 +66,10 @@ fn json_output_is_one_document() {
     let doc: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(doc["verdict"], "invalid");
     assert_eq!(doc["report"]["keys"][0]["key"], "x");
-    assert_eq!(doc["report"]["keys"][0]["counterexample"]["op"]["invoke_line"], 3);
+    assert_eq!(
+        doc["report"]["keys"][0]["counterexample"]["op"]["invoke_line"],
+        3
+    );
 }
 
 #[test]

@@ -56,7 +56,10 @@ fn kinds(report: &ListAppendReport) -> Vec<&str> {
 fn serial_history_is_valid() {
     let mut t = Txns::default();
     t.ok(0, json!([["append", "x", 1], ["r", "x", [1]]]))
-        .ok(1, json!([["r", "x", [1]], ["append", "x", 2], ["append", "y", 1]]))
+        .ok(
+            1,
+            json!([["r", "x", [1]], ["append", "x", 2], ["append", "y", 1]]),
+        )
         .ok(0, json!([["r", "x", [1, 2]], ["r", "y", [1]]]))
         .ok(1, json!([["r", "z", null]]));
     for realtime in [false, true] {
@@ -68,16 +71,32 @@ fn serial_history_is_valid() {
 #[test]
 fn write_skew_is_g2_item() {
     let mut t = Txns::default();
-    t.invoke(0, json!([["r", "x", []], ["r", "y", []], ["append", "x", 1]]))
-        .invoke(1, json!([["r", "x", []], ["r", "y", []], ["append", "y", 1]]))
-        .complete(0, "ok", json!([["r", "x", []], ["r", "y", []], ["append", "x", 1]]))
-        .complete(1, "ok", json!([["r", "x", []], ["r", "y", []], ["append", "y", 1]]))
-        .ok(2, json!([["r", "x", [1]], ["r", "y", [1]]]));
+    t.invoke(
+        0,
+        json!([["r", "x", []], ["r", "y", []], ["append", "x", 1]]),
+    )
+    .invoke(
+        1,
+        json!([["r", "x", []], ["r", "y", []], ["append", "y", 1]]),
+    )
+    .complete(
+        0,
+        "ok",
+        json!([["r", "x", []], ["r", "y", []], ["append", "x", 1]]),
+    )
+    .complete(
+        1,
+        "ok",
+        json!([["r", "x", []], ["r", "y", []], ["append", "y", 1]]),
+    )
+    .ok(2, json!([["r", "x", [1]], ["r", "y", [1]]]));
     let report = t.run(false);
     assert_eq!(kinds(&report), vec!["G2-item"], "{report:#?}");
     let cycle = &report.anomalies[0].cycle;
     assert_eq!(cycle.len(), 2);
-    assert!(cycle.iter().all(|s| s.kind == cairn_check::list_append::EdgeKind::Rw));
+    assert!(cycle
+        .iter()
+        .all(|s| s.kind == cairn_check::list_append::EdgeKind::Rw));
 }
 
 #[test]
@@ -152,8 +171,10 @@ fn transaction_not_seeing_its_own_append_is_internal() {
     assert!(report.counts.contains_key("internal"), "{report:#?}");
 
     let mut t = Txns::default();
-    t.ok(0, json!([["append", "x", 1]]))
-        .ok(1, json!([["r", "x", [1]], ["append", "x", 2], ["r", "x", [1, 2]]]));
+    t.ok(0, json!([["append", "x", 1]])).ok(
+        1,
+        json!([["r", "x", [1]], ["append", "x", 2], ["r", "x", [1, 2]]]),
+    );
     assert_eq!(t.run(false).verdict, Verdict::Valid);
 }
 
@@ -165,13 +186,17 @@ fn reads_disagreeing_on_order_are_incompatible() {
         .ok(2, json!([["r", "x", [1, 2]]]))
         .ok(3, json!([["r", "x", [2, 1]]]));
     let report = t.run(false);
-    assert!(report.counts.contains_key("incompatible-order"), "{report:#?}");
+    assert!(
+        report.counts.contains_key("incompatible-order"),
+        "{report:#?}"
+    );
 }
 
 #[test]
 fn stale_read_after_commit_is_only_a_realtime_anomaly() {
     let mut t = Txns::default();
-    t.ok(0, json!([["append", "x", 1]])).ok(1, json!([["r", "x", []]]));
+    t.ok(0, json!([["append", "x", 1]]))
+        .ok(1, json!([["r", "x", []]]));
     assert_eq!(t.run(false).verdict, Verdict::Valid);
     let report = t.run(true);
     assert_eq!(kinds(&report), vec!["G-single-realtime"], "{report:#?}");

@@ -6,6 +6,7 @@ mod list_append;
 mod malformed;
 mod perf;
 mod register;
+mod register_brute;
 mod register_prop;
 mod sim;
 
@@ -33,8 +34,9 @@ impl Hist {
 
     /// An event on key "x" without a time (line order is the clock).
     pub fn ev_untimed(&mut self, process: i64, ty: &str, f: &str, value: Value) -> &mut Hist {
-        self.lines
-            .push(json!({"process": process, "type": ty, "f": f, "key": "x", "value": value}).to_string());
+        self.lines.push(
+            json!({"process": process, "type": ty, "f": f, "key": "x", "value": value}).to_string(),
+        );
         self
     }
 

@@ -81,7 +81,10 @@ fn negative_or_fractional_time() {
         let text = format!(r#"{{"process":0,"type":"invoke","f":"read","time":{t}}}"#);
         let (line, reason) = parse_err(&format!("{text}\n"));
         assert_eq!(line, 1);
-        assert!(matches!(reason, Malformed::FieldType { field: "time", .. }), "{t}: {reason:?}");
+        assert!(
+            matches!(reason, Malformed::FieldType { field: "time", .. }),
+            "{t}: {reason:?}"
+        );
     }
 }
 
@@ -96,14 +99,22 @@ fn time_on_some_lines_only() {
     let timed_ok = r#"{"process":0,"type":"ok","f":"read","time":5}"#;
     let (line, reason) = parse_err(&format!("{INV}\n\n{timed_ok}\n"));
     assert_eq!(line, 3);
-    assert!(matches!(reason, Malformed::TimeUnexpected { untimed_line: 1 }));
+    assert!(matches!(
+        reason,
+        Malformed::TimeUnexpected { untimed_line: 1 }
+    ));
 }
 
 #[test]
 fn decreasing_time() {
     let mut h = Hist::new();
-    h.ev(0, "invoke", "read", serde_json::Value::Null, 10)
-        .ev(0, "ok", "read", serde_json::Value::Null, 9);
+    h.ev(0, "invoke", "read", serde_json::Value::Null, 10).ev(
+        0,
+        "ok",
+        "read",
+        serde_json::Value::Null,
+        9,
+    );
     let (line, reason) = parse_err(&h.text());
     assert_eq!(line, 2);
     assert!(matches!(
@@ -133,23 +144,33 @@ fn second_invocation_while_in_flight() {
 fn completion_without_invocation() {
     let (line, reason) = parse_err(&format!("{INV}\n{OK}\n{OK}\n"));
     assert_eq!(line, 3);
-    assert!(matches!(reason, Malformed::CompletionWithoutInvoke { process: 0 }));
+    assert!(matches!(
+        reason,
+        Malformed::CompletionWithoutInvoke { process: 0 }
+    ));
 }
 
 #[test]
 fn completion_with_other_function_or_key() {
     let (line, reason) = parse_err(&format!("{INV}\n{}\n", OK.replace("read", "write")));
     assert_eq!(line, 2);
-    assert!(matches!(reason, Malformed::FunctionMismatch { invoke_line: 1, .. }));
+    assert!(matches!(
+        reason,
+        Malformed::FunctionMismatch { invoke_line: 1, .. }
+    ));
 
     let (line, reason) = parse_err(&format!("{INV}\n{}\n", OK.replace("\"x\"", "\"y\"")));
     assert_eq!(line, 2);
-    assert!(matches!(reason, Malformed::KeyMismatch { invoke_line: 1, .. }));
+    assert!(matches!(
+        reason,
+        Malformed::KeyMismatch { invoke_line: 1, .. }
+    ));
 }
 
 #[test]
 fn completion_may_omit_the_key() {
-    let h = history::parse(format!("{INV}\n{}\n", OK.replace(r#","key":"x""#, "")).as_bytes()).unwrap();
+    let h =
+        history::parse(format!("{INV}\n{}\n", OK.replace(r#","key":"x""#, "")).as_bytes()).unwrap();
     assert_eq!(h.ops[0].key, Some(serde_json::json!("x")));
 }
 

@@ -89,7 +89,10 @@ fn reads_seeing_new_then_old_value_are_not_linearizable() {
     let report = run(&h);
     assert_eq!(report.verdict, Verdict::Invalid);
     let cx = report.keys[0].counterexample.as_ref().unwrap();
-    assert_eq!(cx.op.invoke_line, 4, "breaks when the second read completes");
+    assert_eq!(
+        cx.op.invoke_line, 4,
+        "breaks when the second read completes"
+    );
     // The window keeps the write (concurrent) as a required op, since it completes later.
     assert!(cx.window.iter().any(|o| o.invoke_line == 1));
 }
@@ -123,7 +126,11 @@ fn failed_write_is_ignored() {
         .ev(0, "fail", "write", json!(5), 1)
         .ev(1, "invoke", "read", N, 2)
         .ev(1, "ok", "read", json!(5), 3);
-    assert_eq!(run(&h).verdict, Verdict::Invalid, "a failed write had no effect");
+    assert_eq!(
+        run(&h).verdict,
+        Verdict::Invalid,
+        "a failed write had no effect"
+    );
 }
 
 #[test]
@@ -227,7 +234,8 @@ fn timeless_history_uses_line_order() {
 #[test]
 fn initial_value_option_is_used() {
     let mut h = Hist::new();
-    h.ev(0, "invoke", "read", N, 0).ev(0, "ok", "read", json!(0), 1);
+    h.ev(0, "invoke", "read", N, 0)
+        .ev(0, "ok", "read", json!(0), 1);
     assert_eq!(run(&h).verdict, Verdict::Invalid);
     let report = run_with(
         &h,
@@ -243,7 +251,8 @@ fn initial_value_option_is_used() {
 fn violation_from_initial_value_reports_window_with_known_start() {
     // Only the known initial value (null) makes this fail: the window is the whole prefix.
     let mut h = Hist::new();
-    h.ev(0, "invoke", "read", N, 0).ev(0, "ok", "read", json!(3), 1);
+    h.ev(0, "invoke", "read", N, 0)
+        .ev(0, "ok", "read", json!(3), 1);
     let report = run(&h);
     let cx = report.keys[0].counterexample.as_ref().unwrap();
     assert_eq!(cx.window_initial, Some(Value::Null));
@@ -304,8 +313,13 @@ fn many_pending_info_writes_do_not_explode_a_failing_search() {
     let mut h = Hist::new();
     let mut t = 0;
     for p in 0..40 {
-        h.ev(100 + p, "invoke", "write", json!(1000 + p), t)
-            .ev(100 + p, "info", "write", json!(1000 + p), t + 1);
+        h.ev(100 + p, "invoke", "write", json!(1000 + p), t).ev(
+            100 + p,
+            "info",
+            "write",
+            json!(1000 + p),
+            t + 1,
+        );
         t += 2;
     }
     for v in 0..20 {
@@ -315,7 +329,8 @@ fn many_pending_info_writes_do_not_explode_a_failing_search() {
             .ev(1, "ok", "read", json!(v), t + 3);
         t += 4;
     }
-    h.ev(1, "invoke", "read", N, t).ev(1, "ok", "read", json!(3), t + 1);
+    h.ev(1, "invoke", "read", N, t)
+        .ev(1, "ok", "read", json!(3), t + 1);
     let started = std::time::Instant::now();
     let report = run_with(
         &h,
@@ -325,5 +340,9 @@ fn many_pending_info_writes_do_not_explode_a_failing_search() {
         },
     );
     assert_eq!(report.verdict, Verdict::Invalid);
-    assert!(started.elapsed().as_secs() < 20, "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed().as_secs() < 20,
+        "took {:?}",
+        started.elapsed()
+    );
 }

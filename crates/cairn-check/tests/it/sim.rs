@@ -49,7 +49,13 @@ pub struct Sim {
 }
 
 impl Sim {
-    pub fn run(tape: &[u32], processes: usize, key: &str, first_process: i64, value_base: i64) -> Sim {
+    pub fn run(
+        tape: &[u32],
+        processes: usize,
+        key: &str,
+        first_process: i64,
+        value_base: i64,
+    ) -> Sim {
         let mut sim = Sim {
             events: Vec::new(),
             key: key.to_owned(),
@@ -59,8 +65,9 @@ impl Sim {
             time: 0,
             next_process: first_process + processes as i64,
         };
-        let mut procs: Vec<(i64, Option<InFlight>)> =
-            (0..processes).map(|i| (first_process + i as i64, None)).collect();
+        let mut procs: Vec<(i64, Option<InFlight>)> = (0..processes)
+            .map(|i| (first_process + i as i64, None))
+            .collect();
         // Crashed (info) operations that have not taken effect yet and still may.
         let mut lingering: Vec<Pending> = Vec::new();
         for &d in tape {
@@ -74,7 +81,9 @@ impl Sim {
             }
             let p = (d as usize / 100) % procs.len();
             let sub = (d / 7) % 20;
-            let Some((process, slot)) = procs.get_mut(p) else { continue };
+            let Some((process, slot)) = procs.get_mut(p) else {
+                continue;
+            };
             let process = *process;
             match slot.take() {
                 None => {
@@ -130,7 +139,11 @@ impl Sim {
                                 continue;
                             }
                             (Ok(v), false) => {
-                                let shown = if matches!(inflight.op, Pending::Read) { v } else { value };
+                                let shown = if matches!(inflight.op, Pending::Read) {
+                                    v
+                                } else {
+                                    value
+                                };
                                 if let Pending::Write(x) | Pending::Cas(_, x) = inflight.op {
                                     sim.ok_written.push(json!(x));
                                 }
