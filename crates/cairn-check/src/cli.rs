@@ -287,9 +287,10 @@ fn write_register(report: &register::RegisterReport, out: &mut dyn Write) -> std
             )?;
         }
         let n = cx.longest_linearization.len();
+        let ok_placed = cx.longest_linearization.iter().filter(|o| !o.maybe).count();
         writeln!(
             out,
-            "  longest partial linearization of the window ({n} operations, of {} ok ones needed){}:",
+            "  longest partial linearization of the window ({n} operations; {ok_placed} of its {} ok operations){}:",
             cx.window_ok_count,
             if n > LINEARIZATION_SHOWN_MAX {
                 format!(", last {LINEARIZATION_SHOWN_MAX} shown")
