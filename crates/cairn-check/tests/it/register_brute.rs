@@ -83,8 +83,12 @@ fn to_history(ops: &[GenOp]) -> String {
     events.into_iter().map(|e| e.3 + "\n").collect()
 }
 
-/// All orders of the required ops plus any subset of the optional ones.
+/// All orders of the required ops plus any subset of the optional ones, from `initial`.
 fn brute_force(ops: &[GenOp]) -> bool {
+    brute_force_from(ops, 0)
+}
+
+fn brute_force_from(ops: &[GenOp], initial: u8) -> bool {
     // (op, required)
     let parts: Vec<(&GenOp, bool)> = ops
         .iter()
@@ -133,7 +137,39 @@ fn brute_force(ops: &[GenOp]) -> bool {
         false
     }
     let mut placed = vec![false; parts.len()];
-    go(&parts, &mut placed, 0)
+    go(&parts, &mut placed, initial)
+}
+
+fn small(v: &Value) -> u8 {
+    v.as_u64().map_or(0, |x| x as u8)
+}
+
+/// The window of a counterexample as brute-force input (`?` ops become info).
+fn window_ops(window: &[cairn_check::register::OpView]) -> Vec<GenOp> {
+    window
+        .iter()
+        .map(|o| {
+            let f = match o.f.as_str() {
+                "read" => 0,
+                "write" => 1,
+                _ => 2,
+            };
+            let (a, b) = match f {
+                0 => (small(&o.result), 0),
+                1 => (small(&o.value), 0),
+                _ => (small(&o.value[0]), small(&o.value[1])),
+            };
+            GenOp {
+                process: 0,
+                f,
+                a,
+                b,
+                outcome: if o.maybe { 2 } else { 0 },
+                start: o.invoke_time,
+                end: o.complete_time.unwrap_or(u64::MAX),
+            }
+        })
+        .collect()
 }
 
 proptest! {
@@ -152,5 +188,45 @@ proptest! {
         let report = check(&h, &RegisterOptions::default()).unwrap();
         let expected = if brute_force(&ops) { Verdict::Valid } else { Verdict::Invalid };
         prop_assert_eq!(report.verdict, expected, "{}", text);
+        if let Some(cx) = report.keys.first().and_then(|k| k.counterexample.as_ref()) {
+            // The failing op is a required op of the window, and the window has no
+            // linearization from its start value (any value when unknown).
+            prop_assert!(cx.window.iter().any(|o| !o.maybe && o.invoke_line == cx.op.invoke_line));
+            let ops = window_ops(&cx.window);
+            let starts: Vec<u8> = match &cx.window_initial {
+                Some(v) => vec![small(v)],
+                None => vec![0, 1, 2, 3],
+            };
+            for start in starts {
+                prop_assert!(!brute_force_from(&ops, start), "window linearizable from {}: {}", start, text);
+            }
+            // Minimal: the next later window (built by the same rule: ops invoked from T on
+            // stay, earlier ones still running at T become optional, reads among them and
+            // finished ones go) has a linearization from some value.
+            if cx.window_initial.is_none() {
+                let required: Vec<&GenOp> = ops.iter().filter(|o| o.outcome == 0).collect();
+                let start = required.iter().map(|o| o.start).min().unwrap_or(0);
+                let failing_start = cx.op.invoke_time;
+                let next = required.iter().map(|o| o.start).filter(|&t| t > start).min();
+                if let Some(t) = next.filter(|&t| t <= failing_start) {
+                    let later: Vec<GenOp> = ops
+                        .iter()
+                        .filter_map(|o| {
+                            if o.outcome != 0 || o.start >= t {
+                                Some(o.clone())
+                            } else if o.end >= t && o.f != 0 {
+                                Some(GenOp { outcome: 2, ..o.clone() })
+                            } else {
+                                None
+                            }
+                        })
+                        .collect();
+                    prop_assert!(
+                        (0..4).any(|s| brute_force_from(&later, s)),
+                        "window not minimal: {}", text
+                    );
+                }
+            }
+        }
     }
 }
