@@ -28,6 +28,7 @@ ALLOWED = {
     "cairn-bench": None,  # test tier: anything below the binary
     "cairn-sim": None,
     "cairn-testkit": None,
+    "cairn-check": set(),  # test tier: history checkers for chaos runs; depends on no workspace crate
     "cairn": None,  # the binary: anything
 }
 
