@@ -1,6 +1,7 @@
 //! cairn-raft: replication of ranges by Raft (raft-rs), many groups per node.
 //!
-//! Layer 3: depends on `cairn-lsm` (the engine the logs and data live in) and `cairn-codec`.
+//! Layer 3: depends on `cairn-codec` only. The logs and data live in an [`Engine`] (the
+//! node adapts `cairn-lsm` to it; the simulator uses [`MemEngine`]).
 //! It owns the log storage ([`storage`]), the per-node driver ([`RaftNode`]) that persists all
 //! groups' logs in one synced batch per turn and applies committed entries to a
 //! [`StateMachine`], and a key-value register state machine ([`kv`]). It has no network and no
@@ -27,12 +28,13 @@ pub mod state;
 pub mod storage;
 pub mod types;
 
-pub use engine::{Batch, Engine, LsmEngine, MemEngine};
+pub use engine::{Batch, Engine, MemEngine};
 pub use error::{Error, ProposalError, Result};
 pub use node::{
     Applied, Completion, MembershipChange, Output, ProposalId, RaftConfig, RaftMessage, RaftNode,
     ReadId, ReadMode, ReplicaStatus,
 };
+pub use raft::eraftpb;
 pub use raft::StateRole;
 pub use sm::{ApplyContext, StateMachine};
 pub use types::{NodeId, RangeDescriptor, RangeId, ReplicaDescriptor, ReplicaId};

@@ -9,11 +9,35 @@
 use cairn_sim::{run_seed, SimReport};
 
 fn check(report: &SimReport) {
+    linearizable(report);
     assert!(
         report.violations.is_empty(),
         "seed {} broke: {:#?}\nreplay: CAIRN_SEED={} cargo test -p cairn-sim --test sim replay_seed -- --nocapture",
         report.seed,
         report.violations,
+        report.seed
+    );
+}
+
+/// The clients' history must be linearizable (per key: read, write, cas registers).
+fn linearizable(report: &SimReport) {
+    let text = report.history.join("\n");
+    let history = match cairn_check::history::parse(text.as_bytes()) {
+        Ok(h) => h,
+        Err(e) => panic!(
+            "seed {}: the simulator wrote a malformed history: {e}",
+            report.seed
+        ),
+    };
+    let verdict = match cairn_check::register::check(&history, &Default::default()) {
+        Ok(r) => r.verdict,
+        Err(e) => panic!("seed {}: checker failed: {e}", report.seed),
+    };
+    assert_eq!(
+        verdict,
+        cairn_check::Verdict::Valid,
+        "seed {} history is not linearizable; replay: CAIRN_SEED={} cargo test -p cairn-sim --test sim replay_seed -- --nocapture (writes target/sim-histories/seed-N.jsonl; check with cairn check-history)",
+        report.seed,
         report.seed
     );
 }

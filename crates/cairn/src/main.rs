@@ -6,6 +6,7 @@
 //! `debug` in [`debug`].
 
 mod bench_pgbench;
+mod cluster_cli;
 mod debug;
 
 /// mimalloc: the storage engine allocates and frees one block per memtable entry and per
@@ -36,7 +37,22 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Runs a single-node server: SQL over the PostgreSQL protocol, data in ./cairn-data.
-    Start(cairn::start::StartArgs),
+    Start(Box<cairn::start::StartArgs>),
+    /// Initialises a new cluster through one of its nodes (started with --join).
+    Init(cluster_cli::InitArgs),
+    /// The replicated key-value API of a cluster.
+    #[command(subcommand)]
+    Kv(cluster_cli::KvCommand),
+    /// Cluster nodes.
+    #[command(subcommand)]
+    Node(cluster_cli::NodeCommand),
+    /// Checks a history recorded by a chaos test (linearizability of registers, bank
+    /// invariants, list-append serializability); `cairn check-history --help`.
+    #[command(disable_help_flag = true)]
+    CheckHistory {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -159,6 +175,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Start(args) => cairn::start::run(args),
+        Command::Init(args) => cluster_cli::init(args),
+        Command::Kv(cmd) => cluster_cli::kv(cmd),
+        Command::Node(cmd) => cluster_cli::node(cmd),
+        Command::CheckHistory { args } => {
+            let code = cairn_check::run_cli(args, &mut std::io::stdout());
+            return ExitCode::from(u8::try_from(code).unwrap_or(1));
+        }
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
         Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
         Command::Bench(BenchCommand::Pgbench(args)) => bench_pgbench::run(args),

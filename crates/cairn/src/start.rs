@@ -69,6 +69,24 @@ pub struct StartArgs {
     /// Write the SQL port to this file once listening (for scripts and tests).
     #[arg(long, value_name = "FILE")]
     pub port_file: Option<PathBuf>,
+    /// Also run a cluster node: Raft replication and the gRPC KV and node APIs on this
+    /// address (port 0 picks one). Its data lives in STORE/cluster.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub grpc_addr: Option<String>,
+    /// Address other nodes use to reach this node's gRPC (default: the --grpc-addr).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub advertise_addr: Option<String>,
+    /// gRPC addresses of the other nodes of a new cluster; the cluster starts when
+    /// `cairn init --host` is run against one of them. Without --join a node initialises a
+    /// one-node cluster by itself.
+    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    pub join: Vec<String>,
+    /// Number of user ranges a new cluster splits the key space into.
+    #[arg(long, default_value_t = 4)]
+    pub user_ranges: u32,
+    /// Write the gRPC port to this file once listening.
+    #[arg(long, value_name = "FILE")]
+    pub grpc_port_file: Option<PathBuf>,
     /// Exit when standard input closes (test harnesses use this so servers never outlive
     /// them).
     #[arg(long, hide = true)]
@@ -211,18 +229,39 @@ pub fn run(args: &StartArgs) -> anyhow::Result<()> {
         .thread_stack_size(16 << 20)
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(serve(
-        settings,
-        args.port_file.clone(),
-        args.exit_on_stdin_eof,
-    ))
+    runtime.block_on(serve(settings, args))
 }
 
-async fn serve(
-    settings: Settings,
-    port_file: Option<PathBuf>,
-    exit_on_stdin_eof: bool,
-) -> anyhow::Result<()> {
+/// Starts the cluster node if `--grpc-addr` was given.
+async fn start_node(
+    settings: &Settings,
+    args: &StartArgs,
+) -> anyhow::Result<Option<cairn_node::NodeHandle>> {
+    let Some(addr) = &args.grpc_addr else {
+        return Ok(None);
+    };
+    let cfg = cairn_node::NodeConfig {
+        store: settings.store.join("cluster"),
+        listen_addr: addr.clone(),
+        advertise_addr: args.advertise_addr.clone(),
+        join: args.join.clone(),
+        user_ranges: args.user_ranges,
+        ..Default::default()
+    };
+    let node = cairn_node::start(cfg)
+        .await
+        .map_err(|e| anyhow::anyhow!("start the cluster node: {e}"))?;
+    if let Some(p) = &args.grpc_port_file {
+        std::fs::write(p, node.local_addr.port().to_string())
+            .with_context(|| format!("write {}", p.display()))?;
+    }
+    Ok(Some(node))
+}
+
+async fn serve(settings: Settings, args: &StartArgs) -> anyhow::Result<()> {
+    let port_file = args.port_file.clone();
+    let exit_on_stdin_eof = args.exit_on_stdin_eof;
+    let node = start_node(&settings, args).await?;
     let (db, engine) =
         tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?;
     if let Some(pw) = &settings.password {
@@ -259,7 +298,7 @@ async fn serve(
             cairn_pgwire::tls_from_pem_files(cert, key).context("load TLS certificate and key")?,
         );
     }
-    print_banner(&settings, sql_addr, http_addr);
+    print_banner(&settings, sql_addr, http_addr, node.as_ref());
     if let Some(p) = port_file {
         std::fs::write(&p, sql_addr.port().to_string())
             .with_context(|| format!("write {}", p.display()))?;
@@ -278,6 +317,9 @@ async fn serve(
         shutdown,
     )
     .await;
+    if let Some(node) = node {
+        node.stop().await;
+    }
     tokio::task::block_in_place(|| engine.stop_background());
     drop(engine);
     match Arc::try_unwrap(db) {
@@ -290,11 +332,28 @@ async fn serve(
     Ok(())
 }
 
-fn print_banner(s: &Settings, sql: SocketAddr, http: SocketAddr) {
+fn print_banner(
+    s: &Settings,
+    sql: SocketAddr,
+    http: SocketAddr,
+    node: Option<&cairn_node::NodeHandle>,
+) {
     println!("Cairn {} is running.", env!("CARGO_PKG_VERSION"));
     println!("  data:   {}", s.store.display());
     println!("  SQL:    {sql} (PostgreSQL protocol)");
     println!("  HTTP:   http://{http}/health");
+    if let Some(n) = node {
+        match n.node_id() {
+            Some(id) => println!(
+                "  gRPC:   {} (node {id}; KV API: cairn kv --host {})",
+                n.local_addr, n.local_addr
+            ),
+            None => println!(
+                "  gRPC:   {} (waiting to join a cluster: run `cairn init --host {}`)",
+                n.local_addr, n.local_addr
+            ),
+        }
+    }
     println!("Connect with:");
     println!(
         "  psql \"postgresql://postgres@{}:{}/postgres\"",

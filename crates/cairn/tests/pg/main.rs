@@ -5,10 +5,12 @@
 //!   tests that need them say so and skip with a message when the binary is missing), drivers
 //!   in other languages (`drivers`), and the project's sqllogictest files (`tests/slt/*.slt`);
 //! - SQL sessions in process over the real storage stack (`sql_session`, `sql_types`);
-//! - the `cairn debug` tools (`debug_cli`).
+//! - the `cairn debug` tools (`debug_cli`);
+//! - a real three-node cluster over gRPC (`cluster`).
 
 mod catalog;
 mod clients;
+mod cluster;
 mod debug_cli;
 mod drivers;
 mod psql;
