@@ -122,6 +122,9 @@ impl KvService {
     }
 
     fn client(&self, node: NodeId) -> Option<KvClient<Channel>> {
+        if self.shared.faults.read().contains(&node) {
+            return None; // fault injection: partitioned from that node
+        }
         if let Some(c) = self.clients.lock().get(&node) {
             return Some(c.clone());
         }
@@ -233,9 +236,10 @@ macro_rules! dispatch {
         match $self.client(target.1) {
             Some(mut $client) => match tokio::time::timeout(REQUEST_TIMEOUT, $forward).await {
                 Ok(Ok(resp)) => Ok(resp),
+                // The request may have reached the leader before the connection failed.
                 Ok(Err(status)) => Ok(tonic::Response::new($resp {
                     error: kv_error(
-                        ErrorCode::NotLeader,
+                        ErrorCode::AmbiguousResult,
                         format!("forwarding to node {}: {}", target.1, status.message()),
                         target.1,
                     ),

@@ -17,7 +17,7 @@ use cairn_proto::node::node_server::Node;
 use cairn_proto::node::{
     BootstrapRequest, BootstrapResponse, ChangeReplicasRequest, ChangeReplicasResponse,
     InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo, RangeInfo, ReplicaInfo,
-    ReplicaStatus, StatusRequest, StatusResponse,
+    ReplicaStatus, SetPartitionRequest, SetPartitionResponse, StatusRequest, StatusResponse,
 };
 use cairn_raft::{MembershipChange, NodeId, RangeDescriptor, ReplicaDescriptor};
 use tonic::{Request, Response, Status};
@@ -279,5 +279,19 @@ impl Node for NodeService {
                 .map_err(fail)?;
         }
         Ok(Response::new(ChangeReplicasResponse {}))
+    }
+
+    async fn set_partition(
+        &self,
+        req: Request<SetPartitionRequest>,
+    ) -> Result<Response<SetPartitionResponse>, Status> {
+        if !self.shared.cfg.fault_injection {
+            return Err(Status::permission_denied(
+                "fault injection is off (start the node with --fault-injection)",
+            ));
+        }
+        let set = req.into_inner().isolated_from.into_iter().collect();
+        *self.shared.faults.write() = set;
+        Ok(Response::new(SetPartitionResponse {}))
     }
 }

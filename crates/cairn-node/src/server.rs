@@ -46,6 +46,8 @@ pub struct NodeConfig {
     /// User ranges of a cluster this node initialises by itself.
     pub user_ranges: u32,
     pub tick: Duration,
+    /// Accept `SetPartition` (tests only): drop traffic to and from chosen nodes.
+    pub fault_injection: bool,
 }
 
 impl Default for NodeConfig {
@@ -57,6 +59,7 @@ impl Default for NodeConfig {
             join: Vec::new(),
             user_ranges: 4,
             tick: Duration::from_millis(10),
+            fault_injection: false,
         }
     }
 }
@@ -80,7 +83,12 @@ pub struct Shared {
     /// Serialises bootstrap and init.
     pub init_lock: tokio::sync::Mutex<()>,
     pub loop_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Nodes this node is partitioned from by fault injection (both directions).
+    pub faults: Faults,
 }
+
+/// The set of nodes fault injection cuts this node off from.
+pub type Faults = Arc<RwLock<std::collections::HashSet<NodeId>>>;
 
 /// The range layout of a new cluster.
 pub fn initial_layout(nodes: &[NodeId], user_ranges: u32) -> Vec<RangeDescriptor> {
@@ -177,7 +185,12 @@ impl Shared {
         let (tx, rx) = std::sync::mpsc::channel::<Input>();
         let handle = LoopHandle::new(tx);
         let routing = Arc::new(RwLock::new(RoutingView::default()));
-        let transport = Transport::new(node_id, self.addrs.clone(), self.runtime.clone());
+        let transport = Transport::new(
+            node_id,
+            self.addrs.clone(),
+            self.runtime.clone(),
+            self.faults.clone(),
+        );
         transport.set_loop(handle.clone());
         let running = Running {
             node_id,
@@ -260,6 +273,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
         runtime: tokio::runtime::Handle::current(),
         init_lock: tokio::sync::Mutex::new(()),
         loop_thread: Mutex::new(None),
+        faults: Arc::new(RwLock::new(Default::default())),
         cfg,
     });
     if ident.node_id.is_some() {

@@ -42,16 +42,23 @@ pub struct Transport {
     peers: Arc<Mutex<HashMap<NodeId, mpsc::Sender<RaftMessage>>>>,
     loop_handle: Arc<Mutex<Option<LoopHandle>>>,
     runtime: tokio::runtime::Handle,
+    faults: crate::server::Faults,
 }
 
 impl Transport {
-    pub fn new(me: NodeId, addrs: Addresses, runtime: tokio::runtime::Handle) -> Self {
+    pub fn new(
+        me: NodeId,
+        addrs: Addresses,
+        runtime: tokio::runtime::Handle,
+        faults: crate::server::Faults,
+    ) -> Self {
         Self {
             me,
             addrs,
             peers: Arc::new(Mutex::new(HashMap::new())),
             loop_handle: Arc::new(Mutex::new(None)),
             runtime,
+            faults,
         }
     }
 
@@ -211,7 +218,7 @@ fn decode(env: RaftEnvelope) -> Result<RaftMessage, Status> {
 
 impl Outbox for Transport {
     fn send(&self, m: RaftMessage) {
-        if m.to_node == self.me {
+        if m.to_node == self.me || self.faults.read().contains(&m.to_node) {
             return;
         }
         if let Some(q) = self.queue_for(m.to_node) {
@@ -251,6 +258,9 @@ impl RaftTransport for LazyTransportService {
                     )));
                 }
                 let m = decode(env)?;
+                if self.shared.faults.read().contains(&m.from_node) {
+                    continue; // fault injection: partitioned from the sender
+                }
                 if !handle.send(Input::Message(m)) {
                     return Err(Status::unavailable("node is stopping"));
                 }
@@ -285,6 +295,9 @@ impl RaftTransport for LazyTransportService {
                     return Err(Status::invalid_argument("snapshot without envelope"));
                 };
                 let mut m = decode(e)?;
+                if self.shared.faults.read().contains(&m.from_node) {
+                    return Err(Status::unavailable("partitioned (fault injection)"));
+                }
                 if m.msg.msg_type != MessageType::MsgSnapshot {
                     return Err(Status::invalid_argument(
                         "snapshot stream carried another message",

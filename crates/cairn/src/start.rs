@@ -84,6 +84,10 @@ pub struct StartArgs {
     /// Number of user ranges a new cluster splits the key space into.
     #[arg(long, default_value_t = 4)]
     pub user_ranges: u32,
+    /// Let tests partition this node through the node API's SetPartition (never in
+    /// production).
+    #[arg(long, hide = true)]
+    pub fault_injection: bool,
     /// Write the gRPC port to this file once listening.
     #[arg(long, value_name = "FILE")]
     pub grpc_port_file: Option<PathBuf>,
@@ -246,6 +250,7 @@ async fn start_node(
         advertise_addr: args.advertise_addr.clone(),
         join: args.join.clone(),
         user_ranges: args.user_ranges,
+        fault_injection: args.fault_injection,
         ..Default::default()
     };
     let node = cairn_node::start(cfg)

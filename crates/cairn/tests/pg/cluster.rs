@@ -272,3 +272,361 @@ fn three_nodes_survive_a_leader_kill() {
         assert!(n.alive(), "a node exited: {}", n.log());
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Linearizability under a nemesis.
+
+use cairn_proto::kv::{CasRequest, ErrorCode, KvError};
+use cairn_proto::node::SetPartitionRequest;
+use rand::{Rng, SeedableRng};
+
+/// The history of one run: JSON lines in `shared/conformance/history-format.md`'s format, in
+/// the order the events happened, times from one monotonic clock.
+struct Recorder {
+    base: Instant,
+    lines: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn event(&self, process: u64, kind: &str, f: &str, key: &str, value: &str, error: &str) {
+        let mut lines = self.lines.lock().unwrap();
+        let time = self.base.elapsed().as_nanos();
+        let error = if error.is_empty() {
+            String::new()
+        } else {
+            format!(r#","error":{:?}"#, error)
+        };
+        lines.push(format!(
+            r#"{{"process":{process},"type":"{kind}","f":"{f}","key":"{key}","value":{value},"time":{time}{error}}}"#
+        ));
+    }
+}
+
+fn definite_failure(e: &KvError) -> bool {
+    [
+        ErrorCode::NotLeader,
+        ErrorCode::RangeNotFound,
+        ErrorCode::InvalidArgument,
+        ErrorCode::Unavailable,
+    ]
+    .iter()
+    .any(|c| *c as i32 == e.code)
+}
+
+async fn set_partition(addr: &str, isolated_from: Vec<u64>) {
+    if let Ok(ep) = tonic::transport::Endpoint::from_shared(format!("http://{addr}")) {
+        if let Ok(ch) = ep
+            .connect_timeout(Duration::from_millis(500))
+            .connect()
+            .await
+        {
+            let _ = NodeClient::new(ch)
+                .set_partition(SetPartitionRequest { isolated_from })
+                .await;
+        }
+    }
+}
+
+/// One client process loop: read / write / cas on `keys` through random nodes until `stop`.
+async fn nemesis_client(
+    addrs: Vec<String>,
+    keys: Vec<String>,
+    rec: Arc<Recorder>,
+    next_process: Arc<std::sync::atomic::AtomicU64>,
+    next_value: Arc<std::sync::atomic::AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    seed: u64,
+) -> (u64, u64, u64) {
+    use std::sync::atomic::Ordering::SeqCst;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut clients = Vec::new();
+    for a in &addrs {
+        let ch = tonic::transport::Endpoint::from_shared(format!("http://{a}"))
+            .expect("endpoint")
+            .connect_timeout(Duration::from_millis(300))
+            .timeout(Duration::from_secs(3))
+            .connect_lazy();
+        clients.push(KvClient::new(ch));
+    }
+    let mut process = next_process.fetch_add(1, SeqCst);
+    let mut last_seen: BTreeMap<String, Option<u64>> = BTreeMap::new();
+    let (mut ok, mut fail, mut info) = (0, 0, 0);
+    while !stop.load(SeqCst) {
+        let key = keys[rng.gen_range(0..keys.len())].clone();
+        let c = &mut clients[rng.gen_range(0..addrs.len())];
+        let roll = rng.gen_range(0..10);
+        // (f, invoke value, outcome, ok value, error text)
+        let (f, invoke, outcome, done, why): (&str, String, &str, String, String) = if roll < 4 {
+            rec.event(process, "invoke", "read", &key, "null", "");
+            match c
+                .get(GetRequest {
+                    key: key.clone().into_bytes(),
+                })
+                .await
+            {
+                Ok(r) => match r.into_inner() {
+                    r if r.error.is_none() => {
+                        let v = if r.found {
+                            String::from_utf8_lossy(&r.value).into_owned()
+                        } else {
+                            "null".to_string()
+                        };
+                        last_seen.insert(key.clone(), v.parse().ok());
+                        ("read", "null".into(), "ok", v, String::new())
+                    }
+                    r => (
+                        "read",
+                        "null".into(),
+                        "fail",
+                        "null".into(),
+                        format!("{:?}", r.error),
+                    ),
+                },
+                Err(s) => (
+                    "read",
+                    "null".into(),
+                    "info",
+                    "null".into(),
+                    s.message().to_string(),
+                ),
+            }
+        } else if roll < 8 {
+            let v = next_value.fetch_add(1, SeqCst);
+            rec.event(process, "invoke", "write", &key, &v.to_string(), "");
+            let r = c
+                .put(PutRequest {
+                    key: key.clone().into_bytes(),
+                    value: v.to_string().into_bytes(),
+                })
+                .await;
+            let (outcome, why) = match r {
+                Ok(r) => match r.into_inner().error {
+                    None => {
+                        last_seen.insert(key.clone(), Some(v));
+                        ("ok", String::new())
+                    }
+                    Some(e) if definite_failure(&e) => ("fail", e.message),
+                    Some(e) => ("info", e.message),
+                },
+                Err(s) => ("info", s.message().to_string()),
+            };
+            ("write", v.to_string(), outcome, v.to_string(), why)
+        } else {
+            let expected = last_seen.get(&key).copied().flatten();
+            let v = next_value.fetch_add(1, SeqCst);
+            let arg = format!(
+                "[{},{v}]",
+                expected.map_or("null".to_string(), |e| e.to_string())
+            );
+            rec.event(process, "invoke", "cas", &key, &arg, "");
+            let r = c
+                .cas(CasRequest {
+                    key: key.clone().into_bytes(),
+                    expected_present: expected.is_some(),
+                    expected: expected
+                        .map(|e| e.to_string().into_bytes())
+                        .unwrap_or_default(),
+                    new_present: true,
+                    new_value: v.to_string().into_bytes(),
+                })
+                .await;
+            let (outcome, why) = match r {
+                Ok(r) => {
+                    let r = r.into_inner();
+                    match r.error {
+                        None if r.succeeded => {
+                            last_seen.insert(key.clone(), Some(v));
+                            ("ok", String::new())
+                        }
+                        None => ("fail", "compare failed".to_string()),
+                        Some(e) if definite_failure(&e) => ("fail", e.message),
+                        Some(e) => ("info", e.message),
+                    }
+                }
+                Err(s) => ("info", s.message().to_string()),
+            };
+            ("cas", arg.clone(), outcome, arg, why)
+        };
+        let _ = invoke;
+        rec.event(process, outcome, f, &key, &done, &why);
+        match outcome {
+            "ok" => ok += 1,
+            "fail" => fail += 1,
+            _ => {
+                info += 1;
+                process = next_process.fetch_add(1, SeqCst);
+            }
+        }
+    }
+    (ok, fail, info)
+}
+
+/// Runs a 3-node cluster for `duration` under a nemesis that SIGKILLs and restarts nodes
+/// and partitions them (through the transport's fault-injection hook), with 6 clients doing
+/// read / write / cas on 4 keys in 2 ranges; checks the history for linearizability.
+fn nemesis_run(seed: u64, duration: Duration) {
+    println!(
+        "CAIRN_SEED={seed} (nemesis run of {} s)",
+        duration.as_secs()
+    );
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let join = addrs.join(",");
+    let start = |i: usize, dir: Option<tempfile::TempDir>| {
+        let args = [
+            "--grpc-addr",
+            &addrs[i],
+            "--join",
+            &join,
+            "--fault-injection",
+        ];
+        match dir {
+            Some(d) => TestServer::start_in(d, &args),
+            None => TestServer::start_with(&args),
+        }
+    };
+    let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
+    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["init", "--host", &addrs[0]])
+        .output()
+        .expect("cairn init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let rec = Arc::new(Recorder {
+        base: Instant::now(),
+        lines: Mutex::new(Vec::new()),
+    });
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let next_process = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let next_value = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let keys: Vec<String> = ["0a", "0b", "Pa", "Pb"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let clients: Vec<_> = (0..6)
+        .map(|i| {
+            rt.spawn(nemesis_client(
+                addrs.clone(),
+                keys.clone(),
+                rec.clone(),
+                next_process.clone(),
+                next_value.clone(),
+                stop.clone(),
+                seed.wrapping_mul(31).wrapping_add(i),
+            ))
+        })
+        .collect();
+
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let end = Instant::now() + duration;
+    let (mut kills, mut partitions) = (0, 0);
+    while Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(rng.gen_range(1_000..2_500)));
+        let victim = rng.gen_range(0..3);
+        let hold = Duration::from_millis(rng.gen_range(500..2_500));
+        if rng.gen_bool(0.5) {
+            kills += 1;
+            let dir = nodes[victim].take().expect("node").kill();
+            std::thread::sleep(hold);
+            nodes[victim] = Some(start(victim, Some(dir)));
+        } else {
+            partitions += 1;
+            let others: Vec<u64> = (0..3u64)
+                .filter(|&n| n != victim as u64)
+                .map(|n| n + 1)
+                .collect();
+            rt.block_on(async {
+                set_partition(&addrs[victim], others.clone()).await;
+                for &o in &others {
+                    set_partition(&addrs[(o - 1) as usize], vec![victim as u64 + 1]).await;
+                }
+            });
+            std::thread::sleep(hold);
+            rt.block_on(async {
+                for a in &addrs {
+                    set_partition(a, Vec::new()).await;
+                }
+            });
+        }
+    }
+    // Healed and all up: let the clients run a little more, then stop.
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut ok, mut fail, mut info) = (0, 0, 0);
+    for c in clients {
+        let (o, f, i) = rt.block_on(c).expect("client");
+        ok += o;
+        fail += f;
+        info += i;
+    }
+    let lines = rec.lines.lock().unwrap().clone();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("nemesis-histories");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("seed-{seed}.jsonl"));
+    let _ = std::fs::write(&path, lines.join("\n") + "\n");
+    println!(
+        "  {kills} kills, {partitions} partitions; ops ok {ok}, fail {fail}, info {info}; history {}",
+        path.display()
+    );
+    assert!(
+        ok > 100,
+        "too few successful operations ({ok}) to mean anything"
+    );
+    let history =
+        cairn_check::history::parse((lines.join("\n") + "\n").as_bytes()).expect("history");
+    let report = cairn_check::register::check(&history, &Default::default()).expect("checker");
+    assert_eq!(
+        report.verdict,
+        cairn_check::Verdict::Valid,
+        "history not linearizable (seed {seed}); see {} and `cairn check-history {}`",
+        path.display(),
+        path.display()
+    );
+    for n in nodes.iter_mut().flatten() {
+        assert!(n.alive(), "a node exited: {}", n.log());
+    }
+}
+
+fn seed_from_env() -> u64 {
+    std::env::var("CAIRN_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_secs())
+        })
+}
+
+#[test]
+fn linearizable_under_kills_and_partitions() {
+    nemesis_run(seed_from_env(), Duration::from_secs(15));
+}
+
+/// The long suite: `CAIRN_NEMESIS_RUNS` (default 20) runs of `CAIRN_NEMESIS_SECS` (default 60)
+/// seconds, each with its own fault schedule.
+#[test]
+#[ignore = "long suite: 20 runs of 60 s"]
+fn linearizable_under_kills_and_partitions_long() {
+    let runs: u64 = std::env::var("CAIRN_NEMESIS_RUNS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let secs: u64 = std::env::var("CAIRN_NEMESIS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let first = seed_from_env();
+    for i in 0..runs {
+        nemesis_run(first + i, Duration::from_secs(secs));
+    }
+}
