@@ -234,7 +234,14 @@ impl NodeHandle {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        let _ = (&mut self.server).await;
+        // Peers' Raft streams never end by themselves: give in-flight requests a second,
+        // then drop the remaining connections.
+        if tokio::time::timeout(Duration::from_secs(1), &mut self.server)
+            .await
+            .is_err()
+        {
+            self.server.abort();
+        }
         if let Some(r) = self.shared.running.get() {
             r.loop_handle.send(Input::Stop);
         }

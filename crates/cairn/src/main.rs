@@ -8,6 +8,7 @@
 mod bench_pgbench;
 mod cluster_cli;
 mod debug;
+mod demo;
 
 /// mimalloc: the storage engine allocates and frees one block per memtable entry and per
 /// cached block; mimalloc's thread-local free lists make both markedly cheaper than glibc's.
@@ -38,6 +39,8 @@ struct Cli {
 enum Command {
     /// Runs a single-node server: SQL over the PostgreSQL protocol, data in ./cairn-data.
     Start(Box<cairn::start::StartArgs>),
+    /// Runs a local three-node cluster (three child processes) until Ctrl-C.
+    Demo(demo::DemoArgs),
     /// Initialises a new cluster through one of its nodes (started with --join).
     Init(cluster_cli::InitArgs),
     /// The replicated key-value API of a cluster.
@@ -175,6 +178,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Start(args) => cairn::start::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Init(args) => cluster_cli::init(args),
         Command::Kv(cmd) => cluster_cli::kv(cmd),
         Command::Node(cmd) => cluster_cli::node(cmd),

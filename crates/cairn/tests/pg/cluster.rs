@@ -630,3 +630,71 @@ fn linearizable_under_kills_and_partitions_long() {
         nemesis_run(first + i, Duration::from_secs(secs));
     }
 }
+
+/// `cairn demo` starts three nodes, serves the KV API, and on Ctrl-C (SIGINT) stops them all
+/// promptly, leaving no listener behind.
+#[test]
+fn demo_runs_three_nodes_and_stops_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let mut demo = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .arg("demo")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn cairn demo");
+    let stdout = demo.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let mut hosts = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.expect("line");
+        if let Some(rest) = line.split("gRPC ").nth(1) {
+            hosts.push(rest.split_whitespace().next().unwrap_or("").to_string());
+        }
+        if line.starts_with("Stop with Ctrl-C") {
+            break;
+        }
+    }
+    assert_eq!(hosts.len(), 3, "demo did not print three nodes");
+    let cli = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(args)
+            .output()
+            .expect("cairn");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    cli(&["kv", "put", "hello", "world", "--host", &hosts[1]]);
+    assert_eq!(cli(&["kv", "get", "hello", "--host", &hosts[2]]), "world");
+
+    let sent = Command::new("kill")
+        .args(["-INT", &demo.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(sent.success());
+    let t0 = Instant::now();
+    loop {
+        if demo.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            let _ = demo.kill();
+            panic!("cairn demo did not stop within 20 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!("demo stopped {} ms after SIGINT", t0.elapsed().as_millis());
+    assert!(
+        t0.elapsed() < Duration::from_secs(8),
+        "nodes did not stop promptly"
+    );
+    for h in &hosts {
+        assert!(
+            std::net::TcpStream::connect(h).is_err(),
+            "a node still listens on {h} after the demo stopped"
+        );
+    }
+}
