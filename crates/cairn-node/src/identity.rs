@@ -85,6 +85,11 @@ impl Identity {
         Ok(me)
     }
 
+    /// Stages one node's address.
+    pub fn stage_address(batch: &mut Batch, node: NodeId, addr: &str) {
+        batch.put(addr_key(node), addr.as_bytes().to_vec());
+    }
+
     /// Stages everything into `batch`.
     pub fn stage(&self, batch: &mut Batch) {
         if let Some(id) = self.node_id {

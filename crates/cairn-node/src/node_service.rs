@@ -15,11 +15,15 @@ use std::time::{Duration, Instant};
 use cairn_proto::node::node_client::NodeClient;
 use cairn_proto::node::node_server::Node;
 use cairn_proto::node::{
-    BootstrapRequest, BootstrapResponse, ChangeReplicasRequest, ChangeReplicasResponse,
-    InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo, RangeInfo, ReplicaInfo,
-    ReplicaStatus, SetPartitionRequest, SetPartitionResponse, StatusRequest, StatusResponse,
+    AddNodeResponse, BootstrapRequest, BootstrapResponse, ChangeReplicasRequest,
+    ChangeReplicasResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo,
+    RangeInfo, ReplicaInfo, ReplicaStatus, SetPartitionRequest, SetPartitionResponse,
+    StatusRequest, StatusResponse,
 };
+use cairn_raft::kv::{Command, Response as KvResponse};
 use cairn_raft::{MembershipChange, NodeId, RangeDescriptor, ReplicaDescriptor};
+
+use crate::raft_loop::{ReadKind, ReadResult};
 use tonic::{Request, Response, Status};
 
 use crate::server::{initial_layout, running, Shared};
@@ -53,7 +57,7 @@ fn range_info(d: &RangeDescriptor) -> RangeInfo {
     }
 }
 
-fn descriptor(r: &RangeInfo) -> RangeDescriptor {
+pub fn descriptor(r: &RangeInfo) -> RangeDescriptor {
     RangeDescriptor {
         range_id: r.range_id,
         generation: r.generation,
@@ -82,6 +86,76 @@ async fn connect(addr: &str) -> Result<NodeClient<tonic::transport::Channel>, St
     Ok(NodeClient::new(ch))
 }
 
+const FORWARDED: &str = "cairn-forwarded";
+/// The meta range: node ids and addresses live there.
+const META_RANGE: u64 = 1;
+
+impl NodeService {
+    /// Every range: local descriptors where this node has a replica, the layout otherwise.
+    fn ranges(&self, r: &crate::server::Running) -> Vec<RangeDescriptor> {
+        let routing = r.routing.read();
+        r.layout
+            .iter()
+            .map(|d| {
+                routing
+                    .ranges
+                    .get(&d.range_id)
+                    .map_or_else(|| d.clone(), |(local, _)| local.clone())
+            })
+            .collect()
+    }
+
+    /// Records a node's address in memory and in the engine.
+    fn remember(&self, node: NodeId, addr: &str) -> Result<(), Status> {
+        self.shared.addrs.write().insert(node, addr.to_string());
+        let mut b = cairn_raft::Batch::new();
+        crate::identity::Identity::stage_address(&mut b, node, addr);
+        self.shared
+            .engine
+            .write(b, true)
+            .map_err(|e| Status::internal(format!("persist node address: {e}")))
+    }
+
+    /// Takes the next node id from the meta range's counter (compare-and-set, retried).
+    async fn allocate_node_id(&self, r: &crate::server::Running) -> Result<NodeId, Status> {
+        let key = b"m/next-node".to_vec();
+        for _ in 0..20 {
+            let current = match r
+                .loop_handle
+                .read(META_RANGE, ReadKind::Get(key.clone()))
+                .await
+                .map_err(|e| Status::unavailable(format!("read the node counter: {e}")))?
+            {
+                ReadResult::Value(v) => v,
+                ReadResult::Pairs { .. } => None,
+            };
+            let next: NodeId = match &current {
+                Some(b) => std::str::from_utf8(b)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .ok_or_else(|| Status::internal("corrupt node counter"))?,
+                None => self.shared.addrs.read().keys().max().copied().unwrap_or(0) + 1,
+            };
+            let cmd = Command::Cas {
+                key: key.clone(),
+                expected: current,
+                new: Some((next + 1).to_string().into_bytes()),
+            };
+            let resp = r
+                .loop_handle
+                .propose(META_RANGE, cmd.encode())
+                .await
+                .map_err(|e| Status::unavailable(format!("allocate a node id: {e}")))?;
+            match KvResponse::decode(&resp) {
+                Ok(KvResponse::Done) => return Ok(next),
+                Ok(KvResponse::CompareFailed { .. }) => continue,
+                _ => return Err(Status::internal("unexpected answer allocating a node id")),
+            }
+        }
+        Err(Status::unavailable("could not allocate a node id; retry"))
+    }
+}
+
 #[tonic::async_trait]
 impl Node for NodeService {
     async fn status(
@@ -108,6 +182,7 @@ impl Node for NodeService {
         resp.nodes = nodes;
         if let Some(r) = self.shared.running.get() {
             resp.node_id = r.node_id;
+            resp.ranges = self.ranges(r).iter().map(range_info).collect();
             for rep in r.loop_handle.status(checksums).await {
                 let s = rep.status;
                 resp.replicas.push(ReplicaStatus {
@@ -218,10 +293,111 @@ impl Node for NodeService {
         Ok(Response::new(BootstrapResponse {}))
     }
 
-    async fn join(&self, _req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
-        Err(Status::unimplemented(
-            "joining a running cluster is not supported yet: start every node with --join and run `cairn init`",
-        ))
+    async fn join(&self, req: Request<JoinRequest>) -> Result<Response<JoinResponse>, Status> {
+        let forwarded = req.metadata().contains_key(FORWARDED);
+        let addr = req.into_inner().grpc_addr;
+        let r = self.shared.running.get().ok_or_else(|| {
+            Status::failed_precondition("this node is not part of an initialized cluster yet")
+        })?;
+        // A node already in the table (e.g. named by `cairn init` and polling us before its
+        // own Bootstrap arrived) keeps its id.
+        let known = self
+            .shared
+            .addrs
+            .read()
+            .iter()
+            .find(|(_, a)| **a == addr)
+            .map(|(id, _)| *id);
+        let node_id = match known {
+            Some(id) => id,
+            None => {
+                // Ids are allocated in the meta range, on its leader.
+                let leader = r
+                    .routing
+                    .read()
+                    .ranges
+                    .get(&META_RANGE)
+                    .and_then(|(_, l)| *l);
+                if leader != Some(r.node_id) {
+                    let Some(l) = leader.filter(|_| !forwarded) else {
+                        return Err(Status::unavailable(
+                            "the meta range has no leader here; retry",
+                        ));
+                    };
+                    let target = self.shared.addrs.read().get(&l).cloned();
+                    let Some(target) = target else {
+                        return Err(Status::unavailable(
+                            "no address for the meta range's leader",
+                        ));
+                    };
+                    let mut c = connect(&target).await?;
+                    let mut fwd = Request::new(JoinRequest { grpc_addr: addr });
+                    fwd.metadata_mut()
+                        .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+                    return c.join(fwd).await;
+                }
+                let id = self.allocate_node_id(r).await?;
+                let key = format!("m/node/{id:020}").into_bytes();
+                r.loop_handle
+                    .propose(
+                        META_RANGE,
+                        Command::Put {
+                            key,
+                            value: addr.clone().into_bytes(),
+                        }
+                        .encode(),
+                    )
+                    .await
+                    .map_err(|e| Status::unavailable(format!("record the node: {e}")))?;
+                id
+            }
+        };
+        self.remember(node_id, &addr)?;
+        // Tell every other node (best effort; they also learn it from later joins' tables).
+        let others: Vec<(NodeId, String)> = self
+            .shared
+            .addrs
+            .read()
+            .iter()
+            .filter(|(id, _)| **id != r.node_id && **id != node_id)
+            .map(|(id, a)| (*id, a.clone()))
+            .collect();
+        for (_, a) in others {
+            let info = NodeInfo {
+                node_id,
+                grpc_addr: addr.clone(),
+            };
+            tokio::spawn(async move {
+                if let Ok(mut c) = connect(&a).await {
+                    let _ = c.add_node(info).await;
+                }
+            });
+        }
+        let mut nodes: Vec<NodeInfo> = self
+            .shared
+            .addrs
+            .read()
+            .iter()
+            .map(|(id, a)| NodeInfo {
+                node_id: *id,
+                grpc_addr: a.clone(),
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.node_id);
+        Ok(Response::new(JoinResponse {
+            node_id,
+            nodes,
+            ranges: self.ranges(r).iter().map(range_info).collect(),
+        }))
+    }
+
+    async fn add_node(&self, req: Request<NodeInfo>) -> Result<Response<AddNodeResponse>, Status> {
+        let n = req.into_inner();
+        if n.node_id == 0 || n.grpc_addr.is_empty() {
+            return Err(Status::invalid_argument("node id and address required"));
+        }
+        self.remember(n.node_id, &n.grpc_addr)?;
+        Ok(Response::new(AddNodeResponse {}))
     }
 
     async fn change_replicas(
@@ -231,28 +407,99 @@ impl Node for NodeService {
         let r = running(&self.shared)?;
         let req = req.into_inner();
         let range = req.range_id;
+        // Run on the range's leader.
+        let leader = r.routing.read().ranges.get(&range).and_then(|(_, l)| *l);
+        if leader != Some(r.node_id) {
+            let target = leader
+                .filter(|_| !req.forwarded)
+                .and_then(|l| self.shared.addrs.read().get(&l).cloned());
+            let Some(target) = target else {
+                return Err(Status::unavailable(
+                    "this node does not lead the range; retry",
+                ));
+            };
+            let mut c = connect(&target).await?;
+            return c
+                .change_replicas(ChangeReplicasRequest {
+                    forwarded: true,
+                    ..req
+                })
+                .await;
+        }
+        if req.remove.contains(&r.node_id) {
+            // Hand leadership to a voter that stays, then let the caller retry there.
+            let stays = r.routing.read().ranges.get(&range).and_then(|(d, _)| {
+                d.replicas.iter().map(|x| x.node_id).find(|n| {
+                    *n != r.node_id && !req.remove.contains(n) && !req.add_voters.contains(n)
+                })
+            });
+            if let Some(to) = stays {
+                r.loop_handle
+                    .send(crate::raft_loop::Input::TransferLeader { range, to });
+            }
+            return Err(Status::unavailable(
+                "this node leads the range and is being removed: leadership is moving; retry",
+            ));
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         let fail = |e: cairn_raft::ProposalError| Status::failed_precondition(e.to_string());
+        // Idempotent: work out what is still to do from the current configuration (a retry
+        // after a lost answer finds part or all of it done).
+        let current = |reports: &[crate::raft_loop::ReplicaReport]| {
+            reports
+                .iter()
+                .find(|x| x.status.range_id == range)
+                .map(|x| x.status.clone())
+        };
+        let Some(st) = current(&r.loop_handle.status(false).await) else {
+            return Err(Status::not_found("range not on this node"));
+        };
+        let role_of = |st: &cairn_raft::ReplicaStatus, n: NodeId| {
+            st.desc.replica_on(n).map(|d| {
+                if st.conf_state.learners.contains(&d.replica_id) {
+                    "learner"
+                } else {
+                    "voter"
+                }
+            })
+        };
+        let new_learners: Vec<NodeId> = req
+            .add_voters
+            .iter()
+            .copied()
+            .filter(|n| role_of(&st, *n).is_none())
+            .collect();
+        let to_promote: Vec<NodeId> = req
+            .add_voters
+            .iter()
+            .copied()
+            .filter(|n| role_of(&st, *n) != Some("voter"))
+            .collect();
+        let to_remove: Vec<NodeId> = req
+            .remove
+            .iter()
+            .copied()
+            .filter(|n| role_of(&st, *n).is_some())
+            .collect();
         // 1. Learners.
-        if !req.add_voters.is_empty() {
-            let adds: Vec<MembershipChange> = req
-                .add_voters
+        if !new_learners.is_empty() {
+            let adds: Vec<MembershipChange> = new_learners
                 .iter()
                 .map(|&n| MembershipChange::AddLearner(n))
                 .collect();
             r.loop_handle.membership(range, adds).await.map_err(fail)?;
-            // 2. Wait until they have caught up with the leader.
+        }
+        // 2. Wait until they have caught up with the leader.
+        if !to_promote.is_empty() {
             loop {
-                let reports = r.loop_handle.status(false).await;
-                let Some(me) = reports.iter().find(|x| x.status.range_id == range) else {
+                let Some(st) = current(&r.loop_handle.status(false).await) else {
                     return Err(Status::not_found("range not on this node"));
                 };
-                let caught_up = req.add_voters.iter().all(|n| {
-                    me.status
-                        .desc
+                let caught_up = to_promote.iter().all(|n| {
+                    st.desc
                         .replica_on(*n)
-                        .and_then(|d| me.status.progress.iter().find(|p| p.0 == d.replica_id))
-                        .is_some_and(|p| p.1 + 10 >= me.status.commit)
+                        .and_then(|d| st.progress.iter().find(|p| p.0 == d.replica_id))
+                        .is_some_and(|p| p.1 + 10 >= st.commit)
                 });
                 if caught_up {
                     break;
@@ -266,12 +513,11 @@ impl Node for NodeService {
             }
         }
         // 3. Promote and remove in one joint change.
-        let mut changes: Vec<MembershipChange> = req
-            .add_voters
+        let mut changes: Vec<MembershipChange> = to_promote
             .iter()
             .map(|&n| MembershipChange::AddVoter(n))
             .collect();
-        changes.extend(req.remove.iter().map(|&n| MembershipChange::Remove(n)));
+        changes.extend(to_remove.iter().map(|&n| MembershipChange::Remove(n)));
         if !changes.is_empty() {
             r.loop_handle
                 .membership(range, changes)

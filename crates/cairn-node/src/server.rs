@@ -288,6 +288,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
     } else if shared.cfg.join.is_empty() {
         let layout = initial_layout(&[1], shared.cfg.user_ranges);
         shared.bootstrap(1, [(1, advertise)].into(), layout)?;
+    } else {
+        tokio::spawn(join_when_possible(shared.clone()));
     }
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let kv = crate::kv_service::KvService::new(shared.clone());
@@ -316,6 +318,66 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
         stop: Some(stop_tx),
         server,
     })
+}
+
+/// A new node started with `--join`: asks its peers to let it join a running cluster, every
+/// second, until it has joined or `cairn init` has bootstrapped it.
+async fn join_when_possible(shared: Arc<Shared>) {
+    use cairn_proto::node::node_client::NodeClient;
+    use cairn_proto::node::JoinRequest;
+    loop {
+        if shared.running.get().is_some() {
+            return;
+        }
+        for peer in shared.cfg.join.clone() {
+            if peer == shared.advertise {
+                continue;
+            }
+            let Ok(ep) = tonic::transport::Endpoint::from_shared(format!("http://{peer}")) else {
+                continue;
+            };
+            let Ok(ch) = ep
+                .connect_timeout(Duration::from_millis(500))
+                .connect()
+                .await
+            else {
+                continue;
+            };
+            let resp = NodeClient::new(ch)
+                .join(JoinRequest {
+                    grpc_addr: shared.advertise.clone(),
+                })
+                .await;
+            let Ok(resp) = resp else { continue };
+            let resp = resp.into_inner();
+            let _guard = shared.init_lock.lock().await;
+            if shared.running.get().is_some() {
+                return;
+            }
+            let nodes: HashMap<NodeId, String> = resp
+                .nodes
+                .iter()
+                .map(|n| (n.node_id, n.grpc_addr.clone()))
+                .collect();
+            let layout: Vec<RangeDescriptor> = resp
+                .ranges
+                .iter()
+                .map(crate::node_service::descriptor)
+                .collect();
+            let s2 = shared.clone();
+            let r = tokio::task::spawn_blocking(move || s2.bootstrap(resp.node_id, nodes, layout))
+                .await;
+            match r {
+                Ok(Ok(())) => {
+                    eprintln!("cairn: joined the cluster as node {}", resp.node_id);
+                    return;
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e, "joining failed"),
+                Err(e) => tracing::warn!(error = %e, "joining failed"),
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The services' view of a running node, or UNAVAILABLE.

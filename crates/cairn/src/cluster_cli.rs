@@ -80,6 +80,17 @@ pub enum KvCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum NodeCommand {
+    /// Moves every replica on node --from to node --to (which must have joined): per range,
+    /// --to is added as a learner, catches up, then one joint change promotes it and removes
+    /// --from.
+    Replace {
+        #[command(flatten)]
+        host: HostArg,
+        #[arg(long)]
+        from: u64,
+        #[arg(long)]
+        to: u64,
+    },
     /// Nodes, and every replica on the node: role, term, leader, commit and applied index.
     Status {
         #[command(flatten)]
@@ -159,6 +170,53 @@ where
         }
         return Ok(r);
     }
+}
+
+fn replace(host: &str, from: u64, to: u64) -> anyhow::Result<()> {
+    use cairn_proto::node::ChangeReplicasRequest;
+    runtime()?.block_on(async {
+        let mut c = NodeClient::new(channel(host).await?);
+        let s = c
+            .status(StatusRequest { checksums: false })
+            .await
+            .map_err(|s| anyhow::anyhow!("status: {}", s.message()))?
+            .into_inner();
+        let ranges: Vec<u64> = s
+            .ranges
+            .iter()
+            .filter(|r| r.replicas.iter().any(|x| x.node_id == from))
+            .map(|r| r.range_id)
+            .collect();
+        for range in ranges {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            loop {
+                let r = c
+                    .change_replicas(ChangeReplicasRequest {
+                        range_id: range,
+                        add_voters: vec![to],
+                        remove: vec![from],
+                        forwarded: false,
+                    })
+                    .await;
+                match r {
+                    Ok(_) => {
+                        println!("range {range}: node {from} replaced by node {to}");
+                        break;
+                    }
+                    Err(s) if std::time::Instant::now() < deadline => {
+                        retry_note(range, s.message());
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                    Err(s) => bail!("range {range}: {}", s.message()),
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
+fn retry_note(range: u64, msg: &str) {
+    eprintln!("range {range}: {msg}; retrying");
 }
 
 pub fn init(args: &InitArgs) -> anyhow::Result<()> {
@@ -304,7 +362,10 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
 }
 
 pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
-    let NodeCommand::Status { host, checksums } = cmd;
+    let (host, checksums) = match cmd {
+        NodeCommand::Status { host, checksums } => (host, checksums),
+        NodeCommand::Replace { host, from, to } => return replace(&host.host, *from, *to),
+    };
     runtime()?.block_on(async {
         let mut c = NodeClient::new(channel(&host.host).await?);
         let s = c

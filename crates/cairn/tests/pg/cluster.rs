@@ -698,3 +698,143 @@ fn demo_runs_three_nodes_and_stops_on_ctrl_c() {
         );
     }
 }
+
+/// (node, applied index, data checksum, voters) of one replica.
+type ReplicaView = (u64, u64, u32, Vec<u64>);
+
+/// A fourth node joins a running cluster and takes over every replica of node 1 while
+/// writes go on; no acknowledged write is lost, and every range ends on nodes 2, 3, 4 with
+/// equal data.
+#[test]
+fn fourth_node_joins_and_replaces_one_under_load() {
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let first3 = addrs[..3].join(",");
+    let mut nodes: Vec<TestServer> = (0..3)
+        .map(|i| TestServer::start_with(&["--grpc-addr", &addrs[i], "--join", &first3]))
+        .collect();
+    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["init", "--host", &addrs[0]])
+        .output()
+        .expect("cairn init");
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let acked = Arc::new(Mutex::new(BTreeMap::new()));
+    // Writes through nodes 2 and 3 for the whole change.
+    let writer = {
+        let targets = addrs[1..3].to_vec();
+        let acked = acked.clone();
+        rt.spawn(async move { write_keys(&targets, "j", 0..4_000, 8, acked).await })
+    };
+    // Node 4 joins through node 2.
+    nodes.push(TestServer::start_with(&[
+        "--grpc-addr",
+        &addrs[3],
+        "--join",
+        &addrs[1],
+    ]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rt
+        .block_on(status(&addrs[3], false))
+        .map_or(0, |s| s.node_id)
+        != 4
+    {
+        assert!(
+            Instant::now() < deadline,
+            "node 4 did not join: {}",
+            nodes[3].log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args([
+            "node", "replace", "--from", "1", "--to", "4", "--host", &addrs[2],
+        ])
+        .output()
+        .expect("cairn node replace");
+    assert!(
+        out.status.success(),
+        "replace failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let times = rt.block_on(writer).expect("writer");
+    println!(
+        "node 4 joined and replaced node 1 in every range during {} acknowledged writes",
+        times.len()
+    );
+
+    // Every range: replicas on nodes 2, 3, 4 only, equal applied index and data.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let per_range = rt.block_on(async {
+            let mut per_range: BTreeMap<u64, Vec<ReplicaView>> = BTreeMap::new();
+            for a in &addrs[1..] {
+                let s = status(a, true).await?;
+                for r in s.replicas {
+                    per_range.entry(r.range_id).or_default().push((
+                        s.node_id,
+                        r.applied_index,
+                        r.data_checksum,
+                        r.voters.clone(),
+                    ));
+                }
+            }
+            Some(per_range)
+        });
+        let done = per_range.as_ref().is_some_and(|p| {
+            p.len() == 5
+                && p.values().all(|reps| {
+                    let mut on: Vec<u64> = reps.iter().map(|r| r.0).collect();
+                    on.sort();
+                    on == [2, 3, 4]
+                        && reps
+                            .iter()
+                            .all(|r| (r.1, r.2) == (reps[0].1, reps[0].2) && r.3.len() == 3)
+                })
+        });
+        if done {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "did not converge on nodes 2-4: {per_range:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Node 1 holds no replica any more.
+    let s1 = rt
+        .block_on(status(&addrs[0], false))
+        .expect("node 1 status");
+    assert!(
+        s1.replicas.is_empty(),
+        "node 1 still has replicas: {:?}",
+        s1.replicas
+    );
+    // Every acknowledged write reads back through the new node.
+    let acked = acked.lock().unwrap().clone();
+    assert_eq!(acked.len(), 4_000);
+    rt.block_on(async {
+        let mut c = kv_client(&addrs[3]).await.expect("client");
+        for (k, v) in acked.iter().step_by(5) {
+            let r = c
+                .get(GetRequest {
+                    key: k.clone().into_bytes(),
+                })
+                .await
+                .expect("get")
+                .into_inner();
+            assert!(r.error.is_none() && r.found, "{k}: {:?}", r.error);
+            assert_eq!(r.value, v.as_bytes());
+        }
+    });
+}
