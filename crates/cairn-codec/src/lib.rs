@@ -5,6 +5,7 @@
 //! - [`Decoder`]: a cursor over untrusted bytes whose every read is bounds-checked and returns
 //!   a [`DecodeError`] carrying the offset where decoding failed — never a panic;
 //! - [`crc`]: CRC-32C and the masking applied to checksums stored next to the data they cover;
+//! - [`atomic`]: FoundationDB-style atomic operations on little-endian byte strings;
 //! - [`frame`]: the checksummed record framing `[len u32][crc u32][payload]` used by the
 //!   write-ahead log and the MANIFEST.
 //!
@@ -18,6 +19,7 @@
     )
 )]
 
+pub mod atomic;
 pub mod crc;
 pub mod frame;
 pub mod keycode;

@@ -22,7 +22,7 @@
     )
 )]
 
-pub mod atomic;
+pub use cairn_codec::atomic;
 pub mod conflict;
 mod db;
 pub mod error;

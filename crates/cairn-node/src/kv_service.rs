@@ -18,10 +18,11 @@ use std::time::Duration;
 use cairn_proto::kv::kv_client::KvClient;
 use cairn_proto::kv::kv_server::Kv;
 use cairn_proto::kv::{
-    CasRequest, CasResponse, DeleteRequest, DeleteResponse, ErrorCode, GetRequest, GetResponse,
-    KeyValue, KvError, PutRequest, PutResponse, ScanRequest, ScanResponse,
+    txn_op, AtomicOpRequest, AtomicOpResponse, CasRequest, CasResponse, DeleteRequest,
+    DeleteResponse, ErrorCode, GetRequest, GetResponse, KeyValue, KvError, PutRequest, PutResponse,
+    ScanRequest, ScanResponse, TxnRequest, TxnResponse,
 };
-use cairn_raft::kv::{Command, Response};
+use cairn_raft::kv::{atomic_op_from_code, Command, Response, Txn};
 use cairn_raft::{NodeId, ProposalError, RangeDescriptor, RangeId};
 use parking_lot::Mutex;
 use tonic::transport::Channel;
@@ -193,6 +194,52 @@ impl KvService {
             Ok(Ok(v)) => Ok(v),
         }
     }
+}
+
+/// A transaction's operation as a state machine command (stored keys).
+fn txn_command(op: &cairn_proto::kv::TxnOp) -> Result<Command, String> {
+    match &op.op {
+        Some(txn_op::Op::Put(p)) => Ok(Command::Put {
+            key: stored_key(&p.key),
+            value: p.value.clone(),
+        }),
+        Some(txn_op::Op::Delete(d)) => Ok(Command::Delete {
+            key: stored_key(&d.key),
+        }),
+        Some(txn_op::Op::Atomic(a)) => atomic_command(a),
+        None => Err("empty transaction operation".into()),
+    }
+}
+
+fn atomic_command(a: &AtomicOpRequest) -> Result<Command, String> {
+    let op = u8::try_from(a.op)
+        .ok()
+        .and_then(atomic_op_from_code)
+        .ok_or_else(|| format!("unknown atomic operation {}", a.op))?;
+    Ok(Command::Atomic {
+        key: stored_key(&a.key),
+        op,
+        operand: a.operand.clone(),
+    })
+}
+
+/// The first key a transaction touches (it routes the request).
+fn txn_first_key(t: &TxnRequest) -> Vec<u8> {
+    t.compares
+        .first()
+        .map(|c| c.key.clone())
+        .or_else(|| {
+            t.success
+                .iter()
+                .chain(&t.failure)
+                .find_map(|o| match &o.op {
+                    Some(txn_op::Op::Put(p)) => Some(p.key.clone()),
+                    Some(txn_op::Op::Delete(d)) => Some(d.key.clone()),
+                    Some(txn_op::Op::Atomic(a)) => Some(a.key.clone()),
+                    None => None,
+                })
+        })
+        .unwrap_or_default()
 }
 
 fn forwarded<T>(req: &Request<T>) -> bool {
@@ -389,6 +436,10 @@ impl Kv for KvService {
                         error: kv_error(ErrorCode::InvalidArgument, why, 0),
                         ..Default::default()
                     },
+                    Ok(other @ Response::TxnDone { .. }) => CasResponse {
+                        error: kv_error(ErrorCode::InvalidArgument, format!("{other:?}"), 0),
+                        ..Default::default()
+                    },
                     Err(error) => CasResponse {
                         error,
                         ..Default::default()
@@ -396,6 +447,83 @@ impl Kv for KvService {
                 }
             },
             |client, inner| client.cas(mark(inner))
+        )
+    }
+
+    async fn atomic_op(
+        &self,
+        req: Request<AtomicOpRequest>,
+    ) -> Result<tonic::Response<AtomicOpResponse>, Status> {
+        dispatch!(
+            self,
+            req,
+            |r: &AtomicOpRequest| r.key.clone(),
+            AtomicOpResponse,
+            |range| match atomic_command(&inner) {
+                Err(why) => AtomicOpResponse {
+                    error: kv_error(ErrorCode::InvalidArgument, why, 0)
+                },
+                Ok(cmd) => match self.propose(range, cmd).await {
+                    Ok(Response::Done) => AtomicOpResponse { error: None },
+                    Ok(other) => AtomicOpResponse {
+                        error: kv_error(ErrorCode::InvalidArgument, format!("{other:?}"), 0)
+                    },
+                    Err(error) => AtomicOpResponse { error },
+                },
+            },
+            |client, inner| client.atomic_op(mark(inner))
+        )
+    }
+
+    async fn txn(&self, req: Request<TxnRequest>) -> Result<tonic::Response<TxnResponse>, Status> {
+        dispatch!(
+            self,
+            req,
+            txn_first_key,
+            TxnResponse,
+            |range| {
+                let build = || -> Result<Command, String> {
+                    let mut t = Txn::default();
+                    for c in &inner.compares {
+                        t.compares.push((
+                            stored_key(&c.key),
+                            c.expected_present.then(|| c.expected.clone()),
+                        ));
+                    }
+                    for o in &inner.success {
+                        t.success.push(txn_command(o)?);
+                    }
+                    for o in &inner.failure {
+                        t.failure.push(txn_command(o)?);
+                    }
+                    Ok(Command::Txn(t))
+                };
+                match build() {
+                    Err(why) => TxnResponse {
+                        error: kv_error(ErrorCode::InvalidArgument, why, 0),
+                        succeeded: false,
+                    },
+                    Ok(cmd) => match self.propose(range, cmd).await {
+                        Ok(Response::TxnDone { succeeded }) => TxnResponse {
+                            error: None,
+                            succeeded,
+                        },
+                        Ok(Response::Refused(why)) => TxnResponse {
+                            error: kv_error(ErrorCode::InvalidArgument, why, 0),
+                            succeeded: false,
+                        },
+                        Ok(other) => TxnResponse {
+                            error: kv_error(ErrorCode::InvalidArgument, format!("{other:?}"), 0),
+                            succeeded: false,
+                        },
+                        Err(error) => TxnResponse {
+                            error,
+                            succeeded: false,
+                        },
+                    },
+                }
+            },
+            |client, inner| client.txn(mark(inner))
         )
     }
 

@@ -1,4 +1,5 @@
-//! A replicated key-value register state machine: put, delete, compare-and-set.
+//! A replicated key-value state machine: put, delete, compare-and-set, atomic operations, and
+//! transactions confined to one range.
 //!
 //! This is the state machine of the KV service until the MVCC commands take over; the
 //! simulator drives it. Reads do not go through the log: a leader confirms its term
@@ -8,12 +9,20 @@
 //! - `0x01 key value` — put;
 //! - `0x02 key` — delete;
 //! - `0x03 key expected new`, where `expected`/`new` are `0x00` (absent) or `0x01 bytes` — set
-//!   `key` to `new` (absent = delete) if its value is `expected`.
+//!   `key` to `new` (absent = delete) if its value is `expected`;
+//! - `0x04 key op operand` — an atomic operation (`op`: 0 add, 1 bit-and, 2 bit-or, 3 bit-xor,
+//!   4 max, 5 min; FoundationDB semantics, `cairn_codec::atomic`);
+//! - `0x05 n (key expected)×n m (command)×m k (command)×k` — a transaction: if every `key`
+//!   has its `expected` value, apply the first `m` commands (each len-prefixed, put / delete /
+//!   atomic only), else the other `k`. All or nothing; every key must be in the range.
 //!
 //! Response encoding: `0x00` done; `0x01 current` (current as in `expected`) — compare failed;
-//! `0x02 message` — refused (malformed command, key outside the range).
+//! `0x02 message` — refused (malformed command, key outside the range); `0x03 succeeded(u8)`
+//! — a transaction's outcome (1: its compares held and the success branch ran).
 
 use cairn_codec::{varint, Decoder};
+
+use cairn_codec::atomic::{self, AtomicOp};
 
 use crate::engine::Engine;
 use crate::error::Result;
@@ -34,6 +43,46 @@ pub enum Command {
         expected: Option<Vec<u8>>,
         new: Option<Vec<u8>>,
     },
+    Atomic {
+        key: Vec<u8>,
+        op: AtomicOp,
+        operand: Vec<u8>,
+    },
+    Txn(Txn),
+}
+
+/// A transaction confined to one range.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Txn {
+    /// (key, expected value; None = absent).
+    pub compares: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Put / delete / atomic commands run when every compare holds.
+    pub success: Vec<Command>,
+    /// ... and when one does not.
+    pub failure: Vec<Command>,
+}
+
+fn op_code(op: AtomicOp) -> u8 {
+    match op {
+        AtomicOp::Add => 0,
+        AtomicOp::BitAnd => 1,
+        AtomicOp::BitOr => 2,
+        AtomicOp::BitXor => 3,
+        AtomicOp::Max => 4,
+        AtomicOp::Min => 5,
+    }
+}
+
+pub fn atomic_op_from_code(c: u8) -> Option<AtomicOp> {
+    Some(match c {
+        0 => AtomicOp::Add,
+        1 => AtomicOp::BitAnd,
+        2 => AtomicOp::BitOr,
+        3 => AtomicOp::BitXor,
+        4 => AtomicOp::Max,
+        5 => AtomicOp::Min,
+        _ => return None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +90,7 @@ pub enum Response {
     Done,
     CompareFailed { current: Option<Vec<u8>> },
     Refused(String),
+    TxnDone { succeeded: bool },
 }
 
 fn put_opt(out: &mut Vec<u8>, v: &Option<Vec<u8>>) {
@@ -83,8 +133,44 @@ impl Command {
                 put_opt(&mut out, expected);
                 put_opt(&mut out, new);
             }
+            Command::Atomic { key, op, operand } => {
+                out.push(4);
+                varint::put_len_prefixed(&mut out, key);
+                out.push(op_code(*op));
+                varint::put_len_prefixed(&mut out, operand);
+            }
+            Command::Txn(t) => {
+                out.push(5);
+                varint::put_u64(&mut out, t.compares.len() as u64);
+                for (k, e) in &t.compares {
+                    varint::put_len_prefixed(&mut out, k);
+                    put_opt(&mut out, e);
+                }
+                for branch in [&t.success, &t.failure] {
+                    varint::put_u64(&mut out, branch.len() as u64);
+                    for c in branch {
+                        varint::put_len_prefixed(&mut out, &c.encode());
+                    }
+                }
+            }
         }
         out
+    }
+
+    /// The keys the command writes or reads.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            Command::Put { key, .. }
+            | Command::Delete { key }
+            | Command::Cas { key, .. }
+            | Command::Atomic { key, .. } => vec![key.as_slice()],
+            Command::Txn(t) => t
+                .compares
+                .iter()
+                .map(|(k, _)| k.as_slice())
+                .chain(t.success.iter().chain(&t.failure).flat_map(|c| c.keys()))
+                .collect(),
+        }
     }
 
     pub fn decode(bytes: &[u8]) -> std::result::Result<Self, cairn_codec::DecodeError> {
@@ -102,6 +188,40 @@ impl Command {
                 expected: get_opt(&mut d)?,
                 new: get_opt(&mut d)?,
             },
+            4 => {
+                let key = d.len_prefixed("key")?.to_vec();
+                let code = d.u8("atomic op")?;
+                let op = atomic_op_from_code(code).ok_or_else(|| {
+                    d.error(
+                        "atomic op",
+                        cairn_codec::DecodeErrorReason::UnknownTag(u64::from(code)),
+                    )
+                })?;
+                let operand = d.len_prefixed("operand")?.to_vec();
+                Command::Atomic { key, op, operand }
+            }
+            5 => {
+                let mut t = Txn::default();
+                let n = d.varint_len("compare count")?;
+                for _ in 0..n {
+                    let k = d.len_prefixed("compare key")?.to_vec();
+                    t.compares.push((k, get_opt(&mut d)?));
+                }
+                for branch in [&mut t.success, &mut t.failure] {
+                    let n = d.varint_len("command count")?;
+                    for _ in 0..n {
+                        let inner = Command::decode(d.len_prefixed("command")?)?;
+                        if matches!(inner, Command::Txn(_) | Command::Cas { .. }) {
+                            return Err(d.error(
+                                "transaction command",
+                                cairn_codec::DecodeErrorReason::Malformed,
+                            ));
+                        }
+                        branch.push(inner);
+                    }
+                }
+                Command::Txn(t)
+            }
             t => {
                 return Err(d.error(
                     "command tag",
@@ -126,6 +246,10 @@ impl Response {
                 out.push(2);
                 varint::put_len_prefixed(&mut out, msg.as_bytes());
             }
+            Response::TxnDone { succeeded } => {
+                out.push(3);
+                out.push(u8::from(*succeeded));
+            }
         }
         out
     }
@@ -140,6 +264,9 @@ impl Response {
             2 => {
                 Response::Refused(String::from_utf8_lossy(d.len_prefixed("message")?).into_owned())
             }
+            3 => Response::TxnDone {
+                succeeded: d.u8("txn outcome")? != 0,
+            },
             t => {
                 return Err(d.error(
                     "response tag",
@@ -160,9 +287,37 @@ impl StateMachine for KvStateMachine {
             Ok(c) => c,
             Err(e) => return Ok(Response::Refused(format!("malformed command: {e}")).encode()),
         };
+        // Every key in the range, before anything is written: a transaction is all or nothing.
+        if let Some(k) = cmd.keys().into_iter().find(|k| !cx.desc().contains_key(k)) {
+            let _ = k;
+            return Ok(Response::Refused(format!(
+                "a key is outside range {} (transactions spanning ranges are not supported yet)",
+                cx.desc().range_id
+            ))
+            .encode());
+        }
         let outcome = match cmd {
-            Command::Put { key, value } => cx.put(&key, &value).map(|_| Response::Done),
-            Command::Delete { key } => cx.delete(&key).map(|_| Response::Done),
+            Command::Txn(t) => {
+                let mut holds = true;
+                for (k, expected) in &t.compares {
+                    if &cx.get(k)? != expected {
+                        holds = false;
+                        break;
+                    }
+                }
+                let branch = if holds { &t.success } else { &t.failure };
+                let mut r = Ok(Response::TxnDone { succeeded: holds });
+                for c in branch {
+                    if let Err(e) = write(cx, c)? {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                r
+            }
+            Command::Put { .. } | Command::Delete { .. } | Command::Atomic { .. } => {
+                write(cx, &cmd)?.map(|_| Response::Done)
+            }
             Command::Cas { key, expected, new } => {
                 let current = cx.get(&key)?;
                 if current != expected {
@@ -182,6 +337,24 @@ impl StateMachine for KvStateMachine {
         }
         .encode())
     }
+}
+
+/// Applies a put, delete or atomic operation.
+fn write(
+    cx: &mut ApplyContext<'_>,
+    c: &Command,
+) -> Result<std::result::Result<(), crate::sm::OutsideRange>> {
+    Ok(match c {
+        Command::Put { key, value } => cx.put(key, value),
+        Command::Delete { key } => cx.delete(key),
+        Command::Atomic { key, op, operand } => {
+            let current = cx.get(key)?;
+            let new = atomic::apply(*op, current.as_deref(), operand);
+            cx.put(key, &new)
+        }
+        // Refused at decoding inside transactions; a top-level one never gets here.
+        Command::Cas { .. } | Command::Txn(_) => Ok(()),
+    })
 }
 
 /// Reads a key's applied value.
@@ -229,5 +402,78 @@ mod tests {
         ] {
             assert_eq!(Response::decode(&r.encode()).unwrap(), r);
         }
+    }
+
+    fn run(engine: &crate::MemEngine, desc: &crate::RangeDescriptor, cmd: &Command) -> Response {
+        let mut overlay = std::collections::BTreeMap::new();
+        let mut batch = crate::Batch::new();
+        let mut cx = ApplyContext {
+            engine,
+            overlay: &mut overlay,
+            batch: &mut batch,
+            desc,
+        };
+        let r = KvStateMachine.apply(&mut cx, 1, &cmd.encode()).unwrap();
+        engine.write(batch, false).unwrap();
+        Response::decode(&r).unwrap()
+    }
+
+    #[test]
+    fn transactions_are_all_or_nothing_and_atomic_ops_apply() {
+        let e = crate::MemEngine::new();
+        let desc = crate::RangeDescriptor {
+            range_id: 7,
+            end_key: b"m".to_vec(),
+            ..Default::default()
+        };
+        let put = |k: &str, v: &str| Command::Put {
+            key: k.into(),
+            value: v.into(),
+        };
+        assert_eq!(run(&e, &desc, &put("a", "1")), Response::Done);
+        let txn = |expected: &str| {
+            Command::Txn(Txn {
+                compares: vec![(b"a".to_vec(), Some(expected.into()))],
+                success: vec![put("b", "yes"), Command::Delete { key: b"a".to_vec() }],
+                failure: vec![put("c", "no")],
+            })
+        };
+        assert_eq!(
+            run(&e, &desc, &txn("2")),
+            Response::TxnDone { succeeded: false }
+        );
+        assert_eq!(get(&e, b"c").unwrap(), Some(b"no".to_vec()));
+        assert_eq!(get(&e, b"b").unwrap(), None);
+        assert_eq!(
+            run(&e, &desc, &txn("1")),
+            Response::TxnDone { succeeded: true }
+        );
+        assert_eq!(get(&e, b"b").unwrap(), Some(b"yes".to_vec()));
+        assert_eq!(get(&e, b"a").unwrap(), None);
+        // A key outside the range refuses the whole transaction: nothing is written.
+        let spanning = Command::Txn(Txn {
+            compares: vec![],
+            success: vec![put("d", "1"), put("z", "1")],
+            failure: vec![],
+        });
+        assert!(matches!(run(&e, &desc, &spanning), Response::Refused(_)));
+        assert_eq!(get(&e, b"d").unwrap(), None);
+        // Atomic add on a missing key, then again.
+        let add = Command::Atomic {
+            key: b"k".to_vec(),
+            op: AtomicOp::Add,
+            operand: 5u64.to_le_bytes().to_vec(),
+        };
+        run(&e, &desc, &add);
+        run(&e, &desc, &add);
+        assert_eq!(get(&e, b"k").unwrap(), Some(10u64.to_le_bytes().to_vec()));
+        // Round trips; nested transactions are malformed.
+        assert_eq!(Command::decode(&txn("1").encode()).unwrap(), txn("1"));
+        let nested = Command::Txn(Txn {
+            compares: vec![],
+            success: vec![txn("1")],
+            failure: vec![],
+        });
+        assert!(Command::decode(&nested.encode()).is_err());
     }
 }

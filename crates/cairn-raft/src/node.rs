@@ -230,6 +230,13 @@ struct Replica {
     removed: bool,
     /// Snapshots sent by this leader and not yet acknowledged: replica → tick sent.
     snapshots_sent: BTreeMap<ReplicaId, u64>,
+    /// Lease reads: this leader may serve reads without a heartbeat round until this node
+    /// tick (exclusive); 0 = no lease.
+    lease_until: u64,
+    /// The node tick of the last client read (leases are renewed only for ranges being read).
+    last_read_tick: u64,
+    /// An outstanding lease renewal: its ReadIndex context and the tick it was sent.
+    renewal: Option<(Vec<u8>, u64)>,
 }
 
 impl Replica {
@@ -240,6 +247,9 @@ impl Replica {
         let now = (raft.term, raft.state, raft.leader_id);
         if self.seen != Some(now) {
             self.seen = Some(now);
+            // A new term, role or leader ends any lease.
+            self.lease_until = 0;
+            self.renewal = None;
             let min = raft.election_timeout();
             // Uniform in [min, 2·min), raft-rs's default range.
             let span = u64::try_from(min).unwrap_or(u64::MAX).max(1);
@@ -287,10 +297,12 @@ fn raft_config(cfg: &RaftConfig, id: ReplicaId, applied: u64) -> raft::Config {
         max_inflight_msgs: cfg.max_inflight_msgs,
         check_quorum: cfg.check_quorum,
         pre_vote: cfg.pre_vote,
-        read_only_option: match cfg.read_mode {
-            ReadMode::ReadIndex => ReadOnlyOption::Safe,
-            ReadMode::Lease => ReadOnlyOption::LeaseBased,
-        },
+        // Leases are the driver's own (see `RaftNode::read`); raft-rs always confirms with a
+        // heartbeat round. Its lease-based mode can serve stale reads: its leader checks
+        // quorum contact only once per election timeout, so it can lead on for almost two
+        // timeouts after losing contact while a new leader is elected after one (the nemesis
+        // test caught this).
+        read_only_option: ReadOnlyOption::Safe,
         ..Default::default()
     }
 }
@@ -418,6 +430,9 @@ impl<S: StateMachine> RaftNode<S> {
             routes: BTreeMap::new(),
             removed: false,
             snapshots_sent: BTreeMap::new(),
+            lease_until: 0,
+            last_read_tick: 0,
+            renewal: None,
         };
         r.fix_election_timeout();
         self.replicas.insert(range, r);
@@ -473,10 +488,27 @@ impl<S: StateMachine> RaftNode<S> {
     pub fn tick(&mut self) {
         self.ticks += 1;
         let timeout = self.cfg.read_timeout_ticks;
+        let lease_mode = self.cfg.read_mode == ReadMode::Lease;
+        let lease_ticks = self.lease_ticks();
+        let election_tick = self.cfg.election_tick as u64;
         for (&range, r) in self.replicas.iter_mut() {
             r.raw.tick();
             r.fix_election_timeout();
             let ticks = self.ticks;
+            // Renew the lease of a leader being read before it runs out.
+            if lease_mode
+                && r.raw.raft.state == StateRole::Leader
+                && ticks.saturating_sub(r.last_read_tick) < election_tick
+                && r.lease_until < ticks + lease_ticks / 2
+                && r.renewal
+                    .as_ref()
+                    .is_none_or(|(_, sent)| ticks - sent > timeout)
+            {
+                let mut ctx = vec![0xFF];
+                ctx.extend_from_slice(&ticks.to_be_bytes());
+                r.raw.read_index(ctx.clone());
+                r.renewal = Some((ctx, ticks));
+            }
             if !r.snapshots_sent.is_empty() {
                 let snapshot_timeout = self.cfg.snapshot_timeout_ticks;
                 let leading = r.raw.raft.state == StateRole::Leader;
@@ -561,6 +593,8 @@ impl<S: StateMachine> RaftNode<S> {
             .ok_or_else(|| {
                 ProposalError::Refused(format!("node {to} has no replica of range {range}"))
             })?;
+        // The transferee may win at once (raft-rs lets it bypass followers' lease checks).
+        r.lease_until = 0;
         r.raw.transfer_leader(target);
         r.fix_election_timeout();
         Ok(())
@@ -780,9 +814,30 @@ impl<S: StateMachine> RaftNode<S> {
 
     /// Starts a linearizable read on this node's replica of `range` (which must lead); when
     /// [`Completion::Read`] reports success, the applied state may be read.
+    ///
+    /// With [`ReadMode::Lease`], a leader holding a lease serves the read at its commit index
+    /// without a heartbeat round. The lease: when a quorum acknowledges the heartbeats of a
+    /// ReadIndex round started at tick `t`, each of those followers has reset its election
+    /// timer after `t`, and raft-rs's followers (check-quorum) grant no vote until an election
+    /// timeout after hearing from their leader; so no other leader can exist before
+    /// `t + election_tick`. The lease runs to `t + election_tick - 2` ticks (a margin for
+    /// clock rate differences), is renewed in the background while the range is being read,
+    /// and ends with any change of term, role or leader, and when leadership is handed over.
     pub fn read(&mut self, range: RangeId, id: ReadId) -> std::result::Result<(), ProposalError> {
         let ticks = self.ticks;
+        let lease_mode = self.cfg.read_mode == ReadMode::Lease;
         let r = self.replica_for_client(range)?;
+        r.last_read_tick = ticks;
+        if lease_mode && r.lease_until > ticks && r.raw.raft.commit_to_current_term() {
+            let index = r.raw.raft.raft_log.committed;
+            r.reads.push_back(PendingRead {
+                id,
+                ctx: Vec::new(),
+                started: ticks,
+                index: Some(index),
+            });
+            return Ok(());
+        }
         let ctx = id.to_be_bytes().to_vec();
         r.raw.read_index(ctx.clone());
         r.reads.push_back(PendingRead {
@@ -794,6 +849,10 @@ impl<S: StateMachine> RaftNode<S> {
         Ok(())
     }
 
+    fn lease_ticks(&self) -> u64 {
+        (self.cfg.election_tick as u64).saturating_sub(2).max(1)
+    }
+
     /// Persists, sends and applies whatever every replica has ready. See the module header.
     pub fn handle_ready(&mut self) -> Result<Output> {
         let mut out = Output {
@@ -802,6 +861,8 @@ impl<S: StateMachine> RaftNode<S> {
         };
         let node_id = self.node_id;
         let ticks = self.ticks;
+        let lease_mode = self.cfg.read_mode == ReadMode::Lease;
+        let lease_ticks = self.lease_ticks();
         let mut log_batch = Batch::new();
         let mut must_sync = false;
         let mut readies = Vec::new();
@@ -857,12 +918,25 @@ impl<S: StateMachine> RaftNode<S> {
                 must_sync = true;
             }
             for rs in rd.take_read_states() {
+                let mut confirmed_at = None;
                 if let Some(p) = r
                     .reads
                     .iter_mut()
-                    .find(|p| p.ctx == rs.request_ctx.as_slice())
+                    .find(|p| !p.ctx.is_empty() && p.ctx == rs.request_ctx.as_slice())
                 {
                     p.index = Some(rs.index);
+                    confirmed_at = Some(p.started);
+                } else if r
+                    .renewal
+                    .as_ref()
+                    .is_some_and(|(ctx, _)| ctx.as_slice() == rs.request_ctx.as_slice())
+                {
+                    confirmed_at = r.renewal.take().map(|(_, sent)| sent);
+                }
+                if let (true, Some(t)) = (lease_mode, confirmed_at) {
+                    if r.raw.raft.state == StateRole::Leader {
+                        r.lease_until = r.lease_until.max(t + lease_ticks);
+                    }
                 }
             }
             let committed = rd.take_committed_entries();

@@ -1051,6 +1051,12 @@ impl Sim {
                     self.finish(c, "fail", None, "compare failed")
                 }
                 Ok(Response::Refused(why)) => self.finish(c, "fail", None, &why),
+                Ok(other @ Response::TxnDone { .. }) => {
+                    // The simulator sends no transactions.
+                    let msg = format!("unexpected response {other:?}");
+                    self.violation(msg.clone());
+                    self.finish(c, "info", None, &msg);
+                }
                 Err(e) => {
                     let msg = format!("undecodable response: {e}");
                     self.violation(msg.clone());

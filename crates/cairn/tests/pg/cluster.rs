@@ -838,3 +838,108 @@ fn fourth_node_joins_and_replaces_one_under_load() {
         }
     });
 }
+
+/// A node started without --join is a one-node cluster of its own; atomic operations and
+/// one-range transactions work through its KV API, and a transaction over two ranges is
+/// refused without writing anything.
+#[test]
+fn single_node_cluster_atomic_ops_and_transactions() {
+    use cairn_proto::kv::{txn_op, AtomicOpRequest, AtomicOpType, Compare, TxnOp, TxnRequest};
+    let addr = format!("127.0.0.1:{}", free_port());
+    let node = TestServer::start_with(&["--grpc-addr", &addr]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let c = kv_client(&addr).await.expect("client");
+        // 20 concurrent increments of one counter.
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let mut c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let r = c
+                        .atomic_op(AtomicOpRequest {
+                            key: b"counter".to_vec(),
+                            op: AtomicOpType::Add as i32,
+                            operand: 1u64.to_le_bytes().to_vec(),
+                        })
+                        .await
+                        .expect("atomic op")
+                        .into_inner();
+                    if r.error.is_none() {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "{:?}", r.error);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("task");
+        }
+        let mut c = c.clone();
+        let v = c
+            .get(GetRequest {
+                key: b"counter".to_vec(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        assert_eq!(v.value, 20u64.to_le_bytes().to_vec());
+
+        let put = |k: &str, v: &str| TxnOp {
+            op: Some(txn_op::Op::Put(PutRequest {
+                key: k.into(),
+                value: v.into(),
+            })),
+        };
+        let cmp = |k: &str, v: Option<&str>| Compare {
+            key: k.into(),
+            expected_present: v.is_some(),
+            expected: v.unwrap_or("").into(),
+        };
+        // "Pa" and "Pb" share a range; compare-and-swap two keys at once.
+        let t = TxnRequest {
+            compares: vec![cmp("Pa", None)],
+            success: vec![put("Pa", "1"), put("Pb", "1")],
+            failure: vec![put("Pa", "lost")],
+        };
+        let r = c.txn(t.clone()).await.expect("txn").into_inner();
+        assert!(r.error.is_none() && r.succeeded, "{r:?}");
+        let r = c.txn(t).await.expect("txn").into_inner();
+        assert!(
+            r.error.is_none() && !r.succeeded,
+            "second run takes the failure branch"
+        );
+        let pa = c
+            .get(GetRequest {
+                key: b"Pa".to_vec(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        assert_eq!(pa.value, b"lost");
+        // "0x" (first user range) and "zz" (last): two ranges, refused, nothing written.
+        let spanning = TxnRequest {
+            compares: vec![],
+            success: vec![put("0x", "1"), put("zz", "1")],
+            failure: vec![],
+        };
+        let r = c.txn(spanning).await.expect("txn").into_inner();
+        let code = r.error.as_ref().map(|e| e.code);
+        assert_eq!(code, Some(ErrorCode::InvalidArgument as i32), "{r:?}");
+        let x = c
+            .get(GetRequest {
+                key: b"0x".to_vec(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        assert!(!x.found, "a refused transaction wrote a key");
+    });
+    drop(node);
+}

@@ -1,5 +1,7 @@
-//! Atomic operations: read-modify-write updates evaluated at commit against the newest
-//! committed value, so concurrent transactions updating one counter never conflict.
+//! Atomic operations: read-modify-write updates of a value by an operand. MVCC evaluates
+//! them at commit against the newest committed value (so concurrent transactions updating one
+//! counter never conflict); the replicated KV state machine evaluates them when it applies
+//! them. Pure functions over bytes; they live here so both layers share one definition.
 //!
 //! Semantics are FoundationDB's, on little-endian byte strings (`param` is the operand):
 //! - `Add`: integer addition, wrapping. The existing value is zero-extended or truncated to
