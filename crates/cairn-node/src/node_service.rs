@@ -168,14 +168,29 @@ impl Node for NodeService {
             grpc_addr: self.shared.advertise.clone(),
             ..Default::default()
         };
+        let me = self.shared.running.get().map(|r| r.node_id);
+        let heard = self.shared.last_heard.read().clone();
         let mut nodes: Vec<NodeInfo> = self
             .shared
             .addrs
             .read()
             .iter()
-            .map(|(id, a)| NodeInfo {
-                node_id: *id,
-                grpc_addr: a.clone(),
+            .map(|(id, a)| {
+                let since = heard.get(id).map(|t| t.elapsed());
+                let liveness = if Some(*id) == me {
+                    "self"
+                } else if since.is_some_and(|d| d < Duration::from_secs(2)) {
+                    "live"
+                } else {
+                    "unreachable"
+                };
+                NodeInfo {
+                    node_id: *id,
+                    grpc_addr: a.clone(),
+                    liveness: liveness.to_string(),
+                    last_heard_ms: since
+                        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+                }
             })
             .collect();
         nodes.sort_by_key(|n| n.node_id);
@@ -245,6 +260,7 @@ impl Node for NodeService {
             .map(|(id, a)| NodeInfo {
                 node_id: *id,
                 grpc_addr: a.clone(),
+                ..Default::default()
             })
             .collect();
         let layout = initial_layout(&ids, user_ranges);
@@ -366,6 +382,7 @@ impl Node for NodeService {
             let info = NodeInfo {
                 node_id,
                 grpc_addr: addr.clone(),
+                ..Default::default()
             };
             tokio::spawn(async move {
                 if let Ok(mut c) = connect(&a).await {
@@ -381,6 +398,7 @@ impl Node for NodeService {
             .map(|(id, a)| NodeInfo {
                 node_id: *id,
                 grpc_addr: a.clone(),
+                ..Default::default()
             })
             .collect();
         nodes.sort_by_key(|n| n.node_id);

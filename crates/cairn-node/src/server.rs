@@ -85,6 +85,8 @@ pub struct Shared {
     pub loop_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Nodes this node is partitioned from by fault injection (both directions).
     pub faults: Faults,
+    /// When a Raft message last arrived from each node (liveness in `Status`).
+    pub last_heard: Arc<RwLock<HashMap<NodeId, std::time::Instant>>>,
 }
 
 /// The set of nodes fault injection cuts this node off from.
@@ -281,6 +283,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
         init_lock: tokio::sync::Mutex::new(()),
         loop_thread: Mutex::new(None),
         faults: Arc::new(RwLock::new(Default::default())),
+        last_heard: Arc::new(RwLock::new(HashMap::new())),
         cfg,
     });
     if ident.node_id.is_some() {

@@ -250,6 +250,14 @@ impl RaftTransport for LazyTransportService {
         let (me, handle) = self.target()?;
         let mut stream = req.into_inner();
         while let Some(batch) = stream.message().await? {
+            if let Some(from) = batch.messages.first().map(|e| e.from_node) {
+                if !self.shared.faults.read().contains(&from) {
+                    self.shared
+                        .last_heard
+                        .write()
+                        .insert(from, std::time::Instant::now());
+                }
+            }
             for env in batch.messages {
                 if env.to_node != me {
                     return Err(Status::invalid_argument(format!(

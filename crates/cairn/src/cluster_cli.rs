@@ -382,7 +382,12 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
         println!("node {} at {}", s.node_id, s.grpc_addr);
         println!("nodes:");
         for n in &s.nodes {
-            println!("  {}\t{}", n.node_id, n.grpc_addr);
+            let heard = match (n.liveness.as_str(), n.last_heard_ms) {
+                ("unreachable", 0) => " (never heard from)".to_string(),
+                ("unreachable", ms) => format!(" (last heard {:.1} s ago)", ms as f64 / 1000.0),
+                _ => String::new(),
+            };
+            println!("  {}\t{}\t{}{heard}", n.node_id, n.grpc_addr, n.liveness);
         }
         println!("replicas:");
         println!(
