@@ -162,7 +162,14 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     /// Limit for Query, Parse, Bind and CopyData messages, at most 1 GiB - 2.
     pub large_message_bytes_max: usize,
+    /// Stack of each connection's thread, where the session's calls run (SQL engines
+    /// recurse as deep as the statements nest).
+    pub connection_stack_bytes: usize,
 }
+
+/// Default [`ServerConfig::connection_stack_bytes`]: what Cairn's binder and executor need
+/// for the deepest nesting they accept (`cairn_sql_plan::NESTING_DEPTH_MAX`).
+pub const CONNECTION_STACK_BYTES_DEFAULT: usize = 16 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -175,6 +182,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
             large_message_bytes_max: LARGE_MESSAGE_BYTES_MAX,
+            connection_stack_bytes: CONNECTION_STACK_BYTES_DEFAULT,
         }
     }
 }
@@ -195,6 +203,7 @@ struct ConnContext {
     tls: Option<TlsAcceptor>,
     limits: Limits,
     startup_timeout: Duration,
+    connection_stack_bytes: usize,
 }
 
 /// Serve PostgreSQL clients on `listener` until `shutdown` completes, then shut down as
@@ -217,6 +226,7 @@ pub async fn serve(
             large_message_bytes_max: config.large_message_bytes_max.min(LARGE_MESSAGE_BYTES_MAX),
         },
         startup_timeout: config.startup_timeout,
+        connection_stack_bytes: config.connection_stack_bytes,
     });
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let reject_slots = Arc::new(Semaphore::new(REJECTING_CONNECTIONS_MAX));
@@ -338,6 +348,7 @@ async fn on_own_thread(
             return;
         }
     };
+    let stack_bytes = ctx.connection_stack_bytes;
     let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let (abort_tx, abort_rx) = tokio::sync::oneshot::channel::<()>();
     let run = move || {
@@ -374,6 +385,7 @@ async fn on_own_thread(
     };
     if let Err(e) = std::thread::Builder::new()
         .name("pg-connection".into())
+        .stack_size(stack_bytes)
         .spawn(run)
     {
         tracing::warn!(error = %e, "spawn a connection thread");

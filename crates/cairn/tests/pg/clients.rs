@@ -719,3 +719,40 @@ fn serializable_writer_conflicts_with_ddl_on_its_table_despite_cache() {
         }
     });
 }
+
+/// Subqueries nested as deep as the parser accepts run on a connection's own thread without
+/// exhausting its stack (`ServerConfig::connection_stack_bytes`; a stack overflow would abort
+/// the server), deeper ones are 54001, and the connection stays usable.
+#[test]
+fn deeply_nested_statements_fit_the_connection_thread_stack() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        let nested =
+            |depth: usize| format!("SELECT {}1{}", "(SELECT -".repeat(depth), ")".repeat(depth));
+        let mut deepest = None;
+        for depth in (1..=20).map(|i| i * 25) {
+            match c.simple_query(&nested(depth)).await {
+                Ok(_) => deepest = Some(depth),
+                Err(e) => {
+                    assert_eq!(e.code().map(|c| c.code()), Some("54001"), "{depth}: {e}");
+                    break;
+                }
+            }
+        }
+        assert!(deepest >= Some(100), "deepest accepted nesting {deepest:?}");
+        let r = c.simple_query(&nested(5_000)).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("54001"), "{r:?}");
+        let one: String = c
+            .simple_query("SELECT 1")
+            .await
+            .unwrap()
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(one, "1");
+    });
+}
