@@ -347,7 +347,7 @@ impl Transaction {
 
     /// [`Self::get`] without adding `key` to the read set: a SERIALIZABLE commit does not
     /// fail because `key` changed after the snapshot. For a value that only says which cached
-    /// copy of other keys is current (the SQL catalog version); the caller then reports the
+    /// copy of other keys is current (the SQL catalog generation); the caller then reports the
     /// keys it used from that copy with [`Self::track_read`]. Like any read, it pins the
     /// snapshot (it cannot move forward afterwards).
     pub fn get_untracked(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {

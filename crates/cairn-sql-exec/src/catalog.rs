@@ -14,10 +14,10 @@
 //! 2. Ids come from one counter read with `get_for_update`, so two transactions never get the
 //!    same id (the second waits or fails with 40001).
 //! 3. Every write of a descriptor or a name goes through this module and adds 1 to the
-//!    catalog version in the same transaction (an atomic add at commit: concurrent DDL does
-//!    not conflict on it), so one committed version is one committed catalog. The caches
+//!    catalog generation in the same transaction (an atomic add at commit: concurrent DDL does
+//!    not conflict on it), so one committed generation is one committed catalog. The caches
 //!    (`catalog_cache.rs`, prepared statements' plans) rest on this. Test:
-//!    `tests::every_catalog_write_raises_the_version`.
+//!    `tests::every_catalog_write_raises_the_generation`.
 //!
 //! Reads: [`TxnCatalog`] with an engine's [`CatalogCache`] serves tables from it (see that
 //! module); without one, and everywhere DDL reads, the store is read directly.
@@ -105,29 +105,29 @@ pub fn read_descriptor(txn: &mut dyn KvTxn, id: u32) -> Result<Option<Descriptor
 pub fn write_descriptor(txn: &mut dyn KvTxn, id: u32, d: &Descriptor) -> Result<()> {
     let bytes = serde_json::to_vec(d).map_err(|e| SqlError::internal(e.to_string()))?;
     txn.put(&keys::descriptor_key(id), &bytes)?;
-    raise_version(txn)
+    raise_generation(txn)
 }
 
 pub fn delete_descriptor(txn: &mut dyn KvTxn, id: u32) -> Result<()> {
     txn.delete(&keys::descriptor_key(id))?;
-    raise_version(txn)
+    raise_generation(txn)
 }
 
 /// Marks a catalog change in `txn` (invariant 3).
-fn raise_version(txn: &mut dyn KvTxn) -> Result<()> {
-    txn.add_u64(&keys::catalog_version_key(), 1)
+fn raise_generation(txn: &mut dyn KvTxn) -> Result<()> {
+    txn.add_u64(&keys::catalog_generation_key(), 1)
 }
 
-/// The catalog version `txn` sees (0 before the first change). Read without joining the
+/// The catalog generation `txn` sees (0 before the first change). Read without joining the
 /// read set: it only says which cached descriptors are current (`catalog_cache.rs`).
-pub fn version(txn: &mut dyn KvTxn) -> Result<u64> {
-    match txn.get_untracked(&keys::catalog_version_key())? {
+pub fn generation(txn: &mut dyn KvTxn) -> Result<u64> {
+    match txn.get_untracked(&keys::catalog_generation_key())? {
         None => Ok(0),
         Some(b) => {
             let a: [u8; 8] = b
                 .as_slice()
                 .try_into()
-                .map_err(|_| corrupt("version", "not 8 bytes"))?;
+                .map_err(|_| corrupt("generation", "not 8 bytes"))?;
             Ok(u64::from_le_bytes(a))
         }
     }
@@ -189,7 +189,7 @@ pub fn bind_index_name(
     let mut v = table_id.to_be_bytes().to_vec();
     v.extend_from_slice(&index_id.to_be_bytes());
     txn.put(&keys::namespace_key(parent, schema, name), &v)?;
-    raise_version(txn)
+    raise_generation(txn)
 }
 
 pub fn bind_name(
@@ -203,12 +203,12 @@ pub fn bind_name(
         &keys::namespace_key(parent, schema, name),
         &id.to_be_bytes(),
     )?;
-    raise_version(txn)
+    raise_generation(txn)
 }
 
 pub fn unbind_name(txn: &mut dyn KvTxn, parent: u32, schema: &str, name: &str) -> Result<()> {
     txn.delete(&keys::namespace_key(parent, schema, name))?;
-    raise_version(txn)
+    raise_generation(txn)
 }
 
 /// Allocates a fresh descriptor id (invariant 2).
@@ -335,8 +335,8 @@ pub struct TxnCatalog<'a> {
     database_id: u32,
     cache: RefCell<TableCache>,
     shared: Option<&'a CatalogCache>,
-    /// The catalog version this statement reads at, once read.
-    version: Cell<Option<u64>>,
+    /// The catalog generation this statement reads at, once read.
+    generation: Cell<Option<u64>>,
     /// The catalog keys read so far, when recording.
     reads: Option<RefCell<Vec<Vec<u8>>>>,
     /// Cleared by a lookup whose reads cannot be replayed as keys (a range scan).
@@ -350,23 +350,23 @@ impl<'a> TxnCatalog<'a> {
             database_id,
             cache: RefCell::new(HashMap::new()),
             shared: None,
-            version: Cell::new(None),
+            generation: Cell::new(None),
             reads: None,
             replayable: Cell::new(true),
         }
     }
 
-    /// Serves tables from `cache` as of the catalog version `txn` sees (`version`, if the
+    /// Serves tables from `cache` as of the catalog generation `txn` sees (`generation`, if the
     /// caller has read it already). `txn` must not have changed the catalog.
     pub fn with_cache(
         txn: &'a mut dyn KvTxn,
         database_id: u32,
         cache: &'a CatalogCache,
-        version: Option<u64>,
+        generation: Option<u64>,
     ) -> Self {
         TxnCatalog {
             shared: Some(cache),
-            version: Cell::new(version),
+            generation: Cell::new(generation),
             ..TxnCatalog::new(txn, database_id)
         }
     }
@@ -392,16 +392,16 @@ impl<'a> TxnCatalog<'a> {
         }
     }
 
-    fn current_version(&self, txn: &mut dyn KvTxn) -> Result<u64> {
-        if let Some(v) = self.version.get() {
+    fn current_generation(&self, txn: &mut dyn KvTxn) -> Result<u64> {
+        if let Some(v) = self.generation.get() {
             return Ok(v);
         }
-        let v = version(txn)?;
-        self.version.set(Some(v));
+        let v = generation(txn)?;
+        self.generation.set(Some(v));
         Ok(v)
     }
 
-    /// One table lookup, from the shared cache if there is one and it has the version.
+    /// One table lookup, from the shared cache if there is one and it has the generation.
     fn table_entry(&self, schema: &str, name: &str) -> Result<Arc<TableEntry>> {
         let mut txn = self.txn.borrow_mut();
         let txn: &mut dyn KvTxn = &mut **txn;
@@ -413,7 +413,7 @@ impl<'a> TxnCatalog<'a> {
                 name,
             )?));
         };
-        let v = self.current_version(txn)?;
+        let v = self.current_generation(txn)?;
         if let Some(e) = shared.get(v, self.database_id, schema, name) {
             // catalog_cache.rs invariant 3.
             for k in &e.read_keys {
@@ -422,9 +422,9 @@ impl<'a> TxnCatalog<'a> {
             return Ok(e);
         }
         let e = Arc::new(read_table_entry(txn, self.database_id, schema, name)?);
-        // At READ COMMITTED each read takes a fresh snapshot: the entry is the version's
-        // only if no catalog change committed since the version was read.
-        if txn.isolation() != IsolationLevel::ReadCommitted || version(txn)? == v {
+        // At READ COMMITTED each read takes a fresh snapshot: the entry is the generation's
+        // only if no catalog change committed since the generation was read.
+        if txn.isolation() != IsolationLevel::ReadCommitted || generation(txn)? == v {
             shared.insert(v, self.database_id, schema, name, e.clone());
         }
         Ok(e)
@@ -533,8 +533,8 @@ impl Catalog for TxnCatalog<'_> {
         if crate::pg_catalog::is_catalog_table(table.id) {
             return Ok(None);
         }
-        // Statistics are not part of the catalog version: a plan that used them must not
-        // be cached as if it were a function of the version alone.
+        // Statistics are not part of the catalog generation: a plan that used them must not
+        // be cached as if it were a function of the generation alone.
         // TODO(#4): invalidate plans when ANALYZE changes statistics, once the binder uses them.
         self.replayable.set(false);
         let mut txn = self.txn.borrow_mut();
@@ -673,15 +673,15 @@ mod tests {
         serde_json::from_str(&json).expect("test descriptor parses")
     }
 
-    /// Invariant 3: each kind of catalog write raises the version; other writes do not.
+    /// Invariant 3: each kind of catalog write raises the generation; other writes do not.
     #[test]
-    fn every_catalog_write_raises_the_version() {
+    fn every_catalog_write_raises_the_generation() {
         let mut txn = MapTxn::default();
-        let mut seen = version(&mut txn).unwrap();
+        let mut seen = generation(&mut txn).unwrap();
         assert_eq!(seen, 0);
         let mut check = |txn: &mut MapTxn, what: &str, raised: bool| {
-            let v = version(txn).unwrap();
-            assert_eq!(v > seen, raised, "{what}: version {seen} -> {v}");
+            let v = generation(txn).unwrap();
+            assert_eq!(v > seen, raised, "{what}: generation {seen} -> {v}");
             seen = v;
         };
         let d = Descriptor::Table(table_def(100, "t"));
@@ -702,14 +702,14 @@ mod tests {
     }
 
     /// A cached lookup answers as the store does, reports the keys a read would have read,
-    /// and stops serving once the version moves.
+    /// and stops serving once the generation moves.
     #[test]
     fn cached_lookups_match_the_store_and_report_their_keys() {
         let mut txn = MapTxn::default();
         write_descriptor(&mut txn, 100, &Descriptor::Table(table_def(100, "t"))).unwrap();
         bind_name(&mut txn, 1, "public", "t", 100).unwrap();
         let cache = CatalogCache::new();
-        let v = version(&mut txn).unwrap();
+        let v = generation(&mut txn).unwrap();
         for round in 0..2 {
             txn.tracked.clear();
             let cat = TxnCatalog::with_cache(&mut txn, 1, &cache, None).recording();
@@ -732,7 +732,7 @@ mod tests {
             assert_eq!(txn.tracked, reads, "round {round}");
             assert_eq!(cache.state(), (v, 2));
         }
-        // A change the cache does not see must not be served at the new version.
+        // A change the cache does not see must not be served at the new generation.
         write_descriptor(&mut txn, 100, &Descriptor::Table(table_def(100, "t2"))).unwrap();
         let cat = TxnCatalog::with_cache(&mut txn, 1, &cache, None);
         assert_eq!(cat.table(None, "t").unwrap().expect("t").name, "t2");

@@ -7,20 +7,20 @@
 //! `db` name", including "none".
 //!
 //! Validity: every transaction that changes a descriptor or a name also adds to the catalog
-//! version (`catalog.rs` invariant 3), so the committed catalog is one function of the
-//! version: two snapshots that read the same version see the same descriptors. An entry is
-//! stored under the version its reader saw and served only to statements that read that same
-//! version; the cache holds one version at a time and only moves forward (a reader of an
+//! generation (`catalog.rs` invariant 3), so the committed catalog is one function of the
+//! generation: two snapshots that read the same generation see the same descriptors. An entry is
+//! stored under the generation its reader saw and served only to statements that read that same
+//! generation; the cache holds one generation at a time and only moves forward (a reader of an
 //! older snapshot misses and reads the store itself).
 //!
 //! Invariants:
-//! 1. An entry is a copy of what the store held at its version: it is inserted only by a
+//! 1. An entry is a copy of what the store held at its generation: it is inserted only by a
 //!    reader whose transaction has not changed the catalog itself, and (at READ COMMITTED,
-//!    where each read takes a fresh snapshot) only if the version read again after the
+//!    where each read takes a fresh snapshot) only if the generation read again after the
 //!    entry's reads is unchanged. Tests: `catalog_cache::tests`, and in `tests/pg/clients.rs`
 //!    `prepared_statements_follow_schema_changes_like_postgres`.
 //! 2. A transaction that changed the catalog never reads from the cache: its own uncommitted
-//!    descriptors are not the version's (the session marks such a block `catalog_dirty`).
+//!    descriptors are not the generation's (the session marks such a block `catalog_dirty`).
 //!    Test: `tests/pg/clients.rs` `ddl_in_a_block_is_seen_by_it_alone_until_commit`.
 //! 3. A hit reports the keys the miss would have read (namespace entry, descriptor) to the
 //!    transaction's read set (`KvTxn::track_read`), so SERIALIZABLE conflicts with DDL on
@@ -28,7 +28,7 @@
 //!    `serializable_writer_conflicts_with_ddl_on_its_table_despite_cache`.
 //! 4. At most [`TABLE_ENTRIES_MAX`] entries; a full cache is emptied before it takes another.
 //!
-//! Concurrency: one `RwLock` around the map; lookups take it shared, fills and version moves
+//! Concurrency: one `RwLock` around the map; lookups take it shared, fills and generation moves
 //! exclusive. Nothing is read from the store while it is held.
 
 use std::collections::HashMap;
@@ -51,7 +51,7 @@ pub struct TableEntry {
 
 #[derive(Default)]
 struct Entries {
-    version: u64,
+    generation: u64,
     /// By table name, then `(database id, schema)`: lookups by `&str` without building a key.
     by_name: HashMap<String, Vec<(u32, String, Arc<TableEntry>)>>,
     count: usize,
@@ -68,17 +68,17 @@ impl CatalogCache {
         CatalogCache::default()
     }
 
-    /// The entry for `schema.name` of `database_id`, if one was stored at `version`.
+    /// The entry for `schema.name` of `database_id`, if one was stored at `generation`.
     pub fn get(
         &self,
-        version: u64,
+        generation: u64,
         database_id: u32,
         schema: &str,
         name: &str,
     ) -> Option<Arc<TableEntry>> {
         // A poisoned lock (a panic while held) is treated as an empty cache.
         let e = self.entries.read().ok()?;
-        if e.version != version {
+        if e.generation != generation {
             return None;
         }
         e.by_name
@@ -88,11 +88,11 @@ impl CatalogCache {
             .map(|(_, _, t)| t.clone())
     }
 
-    /// Stores an entry read at `version` (invariant 1 is the caller's). An older version
+    /// Stores an entry read at `generation` (invariant 1 is the caller's). An older generation
     /// than the cache's is dropped; a newer one replaces every entry.
     pub fn insert(
         &self,
-        version: u64,
+        generation: u64,
         database_id: u32,
         schema: &str,
         name: &str,
@@ -101,13 +101,13 @@ impl CatalogCache {
         let Ok(mut e) = self.entries.write() else {
             return;
         };
-        if version < e.version {
+        if generation < e.generation {
             return;
         }
-        if version > e.version || e.count >= TABLE_ENTRIES_MAX {
+        if generation > e.generation || e.count >= TABLE_ENTRIES_MAX {
             e.by_name.clear();
             e.count = 0;
-            e.version = version;
+            e.generation = generation;
         }
         let list = e.by_name.entry(name.to_string()).or_default();
         if let Some(slot) = list
@@ -121,11 +121,11 @@ impl CatalogCache {
         e.count += 1;
     }
 
-    /// The version the entries belong to, and how many there are.
+    /// The generation the entries belong to, and how many there are.
     pub fn state(&self) -> (u64, usize) {
         self.entries
             .read()
-            .map(|e| (e.version, e.count))
+            .map(|e| (e.generation, e.count))
             .unwrap_or((0, 0))
     }
 }
@@ -149,8 +149,8 @@ mod tests {
             c.get(5, 1, "public", "t").map(|e| e.read_keys.clone()),
             Some(vec![vec![1]])
         );
-        assert!(c.get(4, 1, "public", "t").is_none(), "older version");
-        assert!(c.get(6, 1, "public", "t").is_none(), "newer version");
+        assert!(c.get(4, 1, "public", "t").is_none(), "older generation");
+        assert!(c.get(6, 1, "public", "t").is_none(), "newer generation");
         assert!(c.get(5, 2, "public", "t").is_none(), "other database");
         assert!(c.get(5, 1, "other", "t").is_none(), "other schema");
         // An older reader does not evict the newer entries.

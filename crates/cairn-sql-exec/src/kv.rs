@@ -30,7 +30,7 @@ pub trait KvTxn: Send {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// [`KvTxn::get`] without adding `key` to a SERIALIZABLE transaction's read set: a later
     /// change of `key` does not fail the commit. Only for a value that says which cached copy
-    /// of other keys is current (the catalog version, `catalog_cache.rs`); the caller reports
+    /// of other keys is current (the catalog generation, `catalog_cache.rs`); the caller reports
     /// the keys it used from the copy with [`KvTxn::track_read`].
     fn get_untracked(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// Adds `key` to the read set as if it had been read now, without reading it: the caller

@@ -9,8 +9,8 @@
 //! "cached plan must not change result type", as PostgreSQL's does.
 //!
 //! Invariants:
-//! 1. A plan is used only by a statement that reads the same catalog version it was bound at
-//!    (catalog.rs invariant 3: same version, same catalog) with the same session settings
+//! 1. A plan is used only by a statement that reads the same catalog generation it was bound at
+//!    (catalog.rs invariant 3: same generation, same catalog) with the same session settings
 //!    (the binder folds `current_setting()`), in a transaction that has not changed the
 //!    catalog itself. Tests: `tests/pg/clients.rs`
 //!    `prepared_statements_follow_schema_changes_like_postgres`,
@@ -30,7 +30,7 @@ use cairn_sql_plan::plan::Bound;
 
 /// One stored plan and what it is valid for (invariant 1).
 pub struct CachedPlan {
-    pub catalog_version: u64,
+    pub catalog_generation: u64,
     pub settings: BTreeMap<String, String>,
     /// Optimised, ready to run.
     pub bound: Arc<Bound>,
@@ -46,16 +46,16 @@ pub struct PlanSlot {
 }
 
 impl PlanSlot {
-    /// The stored plan, if it is valid for `catalog_version` and `settings`.
+    /// The stored plan, if it is valid for `catalog_generation` and `settings`.
     pub fn get(
         &self,
-        catalog_version: u64,
+        catalog_generation: u64,
         settings: &BTreeMap<String, String>,
     ) -> Option<Arc<CachedPlan>> {
         // A poisoned lock (a panic while held) counts as an empty slot.
         let p = self.plan.lock().ok()?;
         p.as_ref()
-            .filter(|p| p.catalog_version == catalog_version && p.settings == *settings)
+            .filter(|p| p.catalog_generation == catalog_generation && p.settings == *settings)
             .cloned()
     }
 

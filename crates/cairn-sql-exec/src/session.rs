@@ -17,8 +17,8 @@
 //!
 //! Caches: table lookups of queries and DML go through the engine's [`CatalogCache`], and a
 //! prepared statement keeps its optimised plan in its [`PlanSlot`] (`plan_cache.rs`), both
-//! valid for one catalog version. A block that ran anything but queries and DML is
-//! `catalog_dirty` and uses neither until it ends (its own DDL is not the version's).
+//! valid for one catalog generation. A block that ran anything but queries and DML is
+//! `catalog_dirty` and uses neither until it ends (its own DDL is not the generation's).
 //!
 //! Invariants:
 //! 1. At most one `KvTxn` is open per session, and it is open exactly while `block` is `Some`
@@ -72,7 +72,7 @@ pub struct Engine {
     activity: Arc<Activity>,
     /// The background auto-analyze thread; stopped by [`Engine::stop_background`] or drop.
     auto_analyze: Worker,
-    /// Decoded table descriptors of the current catalog version.
+    /// Decoded table descriptors of the current catalog generation.
     catalog_cache: CatalogCache,
 }
 
@@ -942,7 +942,7 @@ impl Session {
     }
 
     /// The optimised plan of a query or DML statement: from the prepared statement's slot if
-    /// it holds one for this catalog version and these settings, else bound now (and then
+    /// it holds one for this catalog generation and these settings, else bound now (and then
     /// stored in the slot). A prepared statement whose result columns changed since Parse
     /// fails with 0A000, as in PostgreSQL.
     fn plan_for(
@@ -953,24 +953,28 @@ impl Session {
         prepared: Option<&Prepared>,
         cached: bool,
     ) -> Result<Arc<Bound>> {
-        let (bound, reads, version) = if cached {
-            let version = catalog::version(txn)?;
-            if let Some(p) = prepared.and_then(|p| p.plan.get(version, &self.settings)) {
+        let (bound, reads, generation) = if cached {
+            let generation = catalog::generation(txn)?;
+            if let Some(p) = prepared.and_then(|p| p.plan.get(generation, &self.settings)) {
                 // plan_cache.rs invariant 2.
                 for k in &p.read_keys {
                     txn.track_read(k)?;
                 }
                 return Ok(p.bound.clone());
             }
-            let cat =
-                TxnCatalog::with_cache(txn, self.db.id, &self.engine.catalog_cache, Some(version));
+            let cat = TxnCatalog::with_cache(
+                txn,
+                self.db.id,
+                &self.engine.catalog_cache,
+                Some(generation),
+            );
             let cat = if prepared.is_some() {
                 cat.recording()
             } else {
                 cat
             };
             let (bound, _) = self.bind_in(&cat, stmt, param_types.to_vec())?;
-            (bound, cat.take_reads(), Some(version))
+            (bound, cat.take_reads(), Some(generation))
         } else {
             (
                 self.bind(txn, stmt, param_types.to_vec(), false)?.0,
@@ -987,13 +991,14 @@ impl Session {
             }
         }
         let bound = Arc::new(optimize_bound(bound));
-        if let (Some(p), Some(read_keys), Some(version)) = (prepared, reads, version) {
-            // At READ COMMITTED each read takes a fresh snapshot: the plan is the version's
+        if let (Some(p), Some(read_keys), Some(generation)) = (prepared, reads, generation) {
+            // At READ COMMITTED each read takes a fresh snapshot: the plan is the generation's
             // only if no catalog change committed while it was bound.
-            if txn.isolation() != IsolationLevel::ReadCommitted || catalog::version(txn)? == version
+            if txn.isolation() != IsolationLevel::ReadCommitted
+                || catalog::generation(txn)? == generation
             {
                 p.plan.set(CachedPlan {
-                    catalog_version: version,
+                    catalog_generation: generation,
                     settings: self.settings.clone(),
                     bound: bound.clone(),
                     read_keys,

@@ -630,8 +630,8 @@ fn ddl_in_a_block_is_seen_by_it_alone_until_commit() {
             }
         }
 
-        // Inside the block the catalog version counts the block's own changes; after a
-        // rollback, the same kind of change committed by b brings the version to that
+        // Inside the block the catalog generation counts the block's own changes; after a
+        // rollback, the same kind of change committed by b brings the generation to that
         // number again, with another catalog. What a saw in its block must not be served.
         a.batch_execute("CREATE TABLE u (a INT PRIMARY KEY)")
             .await
@@ -684,7 +684,7 @@ fn serializable_writer_conflicts_with_ddl_on_its_table_despite_cache() {
             }
         }
         for (i, (conflict, prepared)) in cases.into_iter().enumerate() {
-            // Warm both caches at the current catalog version.
+            // Warm both caches at the current catalog generation.
             for _ in 0..2 {
                 a.execute(&upd, &[&1i32]).await.unwrap();
                 a.batch_execute("UPDATE t SET b = b + 1 WHERE a = 1")
