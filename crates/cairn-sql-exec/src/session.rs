@@ -480,6 +480,10 @@ pub struct Session {
     seq_state: RefCell<SessionSequences>,
     /// Prepared statements dropped by SQL DEALLOCATE (`None` = all), for the protocol layer.
     deallocations: Vec<Option<String>>,
+    /// Rows changed by the open transaction, `(table id, change, rows)`: handed to the
+    /// auto-analyze counters when the transaction ends, so the worker never analyses a
+    /// snapshot that lacks the changes that woke it (and then overwrites a later ANALYZE).
+    pending_activity: RefCell<Vec<(u32, Change, u64)>>,
 }
 
 struct Info<'a> {
@@ -523,6 +527,7 @@ impl Session {
             copy: None,
             seq_state: RefCell::new(SessionSequences::default()),
             deallocations: Vec::new(),
+            pending_activity: RefCell::new(Vec::new()),
         }
     }
 
@@ -560,6 +565,16 @@ impl Session {
 
     pub fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
+    }
+
+    /// The open transaction ended (committed or not: rolled-back changes count too, as
+    /// auto_analyze.rs documents): its changes reach the auto-analyze counters.
+    fn flush_activity(&self) {
+        for (table_id, change, rows) in self.pending_activity.borrow_mut().drain(..) {
+            self.engine
+                .activity
+                .note(self.db.id, table_id, change, rows);
+        }
     }
 
     /// The protocol layer saw an error the session did not produce: a block becomes failed.
@@ -612,7 +627,9 @@ impl Session {
         self.copy_rows(&mut c, rows)?;
         self.copy_flush(&mut c)?;
         if let Some(mut txn) = c.txn.take() {
-            txn.commit()?;
+            let r = txn.commit();
+            self.flush_activity();
+            r?;
         }
         Ok(ExecResult::Command {
             tag: format!("COPY {}", c.count),
@@ -698,9 +715,9 @@ impl Session {
             (None, Some(b)) => run(&mut *b.txn)?,
             (None, None) => return Err(SqlError::internal("COPY without a transaction")),
         }
-        self.engine
-            .activity
-            .note(self.db.id, c.table.id, Change::Insert, n);
+        self.pending_activity
+            .borrow_mut()
+            .push((c.table.id, Change::Insert, n));
         c.count += n;
         Ok(())
     }
@@ -762,6 +779,7 @@ impl Session {
         if let Some(mut b) = self.block.take() {
             b.txn.rollback();
         }
+        self.flush_activity();
         self.batch.clear();
     }
 
@@ -1208,12 +1226,15 @@ impl Session {
         self.replace_settings(settings);
         self.restore_isolation_setting();
         if commit && !b.failed {
-            b.txn.commit()?;
+            let r = b.txn.commit();
+            self.flush_activity();
+            r?;
             Ok(ExecResult::Command {
                 tag: "COMMIT".into(),
             })
         } else {
             b.txn.rollback();
+            self.flush_activity();
             Ok(ExecResult::Command {
                 tag: "ROLLBACK".into(),
             })
@@ -1428,16 +1449,15 @@ impl Session {
                 let iso = self.default_isolation()?;
                 let mut txn = self.engine.store.begin(iso, false)?;
                 let r = self.run_with(&mut *txn, stmt, params, param_types, prepared, catalog_only);
-                match r {
-                    Ok(v) => {
-                        txn.commit()?;
-                        Ok(v)
-                    }
+                let r = match r {
+                    Ok(v) => txn.commit().map(|()| v),
                     Err(e) => {
                         txn.rollback();
                         Err(e)
                     }
-                }
+                };
+                self.flush_activity();
+                r
             }
         }
     }
@@ -1489,9 +1509,9 @@ impl Session {
         };
         let out = exec::run_dml(bound, &cx)?;
         let tag = format!("{tag} {}", out.count);
-        self.engine
-            .activity
-            .note(self.db.id, table.id, change, out.count);
+        self.pending_activity
+            .borrow_mut()
+            .push((table.id, change, out.count));
         match result_columns(bound) {
             Some(columns) => Ok(ExecResult::Rows {
                 columns: columns.to_vec(),
