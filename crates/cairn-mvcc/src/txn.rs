@@ -342,6 +342,32 @@ impl Transaction {
 
     /// The value of `key` as this transaction sees it.
     pub fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_inner(key, true)
+    }
+
+    /// [`Self::get`] without adding `key` to the read set: a SERIALIZABLE commit does not
+    /// fail because `key` changed after the snapshot. For a value that only says which cached
+    /// copy of other keys is current (the SQL catalog generation); the caller then reports the
+    /// keys it used from that copy with [`Self::track_read`]. Like any read, it pins the
+    /// snapshot (it cannot move forward afterwards).
+    pub fn get_untracked(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.get_inner(key, false)
+    }
+
+    /// Adds `key` to the read set as if it had been read now, without reading it: for a
+    /// caller that knows the key's value at this snapshot from a cache (see
+    /// [`Self::get_untracked`]). Pins the snapshot as a read does.
+    pub fn track_read(&mut self, key: &[u8]) -> Result<()> {
+        self.check_active()?;
+        Self::check_key(key)?;
+        self.has_read = true;
+        if self.records_reads() {
+            self.read_keys.push(key.to_vec());
+        }
+        Ok(())
+    }
+
+    fn get_inner(&mut self, key: &[u8], track: bool) -> Result<Option<Vec<u8>>> {
         self.check_active()?;
         Self::check_key(key)?;
         let pending = self.writes.get(key).cloned();
@@ -353,7 +379,7 @@ impl Transaction {
         let at = self.read_at();
         self.has_read = true;
         let base = self.committed_value(key, &at)?;
-        if self.records_reads() {
+        if track && self.records_reads() {
             self.read_keys.push(key.to_vec());
         }
         Ok(match pending {

@@ -14,8 +14,9 @@
 //! sees it.
 //!
 //! Main items: [`serve`], [`ServerConfig`], [`Session`], [`SessionFactory`],
-//! [`CredentialStore`]. Threading: one tokio task per connection; a `Session` is only ever
-//! used by its connection's task.
+//! [`CredentialStore`]. Threading: one thread per connection, running the connection's task
+//! on a current-thread runtime; a `Session` is only ever used by its connection's task and
+//! may block that thread in its calls.
 
 pub mod auth;
 pub mod frame;

@@ -1,7 +1,8 @@
 //! The listener and the per-connection message loop: [`serve`], [`ServerConfig`].
 //!
 //! **Role**: the server binary calls [`serve`] with a bound listener and its
-//! [`SessionFactory`]. Each accepted connection runs in its own task: pgwire's
+//! [`SessionFactory`]. Each accepted connection runs on a thread of its own (with a
+//! current-thread runtime, see [`on_own_thread`]): pgwire's
 //! `negotiate_tls`, then our message loop (the equivalent of pgwire's private
 //! `process_socket_messages!`) over a `Framed` rebuilt around a
 //! [`FrameGuard`](crate::guard::FrameGuard), dispatching each message with pgwire's
@@ -24,8 +25,11 @@
 //!    connection ends, bounded by `TERMINATE_TIMEOUT`.
 //!
 //! # Concurrency
-//! One task per connection plus the accept loop; they share [`ServerShared`] (immutable apart
-//! from pgwire's cancel registry) and a `watch` channel carrying the server phase.
+//! One thread per connection, each running its connection task on a current-thread runtime
+//! (so a [`Session`](crate::Session) may block that thread in its calls: disk I/O, row-lock
+//! waits), plus the accept loop on the caller's runtime, which keeps one waiter task per
+//! connection thread. They share [`ServerShared`] (immutable apart from pgwire's cancel
+//! registry) and a `watch` channel carrying the server phase.
 
 use std::future::Future;
 use std::io;
@@ -158,7 +162,14 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     /// Limit for Query, Parse, Bind and CopyData messages, at most 1 GiB - 2.
     pub large_message_bytes_max: usize,
+    /// Stack of each connection's thread, where the session's calls run (SQL engines
+    /// recurse as deep as the statements nest).
+    pub connection_stack_bytes: usize,
 }
+
+/// Default [`ServerConfig::connection_stack_bytes`]: what Cairn's binder and executor need
+/// for the deepest nesting they accept (`cairn_sql_plan::NESTING_DEPTH_MAX`).
+pub const CONNECTION_STACK_BYTES_DEFAULT: usize = 16 << 20;
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -171,6 +182,7 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             startup_timeout: Duration::from_secs(60),
             large_message_bytes_max: LARGE_MESSAGE_BYTES_MAX,
+            connection_stack_bytes: CONNECTION_STACK_BYTES_DEFAULT,
         }
     }
 }
@@ -191,6 +203,7 @@ struct ConnContext {
     tls: Option<TlsAcceptor>,
     limits: Limits,
     startup_timeout: Duration,
+    connection_stack_bytes: usize,
 }
 
 /// Serve PostgreSQL clients on `listener` until `shutdown` completes, then shut down as
@@ -213,6 +226,7 @@ pub async fn serve(
             large_message_bytes_max: config.large_message_bytes_max.min(LARGE_MESSAGE_BYTES_MAX),
         },
         startup_timeout: config.startup_timeout,
+        connection_stack_bytes: config.connection_stack_bytes,
     });
     let slots = Arc::new(Semaphore::new(config.max_connections));
     let reject_slots = Arc::new(Semaphore::new(REJECTING_CONNECTIONS_MAX));
@@ -227,8 +241,8 @@ pub async fn serve(
                 Ok((sock, peer)) => match slots.clone().try_acquire_owned() {
                     Ok(slot) => {
                         let span = tracing::debug_span!("pg_connection", %peer);
-                        let fut = connection(sock, peer, ctx.clone(), phase_rx.clone(), slot);
-                        tasks.spawn(fut.instrument(span));
+                        let fut = on_own_thread(sock, peer, ctx.clone(), phase_rx.clone(), slot, span);
+                        tasks.spawn(fut);
                     }
                     Err(_) => match reject_slots.clone().try_acquire_owned() {
                         Ok(slot) => {
@@ -306,6 +320,80 @@ async fn reject_too_many(mut sock: TcpStream, _slot: OwnedSemaphorePermit) {
         Ok::<(), io::Error>(())
     })
     .await;
+}
+
+/// Runs [`connection`] on a new thread with a current-thread runtime; the returned future
+/// ends when the connection does, and dropping it (`JoinSet::abort_all` at shutdown) drops
+/// the connection's future on its thread, as aborting a task would.
+///
+/// Why a thread per connection: the engine's calls are synchronous and may block (disk I/O,
+/// row-lock waits). On a shared multi-thread runtime each such call needs
+/// `block_in_place`, which hands the worker's run queue to another thread and back on every
+/// statement (futex wake-ups and context switches were about a tenth of the server's CPU in
+/// pgbench). On its own thread a blocking call stalls only its own connection, as a backend
+/// process does in PostgreSQL. The socket moves to the thread's runtime, so its reads and
+/// writes are driven there with no cross-thread wake-up.
+async fn on_own_thread(
+    sock: TcpStream,
+    peer: SocketAddr,
+    ctx: Arc<ConnContext>,
+    phase: watch::Receiver<Phase>,
+    slot: OwnedSemaphorePermit,
+    span: tracing::Span,
+) {
+    let sock = match sock.into_std() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::debug!(error = %e, "detach an accepted socket");
+            return;
+        }
+    };
+    let stack_bytes = ctx.connection_stack_bytes;
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (abort_tx, abort_rx) = tokio::sync::oneshot::channel::<()>();
+    let run = move || {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::warn!(error = %e, "build a connection runtime");
+                return;
+            }
+        };
+        rt.block_on(
+            async move {
+                let sock = match TcpStream::from_std(sock) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::debug!(error = %e, "attach an accepted socket");
+                        return;
+                    }
+                };
+                tokio::select! {
+                    () = connection(sock, peer, ctx, phase, slot) => {}
+                    // The waiter was dropped (aborted): drop the connection now.
+                    _ = abort_rx => {}
+                }
+            }
+            .instrument(span),
+        );
+        // Dropping the runtime here closes whatever the connection left open.
+        drop(rt);
+        let _ = done_tx.send(());
+    };
+    if let Err(e) = std::thread::Builder::new()
+        .name("pg-connection".into())
+        .stack_size(stack_bytes)
+        .spawn(run)
+    {
+        tracing::warn!(error = %e, "spawn a connection thread");
+        return;
+    }
+    // Holds `abort_tx` until the thread is done; dropped early, it ends the connection.
+    let _abort = abort_tx;
+    let _ = done_rx.await;
 }
 
 async fn connection(

@@ -1,8 +1,9 @@
 //! Automatic statistics refresh: per-table change counters and a background worker that
 //! re-analyses a table once enough of it has changed (PostgreSQL's autovacuum ANALYZE).
 //!
-//! Role: sessions call [`Activity::note`] after each INSERT/UPDATE/DELETE/COPY with the rows
-//! it changed; when a table's changes since its last ANALYZE exceed
+//! Role: sessions call [`Activity::note`] with the rows each INSERT/UPDATE/DELETE/COPY
+//! changed once its transaction has ended (so the worker, woken by them, analyses a snapshot
+//! that has them: `tests/slt/analyze.slt` flaked when it was called before the commit); when a table's changes since its last ANALYZE exceed
 //! `threshold_rows + scale_factor × rows at that ANALYZE` (PostgreSQL's
 //! `autovacuum_analyze_threshold` 50 and `autovacuum_analyze_scale_factor` 0.1), the table is
 //! queued and the worker thread ([`Worker`]) wakes, analyses it in its own transactions

@@ -488,7 +488,7 @@ pub fn drop_tables(
                 }
             }
         }
-        txn.delete(&keys::descriptor_key(table.id))?;
+        catalog::delete_descriptor(txn, table.id)?;
         catalog::unbind_name(txn, db.id, schema, name)?;
     }
     Ok((
@@ -608,22 +608,22 @@ pub fn drop_database(
                 for idx in &t.indexes {
                     catalog::unbind_name(txn, db.id, &t.schema, &idx.name)?;
                 }
-                txn.delete(&keys::descriptor_key(t.id))?;
+                catalog::delete_descriptor(txn, t.id)?;
                 catalog::unbind_name(txn, db.id, &t.schema, &t.name)?;
             }
             Descriptor::Sequence(s) => {
                 txn.delete(&keys::sequence_key(s.id))?;
-                txn.delete(&keys::descriptor_key(s.id))?;
+                catalog::delete_descriptor(txn, s.id)?;
                 catalog::unbind_name(txn, db.id, &s.schema, &s.name)?;
             }
             Descriptor::View(v) => {
-                txn.delete(&keys::descriptor_key(v.id))?;
+                catalog::delete_descriptor(txn, v.id)?;
                 catalog::unbind_name(txn, db.id, &v.schema, &v.name)?;
             }
             Descriptor::Database(_) => {}
         }
     }
-    txn.delete(&keys::descriptor_key(db.id))?;
+    catalog::delete_descriptor(txn, db.id)?;
     catalog::unbind_name(txn, 0, "", name)
 }
 
@@ -833,7 +833,7 @@ fn drop_sequence_desc(
     s: &catalog::SequenceDesc,
 ) -> Result<()> {
     txn.delete(&keys::sequence_key(s.id))?;
-    txn.delete(&keys::descriptor_key(s.id))?;
+    catalog::delete_descriptor(txn, s.id)?;
     catalog::unbind_name(txn, db.id, &s.schema, &s.name)
 }
 
@@ -948,7 +948,7 @@ pub fn drop_views(
         let schema = schema.unwrap_or_else(|| PUBLIC_SCHEMA.to_string());
         match catalog::view(txn, db.id, &schema, &name)? {
             Some(v) => {
-                txn.delete(&keys::descriptor_key(v.id))?;
+                catalog::delete_descriptor(txn, v.id)?;
                 catalog::unbind_name(txn, db.id, &schema, &name)?;
             }
             None if if_exists => {}

@@ -2,7 +2,9 @@
 //!
 //! Role: the session hands [`run`] an optimised `Plan` (and [`run_dml`] a bound DML statement)
 //! with the statement's transaction and parameters. Operators read table rows through
-//! `KvTxn::scan` (in batches of [`SCAN_BATCH_ROWS`]) and write through `put`/`delete`.
+//! `KvTxn::scan` (in batches of [`SCAN_BATCH_ROWS`]), or `KvTxn::get` when equalities fix
+//! the whole primary key (one possible row key: keycode is prefix-free, so no other row key
+//! starts with it, and the read set is the same), and write through `put`/`delete`.
 //!
 //! Execution model (this increment): each operator produces its whole output as a `Vec` of
 //! rows before its parent runs. Scans read in bounded batches, but sorts, joins and
@@ -540,6 +542,26 @@ fn scan(
     };
     let secondary = index.id != PRIMARY_INDEX_ID;
     let mut out = Vec::new();
+    let whole_key = access.is_some_and(|a| {
+        a.range.eq_prefix.len() == index.columns.len()
+            && a.range.lower.is_none()
+            && a.range.upper.is_none()
+    });
+    if !secondary && whole_key {
+        // A point read: `start` is the only row key in `[start, end)` (module docs).
+        let found = cx.txn.borrow_mut().get(&start)?;
+        if let Some(v) = found {
+            let row = decode_row(table, &v)?;
+            let keep = match filter {
+                Some(f) => truthy(cx.eval(f, &row)?)?,
+                None => true,
+            };
+            if keep {
+                out.push(row);
+            }
+        }
+        return Ok(out);
+    }
     while start < end {
         let batch = cx
             .txn

@@ -14,6 +14,7 @@
 //! sequence value      Int(4) Int(1) Int(sequence_id)                    -> i64 BE last value
 //! user (role)         Int(5) Int(1) Bytes(name)                         -> JSON role
 //! statistics          Int(6) Int(1) Int(table_id)                       -> stats (analyze.rs)
+//! catalog generation     Int(7) Int(1)                                     -> u64 LE (catalog.rs)
 //! ```
 //!
 //! Column values (`encode_value`): NULL, bool, integers (and date, time, timestamp[tz] as
@@ -45,6 +46,8 @@ pub const SEQUENCE_TABLE: u32 = 4;
 pub const ROLE_TABLE: u32 = 5;
 /// Table statistics written by ANALYZE (`analyze.rs` has the value format).
 pub const STATS_TABLE: u32 = 6;
+/// The catalog generation: a counter every descriptor or name change adds to (`catalog.rs`).
+pub const CATALOG_GENERATION_TABLE: u32 = 7;
 /// The first id handed to user databases, tables, sequences.
 pub const FIRST_USER_ID: u32 = 100;
 
@@ -128,6 +131,10 @@ pub fn namespace_prefix(parent: u32) -> Vec<u8> {
 
 pub fn id_counter_key() -> Vec<u8> {
     index_prefix(ID_COUNTER_TABLE, 1)
+}
+
+pub fn catalog_generation_key() -> Vec<u8> {
+    index_prefix(CATALOG_GENERATION_TABLE, 1)
 }
 
 pub fn sequence_key(id: u32) -> Vec<u8> {

@@ -28,6 +28,18 @@ pub trait KvStore: Send + Sync + 'static {
 /// One open transaction. Dropping it without `commit` rolls it back.
 pub trait KvTxn: Send {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// [`KvTxn::get`] without adding `key` to a SERIALIZABLE transaction's read set: a later
+    /// change of `key` does not fail the commit. Only for a value that says which cached copy
+    /// of other keys is current (the catalog generation, `catalog_cache.rs`); the caller reports
+    /// the keys it used from the copy with [`KvTxn::track_read`].
+    fn get_untracked(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
+    /// Adds `key` to the read set as if it had been read now, without reading it: the caller
+    /// knows the key's value at this snapshot from a cache validated by a `get_untracked`.
+    fn track_read(&mut self, key: &[u8]) -> Result<()>;
+    /// Adds `delta` to the 8-byte little-endian counter at `key` (missing = 0) at commit,
+    /// against the newest committed value: concurrent adders never conflict, and the
+    /// transaction reads its own pending addition.
+    fn add_u64(&mut self, key: &[u8], delta: u64) -> Result<()>;
     /// Locks `key` exclusively (waiting behind other writers) and reads its newest committed
     /// value; at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001.
     fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;

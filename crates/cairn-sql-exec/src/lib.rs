@@ -1,6 +1,7 @@
 //! `cairn-sql-exec`: the back half of Cairn's SQL engine.
 //!
-//! What it is: the catalog stored in the key space ([`catalog`], [`keys`]), row encoding
+//! What it is: the catalog stored in the key space ([`catalog`], [`keys`]) and its caches
+//! ([`catalog_cache`] for descriptors, [`plan_cache`] for prepared statements), row encoding
 //! ([`row`]), DDL ([`ddl`]), the executor ([`exec`]), foreign keys ([`fk`]), PostgreSQL's system catalogs as
 //! read-only virtual tables ([`pg_catalog`]), table statistics ([`analyze`], refreshed in
 //! the background by [`auto_analyze`]) and SQL sessions ([`session`]), all over the
@@ -16,6 +17,7 @@ pub mod alter;
 pub mod analyze;
 pub mod auto_analyze;
 pub mod catalog;
+pub mod catalog_cache;
 pub mod copy;
 pub mod ddl;
 pub mod exec;
@@ -25,6 +27,7 @@ pub mod keys;
 pub mod kv;
 pub mod pg_catalog;
 pub mod pg_stats;
+pub mod plan_cache;
 pub mod row;
 pub mod sequence;
 pub mod session;

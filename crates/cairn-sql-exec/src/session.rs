@@ -15,10 +15,17 @@
 //!   answers `ROLLBACK`.
 //! - A failed commit (40001) ends the block: the session is idle again.
 //!
+//! Caches: table lookups of queries and DML go through the engine's [`CatalogCache`], and a
+//! prepared statement keeps its optimised plan in its [`PlanSlot`] (`plan_cache.rs`), both
+//! valid for one catalog generation. A block that ran anything but queries and DML is
+//! `catalog_dirty` and uses neither until it ends (its own DDL is not the generation's).
+//!
 //! Invariants:
 //! 1. At most one `KvTxn` is open per session, and it is open exactly while `block` is `Some`
 //!    (or during one autocommit statement). Test: `tests/sql.rs` `failed_block_...`.
 //! 2. Dropping a session (client gone) drops its transaction, which rolls it back.
+//! 3. Only a statement for which [`reads_catalog_only`] holds runs with the caches, and only
+//!    in a transaction where no other kind ran (catalog_cache.rs invariant 2).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -38,10 +45,12 @@ use cairn_sql_plan::{code, rules, Result, SqlError};
 use crate::analyze;
 use crate::auto_analyze::{Activity, AutoAnalyzeConfig, Change, Worker};
 use crate::catalog::{self, DatabaseDesc, TxnCatalog};
+use crate::catalog_cache::CatalogCache;
 use crate::copy::{self, CopyFormat, CopyParser};
 use crate::ddl;
 use crate::exec::{self, ExecCtx, ExecLimits, Row, SubqueryCache};
 use crate::kv::{IsolationLevel, KvStore, KvTxn};
+use crate::plan_cache::{CachedPlan, PlanSlot};
 use crate::sequence::{Sequences, SessionSequences};
 
 /// The PostgreSQL version Cairn reports (drivers choose their queries by it).
@@ -63,6 +72,8 @@ pub struct Engine {
     activity: Arc<Activity>,
     /// The background auto-analyze thread; stopped by [`Engine::stop_background`] or drop.
     auto_analyze: Worker,
+    /// Decoded table descriptors of the current catalog generation.
+    catalog_cache: CatalogCache,
 }
 
 impl Engine {
@@ -84,6 +95,7 @@ impl Engine {
             sequences,
             activity,
             auto_analyze,
+            catalog_cache: CatalogCache::new(),
         });
         engine.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
         Ok(engine)
@@ -98,6 +110,11 @@ impl Engine {
     /// Per-table change counters and analyze times of this node.
     pub fn activity(&self) -> &Activity {
         &self.activity
+    }
+
+    /// The shared table-descriptor cache.
+    pub fn catalog_cache(&self) -> &CatalogCache {
+        &self.catalog_cache
     }
 
     /// Runs `f` in a fresh SERIALIZABLE transaction and commits it, retrying serialization
@@ -274,8 +291,54 @@ fn copy_format(
 pub struct Prepared {
     pub statement: Option<ast::Statement>,
     pub param_types: Vec<DataType>,
-    /// Result columns, or `None` for statements that return no rows.
+    /// Result columns, or `None` for statements that return no rows. Fixed at Parse: an
+    /// execution whose binding gives other columns fails (plan_cache.rs).
     pub columns: Option<Vec<OutputColumn>>,
+    /// The plan of the last execution, for the next one.
+    pub plan: PlanSlot,
+}
+
+/// Statements that read the catalog but never change it: the ones that may use the caches
+/// (invariant 3). Anything else marks its block `catalog_dirty`.
+fn reads_catalog_only(stmt: &ast::Statement) -> bool {
+    use ast::Statement as S;
+    matches!(
+        stmt,
+        S::Query(_)
+            | S::Insert(_)
+            | S::Update(_)
+            | S::Delete(_)
+            | S::Explain { .. }
+            | S::ShowVariable { .. }
+            | S::Set(_)
+            | S::Copy { .. }
+            | S::Deallocate { .. }
+    )
+}
+
+/// PostgreSQL's test for a cached plan's result (`equalTupleDescs` in PostgreSQL 15): the
+/// same column names and types.
+fn same_result_shape(a: Option<&[OutputColumn]>, b: Option<&[OutputColumn]>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => {
+            a.len() == b.len()
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.name == y.name && x.ty == y.ty)
+        }
+        _ => false,
+    }
+}
+
+/// The result columns a bound statement returns (`None`: no rows).
+fn result_columns(b: &Bound) -> Option<&[OutputColumn]> {
+    match b {
+        Bound::Query { columns, .. } => Some(columns),
+        Bound::Insert { returning, .. }
+        | Bound::Update { returning, .. }
+        | Bound::Delete { returning, .. } => returning.as_ref().map(|(_, c)| c.as_slice()),
+    }
 }
 
 struct Block {
@@ -288,6 +351,9 @@ struct Block {
     /// Settings changed by session-scope SET in this block: COMMIT keeps them (over
     /// `settings_at_begin`), while SET LOCAL changes end with the block.
     session_sets: BTreeMap<String, String>,
+    /// A statement that may change the catalog ran in this block: no caches until it ends
+    /// (invariant 3).
+    catalog_dirty: bool,
 }
 
 /// A savepoint's name and the settings to go back to at ROLLBACK TO it.
@@ -305,6 +371,7 @@ impl Block {
             savepoints: Vec::new(),
             settings_at_begin: settings.clone(),
             session_sets: BTreeMap::new(),
+            catalog_dirty: false,
         }
     }
 
@@ -413,6 +480,10 @@ pub struct Session {
     seq_state: RefCell<SessionSequences>,
     /// Prepared statements dropped by SQL DEALLOCATE (`None` = all), for the protocol layer.
     deallocations: Vec<Option<String>>,
+    /// Rows changed by the open transaction, `(table id, change, rows)`: handed to the
+    /// auto-analyze counters when the transaction ends, so the worker never analyses a
+    /// snapshot that lacks the changes that woke it (and then overwrites a later ANALYZE).
+    pending_activity: RefCell<Vec<(u32, Change, u64)>>,
 }
 
 struct Info<'a> {
@@ -456,6 +527,7 @@ impl Session {
             copy: None,
             seq_state: RefCell::new(SessionSequences::default()),
             deallocations: Vec::new(),
+            pending_activity: RefCell::new(Vec::new()),
         }
     }
 
@@ -493,6 +565,16 @@ impl Session {
 
     pub fn take_notices(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notices)
+    }
+
+    /// The open transaction ended (committed or not: rolled-back changes count too, as
+    /// auto_analyze.rs documents): its changes reach the auto-analyze counters.
+    fn flush_activity(&self) {
+        for (table_id, change, rows) in self.pending_activity.borrow_mut().drain(..) {
+            self.engine
+                .activity
+                .note(self.db.id, table_id, change, rows);
+        }
     }
 
     /// The protocol layer saw an error the session did not produce: a block becomes failed.
@@ -545,7 +627,9 @@ impl Session {
         self.copy_rows(&mut c, rows)?;
         self.copy_flush(&mut c)?;
         if let Some(mut txn) = c.txn.take() {
-            txn.commit()?;
+            let r = txn.commit();
+            self.flush_activity();
+            r?;
         }
         Ok(ExecResult::Command {
             tag: format!("COPY {}", c.count),
@@ -631,9 +715,9 @@ impl Session {
             (None, Some(b)) => run(&mut *b.txn)?,
             (None, None) => return Err(SqlError::internal("COPY without a transaction")),
         }
-        self.engine
-            .activity
-            .note(self.db.id, c.table.id, Change::Insert, n);
+        self.pending_activity
+            .borrow_mut()
+            .push((c.table.id, Change::Insert, n));
         c.count += n;
         Ok(())
     }
@@ -695,6 +779,7 @@ impl Session {
         if let Some(mut b) = self.block.take() {
             b.txn.rollback();
         }
+        self.flush_activity();
         self.batch.clear();
     }
 
@@ -725,7 +810,7 @@ impl Session {
             return Some(Ok(ExecResult::Empty));
         }
         let stmt = self.batch.pop_front()?;
-        let r = self.run_statement(&stmt, &[], &[]);
+        let r = self.run_statement(&stmt, &[], &[], None);
         if r.is_err() {
             self.batch.clear();
         }
@@ -748,6 +833,7 @@ impl Session {
                 statement: None,
                 param_types: Vec::new(),
                 columns: None,
+                plan: PlanSlot::default(),
             });
         };
         let mut hint_types = Vec::with_capacity(hints.len());
@@ -768,8 +854,9 @@ impl Session {
             | ast::Statement::Insert(_)
             | ast::Statement::Update(_)
             | ast::Statement::Delete(_) => {
-                let (bound, params) =
-                    self.with_read_txn(|s, txn| s.bind(txn, &stmt, hint_types.clone()))?;
+                let (bound, params) = self.with_read_txn(|s, txn, cached| {
+                    s.bind(txn, &stmt, hint_types.clone(), cached)
+                })?;
                 let columns = match &bound {
                     Bound::Query { columns, .. } => Some(columns.clone()),
                     Bound::Insert { returning, .. }
@@ -780,6 +867,7 @@ impl Session {
                     statement: Some(stmt),
                     param_types: params,
                     columns,
+                    plan: PlanSlot::default(),
                 })
             }
             ast::Statement::ShowVariable { variable } => {
@@ -788,12 +876,14 @@ impl Session {
                     statement: Some(stmt),
                     param_types: Vec::new(),
                     columns: Some(vec![OutputColumn::new(name, DataType::Text)]),
+                    plan: PlanSlot::default(),
                 })
             }
             _ => Ok(Prepared {
                 statement: Some(stmt),
                 param_types: hint_types.iter().map(|_| DataType::Text).collect(),
                 columns: None,
+                plan: PlanSlot::default(),
             }),
         }
     }
@@ -817,40 +907,123 @@ impl Session {
                 ),
             ));
         }
-        self.run_statement(stmt, params, &prepared.param_types)
+        self.run_statement(stmt, params, &prepared.param_types, Some(prepared))
     }
 
-    /// Runs `f` with the block's transaction, or a fresh one rolled back afterwards.
+    /// Runs `f` with the block's transaction, or a fresh one rolled back afterwards; the
+    /// flag says whether that transaction may use the caches (invariant 3).
     fn with_read_txn<T>(
         &mut self,
-        f: impl FnOnce(&Session, &mut dyn KvTxn) -> Result<T>,
+        f: impl FnOnce(&Session, &mut dyn KvTxn, bool) -> Result<T>,
     ) -> Result<T> {
         if let Some(mut b) = self.block.take() {
-            let r = f(self, &mut *b.txn);
+            let r = f(self, &mut *b.txn, !b.catalog_dirty);
             self.block = Some(b);
             return r;
         }
         let mut txn = self.engine.store.begin(IsolationLevel::Snapshot, true)?;
-        let r = f(self, &mut *txn);
+        let r = f(self, &mut *txn, true);
         txn.rollback();
         r
     }
 
+    /// Binds a query or DML statement, through the descriptor cache if `cached`.
     fn bind(
         &self,
         txn: &mut dyn KvTxn,
         stmt: &ast::Statement,
         hints: Vec<DataType>,
+        cached: bool,
     ) -> Result<(Bound, Vec<DataType>)> {
-        let cat = TxnCatalog::new(txn, self.db.id);
+        let cat = if cached {
+            TxnCatalog::with_cache(txn, self.db.id, &self.engine.catalog_cache, None)
+        } else {
+            TxnCatalog::new(txn, self.db.id)
+        };
+        self.bind_in(&cat, stmt, hints)
+    }
+
+    fn bind_in(
+        &self,
+        cat: &TxnCatalog<'_>,
+        stmt: &ast::Statement,
+        hints: Vec<DataType>,
+    ) -> Result<(Bound, Vec<DataType>)> {
         let info = Info {
             user: &self.user,
             db: &self.db.name,
             settings: &self.settings,
         };
-        let mut binder = Binder::new(&cat as &dyn Catalog, &info, hints);
+        let mut binder = Binder::new(cat as &dyn Catalog, &info, hints);
         let bound = binder.bind_statement(stmt)?;
         Ok((bound, binder.param_types()))
+    }
+
+    /// The optimised plan of a query or DML statement: from the prepared statement's slot if
+    /// it holds one for this catalog generation and these settings, else bound now (and then
+    /// stored in the slot). A prepared statement whose result columns changed since Parse
+    /// fails with 0A000, as in PostgreSQL.
+    fn plan_for(
+        &self,
+        txn: &mut dyn KvTxn,
+        stmt: &ast::Statement,
+        param_types: &[DataType],
+        prepared: Option<&Prepared>,
+        cached: bool,
+    ) -> Result<Arc<Bound>> {
+        let (bound, reads, generation) = if cached {
+            let generation = catalog::generation(txn)?;
+            if let Some(p) = prepared.and_then(|p| p.plan.get(generation, &self.settings)) {
+                // plan_cache.rs invariant 2.
+                for k in &p.read_keys {
+                    txn.track_read(k)?;
+                }
+                return Ok(p.bound.clone());
+            }
+            let cat = TxnCatalog::with_cache(
+                txn,
+                self.db.id,
+                &self.engine.catalog_cache,
+                Some(generation),
+            );
+            let cat = if prepared.is_some() {
+                cat.recording()
+            } else {
+                cat
+            };
+            let (bound, _) = self.bind_in(&cat, stmt, param_types.to_vec())?;
+            (bound, cat.take_reads(), Some(generation))
+        } else {
+            (
+                self.bind(txn, stmt, param_types.to_vec(), false)?.0,
+                None,
+                None,
+            )
+        };
+        if let Some(p) = prepared {
+            if !same_result_shape(result_columns(&bound), p.columns.as_deref()) {
+                return Err(SqlError::new(
+                    code::FEATURE_NOT_SUPPORTED,
+                    "cached plan must not change result type",
+                ));
+            }
+        }
+        let bound = Arc::new(optimize_bound(bound));
+        if let (Some(p), Some(read_keys), Some(generation)) = (prepared, reads, generation) {
+            // At READ COMMITTED each read takes a fresh snapshot: the plan is the generation's
+            // only if no catalog change committed while it was bound.
+            if txn.isolation() != IsolationLevel::ReadCommitted
+                || catalog::generation(txn)? == generation
+            {
+                p.plan.set(CachedPlan {
+                    catalog_generation: generation,
+                    settings: self.settings.clone(),
+                    bound: bound.clone(),
+                    read_keys,
+                });
+            }
+        }
+        Ok(bound)
     }
 
     // ----- statements -----
@@ -869,6 +1042,7 @@ impl Session {
         stmt: &ast::Statement,
         params: &[Value],
         param_types: &[DataType],
+        prepared: Option<&Prepared>,
     ) -> Result<ExecResult> {
         use ast::Statement as S;
         // Transaction control first: it works in a failed block too.
@@ -927,7 +1101,7 @@ impl Session {
                 ));
             }
         }
-        let r = self.run_in_transaction(stmt, params, param_types);
+        let r = self.run_in_transaction(stmt, params, param_types, prepared);
         if r.is_err() {
             self.fail_block();
         }
@@ -1052,12 +1226,15 @@ impl Session {
         self.replace_settings(settings);
         self.restore_isolation_setting();
         if commit && !b.failed {
-            b.txn.commit()?;
+            let r = b.txn.commit();
+            self.flush_activity();
+            r?;
             Ok(ExecResult::Command {
                 tag: "COMMIT".into(),
             })
         } else {
             b.txn.rollback();
+            self.flush_activity();
             Ok(ExecResult::Command {
                 tag: "ROLLBACK".into(),
             })
@@ -1081,6 +1258,7 @@ impl Session {
         stmt: &ast::Statement,
         params: &[Value],
         param_types: &[DataType],
+        prepared: Option<&Prepared>,
     ) -> Result<ExecResult> {
         use ast::Statement as S;
         // Statements that do not touch the store.
@@ -1254,30 +1432,93 @@ impl Session {
             }
             _ => {}
         }
+        let catalog_only = reads_catalog_only(stmt);
         match self.block.take() {
             Some(mut b) => {
-                let r = b
-                    .txn
-                    .new_statement()
-                    .and_then(|_| self.run_with(&mut *b.txn, stmt, params, param_types));
+                // Marked before it runs: a failed statement may have written part of its
+                // change, and ROLLBACK TO can revive the block.
+                b.catalog_dirty |= !catalog_only;
+                let cached = !b.catalog_dirty;
+                let r = b.txn.new_statement().and_then(|_| {
+                    self.run_with(&mut *b.txn, stmt, params, param_types, prepared, cached)
+                });
                 self.block = Some(b);
                 r
             }
             None => {
                 let iso = self.default_isolation()?;
                 let mut txn = self.engine.store.begin(iso, false)?;
-                let r = self.run_with(&mut *txn, stmt, params, param_types);
-                match r {
-                    Ok(v) => {
-                        txn.commit()?;
-                        Ok(v)
-                    }
+                let r = self.run_with(&mut *txn, stmt, params, param_types, prepared, catalog_only);
+                let r = match r {
+                    Ok(v) => txn.commit().map(|()| v),
                     Err(e) => {
                         txn.rollback();
                         Err(e)
                     }
-                }
+                };
+                self.flush_activity();
+                r
             }
+        }
+    }
+
+    /// Runs an optimised query or DML statement with its parameter values.
+    fn run_bound(
+        &self,
+        txn: &mut dyn KvTxn,
+        bound: &Bound,
+        params: &[Value],
+    ) -> Result<ExecResult> {
+        let info = Info {
+            user: &self.user,
+            db: &self.db.name,
+            settings: &self.settings,
+        };
+        let cell = RefCell::new(txn);
+        let cache = SubqueryCache::default();
+        let cx = ExecCtx {
+            txn: &cell,
+            params,
+            outer: &[],
+            limits: self.engine.limits,
+            session: &info,
+            cache: &cache,
+            sequences: &self.engine.sequences,
+            seq_session: &self.seq_state,
+            database_id: self.db.id,
+            activity: &self.engine.activity,
+        };
+        let (tag, table, change) = match bound {
+            Bound::Query { plan, columns } => {
+                let mut rows = exec::run(plan, &cx)?;
+                // Hidden trailing columns (sort keys) were already projected away; keep
+                // only as many values as there are output columns.
+                for r in rows.iter_mut() {
+                    r.truncate(columns.len());
+                }
+                let tag = format!("SELECT {}", rows.len());
+                return Ok(ExecResult::Rows {
+                    columns: columns.clone(),
+                    rows,
+                    tag,
+                });
+            }
+            Bound::Insert { table, .. } => ("INSERT 0", table, Change::Insert),
+            Bound::Update { table, .. } => ("UPDATE", table, Change::Update),
+            Bound::Delete { table, .. } => ("DELETE", table, Change::Delete),
+        };
+        let out = exec::run_dml(bound, &cx)?;
+        let tag = format!("{tag} {}", out.count);
+        self.pending_activity
+            .borrow_mut()
+            .push((table.id, change, out.count));
+        match result_columns(bound) {
+            Some(columns) => Ok(ExecResult::Rows {
+                columns: columns.to_vec(),
+                rows: out.returned,
+                tag,
+            }),
+            None => Ok(ExecResult::Command { tag }),
         }
     }
 
@@ -1287,100 +1528,14 @@ impl Session {
         stmt: &ast::Statement,
         params: &[Value],
         param_types: &[DataType],
+        prepared: Option<&Prepared>,
+        cached: bool,
     ) -> Result<ExecResult> {
         use ast::Statement as S;
         match stmt {
             S::Query(_) | S::Insert(_) | S::Update(_) | S::Delete(_) => {
-                let (bound, _) = self.bind(txn, stmt, param_types.to_vec())?;
-                let info = Info {
-                    user: &self.user,
-                    db: &self.db.name,
-                    settings: &self.settings,
-                };
-                let limits = self.engine.limits;
-                match bound {
-                    Bound::Query { plan, columns } => {
-                        let plan = rules::optimize(plan);
-                        let cell = RefCell::new(txn);
-                        let cache = SubqueryCache::default();
-                        let cx = ExecCtx {
-                            txn: &cell,
-                            params,
-                            outer: &[],
-                            limits,
-                            session: &info,
-                            cache: &cache,
-                            sequences: &self.engine.sequences,
-                            seq_session: &self.seq_state,
-                            database_id: self.db.id,
-                            activity: &self.engine.activity,
-                        };
-                        let mut rows = exec::run(&plan, &cx)?;
-                        // Hidden trailing columns (sort keys) were already projected away;
-                        // keep only as many values as there are output columns.
-                        for r in rows.iter_mut() {
-                            r.truncate(columns.len());
-                        }
-                        let tag = format!("SELECT {}", rows.len());
-                        Ok(ExecResult::Rows { columns, rows, tag })
-                    }
-                    dml => {
-                        let dml = optimize_dml(dml);
-                        let cell = RefCell::new(txn);
-                        let cache = SubqueryCache::default();
-                        let cx = ExecCtx {
-                            txn: &cell,
-                            params,
-                            outer: &[],
-                            limits,
-                            session: &info,
-                            cache: &cache,
-                            sequences: &self.engine.sequences,
-                            seq_session: &self.seq_state,
-                            database_id: self.db.id,
-                            activity: &self.engine.activity,
-                        };
-                        let out = exec::run_dml(&dml, &cx)?;
-                        let (tag, table, change) = match &dml {
-                            Bound::Insert { table, .. } => (
-                                format!("INSERT 0 {}", out.count),
-                                Some(table),
-                                Change::Insert,
-                            ),
-                            Bound::Update { table, .. } => {
-                                (format!("UPDATE {}", out.count), Some(table), Change::Update)
-                            }
-                            Bound::Delete { table, .. } => {
-                                (format!("DELETE {}", out.count), Some(table), Change::Delete)
-                            }
-                            Bound::Query { .. } => (String::new(), None, Change::Insert),
-                        };
-                        if let Some(t) = table {
-                            self.engine
-                                .activity
-                                .note(self.db.id, t.id, change, out.count);
-                        }
-                        match dml {
-                            Bound::Insert {
-                                returning: Some((_, columns)),
-                                ..
-                            }
-                            | Bound::Update {
-                                returning: Some((_, columns)),
-                                ..
-                            }
-                            | Bound::Delete {
-                                returning: Some((_, columns)),
-                                ..
-                            } => Ok(ExecResult::Rows {
-                                columns,
-                                rows: out.returned,
-                                tag,
-                            }),
-                            _ => Ok(ExecResult::Command { tag }),
-                        }
-                    }
-                }
+                let bound = self.plan_for(txn, stmt, param_types, prepared, cached)?;
+                self.run_bound(txn, &bound, params)
             }
             S::Explain {
                 statement, analyze, ..
@@ -1388,9 +1543,9 @@ impl Session {
                 if *analyze {
                     return Err(SqlError::not_supported("EXPLAIN ANALYZE"));
                 }
-                let (bound, _) = self.bind(txn, statement, param_types.to_vec())?;
-                let plan = match optimize_dml(bound) {
-                    Bound::Query { plan, .. } => rules::optimize(plan),
+                let (bound, _) = self.bind(txn, statement, param_types.to_vec(), cached)?;
+                let plan = match optimize_bound(bound) {
+                    Bound::Query { plan, .. } => plan,
                     Bound::Insert { source, .. } => source,
                     Bound::Update { input, .. } | Bound::Delete { input, .. } => input,
                 };
@@ -1435,10 +1590,11 @@ impl Session {
                             .ok_or_else(|| SqlError::internal("COPY query"))?
                     }
                 };
-                let (columns, rows) = match self.run_with(txn, &query, params, param_types)? {
-                    ExecResult::Rows { columns, rows, .. } => (columns, rows),
-                    _ => return Err(SqlError::internal("COPY query returned no rows")),
-                };
+                let (columns, rows) =
+                    match self.run_with(txn, &query, params, param_types, None, cached)? {
+                        ExecResult::Rows { columns, rows, .. } => (columns, rows),
+                        _ => return Err(SqlError::internal("COPY query returned no rows")),
+                    };
                 let mut data = Vec::with_capacity(rows.len() + 1);
                 if fmt.header {
                     let names: Vec<Option<String>> =
@@ -1526,7 +1682,7 @@ impl Session {
                     return Err(SqlError::not_supported("materialized views"));
                 }
                 let query = ast::Statement::Query(cv.query.clone());
-                let (bound, params) = self.bind(txn, &query, Vec::new())?;
+                let (bound, params) = self.bind(txn, &query, Vec::new(), false)?;
                 if !params.is_empty() {
                     return Err(SqlError::new(
                         code::UNDEFINED_PARAMETER,
@@ -1814,7 +1970,8 @@ impl Session {
     }
 }
 
-fn optimize_dml(b: Bound) -> Bound {
+/// Runs the optimiser over every plan of a bound statement.
+fn optimize_bound(b: Bound) -> Bound {
     match b {
         Bound::Update {
             table,
@@ -1855,7 +2012,10 @@ fn optimize_dml(b: Bound) -> Bound {
             on_conflict,
             returning,
         },
-        q => q,
+        Bound::Query { plan, columns } => Bound::Query {
+            plan: rules::optimize(plan),
+            columns,
+        },
     }
 }
 

@@ -5,7 +5,8 @@
 //! `cairn start`; PostgreSQL is started from the system packages (`initdb` + `postgres`, with
 //! `fsync=on`, `synchronous_commit=on`, `shared_buffers=1GB`; as root, through
 //! `runuser -u nobody`, since PostgreSQL refuses to run as root). Then `pgbench -i -s SCALE`
-//! loads it, and each script runs for the given duration with `-M prepared`. Latencies come
+//! loads it, and each script runs for the given duration with `-M prepared` (or the protocol
+//! `--protocol` names: `simple`, `extended`, `prepared`). Latencies come
 //! from pgbench's per-transaction log (`-l`), so p99 is exact. After the tpcb-like script the
 //! run checks pgbench's invariant: sum(abalance) of accounts = sum(delta) of history, and the
 //! same for tellers and branches.
@@ -49,6 +50,11 @@ pub struct PgbenchArgs {
     /// `read-committed`, `repeatable-read` or `serializable`.
     #[arg(long, default_value = "default")]
     pub isolation: String,
+    /// pgbench `-M`: `simple` (one Query message per statement), `extended` (Parse, Bind,
+    /// Execute of an unnamed statement every time) or `prepared` (Parse once per
+    /// connection, then Bind and Execute).
+    #[arg(long, default_value = "prepared")]
+    pub protocol: String,
 }
 
 struct Server {
@@ -366,12 +372,18 @@ fn check_consistency(port: u16) -> anyhow::Result<()> {
 }
 
 pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
+    if !matches!(args.protocol.as_str(), "simple" | "extended" | "prepared") {
+        bail!(
+            "unknown protocol {} (simple, extended, prepared)",
+            args.protocol
+        );
+    }
     let work = tempfile::tempdir()?;
     let mut reports = Vec::new();
     if !args.json {
         println!(
-            "cairn bench pgbench: scale={} clients={} duration={} s, -M prepared, max-tries={}, isolation={}\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7} {:>8}",
-            args.scale, args.clients, args.duration, args.max_tries, args.isolation, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed", "retried"
+            "cairn bench pgbench: scale={} clients={} duration={} s, -M {}, max-tries={}, isolation={}\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7} {:>8}",
+            args.scale, args.clients, args.duration, args.protocol, args.max_tries, args.isolation, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed", "retried"
         );
     }
     for system in &args.systems {
@@ -396,7 +408,7 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
             let mut a: Vec<String> = vec![
                 "-n".into(),
                 "-M".into(),
-                "prepared".into(),
+                args.protocol.clone(),
                 "-c".into(),
                 args.clients.to_string(),
                 "-j".into(),

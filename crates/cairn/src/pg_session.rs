@@ -6,9 +6,11 @@
 //! `cairn_sql_plan::types`), SQL errors to ErrorResponse fields, engine results to protocol
 //! results.
 //!
-//! Threading: engine calls are synchronous (they do disk I/O and may wait on row locks), so they
-//! run under `tokio::task::block_in_place`, which lets the runtime move other connections off
-//! this worker thread meanwhile.
+//! Threading: engine calls are synchronous (they do disk I/O and may wait on row locks).
+//! `cairn_pgwire::serve` runs each connection on a thread of its own with a current-thread
+//! runtime, where they simply run; on a multi-thread runtime (a caller that drives sessions
+//! itself) they run under `tokio::task::block_in_place`, which lets the runtime move other
+//! tasks off this worker thread meanwhile.
 //!
 //! Invariants:
 //! 1. Every engine error reaches the client with its SQLSTATE unchanged.
@@ -49,8 +51,13 @@ pub fn pg_error(e: cairn_sql_plan::SqlError) -> PgError {
     out
 }
 
+/// Runs a blocking engine call (see the module's threading notes).
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
 }
 
 fn column_desc(c: &OutputColumn) -> ColumnDesc {

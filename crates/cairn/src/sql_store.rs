@@ -12,7 +12,9 @@
 
 use std::sync::Arc;
 
-use cairn_mvcc::{Db, LockMode, LockWait, SavepointId, ScanOptions, Transaction, TxnOptions};
+use cairn_mvcc::{
+    AtomicOp, Db, LockMode, LockWait, SavepointId, ScanOptions, Transaction, TxnOptions,
+};
 use cairn_sql_exec::kv::{IsolationLevel, KvPair, KvStore, KvTxn};
 use cairn_sql_plan::plan::{RowLockStrength, RowLockWait};
 use cairn_sql_plan::{Result, SqlError};
@@ -62,6 +64,20 @@ struct MvccTxn {
 impl KvTxn for MvccTxn {
     fn get(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.txn.get(key).map_err(sql_error)
+    }
+
+    fn get_untracked(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.txn.get_untracked(key).map_err(sql_error)
+    }
+
+    fn track_read(&mut self, key: &[u8]) -> Result<()> {
+        self.txn.track_read(key).map_err(sql_error)
+    }
+
+    fn add_u64(&mut self, key: &[u8], delta: u64) -> Result<()> {
+        self.txn
+            .atomic_op(key, AtomicOp::Add, &delta.to_le_bytes())
+            .map_err(sql_error)
     }
 
     fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {

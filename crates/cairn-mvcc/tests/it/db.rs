@@ -1,5 +1,6 @@
 //! The embedded `Db` itself: clocks across restarts and skew, limits, reads of one's own
-//! writes, early aborts and snapshot moves, read-only transactions.
+//! writes, early aborts and snapshot moves, read-only transactions, untracked and
+//! tracked-without-reading keys.
 
 use std::sync::Arc;
 
@@ -288,6 +289,50 @@ fn blind_writer_moves_its_snapshot_instead_of_aborting() {
         t.put(b"y", b"mine"),
         Err(Error::WriteConflict { .. })
     ));
+}
+
+/// `get_untracked` reads at the snapshot but a later change of its key does not fail a
+/// SERIALIZABLE commit; `track_read` makes a key's later change fail it without reading it.
+/// Both pin the snapshot, so a blind write afterwards no longer moves it.
+#[test]
+fn untracked_reads_do_not_conflict_and_tracked_keys_do() {
+    let (_d, db) = open();
+    put(&db, b"version", b"1");
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    assert_eq!(t.get_untracked(b"version").unwrap().unwrap(), b"1");
+    put(&db, b"version", b"2");
+    // Still the snapshot's value.
+    assert_eq!(t.get_untracked(b"version").unwrap().unwrap(), b"1");
+    t.put(b"row", b"x").unwrap();
+    t.commit()
+        .expect("an untracked key's change is no conflict");
+
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.track_read(b"descriptor").unwrap();
+    put(&db, b"descriptor", b"changed");
+    t.put(b"row", b"y").unwrap();
+    let e = t.commit().unwrap_err();
+    assert!(matches!(e, Error::ReadConflict { .. }), "{e:?}");
+
+    // Pinned: a write to a key changed since the snapshot fails instead of moving it.
+    for untracked in [false, true] {
+        let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+        if untracked {
+            t.get_untracked(b"version").unwrap();
+        } else {
+            t.track_read(b"descriptor").unwrap();
+        }
+        put(&db, b"row", b"theirs");
+        let e = t.put(b"row", b"mine").unwrap_err();
+        assert!(matches!(e, Error::WriteConflict { .. }), "{e:?}");
+    }
+
+    // The control: without track_read the same history commits.
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.get_untracked(b"version").unwrap();
+    put(&db, b"descriptor", b"changed again");
+    t.put(b"row", b"z").unwrap();
+    t.commit().expect("no tracked key changed");
 }
 
 #[test]

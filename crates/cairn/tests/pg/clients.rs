@@ -450,3 +450,309 @@ fn read_committed_updates_lose_nothing_and_recheck_where() {
         assert_eq!(got, vec![(1, 300, "old".into()), (2, 0, "new".into())]);
     });
 }
+
+/// Prepared statements after schema changes by another session, as PostgreSQL 15 answers:
+/// they re-plan transparently (a prepared INSERT fills a column added since, and writes the
+/// entries of an index created since), `SELECT *` whose columns changed fails with 0A000
+/// "cached plan must not change result type", a dropped table is 42P01, and a re-created one
+/// of the same shape works again.
+#[test]
+fn prepared_statements_follow_schema_changes_like_postgres() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        let ddl = connect(&server.config()).await;
+        a.batch_execute(
+            "CREATE TABLE t (a INT PRIMARY KEY, b TEXT); INSERT INTO t VALUES (1, 'x')",
+        )
+        .await
+        .unwrap();
+        let star = a.prepare("SELECT * FROM t WHERE a = $1").await.unwrap();
+        let just_b = a.prepare("SELECT b FROM t WHERE a = $1").await.unwrap();
+        let ins = a
+            .prepare("INSERT INTO t (a, b) VALUES ($1, $2)")
+            .await
+            .unwrap();
+        let by_b = a.prepare("SELECT a FROM t WHERE b = $1").await.unwrap();
+        // Twice each: the second execution runs from the cached plan.
+        for _ in 0..2 {
+            assert_eq!(a.query_one(&star, &[&1i32]).await.unwrap().len(), 2);
+            let b: String = a.query_one(&just_b, &[&1i32]).await.unwrap().get(0);
+            assert_eq!(b, "x");
+            assert_eq!(a.query(&by_b, &[&"x"]).await.unwrap().len(), 1);
+        }
+        a.execute(&ins, &[&2i32, &"y"]).await.unwrap();
+
+        ddl.batch_execute("ALTER TABLE t ADD COLUMN c INT DEFAULT 7")
+            .await
+            .unwrap();
+        let b: String = a.query_one(&just_b, &[&1i32]).await.unwrap().get(0);
+        assert_eq!(b, "x");
+        let r = a.query(&star, &[&1i32]).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("0A000"), "{r:?}");
+        let e = r.unwrap_err();
+        let msg = e.as_db_error().map(|d| d.message().to_string());
+        assert_eq!(
+            msg.as_deref(),
+            Some("cached plan must not change result type")
+        );
+        a.execute(&ins, &[&3i32, &"z"]).await.unwrap();
+        let c: i32 = a
+            .query_one("SELECT c FROM t WHERE a = 3", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(c, 7, "the prepared INSERT used the new column's default");
+
+        ddl.batch_execute("CREATE INDEX t_b ON t (b)")
+            .await
+            .unwrap();
+        let plan: Vec<String> = a
+            .simple_query("EXPLAIN SELECT a FROM t WHERE b = 'w'")
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .collect();
+        assert!(plan.join("\n").contains("t_b"), "{plan:?}");
+        a.execute(&ins, &[&4i32, &"w"]).await.unwrap();
+        let found: Vec<i32> = a
+            .query(&by_b, &[&"w"])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(
+            found,
+            vec![4],
+            "the prepared INSERT wrote the new index's entry"
+        );
+
+        ddl.batch_execute("DROP TABLE t").await.unwrap();
+        let r = a.query(&just_b, &[&1i32]).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("42P01"), "{r:?}");
+        let r = a.execute(&ins, &[&5i32, &"v"]).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("42P01"), "{r:?}");
+        ddl.batch_execute(
+            "CREATE TABLE t (a INT PRIMARY KEY, b TEXT); INSERT INTO t VALUES (1, 'new')",
+        )
+        .await
+        .unwrap();
+        let b: String = a.query_one(&just_b, &[&1i32]).await.unwrap().get(0);
+        assert_eq!(b, "new");
+        // The original shape again: SELECT * works again, as in PostgreSQL.
+        let row = a.query_one(&star, &[&1i32]).await.unwrap();
+        assert_eq!(row.get::<_, String>(1), "new");
+    });
+}
+
+/// A prepared statement folds `current_setting()` when it is bound; a SET makes the next
+/// execution bind again, so it sees the new value as PostgreSQL's does.
+#[test]
+fn prepared_statement_sees_settings_changes() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        let s = a
+            .prepare("SELECT current_setting('application_name')")
+            .await
+            .unwrap();
+        a.batch_execute("SET application_name = 'one'")
+            .await
+            .unwrap();
+        for _ in 0..2 {
+            let v: String = a.query_one(&s, &[]).await.unwrap().get(0);
+            assert_eq!(v, "one");
+        }
+        a.batch_execute("SET application_name = 'two'")
+            .await
+            .unwrap();
+        let v: String = a.query_one(&s, &[]).await.unwrap().get(0);
+        assert_eq!(v, "two");
+    });
+}
+
+/// DDL in an open block is seen by that block (through prepared statements too) and by no
+/// other session; rolled back, it leaves nothing behind in any cache; committed, everyone
+/// sees it.
+#[test]
+fn ddl_in_a_block_is_seen_by_it_alone_until_commit() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        let b = connect(&server.config()).await;
+        a.batch_execute("CREATE TABLE t (a INT PRIMARY KEY); INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let count_a = a.prepare("SELECT count(*) FROM t").await.unwrap();
+        let count_b = b.prepare("SELECT count(*) FROM t").await.unwrap();
+        for c in [&a, &b] {
+            c.batch_execute("SELECT * FROM t").await.unwrap();
+        }
+        a.query_one(&count_a, &[]).await.unwrap();
+        b.query_one(&count_b, &[]).await.unwrap();
+
+        for commit in [false, true] {
+            a.batch_execute("BEGIN; ALTER TABLE t ADD COLUMN c INT DEFAULT 5; DROP TABLE t; CREATE TABLE t (a INT PRIMARY KEY, c INT DEFAULT 5)")
+                .await
+                .unwrap();
+            let n: i64 = a.query_one(&count_a, &[]).await.unwrap().get(0);
+            assert_eq!(n, 0, "a sees its own re-created, empty table");
+            a.execute("INSERT INTO t (a) VALUES (2)", &[]).await.unwrap();
+            let c: i32 = a
+                .query_one("SELECT c FROM t WHERE a = 2", &[])
+                .await
+                .unwrap()
+                .get(0);
+            assert_eq!(c, 5);
+            // b still sees the committed table, from its cache or not.
+            let n: i64 = b.query_one(&count_b, &[]).await.unwrap().get(0);
+            assert_eq!(n, 1);
+            let r = b.query("SELECT c FROM t", &[]).await;
+            assert_eq!(sqlstate(&r).as_deref(), Some("42703"), "{r:?}");
+            a.batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
+                .await
+                .unwrap();
+            for (who, c, count) in [("a", &a, &count_a), ("b", &b, &count_b)] {
+                let n: i64 = c.query_one(count, &[]).await.unwrap().get(0);
+                let r = c.query("SELECT c FROM t", &[]).await;
+                if commit {
+                    assert_eq!(n, 1, "{who}: the committed table has a's row 2");
+                    assert!(r.is_ok(), "{who}: {r:?}");
+                } else {
+                    assert_eq!(n, 1, "{who}: the rolled-back block left the old table");
+                    assert_eq!(sqlstate(&r).as_deref(), Some("42703"), "{who}: {r:?}");
+                }
+            }
+        }
+
+        // Inside the block the catalog generation counts the block's own changes; after a
+        // rollback, the same kind of change committed by b brings the generation to that
+        // number again, with another catalog. What a saw in its block must not be served.
+        a.batch_execute("CREATE TABLE u (a INT PRIMARY KEY)")
+            .await
+            .unwrap();
+        let star_u = a.prepare("SELECT * FROM u").await.unwrap();
+        a.batch_execute("BEGIN; ALTER TABLE u ADD COLUMN rolled_back INT")
+            .await
+            .unwrap();
+        a.batch_execute("SELECT * FROM u").await.unwrap();
+        let r = a.query(&star_u, &[]).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("0A000"), "{r:?}");
+        a.batch_execute("ROLLBACK").await.unwrap();
+        b.batch_execute("ALTER TABLE u ADD COLUMN committed INT")
+            .await
+            .unwrap();
+        for c in [&a, &b] {
+            let cols: Vec<String> = c
+                .prepare("SELECT * FROM u")
+                .await
+                .unwrap()
+                .columns()
+                .iter()
+                .map(|c| c.name().to_string())
+                .collect();
+            assert_eq!(cols, ["a", "committed"]);
+        }
+    });
+}
+
+/// A SERIALIZABLE transaction whose statements found their table in the descriptor cache or
+/// ran a cached plan still conflicts with a concurrent ALTER of that table (40001 at COMMIT,
+/// as when it read the descriptor itself), and not with DDL on another table.
+#[test]
+fn serializable_writer_conflicts_with_ddl_on_its_table_despite_cache() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        let ddl = connect(&server.config()).await;
+        a.batch_execute("CREATE TABLE t (a INT PRIMARY KEY, b INT); INSERT INTO t VALUES (1, 0)")
+            .await
+            .unwrap();
+        let upd = a
+            .prepare("UPDATE t SET b = b + 1 WHERE a = $1")
+            .await
+            .unwrap();
+        let mut cases = Vec::new();
+        for conflict in [true, false] {
+            for prepared in [true, false] {
+                cases.push((conflict, prepared));
+            }
+        }
+        for (i, (conflict, prepared)) in cases.into_iter().enumerate() {
+            // Warm both caches at the current catalog generation.
+            for _ in 0..2 {
+                a.execute(&upd, &[&1i32]).await.unwrap();
+                a.batch_execute("UPDATE t SET b = b + 1 WHERE a = 1")
+                    .await
+                    .unwrap();
+            }
+            a.batch_execute("BEGIN ISOLATION LEVEL SERIALIZABLE")
+                .await
+                .unwrap();
+            if prepared {
+                a.execute(&upd, &[&1i32]).await.unwrap();
+            } else {
+                a.batch_execute("UPDATE t SET b = b + 1 WHERE a = 1")
+                    .await
+                    .unwrap();
+            }
+            ddl.batch_execute(&format!("CREATE TABLE other{i} (x INT)"))
+                .await
+                .unwrap();
+            if conflict {
+                ddl.batch_execute(&format!("ALTER TABLE t ADD COLUMN c{i} INT"))
+                    .await
+                    .unwrap();
+            }
+            let r = a.batch_execute("COMMIT").await;
+            let want = conflict.then(|| "40001".to_string());
+            assert_eq!(
+                sqlstate(&r),
+                want,
+                "conflict={conflict} prepared={prepared}: {r:?}"
+            );
+        }
+    });
+}
+
+/// Subqueries nested as deep as the parser accepts run on a connection's own thread without
+/// exhausting its stack (`ServerConfig::connection_stack_bytes`; a stack overflow would abort
+/// the server), deeper ones are 54001, and the connection stays usable.
+#[test]
+fn deeply_nested_statements_fit_the_connection_thread_stack() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        let nested =
+            |depth: usize| format!("SELECT {}1{}", "(SELECT -".repeat(depth), ")".repeat(depth));
+        let mut deepest = None;
+        for depth in (1..=20).map(|i| i * 25) {
+            match c.simple_query(&nested(depth)).await {
+                Ok(_) => deepest = Some(depth),
+                Err(e) => {
+                    assert_eq!(e.code().map(|c| c.code()), Some("54001"), "{depth}: {e}");
+                    break;
+                }
+            }
+        }
+        assert!(deepest >= Some(100), "deepest accepted nesting {deepest:?}");
+        let r = c.simple_query(&nested(5_000)).await;
+        assert_eq!(sqlstate(&r).as_deref(), Some("54001"), "{r:?}");
+        let one: String = c
+            .simple_query("SELECT 1")
+            .await
+            .unwrap()
+            .iter()
+            .find_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(one, "1");
+    });
+}
