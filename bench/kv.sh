@@ -9,6 +9,7 @@
 #   KV_CLIENTS   client counts                         default 1,16,64
 #   KV_KEYS      key space (gets load it first)        default 10000
 #   KV_FAILOVER  seconds of the put load a leader is killed in (0 = skip)   default 8
+#   KV_CAIRN_USER_RANGES  Cairn's --user-ranges (Raft groups the keys spread over)  default 4
 #   CARGO_TARGET_DIR is honoured for the release build.
 #
 # Equal durability: Cairn's Raft loop syncs its log once per turn before acknowledging;
@@ -28,6 +29,7 @@ duration="${KV_DURATION:-10}"
 clients="${KV_CLIENTS:-1,16,64}"
 keys="${KV_KEYS:-10000}"
 failover_secs="${KV_FAILOVER:-8}"
+user_ranges="${KV_CAIRN_USER_RANGES:-4}"
 
 log() { echo "kv.sh: $*" >&2; }
 
@@ -126,7 +128,7 @@ results="bench/results/kv-$(date -u +%Y%m%dT%H%M%SZ)-$(git rev-parse --short HEA
 {
     echo "# commit: $(git rev-parse HEAD 2>/dev/null || echo unknown)"
     echo "# host: $(uname -srm), $(nproc) cores; etcd: $($etcd_bin --version | head -1)"
-    echo "# duration=$duration s clients=$clients keys=$keys extra flags: $*"
+    echo "# duration=$duration s clients=$clients keys=$keys cairn user ranges=$user_ranges extra flags: $*"
 } >"$results"
 
 bench() { "$cairn" bench kv --keys "$keys" "$@"; }
@@ -172,7 +174,7 @@ cairn_hosts="$(IFS=,; echo "${cairn_addrs[*]}")"
 cairn_pids=()
 for i in 0 1 2; do
     "$cairn" start --store "$work/cairn-$i" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
-        --grpc-addr "${cairn_addrs[$i]}" --join "$cairn_hosts" \
+        --grpc-addr "${cairn_addrs[$i]}" --join "$cairn_hosts" --user-ranges "$user_ranges" \
         --grpc-port-file "$work/cairn-$i.port" --exit-on-stdin-eof \
         <"$work/stdin" >/dev/null 2>"$work/cairn-$i.log" &
     live[$!]=1
