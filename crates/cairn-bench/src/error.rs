@@ -5,6 +5,10 @@
 //! engine (a key that was written is not found, a missing key is found) is reported as
 //! [`BenchError::WrongResult`] rather than a panic: the engine under test may be buggy, and the
 //! benchmark should say so instead of printing numbers for wrong work.
+//!
+//! The networked benchmark (`cairn bench kv`) adds [`BenchError::Connect`] (a host is not
+//! there at the start) and [`BenchError::Unavailable`] (an operation's retries ran out); an
+//! error a system answers that no retry can fix comes back as [`BenchError::Engine`].
 
 use std::path::PathBuf;
 
@@ -51,6 +55,33 @@ pub enum BenchError {
     SettleTimeout {
         engine: &'static str,
         waited_secs: u64,
+    },
+
+    /// `cairn bench kv`: a host of the cluster under test did not accept a connection.
+    #[error("{target}: connect to {host}")]
+    Connect {
+        target: &'static str,
+        host: String,
+        #[source]
+        source: EngineSource,
+    },
+
+    /// `cairn bench kv`: an operation kept failing with retryable errors (no leader, node
+    /// down) for `waited_secs`; `source` is the last attempt's error.
+    #[error("{target}: {workload} did not succeed within {waited_secs} s of retries")]
+    Unavailable {
+        target: &'static str,
+        workload: &'static str,
+        waited_secs: u64,
+        #[source]
+        source: EngineSource,
+    },
+
+    /// The async runtime of a networked benchmark could not be started.
+    #[error("start the async runtime")]
+    Runtime {
+        #[source]
+        source: std::io::Error,
     },
 
     /// The configuration cannot be run (zero threads, value too small, ...).

@@ -11,11 +11,17 @@
 //! [`txn`] is `cairn bench txn`: YCSB workloads as transactions on the embedded
 //! transactional database, against RocksDB's `OptimisticTransactionDB` behind `rocksdb`.
 //!
-//! Threading: a benchmark runs on the caller's thread and spawns `--threads` scoped worker
-//! threads per workload; nothing outlives [`engine::run`].
+//! [`kv`] is `cairn bench kv`: puts and linearizable gets against a running replicated KV
+//! service over gRPC, a Cairn cluster or an etcd cluster (etcd's client is generated here from
+//! `proto/etcd_kv.proto` by protox and tonic, without `protoc`).
+//!
+//! Threading: `engine` and `txn` run on the caller's thread and spawn `--threads` scoped
+//! worker threads per workload; nothing outlives [`engine::run`]. `kv` runs its client tasks
+//! on a tokio runtime of its own that ends with [`kv::run`].
 
 pub mod engine;
 pub mod error;
+pub mod kv;
 pub mod txn;
 
 pub use error::{BenchError, Result};

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use cairn_bench::engine::{self, EngineBenchConfig, EngineKind, Workload, WorkloadReport};
+use cairn_bench::kv::{self, KvBenchConfig, KvReport};
 use cairn_bench::txn::{self, TxnBenchConfig, TxnReport};
 use clap::{Args, Parser, Subcommand};
 
@@ -73,6 +74,59 @@ enum BenchCommand {
     Txn(TxnBenchArgs),
     /// pgbench (select-only and tpcb-like, -M prepared) against Cairn and PostgreSQL 15.
     Pgbench(bench_pgbench::PgbenchArgs),
+    /// Puts and linearizable gets against a running Cairn or etcd cluster, over gRPC.
+    Kv(KvBenchArgs),
+}
+
+/// Flags of `cairn bench kv`; the rules behind them are documented in `cairn_bench::kv`.
+#[derive(Debug, Args)]
+struct KvBenchArgs {
+    /// gRPC addresses of the cluster's nodes (Cairn: --grpc-addr; etcd: client URLs'
+    /// HOST:PORT). Each client starts on one host and moves to the next after a failure.
+    #[arg(long, value_delimiter = ',', required = true)]
+    hosts: Vec<String>,
+
+    /// System under test: cairn (cairn.kv.Kv) or etcd (etcdserverpb.KV, v3 API).
+    #[arg(long, default_value = "cairn")]
+    target: kv::Target,
+
+    /// Concurrent clients, each with one request in flight; each workload runs once per
+    /// count.
+    #[arg(long, value_delimiter = ',', default_value = "16")]
+    clients: Vec<usize>,
+
+    /// Workloads, in order: put (100-byte values), get (linearizable; loads every key first,
+    /// untimed).
+    #[arg(long, value_delimiter = ',', default_value = "put")]
+    workload: Vec<kv::KvWorkload>,
+
+    /// Operations per (workload, clients).
+    #[arg(long, default_value_t = 100_000)]
+    num: u64,
+
+    /// Seconds per (workload, clients) instead of --num operations.
+    #[arg(long)]
+    duration: Option<f64>,
+
+    /// Number of distinct keys; operations pick one uniformly.
+    #[arg(long, default_value_t = 10_000)]
+    keys: u64,
+
+    /// Value size in bytes.
+    #[arg(long = "value-size", default_value_t = 100)]
+    value_bytes: usize,
+
+    /// gRPC connections per host, shared by the clients.
+    #[arg(long, default_value_t = 1)]
+    conns: usize,
+
+    /// Print one JSON object per (workload, clients) instead of a table.
+    #[arg(long)]
+    json: bool,
+
+    /// Seed of key choices and values.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
 }
 
 /// Flags of `cairn bench txn`; the rules behind them are documented in `cairn_bench::txn`.
@@ -189,6 +243,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
         Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
         Command::Bench(BenchCommand::Pgbench(args)) => bench_pgbench::run(args),
+        Command::Bench(BenchCommand::Kv(args)) => run_kv_bench(args),
         Command::Debug(command) => debug::run(command),
     };
     match result {
@@ -304,6 +359,55 @@ fn run_txn_bench(args: &TxnBenchArgs) -> anyhow::Result<()> {
     )
 }
 
+fn run_kv_bench(args: &KvBenchArgs) -> anyhow::Result<()> {
+    let duration = match args.duration {
+        None => None,
+        Some(secs) if secs.is_finite() && secs > 0.0 && secs < 1e9 => {
+            Some(std::time::Duration::from_secs_f64(secs))
+        }
+        Some(_) => anyhow::bail!("--duration must be a positive number of seconds"),
+    };
+    let config = KvBenchConfig {
+        target: args.target,
+        hosts: args.hosts.clone(),
+        clients: args.clients.clone(),
+        workloads: args.workload.clone(),
+        num: args.num,
+        duration,
+        keys: args.keys,
+        value_bytes: args.value_bytes,
+        conns: args.conns,
+        seed: args.seed,
+    };
+    config.validate()?;
+    let run_length = match args.duration {
+        Some(secs) => format!("duration={secs} s"),
+        None => format!("num={}", config.num),
+    };
+    let header = format!(
+        "cairn bench kv: target={} hosts={} {run_length} keys={} key=16 B value={} B conns={} seed={}\n{}",
+        config.target.name(),
+        config.hosts.join(","),
+        config.keys,
+        config.value_bytes,
+        config.conns,
+        config.seed,
+        KvReport::table_header()
+    );
+    print_reports(
+        args.json,
+        &header,
+        |on_report| kv::run(&config, on_report).context("bench kv"),
+        |r: &KvReport, json| {
+            if json {
+                r.to_json_line()
+            } else {
+                r.table_row()
+            }
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use clap::CommandFactory;
@@ -349,6 +453,42 @@ mod tests {
         assert!(
             Cli::try_parse_from(["cairn", "bench", "engine", "--workloads", "fillfast"]).is_err()
         );
+    }
+
+    #[test]
+    fn bench_kv_parses_hosts_clients_and_target() {
+        let cli = Cli::try_parse_from([
+            "cairn",
+            "bench",
+            "kv",
+            "--hosts",
+            "127.0.0.1:1,127.0.0.1:2",
+            "--clients",
+            "1,16,64",
+            "--workload",
+            "put,get",
+            "--target",
+            "etcd",
+        ])
+        .expect("valid command line");
+        let Command::Bench(BenchCommand::Kv(args)) = cli.command else {
+            panic!("parsed into the wrong subcommand");
+        };
+        assert_eq!(args.hosts, ["127.0.0.1:1", "127.0.0.1:2"]);
+        assert_eq!(args.clients, [1, 16, 64]);
+        assert_eq!(args.workload, [kv::KvWorkload::Put, kv::KvWorkload::Get]);
+        assert_eq!(args.target, kv::Target::Etcd);
+        assert_eq!(
+            (args.num, args.keys, args.value_bytes),
+            (100_000, 10_000, 100)
+        );
+        // --hosts is required; the target defaults to cairn.
+        assert!(Cli::try_parse_from(["cairn", "bench", "kv"]).is_err());
+        let cli = Cli::try_parse_from(["cairn", "bench", "kv", "--hosts", "h:1"]).unwrap();
+        let Command::Bench(BenchCommand::Kv(args)) = cli.command else {
+            panic!("parsed into the wrong subcommand");
+        };
+        assert_eq!(args.target, kv::Target::Cairn);
     }
 
     #[test]

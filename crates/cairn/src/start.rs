@@ -233,7 +233,13 @@ pub fn run(args: &StartArgs) -> anyhow::Result<()> {
         .thread_stack_size(16 << 20)
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(serve(settings, args))
+    let result = runtime.block_on(serve(settings, args));
+    // With --exit-on-stdin-eof a blocking-pool thread sits in read(0) until standard input
+    // closes, and dropping the runtime would wait for it: a node stopped by SIGTERM printed
+    // "stopped" and then hung until its parent closed the pipe. Everything that matters
+    // (store, Raft loop) has been closed by `serve`; leave that thread behind.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    result
 }
 
 /// Starts the cluster node if `--grpc-addr` was given.

@@ -6,8 +6,10 @@
 //!   in other languages (`drivers`), and the project's sqllogictest files (`tests/slt/*.slt`);
 //! - SQL sessions in process over the real storage stack (`sql_session`, `sql_types`);
 //! - the `cairn debug` tools (`debug_cli`);
-//! - a real three-node cluster over gRPC (`cluster`).
+//! - a real three-node cluster over gRPC (`cluster`);
+//! - `cairn bench kv` against a real one-node cluster (`bench_kv`).
 
+mod bench_kv;
 mod catalog;
 mod clients;
 mod cluster;
