@@ -721,6 +721,40 @@ fn fit_to_schema(table: &TableDef, mut s: TableStats) -> TableStats {
 
 /// The statistics of `table` as the current schema sees them, or `None` if it was never
 /// analysed.
+/// The statistics the planner estimates with: read outside the transaction's read set (they
+/// steer the plan, never the result, so a concurrent ANALYZE must not make a SERIALIZABLE
+/// transaction fail). Unreadable statistics are reported and planned without.
+pub struct PlannerStats<'t, 'a> {
+    txn: std::cell::RefCell<&'t mut (dyn KvTxn + 'a)>,
+}
+
+impl<'t, 'a> PlannerStats<'t, 'a> {
+    pub fn new(txn: &'t mut (dyn KvTxn + 'a)) -> Self {
+        PlannerStats {
+            txn: std::cell::RefCell::new(txn),
+        }
+    }
+}
+
+impl cairn_sql_plan::cost::StatsSource for PlannerStats<'_, '_> {
+    fn stats(&self, table: &TableDef) -> Option<std::sync::Arc<TableStats>> {
+        if crate::pg_catalog::is_catalog_table(table.id) {
+            return None;
+        }
+        let mut txn = self.txn.try_borrow_mut().ok()?;
+        let read = txn
+            .get_untracked(&keys::stats_key(table.id))
+            .and_then(|b| b.map(|b| decode_stats(table, &b)).transpose());
+        match read {
+            Ok(s) => s.map(|s| std::sync::Arc::new(fit_to_schema(table, s))),
+            Err(e) => {
+                tracing::warn!(table = %table.name, error = %e, "statistics unreadable; planning without them");
+                None
+            }
+        }
+    }
+}
+
 pub fn read_stats(txn: &mut dyn KvTxn, table: &TableDef) -> Result<Option<TableStats>> {
     match txn.get(&keys::stats_key(table.id))? {
         None => Ok(None),

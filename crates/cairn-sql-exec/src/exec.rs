@@ -19,7 +19,9 @@
 //!    of the same key waits or fails with 40001 rather than overwriting). Tests:
 //!    `tests/sql.rs` (`primary_key_violation_is_23505`, `not_null_violation_is_23502`, ...).
 //! 2. Operators never reorder rows unless they are `Sort` (or set operations); `Limit` without
-//!    `Sort` returns rows in scan (primary key) order.
+//!    `Sort` returns rows in scan (primary key) order. A hash join returns its rows in the
+//!    nested loop's order; a join order the optimiser changed changes the order of rows of a
+//!    query without ORDER BY (`join_order.rs` invariant 2), as in PostgreSQL.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -394,6 +396,26 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             let l = run(left, cx)?;
             let r = run(right, cx)?;
             join(l, r, left.width(), right.width(), *kind, on.as_ref(), cx)
+        }
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        } => {
+            let l = run(left, cx)?;
+            let r = run(right, cx)?;
+            hash_join(
+                l,
+                r,
+                (left.width(), right.width()),
+                *kind,
+                (left_keys, right_keys),
+                residual.as_ref(),
+                cx,
+            )
         }
         Plan::SetOp {
             kind,
@@ -909,6 +931,76 @@ fn join(
             if !right_matched[ri] {
                 let mut row = vec![Value::Null; lw];
                 row.extend_from_slice(rr);
+                out.push(row);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The grouping bytes of a row's join key, `None` if a key value is NULL (never matches).
+fn join_key(keys: &[Expr], row: &[Value], cx: &ExecCtx) -> Result<Option<Vec<u8>>> {
+    let mut values = Vec::with_capacity(keys.len());
+    for k in keys {
+        let v = cx.eval(k, row)?;
+        if v.is_null() {
+            return Ok(None);
+        }
+        values.push(v);
+    }
+    Ok(Some(group_key(&values)))
+}
+
+/// `Plan::HashJoin`: the same rows, in the same order, as [`join`] with the key equalities
+/// in its ON (the optimiser only picks key types whose `=` is equality of grouping bytes).
+fn hash_join(
+    l: Vec<Row>,
+    r: Vec<Row>,
+    (lw, rw): (usize, usize),
+    kind: JoinKind,
+    (left_keys, right_keys): (&[Expr], &[Expr]),
+    residual: Option<&Expr>,
+    cx: &ExecCtx,
+) -> Result<Vec<Row>> {
+    let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+    for (i, row) in r.iter().enumerate() {
+        if let Some(k) = join_key(right_keys, row, cx)? {
+            table.entry(k).or_default().push(i);
+        }
+    }
+    let mut out = Vec::new();
+    let mut right_matched = vec![false; r.len()];
+    let mut joined = Vec::new();
+    for lr in l {
+        let mut matched = false;
+        if let Some(k) = join_key(left_keys, &lr, cx)? {
+            for &ri in table.get(&k).map(Vec::as_slice).unwrap_or(&[]) {
+                joined.clear();
+                joined.extend_from_slice(&lr);
+                joined.extend_from_slice(&r[ri]);
+                let ok = match residual {
+                    Some(p) => truthy(cx.eval(p, &joined)?)?,
+                    None => true,
+                };
+                if ok {
+                    matched = true;
+                    right_matched[ri] = true;
+                    out.push(joined.clone());
+                }
+            }
+        }
+        if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
+            let mut row = lr;
+            row.extend(std::iter::repeat_n(Value::Null, rw));
+            out.push(row);
+        }
+        cx.check_size(out.len())?;
+    }
+    if matches!(kind, JoinKind::Right | JoinKind::Full) {
+        for (ri, rr) in r.into_iter().enumerate() {
+            if !right_matched[ri] {
+                let mut row = vec![Value::Null; lw];
+                row.extend(rr);
                 out.push(row);
             }
         }

@@ -1008,7 +1008,7 @@ impl Session {
                 ));
             }
         }
-        let bound = Arc::new(optimize_bound(bound));
+        let bound = Arc::new(optimize_bound(bound, txn));
         if let (Some(p), Some(read_keys), Some(generation)) = (prepared, reads, generation) {
             // At READ COMMITTED each read takes a fresh snapshot: the plan is the generation's
             // only if no catalog change committed while it was bound.
@@ -1544,12 +1544,14 @@ impl Session {
                     return Err(SqlError::not_supported("EXPLAIN ANALYZE"));
                 }
                 let (bound, _) = self.bind(txn, statement, param_types.to_vec(), cached)?;
-                let plan = match optimize_bound(bound) {
+                let stats = crate::analyze::PlannerStats::new(txn);
+                let est = cairn_sql_plan::cost::Estimator::new(&stats);
+                let plan = match optimize_bound_with(bound, &est) {
                     Bound::Query { plan, .. } => plan,
                     Bound::Insert { source, .. } => source,
                     Bound::Update { input, .. } | Bound::Delete { input, .. } => input,
                 };
-                let rows = cairn_sql_plan::explain::explain(&plan)
+                let rows = cairn_sql_plan::explain::explain_estimated(&plan, &est)
                     .into_iter()
                     .map(|l| vec![Value::Text(l)])
                     .collect();
@@ -1970,8 +1972,15 @@ impl Session {
     }
 }
 
-/// Runs the optimiser over every plan of a bound statement.
-fn optimize_bound(b: Bound) -> Bound {
+/// Runs the optimiser over every plan of a bound statement, with the tables' statistics.
+fn optimize_bound(b: Bound, txn: &mut dyn KvTxn) -> Bound {
+    let stats = crate::analyze::PlannerStats::new(txn);
+    optimize_bound_with(b, &cairn_sql_plan::cost::Estimator::new(&stats))
+}
+
+/// Runs the optimiser over every plan of a bound statement, estimating with `est`.
+fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound {
+    let optimize = |p: Plan| rules::optimize_with(p, est);
     match b {
         Bound::Update {
             table,
@@ -1981,7 +1990,7 @@ fn optimize_bound(b: Bound) -> Bound {
             returning,
         } => Bound::Update {
             table,
-            input: rules::optimize(input),
+            input: optimize(input),
             assignments,
             predicate,
             returning,
@@ -1993,7 +2002,7 @@ fn optimize_bound(b: Bound) -> Bound {
             returning,
         } => Bound::Delete {
             table,
-            input: rules::optimize(input),
+            input: optimize(input),
             predicate,
             returning,
         },
@@ -2006,14 +2015,14 @@ fn optimize_bound(b: Bound) -> Bound {
             returning,
         } => Bound::Insert {
             table,
-            source: rules::optimize(source),
+            source: optimize(source),
             targets,
             defaults,
             on_conflict,
             returning,
         },
         Bound::Query { plan, columns } => Bound::Query {
-            plan: rules::optimize(plan),
+            plan: optimize(plan),
             columns,
         },
     }

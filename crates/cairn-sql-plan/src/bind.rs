@@ -3419,6 +3419,24 @@ fn fix_param_types_plan(p: &mut Plan, types: &[DataType]) {
             fix_param_types_plan(left, types);
             fix_param_types_plan(right, types);
         }
+        Plan::HashJoin {
+            left,
+            right,
+            left_keys,
+            right_keys,
+            residual,
+            ..
+        } => {
+            for e in left_keys
+                .iter_mut()
+                .chain(right_keys.iter_mut())
+                .chain(residual.iter_mut())
+            {
+                fix(e);
+            }
+            fix_param_types_plan(left, types);
+            fix_param_types_plan(right, types);
+        }
         Plan::SetOp { left, right, .. } => {
             fix_param_types_plan(left, types);
             fix_param_types_plan(right, types);

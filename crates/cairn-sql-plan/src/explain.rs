@@ -5,12 +5,29 @@
 //! column. The format is for people and tests; it is not stable across versions.
 
 use crate::catalog::PRIMARY_INDEX_ID;
-use crate::plan::{JoinKind, Plan, SetOpKind};
+use crate::cost::Estimator;
+use crate::expr::Expr;
+use crate::plan::{JoinKind, OutputColumn, Plan, SetOpKind};
 
 pub fn explain(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
-    walk(plan, 0, &mut out);
+    walk(plan, 0, &mut out, None);
     out
+}
+
+/// As [`explain`], each operator followed by its estimated output rows (`(rows=N)`).
+pub fn explain_estimated(plan: &Plan, est: &Estimator) -> Vec<String> {
+    let mut out = Vec::new();
+    walk(plan, 0, &mut out, Some(est));
+    out
+}
+
+/// One operator's line, with its row estimate when there is an estimator.
+fn node(plan: &Plan, est: Option<&Estimator>, depth: usize, text: String, out: &mut Vec<String>) {
+    match est {
+        Some(e) => line(depth, format!("{text}  (rows={:.0})", e.rows(plan)), out),
+        None => line(depth, text, out),
+    }
 }
 
 fn line(depth: usize, text: String, out: &mut Vec<String>) {
@@ -21,11 +38,23 @@ fn line(depth: usize, text: String, out: &mut Vec<String>) {
     }
 }
 
-fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
+fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator>) {
     match plan {
-        Plan::Unit => line(depth, "Result".into(), out),
-        Plan::Values { rows, .. } => line(depth, format!("Values Scan ({} rows)", rows.len()), out),
-        Plan::Rows { rows, .. } => line(depth, format!("Function Scan ({} rows)", rows.len()), out),
+        Plan::Unit => node(plan, est, depth, "Result".into(), out),
+        Plan::Values { rows, .. } => node(
+            plan,
+            est,
+            depth,
+            format!("Values Scan ({} rows)", rows.len()),
+            out,
+        ),
+        Plan::Rows { rows, .. } => node(
+            plan,
+            est,
+            depth,
+            format!("Function Scan ({} rows)", rows.len()),
+            out,
+        ),
         Plan::Scan {
             table,
             qualifier,
@@ -67,18 +96,24 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                     )
                 }
             };
-            line(depth, text, out);
+            node(plan, est, depth, text, out);
             if filter.is_some() {
                 out.push(format!("{}  Filter: yes", indent(depth)));
             }
         }
         Plan::Filter { input, .. } => {
-            line(depth, "Filter".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "Filter".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Project { input, exprs, .. } => {
-            line(depth, format!("Project ({} columns)", exprs.len()), out);
-            walk(input, depth + 1, out);
+            node(
+                plan,
+                est,
+                depth,
+                format!("Project ({} columns)", exprs.len()),
+                out,
+            );
+            walk(input, depth + 1, out, est);
         }
         Plan::Aggregate {
             input,
@@ -91,40 +126,42 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
             } else {
                 "HashAggregate"
             };
-            line(
+            node(
+                plan,
+                est,
                 depth,
                 format!(
-                    "{kind} ({} groups keys, {} aggregates)",
+                    "{kind} ({} group keys, {} aggregates)",
                     group_by.len(),
                     aggs.len()
                 ),
                 out,
             );
-            walk(input, depth + 1, out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Sort { input, keys } => {
-            line(depth, format!("Sort ({} keys)", keys.len()), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, format!("Sort ({} keys)", keys.len()), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Limit { input, .. } => {
-            line(depth, "Limit".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "Limit".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Distinct { input } => {
-            line(depth, "Unique".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "Unique".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::LockRows { input, .. } => {
-            line(depth, "LockRows".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "LockRows".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Rename { input, .. } => {
-            line(depth, "Subquery Scan".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "Subquery Scan".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::ProjectSet { input, .. } => {
-            line(depth, "ProjectSet".into(), out);
-            walk(input, depth + 1, out);
+            node(plan, est, depth, "ProjectSet".into(), out);
+            walk(input, depth + 1, out, est);
         }
         Plan::Join {
             left,
@@ -139,9 +176,42 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                 JoinKind::Right => "Nested Loop Right Join",
                 JoinKind::Full => "Nested Loop Full Join",
             };
-            line(depth, k.into(), out);
-            walk(left, depth + 1, out);
-            walk(right, depth + 1, out);
+            node(plan, est, depth, k.into(), out);
+            walk(left, depth + 1, out, est);
+            walk(right, depth + 1, out, est);
+        }
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        } => {
+            let k = match kind {
+                JoinKind::Inner => "Hash Join",
+                JoinKind::Left => "Hash Left Join",
+                JoinKind::Right => "Hash Right Join",
+                JoinKind::Full => "Hash Full Join",
+            };
+            node(plan, est, depth, k.into(), out);
+            let (ls, rs) = (left.schema(), right.schema());
+            let conds: Vec<String> = left_keys
+                .iter()
+                .zip(right_keys)
+                .map(|(l, r)| format!("{} = {}", key_text(l, &ls), key_text(r, &rs)))
+                .collect();
+            out.push(format!(
+                "{}  Hash Cond: ({})",
+                indent(depth),
+                conds.join(") AND (")
+            ));
+            if residual.is_some() {
+                out.push(format!("{}  Join Filter: yes", indent(depth)));
+            }
+            walk(left, depth + 1, out, est);
+            line(depth + 1, "Hash".into(), out);
+            walk(right, depth + 2, out, est);
         }
         Plan::SetOp {
             kind,
@@ -155,10 +225,31 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>) {
                 SetOpKind::Intersect => "SetOp Intersect",
                 SetOpKind::Except => "SetOp Except",
             };
-            line(depth, format!("{k}{}", if *all { " All" } else { "" }), out);
-            walk(left, depth + 1, out);
-            walk(right, depth + 1, out);
+            node(
+                plan,
+                est,
+                depth,
+                format!("{k}{}", if *all { " All" } else { "" }),
+                out,
+            );
+            walk(left, depth + 1, out, est);
+            walk(right, depth + 1, out, est);
         }
+    }
+}
+
+/// A hash key as text: `qualifier.column` for a column (through casts), else `expr`.
+fn key_text(e: &Expr, schema: &[OutputColumn]) -> String {
+    match e {
+        Expr::Column { index, .. } => match schema.get(*index) {
+            Some(c) => match &c.qualifier {
+                Some(q) => format!("{q}.{}", c.name),
+                None => c.name.clone(),
+            },
+            None => format!("${index}"),
+        },
+        Expr::Cast { expr, ty } => format!("{}::{}", key_text(expr, schema), ty.sql_name()),
+        _ => "expr".into(),
     }
 }
 

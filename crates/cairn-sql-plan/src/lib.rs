@@ -14,10 +14,12 @@
 
 pub mod bind;
 pub mod catalog;
+pub mod cost;
 pub mod deparse;
 pub mod error;
 pub mod explain;
 pub mod expr;
+pub mod join_order;
 pub mod maintenance;
 pub mod plan;
 pub mod rules;

@@ -180,6 +180,21 @@ pub enum Plan {
         kind: JoinKind,
         on: Option<Expr>,
     },
+    /// A join by equality of keys (the optimiser's physical form of a `Join` whose ON holds
+    /// `left expr = right expr` conjuncts of hashable types): builds a hash table of `right`'s
+    /// rows by `right_keys` (over `right`'s layout), then probes it with each `left` row's
+    /// `left_keys`; a key with a NULL never matches. `residual` (over the joined layout, like
+    /// `Join::on`) must hold too. Output layout and row order are the nested loop's: left rows
+    /// in order, each followed by its matches in right order, then (Right, Full) the
+    /// unmatched right rows in right order.
+    HashJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        kind: JoinKind,
+        left_keys: Vec<Expr>,
+        right_keys: Vec<Expr>,
+        residual: Option<Expr>,
+    },
     SetOp {
         kind: SetOpKind,
         all: bool,
@@ -278,7 +293,7 @@ impl Plan {
             | Plan::Limit { input, .. }
             | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.schema(),
-            Plan::Join { left, right, .. } => {
+            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 let mut s = left.schema();
                 s.extend(right.schema());
                 s
@@ -289,7 +304,9 @@ impl Plan {
     pub fn width(&self) -> usize {
         match self {
             Plan::Scan { table, .. } => table.columns.len(),
-            Plan::Join { left, right, .. } => left.width() + right.width(),
+            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+                left.width() + right.width()
+            }
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }

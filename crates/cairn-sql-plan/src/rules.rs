@@ -13,13 +13,27 @@
 //!    be a superset of the matching rows. Test: `pk_equality_becomes_point_range`.
 //! 3. A filter over an inner join whose conjuncts reference one side only is pushed to that
 //!    side.
+//! 4. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
+//!    predicates pushed down, its order chosen by cost, hash joins where keys allow); every
+//!    other join gets its algorithm from `join_order::physical_join`.
 
 use crate::catalog::{IndexDef, TableDef, PRIMARY_INDEX_ID};
+use crate::cost::{Estimator, NoStats};
 use crate::expr::{BinaryOp, Expr};
+use crate::join_order;
 use crate::plan::{IndexRange, JoinKind, KeyRange, Plan};
 
-/// Applies the rules bottom-up.
+/// Applies the rules bottom-up, without table statistics.
 pub fn optimize(plan: Plan) -> Plan {
+    optimize_with(plan, &Estimator::new(&NoStats))
+}
+
+/// Applies the rules bottom-up, estimating with `est`.
+pub fn optimize_with(plan: Plan, est: &Estimator) -> Plan {
+    let optimize = |p: Plan| optimize_with(p, est);
+    if join_order::is_plannable_join_tree(&plan) {
+        return join_order::plan_inner_joins(plan, est, &mut |p| optimize_with(p, est));
+    }
     match plan {
         Plan::Filter { input, predicate } => {
             let input = optimize(*input);
@@ -100,12 +114,7 @@ pub fn optimize(plan: Plan) -> Plan {
             right,
             kind,
             on,
-        } => Plan::Join {
-            left: Box::new(optimize(*left)),
-            right: Box::new(optimize(*right)),
-            kind,
-            on,
-        },
+        } => join_order::physical_join(optimize(*left), optimize(*right), kind, on),
         Plan::SetOp {
             kind,
             all,
@@ -137,7 +146,7 @@ pub fn optimize(plan: Plan) -> Plan {
     }
 }
 
-fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
+pub(crate) fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Binary {
             op: BinaryOp::And,
@@ -152,7 +161,7 @@ fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
     let first = parts.pop()?;
     Some(parts.into_iter().rev().fold(first, |acc, p| Expr::Binary {
         op: BinaryOp::And,
@@ -162,7 +171,7 @@ fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
     }))
 }
 
-fn push_filter(input: Plan, predicate: Expr) -> Plan {
+pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
     match input {
         Plan::Scan {
             table,

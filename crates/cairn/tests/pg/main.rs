@@ -15,6 +15,7 @@ mod clients;
 mod cluster;
 mod debug_cli;
 mod drivers;
+mod planner;
 mod psql;
 mod server;
 mod session_fixture;

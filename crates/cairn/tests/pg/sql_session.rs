@@ -538,22 +538,24 @@ fn secondary_indexes_answer_queries_and_stay_in_step() {
     );
     assert_eq!(one(&mut s, "SELECT id FROM p WHERE email = 'b@x'"), "2");
     assert_eq!(
-        run(
-            &mut s,
-            "EXPLAIN SELECT id FROM p WHERE city = 'oslo' AND age > 30"
-        )[1],
+        without_estimate(
+            &run(
+                &mut s,
+                "EXPLAIN SELECT id FROM p WHERE city = 'oslo' AND age > 30"
+            )[1]
+        ),
         "  ->  Index Scan using p_city_age_idx on p (1 equal, lower bound)"
     );
     assert_eq!(
-        run(&mut s, "EXPLAIN SELECT id FROM p WHERE email = 'b@x'")[1],
+        without_estimate(&run(&mut s, "EXPLAIN SELECT id FROM p WHERE email = 'b@x'")[1]),
         "  ->  Index Scan using p_email_key on p (1 equal)"
     );
     assert_eq!(
-        run(&mut s, "EXPLAIN SELECT id FROM p WHERE id = 2")[1],
+        without_estimate(&run(&mut s, "EXPLAIN SELECT id FROM p WHERE id = 2")[1]),
         "  ->  Index Scan using p_pkey on p (1 equal)"
     );
     assert_eq!(
-        run(&mut s, "EXPLAIN SELECT id FROM p WHERE id + 0 = 2")[1],
+        without_estimate(&run(&mut s, "EXPLAIN SELECT id FROM p WHERE id + 0 = 2")[1]),
         "  ->  Seq Scan on p"
     );
     assert_eq!(one(&mut s, "SELECT id FROM p WHERE age = 20"), "5");
@@ -710,7 +712,7 @@ fn alter_table_adds_primary_key_and_columns() {
         "ALTER TABLE"
     );
     assert_eq!(
-        run(&mut s, "EXPLAIN SELECT abalance FROM acc WHERE aid = 3")[1],
+        without_estimate(&run(&mut s, "EXPLAIN SELECT abalance FROM acc WHERE aid = 3")[1]),
         "  ->  Index Scan using acc_pkey on acc (1 equal)"
     );
     assert_eq!(one(&mut s, "SELECT abalance FROM acc WHERE aid = 3"), "5");
@@ -1518,4 +1520,9 @@ fn auto_analyze_fires_after_enough_changes() {
         ),
         "550"
     );
+}
+
+/// An EXPLAIN line without its `  (rows=N)` estimate.
+fn without_estimate(line: &str) -> &str {
+    line.split("  (rows=").next().unwrap_or(line)
 }

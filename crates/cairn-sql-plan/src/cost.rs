@@ -1,0 +1,618 @@
+//! Cardinality estimates: how many rows a plan, a predicate or a join produces.
+//!
+//! Role: the join-order search (`join_order.rs`) asks an [`Estimator`] for the rows of each
+//! relation and the selectivity of each predicate; `docs/optimizer.md` states the formulas.
+//! Statistics come from ANALYZE through a [`StatsSource`] (the session reads them outside the
+//! transaction's read set: they steer the plan, never the result). Without statistics the
+//! estimator falls back on PostgreSQL's defaults and on what the schema guarantees (a
+//! single-column primary key or unique index has one row per value).
+//!
+//! Invariants:
+//! 1. Every selectivity is within `0.0..=1.0` and every row estimate is at least 1 (a
+//!    relation is never assumed empty: that would make every order look free).
+//!    Test: `estimates_stay_in_range`.
+//! 2. Estimation never fails and never reads data: a plan or predicate it does not understand
+//!    gets a default, never an error.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::catalog::TableDef;
+use crate::expr::{BinaryOp, Expr, UnaryOp};
+use crate::plan::{JoinKind, Plan, SetOpKind};
+use crate::stats::{TableStats, DEFAULT_EQ_SEL, DEFAULT_INEQ_SEL};
+use crate::types::Value;
+
+/// Rows assumed for a table never analysed.
+pub const DEFAULT_TABLE_ROWS: f64 = 1000.0;
+/// Distinct values assumed for a column nothing is known about (PostgreSQL's default).
+pub const DEFAULT_DISTINCT: f64 = 200.0;
+/// Selectivity of a predicate the estimator does not understand.
+pub const DEFAULT_SEL: f64 = DEFAULT_INEQ_SEL;
+
+/// Where the planner gets a table's statistics.
+pub trait StatsSource {
+    /// The table's statistics as of its last ANALYZE, if any.
+    fn stats(&self, table: &TableDef) -> Option<Arc<TableStats>>;
+}
+
+/// No statistics at all (unit tests, and plans made before any ANALYZE).
+pub struct NoStats;
+
+impl StatsSource for NoStats {
+    fn stats(&self, _table: &TableDef) -> Option<Arc<TableStats>> {
+        None
+    }
+}
+
+/// The table column an output column of a plan is a plain copy of.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub table: Arc<TableDef>,
+    /// Position in `table.columns`.
+    pub position: usize,
+}
+
+/// Estimates over one statement's plans; remembers each table's statistics once read.
+pub struct Estimator<'s> {
+    source: &'s dyn StatsSource,
+    cache: RefCell<HashMap<u32, Option<Arc<TableStats>>>>,
+}
+
+fn clamp01(x: f64) -> f64 {
+    if x.is_nan() {
+        DEFAULT_SEL
+    } else {
+        x.clamp(0.0, 1.0)
+    }
+}
+
+fn at_least_one(x: f64) -> f64 {
+    if x.is_nan() || x < 1.0 {
+        1.0
+    } else {
+        x
+    }
+}
+
+fn conjuncts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left,
+            right,
+            ..
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// Combines the selectivities of ANDed predicates: the most selective counts fully, the next
+/// by its square root, the next by its fourth root, and so on ("exponential back-off"), a
+/// damped form of independence: correlated conjuncts are the common case, and full
+/// independence underestimates them badly.
+pub fn damped_product(mut sels: Vec<f64>) -> f64 {
+    sels.sort_by(|a, b| a.total_cmp(b));
+    let mut out = 1.0;
+    let mut exponent = 1.0;
+    for s in sels {
+        out *= clamp01(s).powf(exponent);
+        exponent /= 2.0;
+    }
+    clamp01(out)
+}
+
+impl<'s> Estimator<'s> {
+    pub fn new(source: &'s dyn StatsSource) -> Estimator<'s> {
+        Estimator {
+            source,
+            cache: RefCell::new(HashMap::new()),
+        }
+    }
+
+    pub fn stats(&self, table: &TableDef) -> Option<Arc<TableStats>> {
+        if let Some(s) = self.cache.borrow().get(&table.id) {
+            return s.clone();
+        }
+        let s = self.source.stats(table);
+        self.cache.borrow_mut().insert(table.id, s.clone());
+        s
+    }
+
+    /// Rows in the whole table: its last ANALYZE's count, else the default.
+    pub fn table_rows(&self, table: &TableDef) -> f64 {
+        match self.stats(table) {
+            Some(s) => at_least_one(s.row_count),
+            None => DEFAULT_TABLE_ROWS,
+        }
+    }
+
+    /// For each output column of `plan`, the table column it copies, if it is one.
+    pub fn origins(&self, plan: &Plan) -> Vec<Option<Origin>> {
+        match plan {
+            Plan::Scan { table, .. } => (0..table.columns.len())
+                .map(|position| {
+                    Some(Origin {
+                        table: table.clone(),
+                        position,
+                    })
+                })
+                .collect(),
+            Plan::Filter { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input }
+            | Plan::LockRows { input, .. }
+            | Plan::Rename { input, .. } => self.origins(input),
+            Plan::Project { input, exprs, .. } => {
+                let inner = self.origins(input);
+                exprs
+                    .iter()
+                    .map(|e| match e {
+                        Expr::Column { index, .. } => inner.get(*index).cloned().flatten(),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+                let mut o = self.origins(left);
+                o.extend(self.origins(right));
+                o
+            }
+            other => vec![None; other.width()],
+        }
+    }
+
+    /// Whether the column alone is a unique key of its table (a one-column primary key or
+    /// unique index).
+    fn is_unique(origin: &Origin) -> bool {
+        let Some(col) = origin.table.columns.get(origin.position) else {
+            return false;
+        };
+        std::iter::once(&origin.table.primary)
+            .chain(origin.table.indexes.iter())
+            .any(|idx| idx.unique && idx.columns.len() == 1 && idx.columns[0].column_id == col.id)
+    }
+
+    /// Distinct non-NULL values of a table column, in the whole table.
+    pub fn column_distinct(&self, origin: &Origin) -> f64 {
+        let rows = self.table_rows(&origin.table);
+        if Self::is_unique(origin) {
+            return rows;
+        }
+        let stats = self.stats(&origin.table);
+        let col = origin.table.columns.get(origin.position);
+        match (stats, col) {
+            (Some(s), Some(c)) => match s.column(c.id) {
+                Some(cs) => at_least_one(cs.distinct_count(rows)),
+                None => DEFAULT_DISTINCT.min(rows),
+            },
+            _ => DEFAULT_DISTINCT.min(rows),
+        }
+    }
+
+    /// Distinct values of `expr` over a relation of `rows` rows whose columns come from
+    /// `origins`.
+    pub fn expr_distinct(&self, expr: &Expr, origins: &[Option<Origin>], rows: f64) -> f64 {
+        let nd = match strip_casts(expr) {
+            Expr::Column { index, .. } => match origins.get(*index).cloned().flatten() {
+                Some(o) => self.column_distinct(&o),
+                None => DEFAULT_DISTINCT,
+            },
+            _ => DEFAULT_DISTINCT,
+        };
+        at_least_one(nd.min(rows))
+    }
+
+    /// Estimated output rows of `plan`.
+    pub fn rows(&self, plan: &Plan) -> f64 {
+        at_least_one(match plan {
+            Plan::Unit => 1.0,
+            Plan::Values { rows, .. } => rows.len() as f64,
+            Plan::Rows { rows, .. } => rows.len() as f64,
+            Plan::Scan { table, filter, .. } => {
+                let base = self.table_rows(table);
+                match filter {
+                    Some(f) => base * self.selectivity(f, &self.origins(plan), base),
+                    None => base,
+                }
+            }
+            Plan::Filter { input, predicate } => {
+                let n = self.rows(input);
+                n * self.selectivity(predicate, &self.origins(input), n)
+            }
+            Plan::Project { input, .. }
+            | Plan::Rename { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::LockRows { input, .. }
+            | Plan::ProjectSet { input, .. }
+            | Plan::Distinct { input } => self.rows(input),
+            Plan::Limit { input, limit, .. } => {
+                let n = self.rows(input);
+                match limit {
+                    Some(Expr::Literal {
+                        value: Value::Int(l),
+                        ..
+                    }) => n.min(*l as f64),
+                    _ => n,
+                }
+            }
+            Plan::Aggregate {
+                input, group_by, ..
+            } => {
+                if group_by.is_empty() {
+                    1.0
+                } else {
+                    let n = self.rows(input);
+                    let origins = self.origins(input);
+                    let groups: f64 = group_by
+                        .iter()
+                        .map(|g| self.expr_distinct(g, &origins, n))
+                        .product();
+                    groups.min(n)
+                }
+            }
+            Plan::Join {
+                left,
+                right,
+                kind,
+                on,
+            } => {
+                let (l, r) = (self.rows(left), self.rows(right));
+                let inner = match on {
+                    Some(p) => {
+                        let mut origins = self.origins(left);
+                        origins.extend(self.origins(right));
+                        l * r * self.selectivity(p, &origins, l * r)
+                    }
+                    None => l * r,
+                };
+                outer_rows(*kind, inner, l, r)
+            }
+            Plan::HashJoin {
+                left,
+                right,
+                kind,
+                left_keys,
+                right_keys,
+                residual,
+            } => {
+                let (l, r) = (self.rows(left), self.rows(right));
+                let (lo, ro) = (self.origins(left), self.origins(right));
+                let mut sel = 1.0;
+                for (a, b) in left_keys.iter().zip(right_keys) {
+                    let nd = self
+                        .expr_distinct(a, &lo, l)
+                        .max(self.expr_distinct(b, &ro, r));
+                    sel *= 1.0 / nd;
+                }
+                if let Some(p) = residual {
+                    let mut origins = lo;
+                    origins.extend(ro);
+                    sel *= self.selectivity(p, &origins, l * r);
+                }
+                outer_rows(*kind, l * r * sel, l, r)
+            }
+            Plan::SetOp {
+                kind, left, right, ..
+            } => {
+                let (l, r) = (self.rows(left), self.rows(right));
+                match kind {
+                    SetOpKind::Union => l + r,
+                    SetOpKind::Intersect => l.min(r),
+                    SetOpKind::Except => l,
+                }
+            }
+        })
+    }
+
+    /// The fraction of rows of a relation (of `rows` rows, columns from `origins`) for which
+    /// `pred` is true.
+    pub fn selectivity(&self, pred: &Expr, origins: &[Option<Origin>], rows: f64) -> f64 {
+        let mut parts = Vec::new();
+        conjuncts(pred, &mut parts);
+        if parts.len() > 1 {
+            return damped_product(
+                parts
+                    .into_iter()
+                    .map(|p| self.one_selectivity(p, origins, rows))
+                    .collect(),
+            );
+        }
+        self.one_selectivity(pred, origins, rows)
+    }
+
+    fn one_selectivity(&self, pred: &Expr, origins: &[Option<Origin>], rows: f64) -> f64 {
+        let origin_of = |e: &Expr| match strip_casts(e) {
+            Expr::Column { index, .. } => origins.get(*index).cloned().flatten(),
+            _ => None,
+        };
+        let column_stats = |o: &Origin| {
+            let s = self.stats(&o.table)?;
+            let id = o.table.columns.get(o.position)?.id;
+            s.column(id).cloned().map(|c| (c, s.row_count))
+        };
+        clamp01(match pred {
+            Expr::Literal {
+                value: Value::Bool(b),
+                ..
+            } => f64::from(u8::from(*b)),
+            Expr::Literal {
+                value: Value::Null, ..
+            } => 0.0,
+            Expr::Binary {
+                op: BinaryOp::Or,
+                left,
+                right,
+                ..
+            } => {
+                let a = self.selectivity(left, origins, rows);
+                let b = self.selectivity(right, origins, rows);
+                a + b - a * b
+            }
+            Expr::Binary {
+                op: BinaryOp::And, ..
+            } => self.selectivity(pred, origins, rows),
+            Expr::Unary {
+                op: UnaryOp::Not,
+                expr,
+                ..
+            } => 1.0 - self.selectivity(expr, origins, rows),
+            Expr::IsNull { expr, negated } => {
+                let null_frac = origin_of(expr)
+                    .and_then(|o| column_stats(&o))
+                    .map_or(DEFAULT_EQ_SEL, |(c, _)| c.null_frac);
+                if *negated {
+                    1.0 - null_frac
+                } else {
+                    null_frac
+                }
+            }
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => {
+                let one = self.eq_selectivity(expr, None, origins, rows);
+                let s = (one * list.len() as f64).min(1.0);
+                if *negated {
+                    1.0 - s
+                } else {
+                    s
+                }
+            }
+            Expr::Binary {
+                op, left, right, ..
+            } if op.is_comparison() => {
+                let (l_const, r_const) =
+                    (left.max_column().is_none(), right.max_column().is_none());
+                match (l_const, r_const) {
+                    // Both sides vary: a join (or same-row) comparison.
+                    (false, false) => {
+                        if *op == BinaryOp::Eq {
+                            let nd = self
+                                .expr_distinct(left, origins, rows)
+                                .max(self.expr_distinct(right, origins, rows));
+                            1.0 / nd
+                        } else if *op == BinaryOp::NotEq {
+                            1.0 - DEFAULT_EQ_SEL
+                        } else {
+                            DEFAULT_INEQ_SEL
+                        }
+                    }
+                    (true, true) => DEFAULT_SEL,
+                    _ => {
+                        let (col, value, op) = if r_const {
+                            (left.as_ref(), right.as_ref(), *op)
+                        } else {
+                            (right.as_ref(), left.as_ref(), op.flipped())
+                        };
+                        let literal = match value {
+                            Expr::Literal { value, .. } => Some(value),
+                            _ => None,
+                        };
+                        match op {
+                            BinaryOp::Eq => self.eq_selectivity(col, literal, origins, rows),
+                            BinaryOp::NotEq => {
+                                1.0 - self.eq_selectivity(col, literal, origins, rows)
+                            }
+                            _ => {
+                                let stats = origin_of(col).and_then(|o| column_stats(&o));
+                                match (stats, literal) {
+                                    (Some((c, _)), Some(v)) => match op {
+                                        BinaryOp::Lt => c.lt_selectivity(v, false),
+                                        BinaryOp::LtEq => c.lt_selectivity(v, true),
+                                        BinaryOp::Gt => c.gt_selectivity(v, false),
+                                        BinaryOp::GtEq => c.gt_selectivity(v, true),
+                                        _ => DEFAULT_INEQ_SEL,
+                                    },
+                                    _ => DEFAULT_INEQ_SEL,
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            _ => DEFAULT_SEL,
+        })
+    }
+
+    /// Selectivity of `col = value` (`value` known when it is a literal).
+    fn eq_selectivity(
+        &self,
+        col: &Expr,
+        value: Option<&Value>,
+        origins: &[Option<Origin>],
+        rows: f64,
+    ) -> f64 {
+        let origin = match strip_casts(col) {
+            Expr::Column { index, .. } => origins.get(*index).cloned().flatten(),
+            _ => None,
+        };
+        let Some(o) = origin else {
+            return DEFAULT_EQ_SEL;
+        };
+        if Self::is_unique(&o) {
+            return 1.0 / self.table_rows(&o.table);
+        }
+        let stats = self.stats(&o.table);
+        let cs = o
+            .table
+            .columns
+            .get(o.position)
+            .and_then(|c| stats.as_ref().and_then(|s| s.column(c.id)));
+        match (cs, value, stats.as_ref()) {
+            (Some(c), Some(v), Some(s)) => c.eq_selectivity(v, s.row_count),
+            (Some(c), None, Some(s)) => {
+                (1.0 - c.null_frac) / at_least_one(c.distinct_count(s.row_count))
+            }
+            _ => {
+                let _ = rows;
+                DEFAULT_EQ_SEL
+            }
+        }
+    }
+}
+
+/// Rows of an outer join from its inner-join rows: every preserved row appears at least once.
+fn outer_rows(kind: JoinKind, inner: f64, l: f64, r: f64) -> f64 {
+    match kind {
+        JoinKind::Inner => inner,
+        JoinKind::Left => inner.max(l),
+        JoinKind::Right => inner.max(r),
+        JoinKind::Full => inner.max(l).max(r),
+    }
+}
+
+/// The expression under any casts (a cast keeps the distinct values of what it casts, near
+/// enough for estimates).
+fn strip_casts(e: &Expr) -> &Expr {
+    match e {
+        Expr::Cast { expr, .. } => strip_casts(expr),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{ColumnDef, IndexColumn, IndexDef, PRIMARY_INDEX_ID};
+    use crate::types::DataType;
+
+    fn table(id: u32) -> Arc<TableDef> {
+        let col = |id: u32, name: &str| ColumnDef {
+            id,
+            name: name.into(),
+            ty: DataType::Int4,
+            nullable: true,
+            default: None,
+            hidden: false,
+        };
+        Arc::new(TableDef {
+            id,
+            database_id: 1,
+            schema: "public".into(),
+            name: format!("t{id}"),
+            columns: vec![col(1, "a"), col(2, "b")],
+            primary: IndexDef {
+                id: PRIMARY_INDEX_ID,
+                name: format!("t{id}_pkey"),
+                columns: vec![IndexColumn {
+                    column_id: 1,
+                    descending: false,
+                }],
+                unique: true,
+                constraint: true,
+            },
+            indexes: vec![],
+            checks: vec![],
+            next_column_id: 3,
+            next_index_id: 2,
+            has_declared_primary_key: true,
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
+        })
+    }
+
+    fn col(i: usize) -> Expr {
+        Expr::Column {
+            index: i,
+            ty: DataType::Int4,
+        }
+    }
+
+    fn cmp(op: BinaryOp, l: Expr, r: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(l),
+            right: Box::new(r),
+            ty: DataType::Bool,
+        }
+    }
+
+    fn int(v: i64) -> Expr {
+        Expr::literal(Value::Int(v), DataType::Int4)
+    }
+
+    fn scan(id: u32, filter: Option<Expr>) -> Plan {
+        Plan::Scan {
+            table: table(id),
+            qualifier: format!("t{id}"),
+            access: None,
+            filter,
+        }
+    }
+
+    #[test]
+    fn unique_key_equality_keeps_one_row() {
+        let est = Estimator::new(&NoStats);
+        let p = scan(1, Some(cmp(BinaryOp::Eq, col(0), int(7))));
+        assert_eq!(est.rows(&p), 1.0);
+        // A non-key column keeps the default equality fraction of the default table.
+        let p = scan(1, Some(cmp(BinaryOp::Eq, col(1), int(7))));
+        assert_eq!(est.rows(&p), DEFAULT_TABLE_ROWS * DEFAULT_EQ_SEL);
+    }
+
+    #[test]
+    fn key_join_keeps_the_foreign_side_rows() {
+        // t1.b = t2.a, t2.a unique: each t1 row matches at most one t2 row.
+        let est = Estimator::new(&NoStats);
+        let j = Plan::Join {
+            left: Box::new(scan(1, None)),
+            right: Box::new(scan(2, None)),
+            kind: JoinKind::Inner,
+            on: Some(cmp(BinaryOp::Eq, col(1), col(2))),
+        };
+        assert_eq!(est.rows(&j), DEFAULT_TABLE_ROWS);
+    }
+
+    #[test]
+    fn estimates_stay_in_range() {
+        let est = Estimator::new(&NoStats);
+        let preds = [
+            cmp(BinaryOp::Eq, col(0), int(1)),
+            cmp(BinaryOp::Lt, col(1), int(1)),
+            cmp(BinaryOp::NotEq, col(1), col(0)),
+            Expr::literal(Value::Bool(false), DataType::Bool),
+            Expr::literal(Value::Null, DataType::Bool),
+            cmp(
+                BinaryOp::Or,
+                cmp(BinaryOp::Eq, col(0), int(1)),
+                cmp(BinaryOp::Eq, col(0), int(2)),
+            ),
+        ];
+        let origins = est.origins(&scan(1, None));
+        for p in &preds {
+            let s = est.selectivity(p, &origins, 1000.0);
+            assert!((0.0..=1.0).contains(&s), "{p:?}: {s}");
+            assert!(est.rows(&scan(1, Some(p.clone()))) >= 1.0);
+        }
+        assert!(damped_product(vec![0.1, 0.1]) > 0.01);
+        assert!(damped_product(vec![0.1, 0.1]) <= 0.1);
+        assert_eq!(damped_product(vec![]), 1.0);
+    }
+}

@@ -1,0 +1,861 @@
+//! Join order and join algorithm: the cost-based part of the optimiser.
+//!
+//! Role: `rules::optimize` calls [`plan_inner_joins`] at the top of every tree of inner joins
+//! (and the filters between them) and [`physical_join`] for every other join. The first
+//! flattens the tree into relations plus predicates, pushes each single-relation predicate
+//! into its relation, picks an order, and rebuilds the tree; the second turns a join whose ON
+//! holds equalities between the two sides into a hash join.
+//!
+//! Order search (formulas in `docs/optimizer.md`): left-deep trees; each step joins one more
+//! relation, the new one as the hash join's build side. The cost of an order is the sum over
+//! its joins of the rows read and produced (`left + 1.5 * right + out` for a hash join,
+//! `left * right + out` for a nested loop), with row counts from `cost::Estimator`. Up to
+//! [`DP_MAX_RELATIONS`] relations the search is exhaustive over connected orders (dynamic
+//! programming over subsets); above it, greedy (start from the smallest relation, then always
+//! the connected relation that keeps the result smallest). A relation joins with no predicate
+//! linking it to those before it (a cross product) only when no linked one is left.
+//!
+//! Invariants:
+//! 1. The rebuilt plan has the layout of the original (columns in FROM order): a `Project`
+//!    on top restores it when the order changed. Every predicate is applied exactly once, at
+//!    the lowest join where all its columns are present (or in the relation's scan).
+//!    Test: `tests/slt/joins.slt`, `tests/pg/optimizer.rs`.
+//! 2. The written order is kept unless the chosen order's estimated cost is below
+//!    [`REORDER_GAIN`] times the written order's (plans, and the order of rows in results
+//!    without ORDER BY, change only for a clear gain).
+//! 3. A hash join's keys have the same type class on both sides, so `=` on them is equality
+//!    of their grouping bytes (`exec.rs` `group_key`): integers with integers, text with
+//!    text, numeric with numeric, and so on. Other equalities stay in the residual.
+
+use crate::cost::Estimator;
+use crate::expr::{BinaryOp, Expr};
+use crate::plan::{JoinKind, Plan};
+use crate::rules::{and_all, conjuncts, push_filter};
+use crate::types::DataType;
+
+/// Relations searched exhaustively; more are ordered greedily.
+pub const DP_MAX_RELATIONS: usize = 10;
+/// Most relations whose order is searched at all (a relation set is a 128-bit mask).
+pub const MAX_REORDERED_RELATIONS: usize = 128;
+/// Cost of inserting a row into a hash table, relative to probing with one.
+pub const HASH_BUILD_WEIGHT: f64 = 1.5;
+/// A new order must cost less than this fraction of the written order's to replace it.
+pub const REORDER_GAIN: f64 = 0.5;
+
+type RelSet = u128;
+
+fn bit(i: usize) -> RelSet {
+    1u128 << i
+}
+
+/// One predicate over several relations, in the flattened (FROM order) layout.
+struct JoinPred {
+    expr: Expr,
+    rels: RelSet,
+    /// Estimated fraction of the relations' cross product it keeps.
+    selectivity: f64,
+    /// An equality usable as a hash join key.
+    equi: bool,
+}
+
+struct Region {
+    leaves: Vec<Plan>,
+    /// First column of each leaf in the flattened layout.
+    offsets: Vec<usize>,
+    preds: Vec<Expr>,
+}
+
+impl Region {
+    fn width(&self) -> usize {
+        self.offsets.last().copied().unwrap_or(0) + self.leaves.last().map_or(0, Plan::width)
+    }
+
+    /// Collects the relations and predicates of a tree of inner joins and filters over them.
+    fn flatten(&mut self, plan: Plan, offset: usize) {
+        match plan {
+            Plan::Join {
+                left,
+                right,
+                kind: JoinKind::Inner,
+                on,
+            } => {
+                let lw = left.width();
+                self.flatten(*left, offset);
+                self.flatten(*right, offset + lw);
+                if let Some(on) = on {
+                    self.add_pred(on, offset);
+                }
+            }
+            Plan::Filter { input, predicate } if is_inner_join(&input) => {
+                self.flatten(*input, offset);
+                self.add_pred(predicate, offset);
+            }
+            leaf => {
+                self.offsets.push(offset);
+                self.leaves.push(leaf);
+            }
+        }
+    }
+
+    fn add_pred(&mut self, mut pred: Expr, offset: usize) {
+        if offset > 0 {
+            pred.map_columns(&mut |i| i + offset);
+        }
+        conjuncts(pred, &mut self.preds);
+    }
+
+    /// The set of leaves whose columns `e` reads.
+    fn rels_of(&self, e: &Expr) -> RelSet {
+        let mut set = 0;
+        e.visit(&mut |x| {
+            if let Expr::Column { index, .. } = x {
+                let leaf = self
+                    .offsets
+                    .partition_point(|&o| o <= *index)
+                    .saturating_sub(1);
+                set |= bit(leaf);
+            }
+        });
+        set
+    }
+}
+
+/// Whether `plan` is the top of a tree of inner joins (possibly under filters) small enough
+/// for [`plan_inner_joins`] (at most [`MAX_REORDERED_RELATIONS`] relations; a bigger tree is
+/// optimised join by join, each subtree small enough planned as a whole).
+pub fn is_plannable_join_tree(p: &Plan) -> bool {
+    is_inner_join(p) && relations(p) <= MAX_REORDERED_RELATIONS
+}
+
+/// The relations [`Region::flatten`] would find.
+fn relations(p: &Plan) -> usize {
+    match p {
+        Plan::Join {
+            left,
+            right,
+            kind: JoinKind::Inner,
+            ..
+        } => relations(left) + relations(right),
+        Plan::Filter { input, .. } if is_inner_join(input) => relations(input),
+        _ => 1,
+    }
+}
+
+fn is_inner_join(p: &Plan) -> bool {
+    match p {
+        Plan::Join {
+            kind: JoinKind::Inner,
+            ..
+        } => true,
+        Plan::Filter { input, .. } => is_inner_join(input),
+        _ => false,
+    }
+}
+
+/// Plans a tree of inner joins (see the module header). `optimize_leaf` is applied to each
+/// relation before it is estimated.
+pub fn plan_inner_joins(
+    plan: Plan,
+    est: &Estimator,
+    optimize_leaf: &mut dyn FnMut(Plan) -> Plan,
+) -> Plan {
+    let original_schema = plan.schema();
+    let mut region = Region {
+        leaves: Vec::new(),
+        offsets: Vec::new(),
+        preds: Vec::new(),
+    };
+    region.flatten(plan, 0);
+    let n = region.leaves.len();
+    let total_width = region.width();
+
+    // Sort the predicates: one relation -> into it; none -> on top; several -> joins.
+    let mut local: Vec<Vec<Expr>> = (0..n).map(|_| Vec::new()).collect();
+    let mut on_top = Vec::new();
+    let mut multi = Vec::new();
+    for p in std::mem::take(&mut region.preds) {
+        let rels = region.rels_of(&p);
+        match rels.count_ones() {
+            0 => on_top.push(p),
+            1 => {
+                let leaf = rels.trailing_zeros() as usize;
+                let mut p = p;
+                let off = region.offsets[leaf];
+                p.map_columns(&mut |i| i - off);
+                local[leaf].push(p);
+            }
+            _ => multi.push((p, rels)),
+        }
+    }
+    let leaves: Vec<Plan> = std::mem::take(&mut region.leaves)
+        .into_iter()
+        .zip(local)
+        .map(|(leaf, preds)| {
+            let leaf = optimize_leaf(leaf);
+            match and_all(preds) {
+                Some(p) => push_filter(leaf, p),
+                None => leaf,
+            }
+        })
+        .collect();
+    region.leaves = leaves;
+
+    // Estimates.
+    let rows: Vec<f64> = region.leaves.iter().map(|l| est.rows(l)).collect();
+    let mut origins = Vec::with_capacity(total_width);
+    for leaf in &region.leaves {
+        origins.extend(est.origins(leaf));
+    }
+    let preds: Vec<JoinPred> = multi
+        .into_iter()
+        .map(|(expr, rels)| {
+            // Selectivity over the cross product of its relations.
+            let cross: f64 = (0..n)
+                .filter(|&i| rels & bit(i) != 0)
+                .map(|i| rows[i])
+                .product();
+            let selectivity = est.selectivity(&expr, &origins, cross);
+            let equi = equi_sides(&expr, &region, rels).is_some();
+            JoinPred {
+                expr,
+                rels,
+                selectivity,
+                equi,
+            }
+        })
+        .collect();
+
+    let written: Vec<usize> = (0..n).collect();
+    let order = if n < 2 {
+        written.clone()
+    } else {
+        let search = Search {
+            rows: &rows,
+            preds: &preds,
+        };
+        let best = if n <= DP_MAX_RELATIONS {
+            search.dynamic()
+        } else {
+            search.greedy()
+        };
+        let written_cost = search.cost(&written);
+        if search.cost(&best) < REORDER_GAIN * written_cost {
+            best
+        } else {
+            written
+        }
+    };
+
+    // Rebuild, left-deep, in `order`.
+    let mut new_offset = vec![0usize; n];
+    let mut at = 0;
+    for &leaf in &order {
+        new_offset[leaf] = at;
+        at += region.leaves[leaf].width();
+    }
+    let offsets = region.offsets.clone();
+    let remap = |e: &mut Expr| {
+        e.map_columns(&mut |i| {
+            let leaf = offsets.partition_point(|&o| o <= i).saturating_sub(1);
+            new_offset[leaf] + (i - offsets[leaf])
+        })
+    };
+    let mut leaves: Vec<Option<Plan>> = region.leaves.into_iter().map(Some).collect();
+    let mut applied = vec![false; preds.len()];
+    let mut joined: RelSet = 0;
+    let mut tree: Option<Plan> = None;
+    for &leaf in &order {
+        let Some(next) = leaves[leaf].take() else {
+            continue;
+        };
+        joined |= bit(leaf);
+        tree = Some(match tree {
+            None => next,
+            Some(acc) => {
+                let mut on = Vec::new();
+                for (i, p) in preds.iter().enumerate() {
+                    if !applied[i] && p.rels & !joined == 0 {
+                        applied[i] = true;
+                        let mut e = p.expr.clone();
+                        remap(&mut e);
+                        on.push(e);
+                    }
+                }
+                physical_join(acc, next, JoinKind::Inner, and_all(on))
+            }
+        });
+    }
+    let Some(mut tree) = tree else {
+        return Plan::Unit;
+    };
+    // Predicates left over (only when a leaf was missing, which flatten never produces) and
+    // the ones over no relation go on top, over the original layout.
+    let identity = order.iter().enumerate().all(|(i, &l)| i == l);
+    if !identity {
+        let exprs = (0..total_width)
+            .map(|i| {
+                let mut e = Expr::Column {
+                    index: i,
+                    ty: original_schema
+                        .get(i)
+                        .map_or(DataType::Unknown, |c| c.ty.clone()),
+                };
+                remap(&mut e);
+                e
+            })
+            .collect();
+        tree = Plan::Project {
+            input: Box::new(tree),
+            exprs,
+            schema: original_schema,
+        };
+    }
+    for (i, p) in preds.into_iter().enumerate() {
+        if !applied[i] {
+            on_top.push(p.expr);
+        }
+    }
+    match and_all(on_top) {
+        Some(predicate) => Plan::Filter {
+            input: Box::new(tree),
+            predicate,
+        },
+        None => tree,
+    }
+}
+
+struct Search<'a> {
+    rows: &'a [f64],
+    preds: &'a [JoinPred],
+}
+
+impl Search<'_> {
+    /// Rows of joining relation `r` to the set `acc` of `acc_rows` rows, and whether one of
+    /// the predicates applied there is a hash key.
+    fn step(&self, acc: RelSet, acc_rows: f64, r: usize) -> (f64, bool) {
+        let with = acc | bit(r);
+        let mut rows = acc_rows * self.rows[r];
+        let mut equi = false;
+        for p in self.preds {
+            if p.rels & bit(r) != 0 && p.rels & !with == 0 {
+                rows *= p.selectivity;
+                equi |= p.equi;
+            }
+        }
+        (rows.max(1.0), equi)
+    }
+
+    fn join_cost(acc_rows: f64, right_rows: f64, out: f64, equi: bool) -> f64 {
+        if equi {
+            acc_rows + HASH_BUILD_WEIGHT * right_rows + out
+        } else {
+            acc_rows * right_rows + out
+        }
+    }
+
+    /// Estimated cost of joining in `order` (left-deep).
+    fn cost(&self, order: &[usize]) -> f64 {
+        let Some(&first) = order.first() else {
+            return 0.0;
+        };
+        let (mut set, mut rows, mut cost) = (bit(first), self.rows[first], 0.0);
+        for &r in &order[1..] {
+            let (out, equi) = self.step(set, rows, r);
+            cost += Self::join_cost(rows, self.rows[r], out, equi);
+            set |= bit(r);
+            rows = out;
+        }
+        cost
+    }
+
+    fn linked_to(&self, set: RelSet, r: usize) -> bool {
+        self.preds
+            .iter()
+            .any(|p| p.rels & bit(r) != 0 && p.rels & set != 0)
+    }
+
+    /// The relations that may join `set` next: the linked ones, or all if none is linked.
+    fn candidates(&self, set: RelSet) -> Vec<usize> {
+        let n = self.rows.len();
+        let rest: Vec<usize> = (0..n).filter(|&r| set & bit(r) == 0).collect();
+        let linked: Vec<usize> = rest
+            .iter()
+            .copied()
+            .filter(|&r| self.linked_to(set, r))
+            .collect();
+        if linked.is_empty() {
+            rest
+        } else {
+            linked
+        }
+    }
+
+    /// Exhaustive search over left-deep orders (subsets in order of size).
+    fn dynamic(&self) -> Vec<usize> {
+        let n = self.rows.len();
+        // best[set] = (cost, rows, order)
+        let mut best: std::collections::HashMap<RelSet, (f64, f64, Vec<usize>)> =
+            std::collections::HashMap::new();
+        let mut frontier: Vec<RelSet> = Vec::new();
+        for r in 0..n {
+            best.insert(bit(r), (0.0, self.rows[r], vec![r]));
+            frontier.push(bit(r));
+        }
+        for _ in 1..n {
+            let mut next = Vec::new();
+            for set in frontier {
+                let Some((cost, rows, order)) = best.get(&set).cloned() else {
+                    continue;
+                };
+                for r in self.candidates(set) {
+                    let (out, equi) = self.step(set, rows, r);
+                    let c = cost + Self::join_cost(rows, self.rows[r], out, equi);
+                    let with = set | bit(r);
+                    let better = best.get(&with).is_none_or(|(bc, _, _)| c < *bc);
+                    if better {
+                        if !best.contains_key(&with) {
+                            next.push(with);
+                        }
+                        let mut o = order.clone();
+                        o.push(r);
+                        best.insert(with, (c, out, o));
+                    }
+                }
+            }
+            frontier = next;
+        }
+        let all: RelSet = if n == 128 { !0 } else { bit(n) - 1 };
+        best.remove(&all)
+            .map(|(_, _, o)| o)
+            .unwrap_or_else(|| (0..n).collect())
+    }
+
+    /// Greedy: the smallest relation first, then the candidate that keeps the result
+    /// smallest (ties: the cheaper step, then the written order).
+    fn greedy(&self) -> Vec<usize> {
+        let n = self.rows.len();
+        let first = (0..n)
+            .min_by(|&a, &b| self.rows[a].total_cmp(&self.rows[b]))
+            .unwrap_or(0);
+        let mut order = vec![first];
+        let (mut set, mut rows) = (bit(first), self.rows[first]);
+        while order.len() < n {
+            let mut pick: Option<(f64, f64, usize)> = None;
+            for r in self.candidates(set) {
+                let (out, equi) = self.step(set, rows, r);
+                let c = Self::join_cost(rows, self.rows[r], out, equi);
+                if pick.is_none_or(|(po, pc, _)| (out, c) < (po, pc)) {
+                    pick = Some((out, c, r));
+                }
+            }
+            let Some((out, _, r)) = pick else { break };
+            order.push(r);
+            set |= bit(r);
+            rows = out;
+        }
+        order
+    }
+}
+
+/// For an equality between two disjoint groups of relations, the two sides.
+fn equi_sides<'e>(e: &'e Expr, region: &Region, rels: RelSet) -> Option<(&'e Expr, &'e Expr)> {
+    let Expr::Binary {
+        op: BinaryOp::Eq,
+        left,
+        right,
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let (l, r) = (region.rels_of(left), region.rels_of(right));
+    if l == 0 || r == 0 || l & r != 0 || l | r != rels || !hashable(left, right) {
+        return None;
+    }
+    Some((left, right))
+}
+
+/// The type class under which `=` is equality of grouping bytes (invariant 3); `None` for
+/// types whose equality is looser than their bytes (char(n) padding, interval spans, json).
+fn hash_class(ty: &DataType) -> Option<u8> {
+    Some(match ty {
+        DataType::Bool => 1,
+        DataType::Int2 | DataType::Int4 | DataType::Int8 => 2,
+        DataType::Float4 | DataType::Float8 => 3,
+        DataType::Text | DataType::Varchar(_) => 4,
+        DataType::Bytea => 5,
+        DataType::Numeric(_) => 6,
+        DataType::Date => 7,
+        DataType::Time(_) => 8,
+        DataType::Timestamp(_) => 9,
+        DataType::Timestamptz(_) => 10,
+        DataType::Uuid => 11,
+        _ => return None,
+    })
+}
+
+/// Whether an equality of these two expressions can be a hash key: same type class, and no
+/// subquery or function (each key is evaluated once per row instead of once per pair).
+fn hashable(a: &Expr, b: &Expr) -> bool {
+    let plain = |e: &Expr| {
+        let mut ok = true;
+        e.visit(&mut |x| {
+            if matches!(x, Expr::Subquery { .. } | Expr::Func { .. }) {
+                ok = false;
+            }
+        });
+        ok
+    };
+    match (hash_class(&a.ty()), hash_class(&b.ty())) {
+        (Some(x), Some(y)) => x == y && plain(a) && plain(b),
+        _ => false,
+    }
+}
+
+/// The executable form of a join: a hash join when ON has `left = right` conjuncts of
+/// hashable types (the rest is the residual), else the nested loop. An outer join's ON
+/// conjuncts over its nullable side only are pushed into that side first.
+pub fn physical_join(left: Plan, right: Plan, kind: JoinKind, on: Option<Expr>) -> Plan {
+    let Some(on) = on else {
+        return Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on: None,
+        };
+    };
+    let lw = left.width();
+    let mut parts = Vec::new();
+    conjuncts(on, &mut parts);
+    // An outer join's ON conjuncts over its nullable side alone filter that side before the
+    // join (a row they reject would only have matched nothing).
+    let (mut left, mut right) = (left, right);
+    let (mut to_left, mut to_right, mut rest) = (Vec::new(), Vec::new(), Vec::new());
+    for p in parts {
+        let (lo, hi) = sides(&p, lw);
+        match kind {
+            JoinKind::Left if hi && !lo && !has_subquery(&p) => {
+                let mut p = p;
+                p.map_columns(&mut |i| i - lw);
+                to_right.push(p);
+            }
+            JoinKind::Right if lo && !hi && !has_subquery(&p) => to_left.push(p),
+            _ => rest.push(p),
+        }
+    }
+    if let Some(p) = and_all(to_right) {
+        right = push_filter(right, p);
+    }
+    if let Some(p) = and_all(to_left) {
+        left = push_filter(left, p);
+    }
+    let (mut left_keys, mut right_keys, mut residual) = (Vec::new(), Vec::new(), Vec::new());
+    for p in rest {
+        match key_pair(&p, lw) {
+            Some((l, mut r)) => {
+                r.map_columns(&mut |i| i - lw);
+                left_keys.push(l);
+                right_keys.push(r);
+            }
+            None => residual.push(p),
+        }
+    }
+    if left_keys.is_empty() {
+        return Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on: and_all(residual),
+        };
+    }
+    Plan::HashJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        kind,
+        left_keys,
+        right_keys,
+        residual: and_all(residual),
+    }
+}
+
+/// Whether `e` reads columns of the left input (below `lw`) and of the right input.
+fn sides(e: &Expr, lw: usize) -> (bool, bool) {
+    let (mut lo, mut hi) = (false, false);
+    e.visit(&mut |x| {
+        if let Expr::Column { index, .. } = x {
+            if *index < lw {
+                lo = true;
+            } else {
+                hi = true;
+            }
+        }
+    });
+    (lo, hi)
+}
+
+fn has_subquery(e: &Expr) -> bool {
+    let mut found = false;
+    e.visit(&mut |x| found |= matches!(x, Expr::Subquery { .. }));
+    found
+}
+
+/// `l = r` with `l` over the left input only and `r` over the right only (either way round).
+fn key_pair(p: &Expr, lw: usize) -> Option<(Expr, Expr)> {
+    let Expr::Binary {
+        op: BinaryOp::Eq,
+        left,
+        right,
+        ..
+    } = p
+    else {
+        return None;
+    };
+    let side = |e: &Expr| -> Option<bool> {
+        match sides(e, lw) {
+            (true, false) => Some(false),
+            (false, true) => Some(true),
+            _ => None,
+        }
+    };
+    if !hashable(left, right) {
+        return None;
+    }
+    match (side(left)?, side(right)?) {
+        (false, true) => Some(((**left).clone(), (**right).clone())),
+        (true, false) => Some(((**right).clone(), (**left).clone())),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::catalog::{ColumnDef, IndexColumn, IndexDef, TableDef, PRIMARY_INDEX_ID};
+    use crate::cost::NoStats;
+    use crate::explain::explain;
+    use crate::types::Value;
+
+    /// `t{id}(a int primary key, b int)`.
+    fn table(id: u32, b_ty: DataType) -> Arc<TableDef> {
+        let col = |cid: u32, name: &str, ty: DataType| ColumnDef {
+            id: cid,
+            name: format!("{name}{id}"),
+            ty,
+            nullable: true,
+            default: None,
+            hidden: false,
+        };
+        Arc::new(TableDef {
+            id,
+            database_id: 1,
+            schema: "public".into(),
+            name: format!("t{id}"),
+            columns: vec![col(1, "a", DataType::Int4), col(2, "b", b_ty)],
+            primary: IndexDef {
+                id: PRIMARY_INDEX_ID,
+                name: format!("t{id}_pkey"),
+                columns: vec![IndexColumn {
+                    column_id: 1,
+                    descending: false,
+                }],
+                unique: true,
+                constraint: true,
+            },
+            indexes: vec![],
+            checks: vec![],
+            next_column_id: 3,
+            next_index_id: 2,
+            has_declared_primary_key: true,
+            foreign_keys: Vec::new(),
+            referenced_by: Vec::new(),
+        })
+    }
+
+    fn scan(id: u32) -> Plan {
+        Plan::Scan {
+            table: table(id, DataType::Int4),
+            qualifier: format!("t{id}"),
+            access: None,
+            filter: None,
+        }
+    }
+
+    fn col(i: usize, ty: DataType) -> Expr {
+        Expr::Column { index: i, ty }
+    }
+
+    fn eq(l: Expr, r: Expr) -> Expr {
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            left: Box::new(l),
+            right: Box::new(r),
+            ty: DataType::Bool,
+        }
+    }
+
+    fn and(l: Expr, r: Expr) -> Expr {
+        Expr::Binary {
+            op: BinaryOp::And,
+            left: Box::new(l),
+            right: Box::new(r),
+            ty: DataType::Bool,
+        }
+    }
+
+    fn int(i: usize) -> Expr {
+        col(i, DataType::Int4)
+    }
+
+    /// `FROM t1, t2, ..., tn WHERE <pred>` as the binder builds it: cross joins in FROM
+    /// order under one filter.
+    fn from_where(n: u32, pred: Expr) -> Plan {
+        let mut p = scan(1);
+        for id in 2..=n {
+            p = Plan::Join {
+                left: Box::new(p),
+                right: Box::new(scan(id)),
+                kind: JoinKind::Inner,
+                on: None,
+            };
+        }
+        Plan::Filter {
+            input: Box::new(p),
+            predicate: pred,
+        }
+    }
+
+    fn plan(p: Plan) -> Plan {
+        crate::rules::optimize_with(p, &Estimator::new(&NoStats))
+    }
+
+    #[test]
+    fn two_way_key_equality_becomes_a_hash_join_in_written_order() {
+        // t1.b1 = t2.a2
+        let p = plan(from_where(2, eq(int(1), int(2))));
+        assert_eq!(
+            explain(&p),
+            vec![
+                "Hash Join",
+                "  Hash Cond: (t1.b1 = t2.a2)",
+                "  ->  Seq Scan on t1",
+                "  ->  Hash",
+                "        ->  Seq Scan on t2",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_chain_avoids_cross_products_and_hashes_the_small_side() {
+        // FROM t1, t2, t3 WHERE t1.b1 = t3.a3 AND t3.b3 = t2.a2 AND t3.a3 = 5: the written
+        // order starts with t1 x t2, a cross product of two 1,000-row tables.
+        let five = Expr::literal(Value::Int(5), DataType::Int4);
+        let pred = and(
+            and(eq(int(1), int(4)), eq(int(5), int(2))),
+            eq(int(4), five),
+        );
+        let p = plan(from_where(3, pred));
+        let text = explain(&p).join("\n");
+        assert!(!text.contains("Nested Loop"), "{text}");
+        let Plan::Project {
+            input,
+            exprs,
+            schema,
+        } = &p
+        else {
+            panic!("a reordered join restores the FROM layout: {text}");
+        };
+        assert_eq!((schema.len(), exprs.len()), (6, 6));
+        // t1 probes a hash table of t3's one row (read by its primary key), then the
+        // result probes t2; the projection puts t1, t2, t3 back in FROM order.
+        let Plan::HashJoin { left, .. } = input.as_ref() else {
+            panic!("{text}");
+        };
+        let Plan::HashJoin { right: build, .. } = left.as_ref() else {
+            panic!("{text}");
+        };
+        assert!(
+            matches!(build.as_ref(), Plan::Scan { table, access: Some(_), .. } if table.name == "t3"),
+            "{text}"
+        );
+        assert_eq!(
+            exprs.iter().map(|e| e.max_column()).collect::<Vec<_>>(),
+            [0, 1, 4, 5, 2, 3].map(Some).to_vec(),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn many_relations_are_ordered_greedily_without_cross_products() {
+        // 14 tables in a chain linked in reverse FROM order: t_{i+1}.b = t_i.a, t1.a = 3.
+        let n = 14u32;
+        let mut pred = eq(int(0), Expr::literal(Value::Int(3), DataType::Int4));
+        for i in 1..n as usize {
+            // t_{i+1}.b is column 2*i+1; t_i.a is column 2*(i-1).
+            pred = and(pred, eq(int(2 * i + 1), int(2 * (i - 1))));
+        }
+        let p = plan(from_where(n, pred));
+        let text = explain(&p).join("\n");
+        assert!(!text.contains("Nested Loop"), "{text}");
+        assert_eq!(text.matches("Hash Join").count(), n as usize - 1, "{text}");
+    }
+
+    #[test]
+    fn more_relations_than_a_set_holds_are_planned_in_parts() {
+        let n = MAX_REORDERED_RELATIONS as u32 + 6;
+        let mut pred = eq(int(0), Expr::literal(Value::Int(3), DataType::Int4));
+        for i in 1..n as usize {
+            pred = and(pred, eq(int(2 * i + 1), int(2 * (i - 1))));
+        }
+        let p = plan(from_where(n, pred));
+        assert_eq!(p.width(), 2 * n as usize);
+        let text = explain(&p).join("\n");
+        assert_eq!(text.matches(" Scan ").count(), n as usize);
+    }
+
+    #[test]
+    fn equalities_across_type_classes_stay_in_a_nested_loop() {
+        let t1 = Plan::Scan {
+            table: table(1, DataType::Text),
+            qualifier: "t1".into(),
+            access: None,
+            filter: None,
+        };
+        // text = int4 cannot be a hash key (the binder would cast; this checks the guard).
+        let p = physical_join(
+            t1,
+            scan(2),
+            JoinKind::Left,
+            Some(eq(col(1, DataType::Text), int(2))),
+        );
+        assert!(matches!(p, Plan::Join { .. }), "{p:?}");
+        // int4 = int8 can.
+        let p = physical_join(
+            scan(1),
+            scan(2),
+            JoinKind::Full,
+            Some(and(
+                eq(int(1), col(2, DataType::Int8)),
+                Expr::Binary {
+                    op: BinaryOp::Lt,
+                    left: Box::new(int(0)),
+                    right: Box::new(int(3)),
+                    ty: DataType::Bool,
+                },
+            )),
+        );
+        let Plan::HashJoin {
+            left_keys,
+            right_keys,
+            residual,
+            ..
+        } = p
+        else {
+            panic!("expected a hash join");
+        };
+        assert_eq!(left_keys, vec![int(1)]);
+        assert_eq!(right_keys, vec![col(0, DataType::Int8)]);
+        assert!(residual.is_some());
+    }
+}
