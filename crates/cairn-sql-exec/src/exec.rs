@@ -264,7 +264,7 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             access,
             filter,
             ..
-        } => scan(table, access.as_ref(), filter.as_ref(), cx),
+        } => scan(table, access.as_ref(), filter.as_ref(), &[], cx),
         Plan::Filter { input, predicate } => {
             let rows = run(input, cx)?;
             let mut out = Vec::new();
@@ -417,6 +417,40 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
                 cx,
             )
         }
+        Plan::IndexJoin {
+            left,
+            table,
+            access,
+            filter,
+            kind,
+            residual,
+            ..
+        } => {
+            let l = run(left, cx)?;
+            let mut out = Vec::new();
+            for lr in l {
+                let mut matched = false;
+                for rr in scan(table, Some(access), filter.as_ref(), &lr, cx)? {
+                    let mut joined = lr.clone();
+                    joined.extend(rr);
+                    let ok = match residual {
+                        Some(p) => truthy(cx.eval(p, &joined)?)?,
+                        None => true,
+                    };
+                    if ok {
+                        matched = true;
+                        out.push(joined);
+                    }
+                }
+                if !matched && *kind == JoinKind::Left {
+                    let mut row = lr;
+                    row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
+                    out.push(row);
+                }
+                cx.check_size(out.len())?;
+            }
+            Ok(out)
+        }
         Plan::SetOp {
             kind,
             all,
@@ -497,10 +531,13 @@ fn group_key(row: &[Value]) -> Vec<u8> {
     k
 }
 
+/// Reads the rows of `table` in `access`'s key range (whose expressions are evaluated over
+/// `key_row`: empty for a plain scan, the outer row for an index join) that pass `filter`.
 fn scan(
     table: &TableDef,
     access: Option<&cairn_sql_plan::plan::IndexRange>,
     filter: Option<&Expr>,
+    key_row: &[Value],
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
     if crate::pg_catalog::is_catalog_table(table.id) {
@@ -526,7 +563,7 @@ fn scan(
         Some(a) => {
             let mut p = prefix.clone();
             for (i, e) in a.range.eq_prefix.iter().enumerate() {
-                let v = cx.eval(e, &[])?;
+                let v = cx.eval(e, key_row)?;
                 if v.is_null() {
                     return Ok(Vec::new());
                 }
@@ -541,7 +578,7 @@ fn scan(
             let mut end = keys::prefix_end(&p);
             if !next_desc {
                 if let Some((e, inclusive)) = &a.range.lower {
-                    let v = cx.eval(e, &[])?;
+                    let v = cx.eval(e, key_row)?;
                     if v.is_null() {
                         return Ok(Vec::new());
                     }
@@ -550,7 +587,7 @@ fn scan(
                     start = if *inclusive { k } else { keys::prefix_end(&k) };
                 }
                 if let Some((e, inclusive)) = &a.range.upper {
-                    let v = cx.eval(e, &[])?;
+                    let v = cx.eval(e, key_row)?;
                     if v.is_null() {
                         return Ok(Vec::new());
                     }

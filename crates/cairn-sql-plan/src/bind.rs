@@ -3437,6 +3437,24 @@ fn fix_param_types_plan(p: &mut Plan, types: &[DataType]) {
             fix_param_types_plan(left, types);
             fix_param_types_plan(right, types);
         }
+        Plan::IndexJoin {
+            left,
+            access,
+            filter,
+            residual,
+            ..
+        } => {
+            for e in access
+                .range
+                .eq_prefix
+                .iter_mut()
+                .chain(filter.iter_mut())
+                .chain(residual.iter_mut())
+            {
+                fix(e);
+            }
+            fix_param_types_plan(left, types);
+        }
         Plan::SetOp { left, right, .. } => {
             fix_param_types_plan(left, types);
             fix_param_types_plan(right, types);

@@ -163,6 +163,16 @@ impl<'s> Estimator<'s> {
                 o.extend(self.origins(right));
                 o
             }
+            Plan::IndexJoin { left, table, .. } => {
+                let mut o = self.origins(left);
+                o.extend((0..table.columns.len()).map(|position| {
+                    Some(Origin {
+                        table: table.clone(),
+                        position,
+                    })
+                }));
+                o
+            }
             other => vec![None; other.width()],
         }
     }
@@ -193,6 +203,29 @@ impl<'s> Estimator<'s> {
             },
             _ => DEFAULT_DISTINCT.min(rows),
         }
+    }
+
+    /// Rows of `table` with one given value of the first `k` columns of `index` (at most
+    /// one for a whole unique key; may be below 1: the expected number of matches).
+    pub fn lookup_rows(
+        &self,
+        table: &Arc<TableDef>,
+        index: &crate::catalog::IndexDef,
+        k: usize,
+    ) -> f64 {
+        if index.unique && k >= index.columns.len() {
+            return 1.0;
+        }
+        let mut rows = self.table_rows(table);
+        for ic in index.columns.iter().take(k) {
+            if let Some((position, _)) = table.column_by_id(ic.column_id) {
+                rows /= self.column_distinct(&Origin {
+                    table: table.clone(),
+                    position,
+                });
+            }
+        }
+        rows
     }
 
     /// Distinct values of `expr` over a relation of `rows` rows whose columns come from
@@ -296,6 +329,55 @@ impl<'s> Estimator<'s> {
                     sel *= self.selectivity(p, &origins, l * r);
                 }
                 outer_rows(*kind, l * r * sel, l, r)
+            }
+            Plan::IndexJoin {
+                left,
+                table,
+                qualifier,
+                access,
+                filter,
+                kind,
+                ..
+            } => {
+                let l = self.rows(left);
+                let per_lookup = match table.index_by_id(access.index_id) {
+                    Some(idx) => self.lookup_rows(table, idx, access.range.eq_prefix.len()),
+                    None => self.table_rows(table),
+                };
+                // The filter's equalities on the looked-up key columns restate the key (the
+                // optimiser derives them from it): they select nothing more.
+                let key_positions: Vec<usize> = table
+                    .index_by_id(access.index_id)
+                    .map(|idx| {
+                        idx.columns
+                            .iter()
+                            .take(access.range.eq_prefix.len())
+                            .filter_map(|ic| table.column_by_id(ic.column_id).map(|(p, _)| p))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let kept = match filter {
+                    Some(f) => {
+                        let scan = Plan::Scan {
+                            table: table.clone(),
+                            qualifier: qualifier.clone(),
+                            access: None,
+                            filter: None,
+                        };
+                        let origins = self.origins(&scan);
+                        let mut parts = Vec::new();
+                        conjuncts(f, &mut parts);
+                        damped_product(
+                            parts
+                                .into_iter()
+                                .filter(|p| !restates_key(p, &key_positions))
+                                .map(|p| self.one_selectivity(p, &origins, self.table_rows(table)))
+                                .collect(),
+                        )
+                    }
+                    None => 1.0,
+                };
+                outer_rows(*kind, l * per_lookup * kept, l, 0.0)
             }
             Plan::SetOp {
                 kind, left, right, ..
@@ -475,6 +557,21 @@ impl<'s> Estimator<'s> {
                 DEFAULT_EQ_SEL
             }
         }
+    }
+}
+
+/// `col = something` on one of `positions`.
+fn restates_key(p: &Expr, positions: &[usize]) -> bool {
+    match p {
+        Expr::Binary {
+            op: BinaryOp::Eq,
+            left,
+            right,
+            ..
+        } => [left, right].iter().any(
+            |e| matches!(strip_casts(e), Expr::Column { index, .. } if positions.contains(index)),
+        ),
+        _ => false,
     }
 }
 

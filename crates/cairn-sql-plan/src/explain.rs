@@ -4,10 +4,10 @@
 //! Role: the session returns these lines as the rows of `EXPLAIN`'s single `QUERY PLAN`
 //! column. The format is for people and tests; it is not stable across versions.
 
-use crate::catalog::PRIMARY_INDEX_ID;
+use crate::catalog::{TableDef, PRIMARY_INDEX_ID};
 use crate::cost::Estimator;
 use crate::expr::Expr;
-use crate::plan::{JoinKind, OutputColumn, Plan, SetOpKind};
+use crate::plan::{IndexRange, JoinKind, OutputColumn, Plan, SetOpKind};
 
 pub fn explain(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
@@ -61,41 +61,7 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
             access,
             filter,
         } => {
-            let alias = if *qualifier != table.name {
-                format!(" {qualifier}")
-            } else {
-                String::new()
-            };
-            let text = match access {
-                None => format!("Seq Scan on {}{alias}", table.name),
-                Some(a) => {
-                    let index = if a.index_id == PRIMARY_INDEX_ID {
-                        table.primary.name.clone()
-                    } else {
-                        table
-                            .indexes
-                            .iter()
-                            .find(|i| i.id == a.index_id)
-                            .map(|i| i.name.clone())
-                            .unwrap_or_else(|| format!("index {}", a.index_id))
-                    };
-                    let mut bounds = Vec::new();
-                    if !a.range.eq_prefix.is_empty() {
-                        bounds.push(format!("{} equal", a.range.eq_prefix.len()));
-                    }
-                    if a.range.lower.is_some() {
-                        bounds.push("lower bound".into());
-                    }
-                    if a.range.upper.is_some() {
-                        bounds.push("upper bound".into());
-                    }
-                    format!(
-                        "Index Scan using {index} on {}{alias} ({})",
-                        table.name,
-                        bounds.join(", ")
-                    )
-                }
-            };
+            let text = scan_text(table, qualifier, access.as_ref());
             node(plan, est, depth, text, out);
             if filter.is_some() {
                 out.push(format!("{}  Filter: yes", indent(depth)));
@@ -213,6 +179,57 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
             line(depth + 1, "Hash".into(), out);
             walk(right, depth + 2, out, est);
         }
+        Plan::IndexJoin {
+            left,
+            table,
+            qualifier,
+            access,
+            filter,
+            kind,
+            ..
+        } => {
+            let k = match kind {
+                JoinKind::Left => "Nested Loop Left Join",
+                _ => "Nested Loop",
+            };
+            node(plan, est, depth, k.into(), out);
+            walk(left, depth + 1, out, est);
+            let ls = left.schema();
+            let index = index_name(table, access.index_id);
+            let cond: Vec<String> = access
+                .range
+                .eq_prefix
+                .iter()
+                .zip(
+                    table
+                        .index_by_id(access.index_id)
+                        .map_or(&[][..], |i| &i.columns[..]),
+                )
+                .map(|(e, ic)| {
+                    let col = table
+                        .column_by_id(ic.column_id)
+                        .map_or("?".to_string(), |(_, c)| c.name.clone());
+                    format!("{col} = {}", key_text(e, &ls))
+                })
+                .collect();
+            line(
+                depth + 1,
+                format!(
+                    "Index Scan using {index} on {}{}",
+                    table.name,
+                    alias(table, qualifier)
+                ),
+                out,
+            );
+            out.push(format!(
+                "{}  Index Cond: ({})",
+                indent(depth + 1),
+                cond.join(") AND (")
+            ));
+            if filter.is_some() {
+                out.push(format!("{}  Filter: yes", indent(depth + 1)));
+            }
+        }
         Plan::SetOp {
             kind,
             all,
@@ -234,6 +251,53 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
             );
             walk(left, depth + 1, out, est);
             walk(right, depth + 1, out, est);
+        }
+    }
+}
+
+fn alias(table: &TableDef, qualifier: &str) -> String {
+    if qualifier != table.name {
+        format!(" {qualifier}")
+    } else {
+        String::new()
+    }
+}
+
+fn index_name(table: &TableDef, index_id: u32) -> String {
+    if index_id == PRIMARY_INDEX_ID {
+        table.primary.name.clone()
+    } else {
+        table
+            .indexes
+            .iter()
+            .find(|i| i.id == index_id)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| format!("index {index_id}"))
+    }
+}
+
+/// A scan's line: sequential, or which index and how its key range is bounded.
+fn scan_text(table: &TableDef, qualifier: &str, access: Option<&IndexRange>) -> String {
+    let alias = alias(table, qualifier);
+    match access {
+        None => format!("Seq Scan on {}{alias}", table.name),
+        Some(a) => {
+            let index = index_name(table, a.index_id);
+            let mut bounds = Vec::new();
+            if !a.range.eq_prefix.is_empty() {
+                bounds.push(format!("{} equal", a.range.eq_prefix.len()));
+            }
+            if a.range.lower.is_some() {
+                bounds.push("lower bound".into());
+            }
+            if a.range.upper.is_some() {
+                bounds.push("upper bound".into());
+            }
+            format!(
+                "Index Scan using {index} on {}{alias} ({})",
+                table.name,
+                bounds.join(", ")
+            )
         }
     }
 }

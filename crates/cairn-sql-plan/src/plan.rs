@@ -195,6 +195,21 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         residual: Option<Expr>,
     },
+    /// Index nested-loop join (Inner or Left): for each `left` row, reads the rows of `table`
+    /// in `access`'s key range, whose expressions are evaluated over the left row (a NULL
+    /// key value matches nothing), keeps those passing `filter` (over a table row), then
+    /// those passing `residual` (over the joined layout, which repeats the key equalities so
+    /// that the result never depends on the range alone). Output: left columns, then every
+    /// column of `table`; rows in left order, each followed by its matches in key order.
+    IndexJoin {
+        left: Box<Plan>,
+        table: Arc<TableDef>,
+        qualifier: String,
+        access: IndexRange,
+        filter: Option<Expr>,
+        kind: JoinKind,
+        residual: Option<Expr>,
+    },
     SetOp {
         kind: SetOpKind,
         all: bool,
@@ -277,17 +292,17 @@ impl Plan {
             | Plan::Rows { schema, .. } => schema.clone(),
             Plan::Scan {
                 table, qualifier, ..
-            } => table
-                .columns
-                .iter()
-                .map(|c| OutputColumn {
-                    name: c.name.clone(),
-                    ty: c.ty.clone(),
-                    qualifier: Some(qualifier.clone()),
-                    hidden: c.hidden,
-                    source: Some((table.id, c.id)),
-                })
-                .collect(),
+            } => scan_schema(table, qualifier),
+            Plan::IndexJoin {
+                left,
+                table,
+                qualifier,
+                ..
+            } => {
+                let mut s = left.schema();
+                s.extend(scan_schema(table, qualifier));
+                s
+            }
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -307,6 +322,7 @@ impl Plan {
             Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
                 left.width() + right.width()
             }
+            Plan::IndexJoin { left, table, .. } => left.width() + table.columns.len(),
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
@@ -315,6 +331,21 @@ impl Plan {
             other => other.schema().len(),
         }
     }
+}
+
+/// The output columns of a scan of `table` under the name `qualifier`.
+fn scan_schema(table: &TableDef, qualifier: &str) -> Vec<OutputColumn> {
+    table
+        .columns
+        .iter()
+        .map(|c| OutputColumn {
+            name: c.name.clone(),
+            ty: c.ty.clone(),
+            qualifier: Some(qualifier.to_string()),
+            hidden: c.hidden,
+            source: Some((table.id, c.id)),
+        })
+        .collect()
 }
 
 /// How `INSERT ... ON CONFLICT` resolves a unique violation.

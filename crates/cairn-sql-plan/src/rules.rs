@@ -13,7 +13,9 @@
 //!    be a superset of the matching rows. Test: `pk_equality_becomes_point_range`.
 //! 3. A filter over an inner join whose conjuncts reference one side only is pushed to that
 //!    side.
-//! 4. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
+//! 4. A WHERE over a LEFT (RIGHT) join moves its conjuncts over the preserved side into
+//!    that side.
+//! 5. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
 //!    predicates pushed down, its order chosen by cost, hash joins where keys allow); every
 //!    other join gets its algorithm from `join_order::physical_join`.
 
@@ -35,10 +37,20 @@ pub fn optimize_with(plan: Plan, est: &Estimator) -> Plan {
         return join_order::plan_inner_joins(plan, est, &mut |p| optimize_with(p, est));
     }
     match plan {
-        Plan::Filter { input, predicate } => {
-            let input = optimize(*input);
-            push_filter(input, predicate)
-        }
+        Plan::Filter { input, predicate } => match *input {
+            join @ Plan::Join {
+                kind: JoinKind::Left | JoinKind::Right,
+                ..
+            } => {
+                let (join, rest) = filter_outer_join(join, predicate);
+                let join = optimize(join);
+                match rest {
+                    Some(predicate) => push_filter(join, predicate),
+                    None => join,
+                }
+            }
+            input => push_filter(optimize(input), predicate),
+        },
         Plan::Project {
             input,
             exprs,
@@ -114,7 +126,7 @@ pub fn optimize_with(plan: Plan, est: &Estimator) -> Plan {
             right,
             kind,
             on,
-        } => join_order::physical_join(optimize(*left), optimize(*right), kind, on),
+        } => join_order::physical_join(optimize(*left), optimize(*right), kind, on, est),
         Plan::SetOp {
             kind,
             all,
@@ -253,6 +265,56 @@ pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
             predicate,
         },
     }
+}
+
+/// A WHERE over a LEFT (RIGHT) join: its conjuncts over the preserved side alone move into
+/// that side (a row they reject would only have produced rows they reject); the rest stays
+/// above the join. Returns the join with the moved conjuncts (logical, to be optimised) and
+/// the conjuncts left for above it.
+fn filter_outer_join(join: Plan, predicate: Expr) -> (Plan, Option<Expr>) {
+    let Plan::Join {
+        left,
+        right,
+        kind,
+        on,
+    } = join
+    else {
+        return (join, Some(predicate));
+    };
+    let lw = left.width();
+    let mut parts = Vec::new();
+    conjuncts(predicate, &mut parts);
+    let (mut to_left, mut to_right, mut keep) = (Vec::new(), Vec::new(), Vec::new());
+    for p in parts {
+        let mut subquery = false;
+        let (mut lo, mut hi) = (false, false);
+        p.visit(&mut |e| match e {
+            Expr::Column { index, .. } if *index < lw => lo = true,
+            Expr::Column { .. } => hi = true,
+            Expr::Subquery { .. } => subquery = true,
+            _ => {}
+        });
+        match kind {
+            JoinKind::Left if lo && !hi && !subquery => to_left.push(p),
+            JoinKind::Right if hi && !lo && !subquery => {
+                let mut p = p;
+                p.map_columns(&mut |i| i - lw);
+                to_right.push(p);
+            }
+            _ => keep.push(p),
+        }
+    }
+    let wrap = |input: Box<Plan>, preds: Vec<Expr>| match and_all(preds) {
+        Some(predicate) => Box::new(Plan::Filter { input, predicate }),
+        None => input,
+    };
+    let join = Plan::Join {
+        left: wrap(left, to_left),
+        right: wrap(right, to_right),
+        kind,
+        on,
+    };
+    (join, and_all(keep))
 }
 
 /// `column op constant` with the column on either side, normalised to column-first.

@@ -22,3 +22,6 @@ SELECT count(*) FROM item i, orders o, customer c, region r, product p WHERE i.o
 SELECT c.id, o.id FROM customer c LEFT JOIN orders o ON o.customer_id = c.id AND o.status = 'open';
 SELECT a.id, b.id FROM customer a JOIN customer b ON a.id < b.id WHERE a.id = 3;
 SELECT count(*) FROM region a, region b;
+SELECT c.id, o.total FROM customer c LEFT JOIN orders o ON o.customer_id = c.id WHERE c.id < 4;
+SELECT o.id, c.segment FROM orders o JOIN customer c ON c.id = o.customer_id WHERE o.id BETWEEN 10 AND 20;
+SELECT i.qty FROM orders o, item i WHERE i.order_id = o.id AND o.customer_id = 42;
