@@ -26,6 +26,7 @@
 use std::cell::RefCell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
@@ -75,8 +76,80 @@ pub type TxnCell<'t> = RefCell<&'t mut dyn KvTxn>;
 /// catalog table or function is first used).
 #[derive(Default)]
 pub struct StatementCache {
-    subqueries: RefCell<HashMap<usize, Vec<Row>>>,
+    subqueries: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+    /// Hash sets of uncorrelated `IN (subquery)` values, by plan address.
+    in_sets: RefCell<HashMap<usize, Rc<InSet>>>,
     pub(crate) catalog: RefCell<Option<std::rc::Rc<crate::pg_catalog::Snapshot>>>,
+}
+
+/// The first values of a subquery's rows, hashed for `IN` when they all have one variant
+/// whose `=` is equality of grouping bytes (integers and the types stored as integers,
+/// text, bytea, uuid, bool).
+pub(crate) struct InSet {
+    keys: std::collections::HashSet<Vec<u8>>,
+    /// The one variant of every non-NULL value; `None` when mixed or not hashable.
+    variant: Option<std::mem::Discriminant<Value>>,
+    has_null: bool,
+    /// Values of several variants, or of one not hashable: the set says nothing.
+    mixed: bool,
+}
+
+impl InSet {
+    fn hashable(v: &Value) -> bool {
+        matches!(
+            v,
+            Value::Int(_) | Value::Text(_) | Value::Bytes(_) | Value::Uuid(_) | Value::Bool(_)
+        )
+    }
+
+    fn build(rows: &[Row]) -> InSet {
+        let mut set = InSet {
+            keys: std::collections::HashSet::new(),
+            variant: None,
+            has_null: false,
+            mixed: false,
+        };
+        let mut mixed = false;
+        for r in rows {
+            match r.first() {
+                None | Some(Value::Null) => set.has_null = true,
+                Some(v) if Self::hashable(v) && !mixed => {
+                    let d = std::mem::discriminant(v);
+                    if set.variant.is_some_and(|x| x != d) {
+                        mixed = true;
+                    }
+                    set.variant = Some(d);
+                    set.keys.insert(group_key(std::slice::from_ref(v)));
+                }
+                Some(_) => mixed = true,
+            }
+        }
+        if mixed {
+            set.variant = None;
+            set.keys.clear();
+            set.mixed = true;
+        }
+        set
+    }
+
+    /// The answer of `contains_value`, or `None` when the set cannot tell (`v` of another
+    /// variant, or values that are not hashable): then compare row by row.
+    fn contains(&self, v: &Value) -> Option<Option<bool>> {
+        match self.variant {
+            Some(d) if d == std::mem::discriminant(v) => {
+                Some(if self.keys.contains(&group_key(std::slice::from_ref(v))) {
+                    Some(true)
+                } else if self.has_null {
+                    None
+                } else {
+                    Some(false)
+                })
+            }
+            // No rows, or only NULLs: nothing equals v.
+            None if !self.mixed => Some(if self.has_null { None } else { Some(false) }),
+            _ => None,
+        }
+    }
 }
 
 /// The per-statement cache under the name the session uses.
@@ -145,7 +218,7 @@ fn truthy(v: Value) -> Result<bool> {
 }
 
 impl SubqueryRunner for ExecCtx<'_, '_> {
-    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Row>> {
+    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Rc<Vec<Row>>> {
         let key = plan as *const Plan as usize;
         if outer.is_empty() {
             if let Some(rows) = self.cache.subqueries.borrow().get(&key) {
@@ -153,11 +226,30 @@ impl SubqueryRunner for ExecCtx<'_, '_> {
             }
         }
         let child = ExecCtx { outer, ..*self };
-        let rows = run(plan, &child)?;
+        let rows = Rc::new(run(plan, &child)?);
         if outer.is_empty() {
             self.cache.subqueries.borrow_mut().insert(key, rows.clone());
         }
         Ok(rows)
+    }
+
+    fn subquery_contains(&self, plan: &Plan, outer: &[Value], v: &Value) -> Result<Option<bool>> {
+        let rows = self.run_subquery(plan, outer)?;
+        if !outer.is_empty() {
+            return Ok(cairn_sql_plan::expr::contains_value(&rows, v));
+        }
+        let key = plan as *const Plan as usize;
+        let set = self
+            .cache
+            .in_sets
+            .borrow_mut()
+            .entry(key)
+            .or_insert_with(|| Rc::new(InSet::build(&rows)))
+            .clone();
+        Ok(match set.contains(v) {
+            Some(answer) => answer,
+            None => cairn_sql_plan::expr::contains_value(&rows, v),
+        })
     }
 
     fn call_host(&self, func: Func, args: &[Value]) -> Result<Value> {
@@ -1509,4 +1601,46 @@ pub fn sort_rows(rows: &mut [Row], column: usize) {
 /// The type of each column of a DML's RETURNING list or a query.
 pub fn column_types(cols: &[cairn_sql_plan::plan::OutputColumn]) -> Vec<DataType> {
     cols.iter().map(|c| c.ty.clone()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(tag: u8, n: i64) -> Value {
+        match tag % 4 {
+            0 => Value::Null,
+            1 => Value::Int(n),
+            2 => Value::Text(format!("v{n}")),
+            _ => Value::Float(n as f64),
+        }
+    }
+
+    proptest::proptest! {
+        /// Wherever the hash set answers `x IN (subquery)`, it answers as the row-by-row
+        /// comparison does (NULLs, mixed variants and int/float equality included).
+        #[test]
+        fn in_set_agrees_with_row_by_row(
+            rows in proptest::collection::vec((0u8..4, -3i64..3), 0..8),
+            probe in (1u8..4, -3i64..3),
+        ) {
+            let rows: Vec<Row> = rows.into_iter().map(|(t, n)| vec![value(t, n)]).collect();
+            let v = value(probe.0, probe.1);
+            let want = cairn_sql_plan::expr::contains_value(&rows, &v);
+            let set = InSet::build(&rows);
+            if let Some(got) = set.contains(&v) {
+                proptest::prop_assert_eq!(got, want);
+            }
+        }
+    }
+
+    #[test]
+    fn in_set_answers_for_one_hashable_variant() {
+        let rows: Vec<Row> = (0..100).map(|i| vec![Value::Int(i)]).collect();
+        let set = InSet::build(&rows);
+        assert_eq!(set.contains(&Value::Int(42)), Some(Some(true)));
+        assert_eq!(set.contains(&Value::Int(420)), Some(Some(false)));
+        // A float probe is compared row by row (1.0 = 1 is true in SQL).
+        assert_eq!(set.contains(&Value::Float(1.0)), None);
+    }
 }

@@ -236,8 +236,16 @@ pub enum SubqueryKind {
 
 /// Runs subquery plans for the evaluator (implemented by the executor).
 pub trait SubqueryRunner {
-    /// The rows of `plan` with `outer` bound to its `OuterRef` slots.
-    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<Vec<Vec<Value>>>;
+    /// The rows of `plan` with `outer` bound to its `OuterRef` slots (shared: an
+    /// uncorrelated subquery's rows are computed once per statement).
+    fn run_subquery(&self, plan: &Plan, outer: &[Value]) -> Result<std::rc::Rc<Vec<Vec<Value>>>>;
+
+    /// Whether a row of `plan` has `v` (not NULL) as its first value: `Some(true)` if one
+    /// equals it, `None` (SQL NULL) if none does but one is NULL, else `Some(false)`. The
+    /// default compares row by row; the executor hashes an uncorrelated subquery's values.
+    fn subquery_contains(&self, plan: &Plan, outer: &[Value], v: &Value) -> Result<Option<bool>> {
+        Ok(contains_value(&self.run_subquery(plan, outer)?, v))
+    }
 
     /// Functions with effects outside the row (sequences).
     fn call_host(&self, func: Func, args: &[Value]) -> Result<Value> {
@@ -303,99 +311,115 @@ impl Expr {
         constant
     }
 
-    /// Calls `f` on this node and every node below it.
-    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
-        f(self);
+    /// The expressions directly below this one (a subquery's `IN` operand and correlation
+    /// values, not the expressions inside its plan).
+    pub fn children(&self) -> Vec<&Expr> {
         match self {
             Expr::Column { .. }
             | Expr::Literal { .. }
             | Expr::Param { .. }
-            | Expr::OuterRef { .. } => {}
+            | Expr::OuterRef { .. } => Vec::new(),
             Expr::Subquery {
                 kind, correlation, ..
             } => {
+                let mut out: Vec<&Expr> = correlation.iter().collect();
                 if let SubqueryKind::In { expr, .. } = kind {
-                    expr.visit(f);
+                    out.insert(0, expr);
                 }
-                correlation.iter().for_each(|e| e.visit(f));
+                out
             }
             Expr::Unary { expr, .. }
             | Expr::IsNull { expr, .. }
             | Expr::IsBool { expr, .. }
-            | Expr::Cast { expr, .. } => expr.visit(f),
+            | Expr::Cast { expr, .. } => vec![expr],
             Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
-                left.visit(f);
-                right.visit(f);
+                vec![left, right]
             }
-            Expr::InList { expr, list, .. } => {
-                expr.visit(f);
-                list.iter().for_each(|e| e.visit(f));
-            }
+            Expr::InList { expr, list, .. } => std::iter::once(&**expr).chain(list).collect(),
             Expr::Case {
                 operand,
                 whens,
                 else_result,
                 ..
+            } => operand
+                .iter()
+                .map(|o| &**o)
+                .chain(whens.iter().flat_map(|(w, t)| [w, t]))
+                .chain(else_result.iter().map(|e| &**e))
+                .collect(),
+            Expr::Func { args, .. } => args.iter().collect(),
+        }
+    }
+
+    /// As [`Expr::children`], mutably.
+    pub fn children_mut(&mut self) -> Vec<&mut Expr> {
+        match self {
+            Expr::Column { .. }
+            | Expr::Literal { .. }
+            | Expr::Param { .. }
+            | Expr::OuterRef { .. } => Vec::new(),
+            Expr::Subquery {
+                kind, correlation, ..
             } => {
-                if let Some(o) = operand {
-                    o.visit(f);
+                let mut out: Vec<&mut Expr> = Vec::new();
+                if let SubqueryKind::In { expr, .. } = kind {
+                    out.push(expr);
                 }
-                for (w, t) in whens {
-                    w.visit(f);
-                    t.visit(f);
-                }
-                if let Some(e) = else_result {
-                    e.visit(f);
-                }
+                out.extend(correlation.iter_mut());
+                out
             }
-            Expr::Func { args, .. } => args.iter().for_each(|e| e.visit(f)),
+            Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::IsBool { expr, .. }
+            | Expr::Cast { expr, .. } => vec![expr],
+            Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+                vec![left, right]
+            }
+            Expr::InList { expr, list, .. } => std::iter::once(&mut **expr)
+                .chain(list.iter_mut())
+                .collect(),
+            Expr::Case {
+                operand,
+                whens,
+                else_result,
+                ..
+            } => operand
+                .iter_mut()
+                .map(|o| &mut **o)
+                .chain(whens.iter_mut().flat_map(|(w, t)| [w, t]))
+                .chain(else_result.iter_mut().map(|e| &mut **e))
+                .collect(),
+            Expr::Func { args, .. } => args.iter_mut().collect(),
+        }
+    }
+
+    /// Calls `f` on this node and every node below it.
+    pub fn visit(&self, f: &mut dyn FnMut(&Expr)) {
+        f(self);
+        for c in self.children() {
+            c.visit(f);
+        }
+    }
+
+    /// Calls `f` on the plan of every subquery in this expression (not on subqueries inside
+    /// those plans).
+    pub fn subquery_plans_mut(&mut self, f: &mut dyn FnMut(&mut Plan)) {
+        if let Expr::Subquery { plan, .. } = self {
+            f(plan);
+        }
+        for c in self.children_mut() {
+            c.subquery_plans_mut(f);
         }
     }
 
     /// Rewrites every column reference with `f` (used when an expression moves above or below
     /// an operator that changes the row layout).
     pub fn map_columns(&mut self, f: &mut dyn FnMut(usize) -> usize) {
-        match self {
-            Expr::Column { index, .. } => *index = f(*index),
-            Expr::Literal { .. } | Expr::Param { .. } | Expr::OuterRef { .. } => {}
-            Expr::Subquery {
-                kind, correlation, ..
-            } => {
-                if let SubqueryKind::In { expr, .. } = kind {
-                    expr.map_columns(f);
-                }
-                correlation.iter_mut().for_each(|e| e.map_columns(f));
-            }
-            Expr::Unary { expr, .. }
-            | Expr::IsNull { expr, .. }
-            | Expr::IsBool { expr, .. }
-            | Expr::Cast { expr, .. } => expr.map_columns(f),
-            Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
-                left.map_columns(f);
-                right.map_columns(f);
-            }
-            Expr::InList { expr, list, .. } => {
-                expr.map_columns(f);
-                list.iter_mut().for_each(|e| e.map_columns(f));
-            }
-            Expr::Case {
-                operand,
-                whens,
-                else_result,
-                ..
-            } => {
-                if let Some(o) = operand {
-                    o.map_columns(f);
-                }
-                for (w, t) in whens {
-                    w.map_columns(f);
-                    t.map_columns(f);
-                }
-                if let Some(e) = else_result {
-                    e.map_columns(f);
-                }
-            }
-            Expr::Func { args, .. } => args.iter_mut().for_each(|e| e.map_columns(f)),
+        if let Expr::Column { index, .. } = self {
+            *index = f(*index);
+        }
+        for c in self.children_mut() {
+            c.map_columns(f);
         }
     }
 
@@ -585,8 +609,8 @@ impl Expr {
                         Ok(Value::Bool(rows.is_empty() == *negated))
                     }
                     SubqueryKind::Array => Ok(Value::Array(
-                        rows.into_iter()
-                            .map(|r| r.into_iter().next().unwrap_or(Value::Null))
+                        rows.iter()
+                            .map(|r| r.first().cloned().unwrap_or(Value::Null))
                             .collect(),
                     )),
                     SubqueryKind::In { expr, negated } => {
@@ -598,23 +622,32 @@ impl Expr {
                                 Value::Null
                             });
                         }
-                        let mut saw_null = false;
-                        for r in &rows {
-                            match r.first().and_then(|x| compare(&v, x)) {
-                                Some(Ordering::Equal) => return Ok(Value::Bool(!*negated)),
-                                None => saw_null = true,
-                                _ => {}
-                            }
-                        }
-                        Ok(if saw_null {
-                            Value::Null
-                        } else {
-                            Value::Bool(*negated)
+                        Ok(match runner.subquery_contains(plan, &outer, &v)? {
+                            Some(found) => Value::Bool(found != *negated),
+                            None => Value::Null,
                         })
                     }
                 }
             }
         }
+    }
+}
+
+/// `v` (not NULL) against the first values of `rows`, by `=`: see
+/// [`SubqueryRunner::subquery_contains`].
+pub fn contains_value(rows: &[Vec<Value>], v: &Value) -> Option<bool> {
+    let mut saw_null = false;
+    for r in rows {
+        match r.first().and_then(|x| compare(v, x)) {
+            Some(Ordering::Equal) => return Some(true),
+            None => saw_null = true,
+            _ => {}
+        }
+    }
+    if saw_null {
+        None
+    } else {
+        Some(false)
     }
 }
 

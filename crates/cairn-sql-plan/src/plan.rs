@@ -116,6 +116,14 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
+    /// Calls `f` on each bound's expression.
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        self.eq_prefix.iter_mut().for_each(&mut *f);
+        for (e, _) in self.lower.iter_mut().chain(self.upper.iter_mut()) {
+            f(e);
+        }
+    }
+
     pub fn is_full(&self) -> bool {
         self.eq_prefix.is_empty() && self.lower.is_none() && self.upper.is_none()
     }
@@ -313,6 +321,94 @@ impl Plan {
                 s.extend(right.schema());
                 s
             }
+        }
+    }
+
+    /// Calls `f` on every expression of this operator (not of its inputs).
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        match self {
+            Plan::Unit
+            | Plan::Rows { .. }
+            | Plan::Sort { .. }
+            | Plan::Distinct { .. }
+            | Plan::Rename { .. }
+            | Plan::ProjectSet { .. }
+            | Plan::SetOp { .. } => {}
+            Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
+            Plan::Scan { filter, access, .. } => {
+                filter.iter_mut().for_each(&mut *f);
+                if let Some(a) = access {
+                    a.range.exprs_mut(f);
+                }
+            }
+            Plan::Filter { predicate, .. } => f(predicate),
+            Plan::Project { exprs, .. } => exprs.iter_mut().for_each(f),
+            Plan::Aggregate { group_by, aggs, .. } => {
+                group_by.iter_mut().for_each(&mut *f);
+                for a in aggs {
+                    a.arg
+                        .iter_mut()
+                        .chain(a.extra.iter_mut())
+                        .chain(a.filter.iter_mut())
+                        .chain(a.order_by.iter_mut().map(|o| &mut o.expr))
+                        .for_each(&mut *f);
+                }
+            }
+            Plan::Limit { limit, offset, .. } => {
+                limit.iter_mut().chain(offset.iter_mut()).for_each(f)
+            }
+            Plan::LockRows {
+                recheck_filter,
+                recheck_exprs,
+                limit,
+                offset,
+                ..
+            } => recheck_filter
+                .iter_mut()
+                .chain(recheck_exprs.iter_mut())
+                .chain(limit.iter_mut())
+                .chain(offset.iter_mut())
+                .for_each(f),
+            Plan::Join { on, .. } => on.iter_mut().for_each(f),
+            Plan::HashJoin {
+                left_keys,
+                right_keys,
+                residual,
+                ..
+            } => left_keys
+                .iter_mut()
+                .chain(right_keys.iter_mut())
+                .chain(residual.iter_mut())
+                .for_each(f),
+            Plan::IndexJoin {
+                access,
+                filter,
+                residual,
+                ..
+            } => {
+                access.range.exprs_mut(f);
+                filter.iter_mut().chain(residual.iter_mut()).for_each(f);
+            }
+        }
+    }
+
+    /// This operator's inputs.
+    pub fn children_mut(&mut self) -> Vec<&mut Plan> {
+        match self {
+            Plan::Unit | Plan::Rows { .. } | Plan::Values { .. } | Plan::Scan { .. } => Vec::new(),
+            Plan::Filter { input, .. }
+            | Plan::Project { input, .. }
+            | Plan::Aggregate { input, .. }
+            | Plan::Sort { input, .. }
+            | Plan::Limit { input, .. }
+            | Plan::Distinct { input }
+            | Plan::Rename { input, .. }
+            | Plan::ProjectSet { input, .. }
+            | Plan::LockRows { input, .. }
+            | Plan::IndexJoin { left: input, .. } => vec![input.as_mut()],
+            Plan::Join { left, right, .. }
+            | Plan::HashJoin { left, right, .. }
+            | Plan::SetOp { left, right, .. } => vec![left.as_mut(), right.as_mut()],
         }
     }
 

@@ -30,11 +30,31 @@ pub fn optimize(plan: Plan) -> Plan {
     optimize_with(plan, &Estimator::new(&NoStats))
 }
 
-/// Applies the rules bottom-up, estimating with `est`.
+/// Applies the rules bottom-up, estimating with `est`, to the plan and to the plans of the
+/// subqueries in its expressions (a correlated subquery's outer values are constants to
+/// its plan, so its scans get key ranges from them).
 pub fn optimize_with(plan: Plan, est: &Estimator) -> Plan {
-    let optimize = |p: Plan| optimize_with(p, est);
+    let mut plan = rewrite(plan, est);
+    optimize_subqueries(&mut plan, est);
+    plan
+}
+
+fn optimize_subqueries(plan: &mut Plan, est: &Estimator) {
+    plan.exprs_mut(&mut |e| {
+        e.subquery_plans_mut(&mut |p| {
+            let taken = std::mem::replace(p, Plan::Unit);
+            *p = optimize_with(taken, est);
+        })
+    });
+    for child in plan.children_mut() {
+        optimize_subqueries(child, est);
+    }
+}
+
+fn rewrite(plan: Plan, est: &Estimator) -> Plan {
+    let optimize = |p: Plan| rewrite(p, est);
     if join_order::is_plannable_join_tree(&plan) {
-        return join_order::plan_inner_joins(plan, est, &mut |p| optimize_with(p, est));
+        return join_order::plan_inner_joins(plan, est, &mut |p| rewrite(p, est));
     }
     match plan {
         Plan::Filter { input, predicate } => match *input {
