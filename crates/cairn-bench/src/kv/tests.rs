@@ -97,6 +97,20 @@ impl Kv for FakeCairn {
     async fn scan(&self, _: Request<ScanRequest>) -> Result<Response<ScanResponse>, Status> {
         Err(Status::unimplemented("fake"))
     }
+
+    async fn atomic_op(
+        &self,
+        _: Request<cairn_proto::kv::AtomicOpRequest>,
+    ) -> Result<Response<cairn_proto::kv::AtomicOpResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
+
+    async fn txn(
+        &self,
+        _: Request<cairn_proto::kv::TxnRequest>,
+    ) -> Result<Response<cairn_proto::kv::TxnResponse>, Status> {
+        Err(Status::unimplemented("fake"))
+    }
 }
 
 struct FakeEtcd(Arc<FakeStore>);
