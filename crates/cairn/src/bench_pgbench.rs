@@ -57,9 +57,9 @@ pub struct PgbenchArgs {
     pub protocol: String,
 }
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    pub(crate) port: u16,
     _dir: tempfile::TempDir,
 }
 
@@ -86,7 +86,7 @@ fn wait_for_port(port: u16, what: &str) -> anyhow::Result<()> {
     bail!("{what} did not listen on port {port} within 60 s")
 }
 
-fn start_cairn() -> anyhow::Result<Server> {
+pub(crate) fn start_cairn() -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let port_file = dir.path().join("port");
     let child = Command::new(std::env::current_exe()?)
@@ -156,7 +156,7 @@ fn as_postgres_user(bin: &Path) -> Command {
     }
 }
 
-fn start_postgres() -> anyhow::Result<Server> {
+pub(crate) fn start_postgres() -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("pgdata");
     std::fs::create_dir_all(&data)?;

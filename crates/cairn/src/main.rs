@@ -6,6 +6,7 @@
 //! `debug` in [`debug`].
 
 mod bench_pgbench;
+mod bench_queries;
 mod cluster_cli;
 mod debug;
 mod demo;
@@ -74,6 +75,8 @@ enum BenchCommand {
     Txn(TxnBenchArgs),
     /// pgbench (select-only and tpcb-like, -M prepared) against Cairn and PostgreSQL 15.
     Pgbench(bench_pgbench::PgbenchArgs),
+    /// Analytical queries (TPC-H-shaped and join-order workloads) against PostgreSQL 15.
+    Queries(bench_queries::QueriesArgs),
     /// Puts and linearizable gets against a running Cairn or etcd cluster, over gRPC.
     Kv(KvBenchArgs),
 }
@@ -243,6 +246,7 @@ fn main() -> ExitCode {
         Command::Bench(BenchCommand::Engine(args)) => run_engine_bench(args),
         Command::Bench(BenchCommand::Txn(args)) => run_txn_bench(args),
         Command::Bench(BenchCommand::Pgbench(args)) => bench_pgbench::run(args),
+        Command::Bench(BenchCommand::Queries(args)) => bench_queries::run(args),
         Command::Bench(BenchCommand::Kv(args)) => run_kv_bench(args),
         Command::Debug(command) => debug::run(command),
     };
