@@ -487,7 +487,16 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
         } => {
             let l = run(left, cx)?;
             let r = run(right, cx)?;
-            join(l, r, left.width(), right.width(), *kind, on.as_ref(), cx)
+            join(
+                l,
+                r,
+                left.width(),
+                right.width(),
+                *kind,
+                on.as_ref(),
+                None,
+                cx,
+            )
         }
         Plan::HashJoin {
             left,
@@ -1020,6 +1029,14 @@ fn aggregate(
         .collect()
 }
 
+/// A hash join's table: right rows (by position) by the grouping bytes of their key.
+type JoinTable = HashMap<Vec<u8>, Vec<usize>>;
+
+/// The rows of a join, nested-loop style: each left row against its candidate right rows
+/// (every right row, or with `probe` those whose hashed key equals the left row's), kept
+/// when `on` holds; unmatched rows padded with NULLs as `kind` asks. Output order: left rows
+/// in order, each followed by its matches in right order, then unmatched right rows.
+#[allow(clippy::too_many_arguments)]
 fn join(
     l: Vec<Row>,
     r: Vec<Row>,
@@ -1027,17 +1044,30 @@ fn join(
     rw: usize,
     kind: JoinKind,
     on: Option<&Expr>,
+    probe: Option<(&[Expr], &JoinTable)>,
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
+    let all: Vec<usize> = if probe.is_none() {
+        (0..r.len()).collect()
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     let mut right_matched = vec![false; r.len()];
     let mut joined = Vec::with_capacity(lw + rw);
-    for lr in &l {
+    for lr in l {
         let mut matched = false;
-        for (ri, rr) in r.iter().enumerate() {
+        let candidates: &[usize] = match probe {
+            None => &all,
+            Some((keys, table)) => match join_key(keys, &lr, cx)? {
+                Some(k) => table.get(&k).map(Vec::as_slice).unwrap_or(&[]),
+                None => &[],
+            },
+        };
+        for &ri in candidates {
             joined.clear();
-            joined.extend_from_slice(lr);
-            joined.extend_from_slice(rr);
+            joined.extend_from_slice(&lr);
+            joined.extend_from_slice(&r[ri]);
             let ok = match on {
                 Some(p) => truthy(cx.eval(p, &joined)?)?,
                 None => true,
@@ -1049,17 +1079,17 @@ fn join(
             }
         }
         if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
-            let mut row = lr.clone();
+            let mut row = lr;
             row.extend(std::iter::repeat_n(Value::Null, rw));
             out.push(row);
         }
         cx.check_size(out.len())?;
     }
     if matches!(kind, JoinKind::Right | JoinKind::Full) {
-        for (ri, rr) in r.iter().enumerate() {
+        for (ri, rr) in r.into_iter().enumerate() {
             if !right_matched[ri] {
                 let mut row = vec![Value::Null; lw];
-                row.extend_from_slice(rr);
+                row.extend(rr);
                 out.push(row);
             }
         }
@@ -1080,8 +1110,9 @@ fn join_key(keys: &[Expr], row: &[Value], cx: &ExecCtx) -> Result<Option<Vec<u8>
     Ok(Some(group_key(&values)))
 }
 
-/// `Plan::HashJoin`: the same rows, in the same order, as [`join`] with the key equalities
-/// in its ON (the optimiser only picks key types whose `=` is equality of grouping bytes).
+/// `Plan::HashJoin`: the same rows, in the same order, as the nested loop with the key
+/// equalities in its ON (the optimiser only picks key types whose `=` is equality of
+/// grouping bytes).
 fn hash_join(
     l: Vec<Row>,
     r: Vec<Row>,
@@ -1091,50 +1122,13 @@ fn hash_join(
     residual: Option<&Expr>,
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
-    let mut table: HashMap<Vec<u8>, Vec<usize>> = HashMap::new();
+    let mut table = JoinTable::new();
     for (i, row) in r.iter().enumerate() {
         if let Some(k) = join_key(right_keys, row, cx)? {
             table.entry(k).or_default().push(i);
         }
     }
-    let mut out = Vec::new();
-    let mut right_matched = vec![false; r.len()];
-    let mut joined = Vec::new();
-    for lr in l {
-        let mut matched = false;
-        if let Some(k) = join_key(left_keys, &lr, cx)? {
-            for &ri in table.get(&k).map(Vec::as_slice).unwrap_or(&[]) {
-                joined.clear();
-                joined.extend_from_slice(&lr);
-                joined.extend_from_slice(&r[ri]);
-                let ok = match residual {
-                    Some(p) => truthy(cx.eval(p, &joined)?)?,
-                    None => true,
-                };
-                if ok {
-                    matched = true;
-                    right_matched[ri] = true;
-                    out.push(joined.clone());
-                }
-            }
-        }
-        if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
-            let mut row = lr;
-            row.extend(std::iter::repeat_n(Value::Null, rw));
-            out.push(row);
-        }
-        cx.check_size(out.len())?;
-    }
-    if matches!(kind, JoinKind::Right | JoinKind::Full) {
-        for (ri, rr) in r.into_iter().enumerate() {
-            if !right_matched[ri] {
-                let mut row = vec![Value::Null; lw];
-                row.extend(rr);
-                out.push(row);
-            }
-        }
-    }
-    Ok(out)
+    join(l, r, lw, rw, kind, residual, Some((left_keys, &table)), cx)
 }
 
 fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
