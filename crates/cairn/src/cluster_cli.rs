@@ -13,6 +13,23 @@ use cairn_proto::node::node_client::NodeClient;
 use cairn_proto::node::{InitRequest, StatusRequest};
 use clap::{Args, Subcommand};
 
+/// `println!` for command output: a closed stdout (`cairn node status | head`) drops the
+/// rest of the output instead of failing (or panicking, as `println!` does).
+macro_rules! say {
+    ($($arg:tt)*) => {
+        emit_line(&format!($($arg)*))
+    };
+}
+
+fn emit_line(line: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{line}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct HostArg {
     /// A node's gRPC address.
@@ -200,7 +217,7 @@ fn replace(host: &str, from: u64, to: u64) -> anyhow::Result<()> {
                     .await;
                 match r {
                     Ok(_) => {
-                        println!("range {range}: node {from} replaced by node {to}");
+                        say!("range {range}: node {from} replaced by node {to}")?;
                         break;
                     }
                     Err(s) if std::time::Instant::now() < deadline => {
@@ -229,9 +246,9 @@ pub fn init(args: &InitArgs) -> anyhow::Result<()> {
             .await
             .map_err(|s| anyhow::anyhow!("init: {}", s.message()))?
             .into_inner();
-        println!("cluster initialised with {} node(s):", r.nodes.len());
+        say!("cluster initialised with {} node(s):", r.nodes.len())?;
         for n in r.nodes {
-            println!("  node {} at {}", n.node_id, n.grpc_addr);
+            say!("  node {} at {}", n.node_id, n.grpc_addr)?;
         }
         Ok(())
     })
@@ -253,9 +270,9 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
                 .await?;
                 check(r.error)?;
                 if r.found {
-                    println!("{}", show(&r.value));
+                    say!("{}", show(&r.value))?;
                 } else {
-                    println!("(not found)");
+                    say!("(not found)")?;
                 }
             }
             KvCommand::Put { key, value, host } => {
@@ -273,7 +290,7 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
                 )
                 .await?;
                 check(r.error)?;
-                println!("OK");
+                say!("OK")?;
             }
             KvCommand::Del { key, host } => {
                 let c = KvClient::new(channel(&host.host).await?);
@@ -287,7 +304,7 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
                 )
                 .await?;
                 check(r.error)?;
-                println!("OK");
+                say!("OK")?;
             }
             KvCommand::Scan {
                 start,
@@ -311,10 +328,10 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
                 .await?;
                 check(r.error)?;
                 for kv in &r.pairs {
-                    println!("{}\t{}", show(&kv.key), show(&kv.value));
+                    say!("{}\t{}", show(&kv.key), show(&kv.value))?;
                 }
                 if r.more {
-                    println!("(more; raise --limit or scan from the last key)");
+                    say!("(more; raise --limit or scan from the last key)")?;
                 }
             }
             KvCommand::Cas {
@@ -349,7 +366,7 @@ pub fn kv(cmd: &KvCommand) -> anyhow::Result<()> {
                 .await?;
                 check(r.error)?;
                 if r.succeeded {
-                    println!("OK");
+                    say!("OK")?;
                 } else if r.current_present {
                     bail!("compare failed: current value is {}", show(&r.current));
                 } else {
@@ -376,31 +393,31 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
             .map_err(|s| anyhow::anyhow!("status: {}", s.message()))?
             .into_inner();
         if s.node_id == 0 {
-            println!("node at {}: not part of a cluster yet", s.grpc_addr);
+            say!("node at {}: not part of a cluster yet", s.grpc_addr)?;
             return Ok(());
         }
-        println!("node {} at {}", s.node_id, s.grpc_addr);
-        println!("nodes:");
+        say!("node {} at {}", s.node_id, s.grpc_addr)?;
+        say!("nodes:")?;
         for n in &s.nodes {
             let heard = match (n.liveness.as_str(), n.last_heard_ms) {
                 ("unreachable", 0) => " (never heard from)".to_string(),
                 ("unreachable", ms) => format!(" (last heard {:.1} s ago)", ms as f64 / 1000.0),
                 _ => String::new(),
             };
-            println!("  {}\t{}\t{}{heard}", n.node_id, n.grpc_addr, n.liveness);
+            say!("  {}\t{}\t{}{heard}", n.node_id, n.grpc_addr, n.liveness)?;
         }
-        println!("replicas:");
-        println!(
+        say!("replicas:")?;
+        say!(
             "  range\treplica\trole\tterm\tleader\tcommit\tapplied\tvoters\tlearners{}",
             if *checksums { "\tkeys\tchecksum" } else { "" }
-        );
+        )?;
         for r in &s.replicas {
             let extra = if *checksums {
                 format!("\t{}\t{:08x}", r.data_keys, r.data_checksum)
             } else {
                 String::new()
             };
-            println!(
+            say!(
                 "  {}\t{}\t{}\t{}\t{}\t{}\t{}\t{:?}\t{:?}{extra}",
                 r.range_id,
                 r.replica_id,
@@ -411,7 +428,7 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
                 r.applied_index,
                 r.voters,
                 r.learners
-            );
+            )?;
         }
         Ok(())
     })

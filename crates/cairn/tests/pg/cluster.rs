@@ -941,5 +941,21 @@ fn single_node_cluster_atomic_ops_and_transactions() {
             .into_inner();
         assert!(!x.found, "a refused transaction wrote a key");
     });
+    // `cairn node status | head -0`: the reader is gone before the first line; the
+    // command stops quietly instead of panicking on the broken pipe.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "status", "--host", &addr])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn cairn node status");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("cairn node status");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && !stderr.contains("panicked"),
+        "{:?}: {stderr}",
+        out.status
+    );
     drop(node);
 }
