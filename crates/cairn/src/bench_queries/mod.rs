@@ -62,6 +62,10 @@ pub struct QueriesArgs {
     /// Forced join orders timed per join query on Cairn (0: none).
     #[arg(long, default_value_t = 6)]
     pub alternatives: usize,
+    /// Load, then print each server's port and wait for a line on stdin (or its end)
+    /// before timing anything: for EXPLAIN, psql and profilers by hand.
+    #[arg(long)]
+    pub hold: bool,
 }
 
 /// One system under test: its server process and a connection to it.
@@ -503,6 +507,17 @@ async fn run_async(args: &QueriesArgs, servers: Vec<(&'static str, Server)>) -> 
             );
         }
         drop(tables);
+        if args.hold {
+            for sys in &systems {
+                eprintln!(
+                    "{workload}: {} listens on 127.0.0.1:{} (psql -h 127.0.0.1 -p {} -U postgres)",
+                    sys.name, sys.port, sys.port
+                );
+            }
+            eprintln!("{workload}: holding; press Enter (or close stdin) to go on");
+            let mut line = String::new();
+            tokio::task::spawn_blocking(move || std::io::stdin().read_line(&mut line)).await??;
+        }
         let queries: Vec<(String, String)> = if workload == "tpch" {
             tpch::QUERIES
                 .iter()
