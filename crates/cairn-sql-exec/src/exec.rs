@@ -540,13 +540,21 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
                     };
                     if ok {
                         matched = true;
+                        if !kind.emits_right() {
+                            break;
+                        }
                         out.push(joined);
                     }
                 }
-                if !matched && *kind == JoinKind::Left {
-                    let mut row = lr;
-                    row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
-                    out.push(row);
+                match kind {
+                    JoinKind::Left if !matched => {
+                        let mut row = lr;
+                        row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
+                        out.push(row);
+                    }
+                    JoinKind::Semi if matched => out.push(lr),
+                    JoinKind::Anti if !matched => out.push(lr),
+                    _ => {}
                 }
                 cx.check_size(out.len())?;
             }
@@ -1034,8 +1042,9 @@ type JoinTable = HashMap<Vec<u8>, Vec<usize>>;
 
 /// The rows of a join, nested-loop style: each left row against its candidate right rows
 /// (every right row, or with `probe` those whose hashed key equals the left row's), kept
-/// when `on` holds; unmatched rows padded with NULLs as `kind` asks. Output order: left rows
-/// in order, each followed by its matches in right order, then unmatched right rows.
+/// when `on` holds; unmatched rows padded with NULLs as `kind` asks (a semi join keeps a
+/// left row at its first match, an anti join one with none). Output order: left rows in
+/// order, each followed by its matches in right order, then unmatched right rows.
 #[allow(clippy::too_many_arguments)]
 fn join(
     l: Vec<Row>,
@@ -1072,16 +1081,25 @@ fn join(
                 Some(p) => truthy(cx.eval(p, &joined)?)?,
                 None => true,
             };
+            if ok && !kind.emits_right() {
+                matched = true;
+                break;
+            }
             if ok {
                 matched = true;
                 right_matched[ri] = true;
                 out.push(joined.clone());
             }
         }
-        if !matched && matches!(kind, JoinKind::Left | JoinKind::Full) {
-            let mut row = lr;
-            row.extend(std::iter::repeat_n(Value::Null, rw));
-            out.push(row);
+        match kind {
+            JoinKind::Left | JoinKind::Full if !matched => {
+                let mut row = lr;
+                row.extend(std::iter::repeat_n(Value::Null, rw));
+                out.push(row);
+            }
+            JoinKind::Semi if matched => out.push(lr),
+            JoinKind::Anti if !matched => out.push(lr),
+            _ => {}
         }
         cx.check_size(out.len())?;
     }

@@ -222,3 +222,41 @@ pub trait Catalog {
         Ok(None)
     }
 }
+
+/// A table for unit tests: `t{id}` with nullable columns `a` (id 1, int4, the primary key)
+/// and `b` (id 2, of type `b_ty`), named `a{suffix}` and `b{suffix}`.
+#[cfg(test)]
+pub(crate) fn test_table(id: u32, suffix: &str, b_ty: DataType) -> Arc<TableDef> {
+    let col = |cid: u32, name: &str, ty: DataType| ColumnDef {
+        id: cid,
+        name: format!("{name}{suffix}"),
+        ty,
+        nullable: true,
+        default: None,
+        hidden: false,
+    };
+    Arc::new(TableDef {
+        id,
+        database_id: 1,
+        schema: "public".into(),
+        name: format!("t{id}"),
+        columns: vec![col(1, "a", DataType::Int4), col(2, "b", b_ty)],
+        primary: IndexDef {
+            id: PRIMARY_INDEX_ID,
+            name: format!("t{id}_pkey"),
+            columns: vec![IndexColumn {
+                column_id: 1,
+                descending: false,
+            }],
+            unique: true,
+            constraint: true,
+        },
+        indexes: vec![],
+        checks: vec![],
+        next_column_id: 3,
+        next_index_id: 2,
+        has_declared_primary_key: true,
+        foreign_keys: Vec::new(),
+        referenced_by: Vec::new(),
+    })
+}

@@ -158,14 +158,28 @@ impl<'s> Estimator<'s> {
                     })
                     .collect()
             }
-            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+            Plan::Join {
+                left, right, kind, ..
+            }
+            | Plan::HashJoin {
+                left, right, kind, ..
+            } => {
                 let mut o = self.origins(left);
-                o.extend(self.origins(right));
+                if kind.emits_right() {
+                    o.extend(self.origins(right));
+                }
                 o
             }
-            Plan::IndexJoin { left, table, .. } => {
+            Plan::IndexJoin {
+                left, table, kind, ..
+            } => {
                 let mut o = self.origins(left);
-                o.extend((0..table.columns.len()).map(|position| {
+                let cols = if kind.emits_right() {
+                    table.columns.len()
+                } else {
+                    0
+                };
+                o.extend((0..cols).map(|position| {
                     Some(Origin {
                         table: table.clone(),
                         position,
@@ -575,13 +589,17 @@ fn restates_key(p: &Expr, positions: &[usize]) -> bool {
     }
 }
 
-/// Rows of an outer join from its inner-join rows: every preserved row appears at least once.
-fn outer_rows(kind: JoinKind, inner: f64, l: f64, r: f64) -> f64 {
+/// Rows of a join of `kind` from its inner-join rows: every preserved row of an outer join
+/// appears at least once; a semi join keeps a left row once however many rows match it (at
+/// most every left row, at most one per match), an anti join the other left rows.
+pub(crate) fn outer_rows(kind: JoinKind, inner: f64, l: f64, r: f64) -> f64 {
     match kind {
         JoinKind::Inner => inner,
         JoinKind::Left => inner.max(l),
         JoinKind::Right => inner.max(r),
         JoinKind::Full => inner.max(l).max(r),
+        JoinKind::Semi => inner.min(l),
+        JoinKind::Anti => (l - inner.min(l)).max(l.min(1.0)),
     }
 }
 
@@ -597,42 +615,11 @@ fn strip_casts(e: &Expr) -> &Expr {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{ColumnDef, IndexColumn, IndexDef, PRIMARY_INDEX_ID};
+
     use crate::types::DataType;
 
     fn table(id: u32) -> Arc<TableDef> {
-        let col = |id: u32, name: &str| ColumnDef {
-            id,
-            name: name.into(),
-            ty: DataType::Int4,
-            nullable: true,
-            default: None,
-            hidden: false,
-        };
-        Arc::new(TableDef {
-            id,
-            database_id: 1,
-            schema: "public".into(),
-            name: format!("t{id}"),
-            columns: vec![col(1, "a"), col(2, "b")],
-            primary: IndexDef {
-                id: PRIMARY_INDEX_ID,
-                name: format!("t{id}_pkey"),
-                columns: vec![IndexColumn {
-                    column_id: 1,
-                    descending: false,
-                }],
-                unique: true,
-                constraint: true,
-            },
-            indexes: vec![],
-            checks: vec![],
-            next_column_id: 3,
-            next_index_id: 2,
-            has_declared_primary_key: true,
-            foreign_keys: Vec::new(),
-            referenced_by: Vec::new(),
-        })
+        crate::catalog::test_table(id, "", DataType::Int4)
     }
 
     fn col(i: usize) -> Expr {

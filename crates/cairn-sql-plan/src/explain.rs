@@ -141,6 +141,8 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
                 JoinKind::Left => "Nested Loop Left Join",
                 JoinKind::Right => "Nested Loop Right Join",
                 JoinKind::Full => "Nested Loop Full Join",
+                JoinKind::Semi => "Nested Loop Semi Join",
+                JoinKind::Anti => "Nested Loop Anti Join",
             };
             node(plan, est, depth, k.into(), out);
             walk(left, depth + 1, out, est);
@@ -159,6 +161,8 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
                 JoinKind::Left => "Hash Left Join",
                 JoinKind::Right => "Hash Right Join",
                 JoinKind::Full => "Hash Full Join",
+                JoinKind::Semi => "Hash Semi Join",
+                JoinKind::Anti => "Hash Anti Join",
             };
             node(plan, est, depth, k.into(), out);
             let (ls, rs) = (left.schema(), right.schema());
@@ -190,6 +194,8 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
         } => {
             let k = match kind {
                 JoinKind::Left => "Nested Loop Left Join",
+                JoinKind::Semi => "Nested Loop Semi Join",
+                JoinKind::Anti => "Nested Loop Anti Join",
                 _ => "Nested Loop",
             };
             node(plan, est, depth, k.into(), out);

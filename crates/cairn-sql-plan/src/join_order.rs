@@ -639,14 +639,14 @@ pub fn physical_join(
     let lw = left.width();
     let mut parts = Vec::new();
     conjuncts(on, &mut parts);
-    // An outer join's ON conjuncts over its nullable side alone filter that side before the
-    // join (a row they reject would only have matched nothing).
+    // An outer (semi, anti) join's ON conjuncts over its nullable (right) side alone filter
+    // that side before the join (a row they reject would only have matched nothing).
     let (mut left, mut right) = (left, right);
     let (mut to_left, mut to_right, mut rest) = (Vec::new(), Vec::new(), Vec::new());
     for p in parts {
         let (lo, hi) = sides(&p, lw);
         match kind {
-            JoinKind::Left if hi && !lo && !has_subquery(&p) => {
+            JoinKind::Left | JoinKind::Semi | JoinKind::Anti if hi && !lo && !has_subquery(&p) => {
                 let mut p = p;
                 p.map_columns(&mut |i| i - lw);
                 to_right.push(p);
@@ -728,7 +728,7 @@ fn index_join(
     on: &[Expr],
     est: &Estimator,
 ) -> Option<(u32, Vec<Expr>)> {
-    if !matches!(kind, JoinKind::Inner | JoinKind::Left) {
+    if matches!(kind, JoinKind::Right | JoinKind::Full) {
         return None;
     }
     let Plan::Scan { table, .. } = right else {
@@ -939,45 +939,14 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::catalog::{ColumnDef, IndexColumn, IndexDef, TableDef, PRIMARY_INDEX_ID};
+    use crate::catalog::TableDef;
     use crate::cost::NoStats;
     use crate::explain::explain;
     use crate::types::Value;
 
     /// `t{id}(a int primary key, b int)`.
     fn table(id: u32, b_ty: DataType) -> Arc<TableDef> {
-        let col = |cid: u32, name: &str, ty: DataType| ColumnDef {
-            id: cid,
-            name: format!("{name}{id}"),
-            ty,
-            nullable: true,
-            default: None,
-            hidden: false,
-        };
-        Arc::new(TableDef {
-            id,
-            database_id: 1,
-            schema: "public".into(),
-            name: format!("t{id}"),
-            columns: vec![col(1, "a", DataType::Int4), col(2, "b", b_ty)],
-            primary: IndexDef {
-                id: PRIMARY_INDEX_ID,
-                name: format!("t{id}_pkey"),
-                columns: vec![IndexColumn {
-                    column_id: 1,
-                    descending: false,
-                }],
-                unique: true,
-                constraint: true,
-            },
-            indexes: vec![],
-            checks: vec![],
-            next_column_id: 3,
-            next_index_id: 2,
-            has_declared_primary_key: true,
-            foreign_keys: Vec::new(),
-            referenced_by: Vec::new(),
-        })
+        crate::catalog::test_table(id, &id.to_string(), b_ty)
     }
 
     fn scan(id: u32) -> Plan {

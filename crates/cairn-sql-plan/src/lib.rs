@@ -15,6 +15,7 @@
 pub mod bind;
 pub mod catalog;
 pub mod cost;
+pub mod decorrelate;
 pub mod deparse;
 pub mod error;
 pub mod explain;

@@ -95,6 +95,20 @@ pub enum JoinKind {
     Left,
     Right,
     Full,
+    /// Each left row once if some right row satisfies the condition (`EXISTS`, `IN`); the
+    /// output has the left columns only.
+    Semi,
+    /// Each left row that no right row satisfies the condition with (`NOT EXISTS`); the
+    /// output has the left columns only.
+    Anti,
+}
+
+impl JoinKind {
+    /// Whether the join's output rows carry the right input's columns (all but semi and
+    /// anti joins, whose output is the left layout).
+    pub fn emits_right(self) -> bool {
+        !matches!(self, JoinKind::Semi | JoinKind::Anti)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +196,8 @@ pub enum Plan {
     Distinct {
         input: Box<Plan>,
     },
+    /// Nested-loop join; `on` is over the joined layout (left columns, then right), also
+    /// for semi and anti joins, whose output is the left layout alone.
     Join {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -193,8 +209,8 @@ pub enum Plan {
     /// rows by `right_keys` (over `right`'s layout), then probes it with each `left` row's
     /// `left_keys`; a key with a NULL never matches. `residual` (over the joined layout, like
     /// `Join::on`) must hold too. Output layout and row order are the nested loop's: left rows
-    /// in order, each followed by its matches in right order, then (Right, Full) the
-    /// unmatched right rows in right order.
+    /// in order, each followed by its matches in right order (Semi: once if it has any;
+    /// Anti: only if it has none), then (Right, Full) the unmatched right rows in right order.
     HashJoin {
         left: Box<Plan>,
         right: Box<Plan>,
@@ -203,12 +219,13 @@ pub enum Plan {
         right_keys: Vec<Expr>,
         residual: Option<Expr>,
     },
-    /// Index nested-loop join (Inner or Left): for each `left` row, reads the rows of `table`
+    /// Index nested-loop join (Inner, Left, Semi or Anti): for each `left` row, reads the rows of `table`
     /// in `access`'s key range, whose expressions are evaluated over the left row (a NULL
     /// key value matches nothing), keeps those passing `filter` (over a table row), then
     /// those passing `residual` (over the joined layout, which repeats the key equalities so
     /// that the result never depends on the range alone). Output: left columns, then every
-    /// column of `table`; rows in left order, each followed by its matches in key order.
+    /// column of `table` (not for Semi and Anti); rows in left order, each followed by its
+    /// matches in key order.
     IndexJoin {
         left: Box<Plan>,
         table: Arc<TableDef>,
@@ -305,10 +322,13 @@ impl Plan {
                 left,
                 table,
                 qualifier,
+                kind,
                 ..
             } => {
                 let mut s = left.schema();
-                s.extend(scan_schema(table, qualifier));
+                if kind.emits_right() {
+                    s.extend(scan_schema(table, qualifier));
+                }
                 s
             }
             Plan::Filter { input, .. }
@@ -316,9 +336,16 @@ impl Plan {
             | Plan::Limit { input, .. }
             | Plan::LockRows { input, .. }
             | Plan::Distinct { input } => input.schema(),
-            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
+            Plan::Join {
+                left, right, kind, ..
+            }
+            | Plan::HashJoin {
+                left, right, kind, ..
+            } => {
                 let mut s = left.schema();
-                s.extend(right.schema());
+                if kind.emits_right() {
+                    s.extend(right.schema());
+                }
                 s
             }
         }
@@ -415,10 +442,22 @@ impl Plan {
     pub fn width(&self) -> usize {
         match self {
             Plan::Scan { table, .. } => table.columns.len(),
-            Plan::Join { left, right, .. } | Plan::HashJoin { left, right, .. } => {
-                left.width() + right.width()
+            Plan::Join {
+                left, right, kind, ..
             }
-            Plan::IndexJoin { left, table, .. } => left.width() + table.columns.len(),
+            | Plan::HashJoin {
+                left, right, kind, ..
+            } => left.width() + if kind.emits_right() { right.width() } else { 0 },
+            Plan::IndexJoin {
+                left, table, kind, ..
+            } => {
+                left.width()
+                    + if kind.emits_right() {
+                        table.columns.len()
+                    } else {
+                        0
+                    }
+            }
             Plan::Filter { input, .. }
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }

@@ -15,12 +15,15 @@
 //!    side.
 //! 4. A WHERE over a LEFT (RIGHT) join moves its conjuncts over the preserved side into
 //!    that side.
+//! 0. Correlated `EXISTS`, `NOT EXISTS` and `IN` conjuncts of a WHERE become semi and anti
+//!    joins (`decorrelate.rs`).
 //! 5. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
 //!    predicates pushed down, its order chosen by cost, hash joins where keys allow); every
 //!    other join gets its algorithm from `join_order::physical_join`.
 
 use crate::catalog::{IndexDef, TableDef, PRIMARY_INDEX_ID};
 use crate::cost::{Estimator, NoStats};
+use crate::decorrelate;
 use crate::expr::{BinaryOp, Expr};
 use crate::join_order;
 use crate::plan::{IndexRange, JoinKind, KeyRange, Plan};
@@ -53,6 +56,7 @@ fn optimize_subqueries(plan: &mut Plan, est: &Estimator) {
 
 fn rewrite(plan: Plan, est: &Estimator) -> Plan {
     let optimize = |p: Plan| rewrite(p, est);
+    let plan = decorrelate::semi_joins(plan);
     if join_order::is_plannable_join_tree(&plan) {
         return join_order::plan_inner_joins(plan, est, &mut |p| rewrite(p, est));
     }
@@ -178,6 +182,11 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
     }
 }
 
+/// Splits `e` into its AND-ed parts. A part that is an OR whose every disjunct has some
+/// conjuncts in common yields those once, then the OR of what is left of each disjunct:
+/// `(a AND b) OR (a AND c)` gives `a` and `b OR c` (nothing more when a disjunct was `a`
+/// alone), which holds in SQL's three-valued logic too. The common part can then select an
+/// index, filter one side of a join, or be a hash join's key.
 pub(crate) fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
     match e {
         Expr::Binary {
@@ -189,8 +198,94 @@ pub(crate) fn conjuncts(e: Expr, out: &mut Vec<Expr>) {
             conjuncts(*left, out);
             conjuncts(*right, out);
         }
+        or @ Expr::Binary {
+            op: BinaryOp::Or, ..
+        } => factor_or(or, out),
         other => out.push(other),
     }
+}
+
+/// The operands of a chain of `op` (AND or OR), left to right.
+fn flatten(e: Expr, op: BinaryOp, out: &mut Vec<Expr>) {
+    match e {
+        Expr::Binary {
+            op: o, left, right, ..
+        } if o == op => {
+            flatten(*left, op, out);
+            flatten(*right, op, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// [`flatten`] by reference.
+fn flatten_refs<'e>(e: &'e Expr, op: BinaryOp, out: &mut Vec<&'e Expr>) {
+    match e {
+        Expr::Binary {
+            op: o, left, right, ..
+        } if *o == op => {
+            flatten_refs(left, op, out);
+            flatten_refs(right, op, out);
+        }
+        other => out.push(other),
+    }
+}
+
+/// The OR part of [`conjuncts`].
+fn factor_or(or: Expr, out: &mut Vec<Expr>) {
+    let mut ds = Vec::new();
+    flatten_refs(&or, BinaryOp::Or, &mut ds);
+    let parts: Vec<Vec<&Expr>> = ds
+        .iter()
+        .map(|d| {
+            let mut v = Vec::new();
+            flatten_refs(d, BinaryOp::And, &mut v);
+            v
+        })
+        .collect();
+    let Some((first, rest)) = parts.split_first() else {
+        out.push(or);
+        return;
+    };
+    let mut common: Vec<Expr> = Vec::new();
+    for c in first {
+        if rest.iter().all(|p| p.contains(c)) && !common.contains(*c) {
+            common.push((*c).clone());
+        }
+    }
+    drop(parts);
+    if common.is_empty() {
+        out.push(or);
+        return;
+    }
+    let mut ds = Vec::new();
+    flatten(or, BinaryOp::Or, &mut ds);
+    let mut remaining = Vec::with_capacity(ds.len());
+    let mut always = false;
+    for d in ds {
+        let mut cs = Vec::new();
+        flatten(d, BinaryOp::And, &mut cs);
+        cs.retain(|c| !common.contains(c));
+        match and_all(cs) {
+            Some(r) => remaining.push(r),
+            None => always = true,
+        }
+    }
+    out.extend(common);
+    if !always {
+        if let Some(r) = or_all(remaining) {
+            out.push(r);
+        }
+    }
+}
+
+fn or_all(parts: Vec<Expr>) -> Option<Expr> {
+    parts.into_iter().reduce(|acc, p| Expr::Binary {
+        op: BinaryOp::Or,
+        left: Box::new(acc),
+        right: Box::new(p),
+        ty: crate::types::DataType::Bool,
+    })
 }
 
 pub(crate) fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
@@ -444,42 +539,10 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::catalog::{ColumnDef, IndexColumn, IndexDef};
     use crate::types::{DataType, Value};
 
     fn table() -> Arc<TableDef> {
-        let col = |id: u32, name: &str| ColumnDef {
-            id,
-            name: name.into(),
-            ty: DataType::Int4,
-            nullable: false,
-            default: None,
-            hidden: false,
-        };
-        Arc::new(TableDef {
-            id: 100,
-            database_id: 1,
-            schema: "public".into(),
-            name: "t".into(),
-            columns: vec![col(1, "a"), col(2, "b")],
-            primary: IndexDef {
-                id: PRIMARY_INDEX_ID,
-                name: "t_pkey".into(),
-                columns: vec![IndexColumn {
-                    column_id: 1,
-                    descending: false,
-                }],
-                unique: true,
-                constraint: true,
-            },
-            indexes: vec![],
-            checks: vec![],
-            next_column_id: 3,
-            next_index_id: 2,
-            has_declared_primary_key: true,
-            foreign_keys: Vec::new(),
-            referenced_by: Vec::new(),
-        })
+        crate::catalog::test_table(100, "", DataType::Int4)
     }
 
     fn cmp(op: BinaryOp, col: usize, v: i64) -> Expr {
@@ -547,5 +610,95 @@ mod tests {
             access.is_none(),
             "a non-key column must not narrow the scan"
         );
+    }
+
+    fn bool_col(i: usize) -> Expr {
+        Expr::Column {
+            index: i,
+            ty: DataType::Bool,
+        }
+    }
+
+    fn bool_op(op: BinaryOp, parts: Vec<Expr>) -> Expr {
+        parts
+            .into_iter()
+            .reduce(|a, b| Expr::Binary {
+                op,
+                left: Box::new(a),
+                right: Box::new(b),
+                ty: DataType::Bool,
+            })
+            .unwrap_or(Expr::literal(
+                Value::Bool(op == BinaryOp::And),
+                DataType::Bool,
+            ))
+    }
+
+    #[test]
+    fn common_conjuncts_come_out_of_an_or() {
+        let (a, b, c) = (bool_col(0), bool_col(1), bool_col(2));
+        let or = bool_op(
+            BinaryOp::Or,
+            vec![
+                bool_op(BinaryOp::And, vec![a.clone(), b.clone()]),
+                bool_op(BinaryOp::And, vec![c.clone(), a.clone()]),
+            ],
+        );
+        let mut out = Vec::new();
+        conjuncts(or, &mut out);
+        assert_eq!(
+            out,
+            vec![a.clone(), bool_op(BinaryOp::Or, vec![b.clone(), c])]
+        );
+        // A disjunct that is the common part alone leaves nothing else.
+        let or = bool_op(
+            BinaryOp::Or,
+            vec![
+                a.clone(),
+                bool_op(BinaryOp::And, vec![a.clone(), b.clone()]),
+            ],
+        );
+        let mut out = Vec::new();
+        conjuncts(or, &mut out);
+        assert_eq!(out, vec![a.clone()]);
+        // Nothing in common: the OR as written.
+        let or = bool_op(BinaryOp::Or, vec![a, b]);
+        let mut out = Vec::new();
+        conjuncts(or.clone(), &mut out);
+        assert_eq!(out, vec![or]);
+    }
+
+    proptest::proptest! {
+        /// Factoring never changes the value, NULLs included: an OR of ANDs over five
+        /// boolean columns, against its conjuncts AND-ed again, for all 3^5 rows.
+        #[test]
+        fn factored_or_has_the_same_value(
+            ds in proptest::collection::vec(proptest::collection::vec(0usize..5, 1..4), 1..4)
+        ) {
+            let or = bool_op(
+                BinaryOp::Or,
+                ds.iter()
+                    .map(|d| bool_op(BinaryOp::And, d.iter().map(|&i| bool_col(i)).collect()))
+                    .collect(),
+            );
+            let mut parts = Vec::new();
+            conjuncts(or.clone(), &mut parts);
+            let factored = bool_op(BinaryOp::And, parts);
+            let ctx = crate::expr::EvalContext::default();
+            for n in 0..243u32 {
+                let row: Vec<Value> = (0..5)
+                    .map(|k| match n / 3u32.pow(k) % 3 {
+                        0 => Value::Null,
+                        1 => Value::Bool(false),
+                        _ => Value::Bool(true),
+                    })
+                    .collect();
+                proptest::prop_assert_eq!(
+                    or.eval(&row, &ctx).ok(),
+                    factored.eval(&row, &ctx).ok(),
+                    "row {:?}", row
+                );
+            }
+        }
     }
 }

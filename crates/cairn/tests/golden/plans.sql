@@ -25,3 +25,6 @@ SELECT count(*) FROM region a, region b;
 SELECT c.id, o.total FROM customer c LEFT JOIN orders o ON o.customer_id = c.id WHERE c.id < 4;
 SELECT o.id, c.segment FROM orders o JOIN customer c ON c.id = o.customer_id WHERE o.id BETWEEN 10 AND 20;
 SELECT i.qty FROM orders o, item i WHERE i.order_id = o.id AND o.customer_id = 42;
+SELECT c.id FROM customer c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = 'open');
+SELECT o.id FROM orders o WHERE o.total = 3 AND NOT EXISTS (SELECT 1 FROM item i WHERE i.order_id = o.id AND i.qty > 5);
+SELECT o.id FROM orders o, customer c WHERE (o.customer_id = c.id AND c.segment = 'vip' AND o.total = 1) OR (o.customer_id = c.id AND o.status = 'open');
