@@ -351,32 +351,17 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Rows { rows, .. } => Ok(rows.clone()),
-        Plan::Scan {
-            table,
-            access,
-            filter,
-            ..
-        } => scan(table, access.as_ref(), filter.as_ref(), &[], cx),
-        Plan::Filter { input, predicate } => {
-            let rows = run(input, cx)?;
+        Plan::Scan { .. }
+        | Plan::Filter { .. }
+        | Plan::Project { .. }
+        | Plan::Join { .. }
+        | Plan::HashJoin { .. }
+        | Plan::IndexJoin { .. } => {
             let mut out = Vec::new();
-            for r in rows {
-                if truthy(cx.eval(predicate, &r)?)? {
-                    out.push(r);
-                }
-            }
-            Ok(out)
-        }
-        Plan::Project { input, exprs, .. } => {
-            let rows = run(input, cx)?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in rows {
-                let mut row = Vec::with_capacity(exprs.len());
-                for e in exprs {
-                    row.push(cx.eval(e, &r)?);
-                }
-                out.push(row);
-            }
+            each(plan, cx, &mut |r| {
+                out.push(r);
+                cx.check_size(out.len())
+            })?;
             Ok(out)
         }
         Plan::Rename { input, .. } => run(input, cx),
@@ -440,10 +425,7 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             group_by,
             aggs,
             ..
-        } => {
-            let rows = run(input, cx)?;
-            aggregate(rows, group_by, aggs, cx)
-        }
+        } => aggregate(input, group_by, aggs, cx),
         Plan::Sort { input, keys } => {
             let mut rows = run(input, cx)?;
             rows.sort_by(|a, b| {
@@ -478,87 +460,6 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
                 .into_iter()
                 .filter(|r| seen.insert(group_key(r)))
                 .collect())
-        }
-        Plan::Join {
-            left,
-            right,
-            kind,
-            on,
-        } => {
-            let l = run(left, cx)?;
-            let r = run(right, cx)?;
-            join(
-                l,
-                r,
-                left.width(),
-                right.width(),
-                *kind,
-                on.as_ref(),
-                None,
-                cx,
-            )
-        }
-        Plan::HashJoin {
-            left,
-            right,
-            kind,
-            left_keys,
-            right_keys,
-            residual,
-        } => {
-            let l = run(left, cx)?;
-            let r = run(right, cx)?;
-            hash_join(
-                l,
-                r,
-                (left.width(), right.width()),
-                *kind,
-                (left_keys, right_keys),
-                residual.as_ref(),
-                cx,
-            )
-        }
-        Plan::IndexJoin {
-            left,
-            table,
-            access,
-            filter,
-            kind,
-            residual,
-            ..
-        } => {
-            let l = run(left, cx)?;
-            let mut out = Vec::new();
-            for lr in l {
-                let mut matched = false;
-                for rr in scan(table, Some(access), filter.as_ref(), &lr, cx)? {
-                    let mut joined = lr.clone();
-                    joined.extend(rr);
-                    let ok = match residual {
-                        Some(p) => truthy(cx.eval(p, &joined)?)?,
-                        None => true,
-                    };
-                    if ok {
-                        matched = true;
-                        if !kind.emits_right() {
-                            break;
-                        }
-                        out.push(joined);
-                    }
-                }
-                match kind {
-                    JoinKind::Left if !matched => {
-                        let mut row = lr;
-                        row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
-                        out.push(row);
-                    }
-                    JoinKind::Semi if matched => out.push(lr),
-                    JoinKind::Anti if !matched => out.push(lr),
-                    _ => {}
-                }
-                cx.check_size(out.len())?;
-            }
-            Ok(out)
         }
         Plan::SetOp {
             kind,
@@ -640,6 +541,115 @@ fn group_key(row: &[Value]) -> Vec<u8> {
     k
 }
 
+/// Runs `plan`, handing each output row to `f`, in order. Scans, filters, projections and
+/// the left (probe) side of joins stream: no operator between a scan and `f` holds all
+/// rows. Other operators (and a join's right side) run to completion first.
+fn each(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
+    match plan {
+        Plan::Scan {
+            table,
+            access,
+            filter,
+            ..
+        } => scan_each(table, access.as_ref(), filter.as_ref(), &[], cx, f),
+        Plan::Filter { input, predicate } => each(input, cx, &mut |r| {
+            if truthy(cx.eval(predicate, &r)?)? {
+                f(r)
+            } else {
+                Ok(())
+            }
+        }),
+        Plan::Project { input, exprs, .. } => each(input, cx, &mut |r| {
+            let mut row = Vec::with_capacity(exprs.len());
+            for e in exprs {
+                row.push(cx.eval(e, &r)?);
+            }
+            f(row)
+        }),
+        Plan::Join {
+            left,
+            right,
+            kind,
+            on,
+        } => {
+            let r = run(right, cx)?;
+            join_each(left, r, right.width(), *kind, on.as_ref(), None, cx, f)
+        }
+        // The same rows, in the same order, as the nested loop with the key equalities in
+        // its ON (the optimiser only picks key types whose `=` is equality of grouping
+        // bytes).
+        Plan::HashJoin {
+            left,
+            right,
+            kind,
+            left_keys,
+            right_keys,
+            residual,
+        } => {
+            let r = run(right, cx)?;
+            let mut table = JoinTable::new();
+            for (i, row) in r.iter().enumerate() {
+                if let Some(k) = join_key(right_keys, row, cx)? {
+                    table.entry(k).or_default().push(i);
+                }
+            }
+            let probe = Some((left_keys.as_slice(), &table));
+            join_each(
+                left,
+                r,
+                right.width(),
+                *kind,
+                residual.as_ref(),
+                probe,
+                cx,
+                f,
+            )
+        }
+        Plan::IndexJoin {
+            left,
+            table,
+            access,
+            filter,
+            kind,
+            residual,
+            ..
+        } => each(left, cx, &mut |lr| {
+            let mut matched = false;
+            for rr in scan(table, Some(access), filter.as_ref(), &lr, cx)? {
+                let mut joined = lr.clone();
+                joined.extend(rr);
+                let ok = match residual {
+                    Some(p) => truthy(cx.eval(p, &joined)?)?,
+                    None => true,
+                };
+                if ok {
+                    matched = true;
+                    if !kind.emits_right() {
+                        break;
+                    }
+                    f(joined)?;
+                }
+            }
+            match kind {
+                JoinKind::Left if !matched => {
+                    let mut row = lr;
+                    row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
+                    f(row)
+                }
+                JoinKind::Semi if matched => f(lr),
+                JoinKind::Anti if !matched => f(lr),
+                _ => Ok(()),
+            }
+        }),
+        other => {
+            for r in run(other, cx)? {
+                f(r)?;
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Reads the rows of `table` in `access`'s key range (whose expressions are evaluated over
 /// `key_row`: empty for a plain scan, the outer row for an index join) that pass `filter`.
 fn scan(
@@ -649,8 +659,28 @@ fn scan(
     key_row: &[Value],
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
+    let mut out = Vec::new();
+    scan_each(table, access, filter, key_row, cx, &mut |row| {
+        out.push(row);
+        cx.check_size(out.len())
+    })?;
+    Ok(out)
+}
+
+/// [`scan`], handing each row to `f` as it is read.
+fn scan_each(
+    table: &TableDef,
+    access: Option<&cairn_sql_plan::plan::IndexRange>,
+    filter: Option<&Expr>,
+    key_row: &[Value],
+    cx: &ExecCtx,
+    f: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
     if crate::pg_catalog::is_catalog_table(table.id) {
-        return crate::pg_catalog::scan(table, filter, cx);
+        for row in crate::pg_catalog::scan(table, filter, cx)? {
+            f(row)?;
+        }
+        return Ok(());
     }
     let index = match access {
         None => &table.primary,
@@ -674,7 +704,7 @@ fn scan(
             for (i, e) in a.range.eq_prefix.iter().enumerate() {
                 let v = cx.eval(e, key_row)?;
                 if v.is_null() {
-                    return Ok(Vec::new());
+                    return Ok(());
                 }
                 let desc = index.columns.get(i).is_some_and(|c| c.descending);
                 keys::encode_value(&mut p, &v, desc);
@@ -689,7 +719,7 @@ fn scan(
                 if let Some((e, inclusive)) = &a.range.lower {
                     let v = cx.eval(e, key_row)?;
                     if v.is_null() {
-                        return Ok(Vec::new());
+                        return Ok(());
                     }
                     let mut k = p.clone();
                     keys::encode_value(&mut k, &v, false);
@@ -698,7 +728,7 @@ fn scan(
                 if let Some((e, inclusive)) = &a.range.upper {
                     let v = cx.eval(e, key_row)?;
                     if v.is_null() {
-                        return Ok(Vec::new());
+                        return Ok(());
                     }
                     let mut k = p.clone();
                     keys::encode_value(&mut k, &v, false);
@@ -709,7 +739,6 @@ fn scan(
         }
     };
     let secondary = index.id != PRIMARY_INDEX_ID;
-    let mut out = Vec::new();
     let whole_key = access.is_some_and(|a| {
         a.range.eq_prefix.len() == index.columns.len()
             && a.range.lower.is_none()
@@ -725,10 +754,10 @@ fn scan(
                 None => true,
             };
             if keep {
-                out.push(row);
+                f(row)?;
             }
         }
-        return Ok(out);
+        return Ok(());
     }
     while start < end {
         let batch = cx
@@ -758,17 +787,16 @@ fn scan(
                 None => true,
             };
             if keep {
-                out.push(row);
+                f(row)?;
             }
             start = k;
             start.push(0);
         }
-        cx.check_size(out.len())?;
         if n < SCAN_BATCH_ROWS {
             break;
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[derive(Clone)]
@@ -929,12 +957,8 @@ fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row
     Ok(out)
 }
 
-fn aggregate(
-    rows: Vec<Row>,
-    group_by: &[Expr],
-    aggs: &[AggCall],
-    cx: &ExecCtx,
-) -> Result<Vec<Row>> {
+/// Groups the rows of `input` as they stream in (they are not held).
+fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) -> Result<Vec<Row>> {
     struct Group {
         key: Row,
         states: Vec<AggState>,
@@ -945,7 +969,8 @@ fn aggregate(
     }
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
-    for r in &rows {
+    each(input, cx, &mut |row| {
+        let r = &row;
         let mut key = Vec::with_capacity(group_by.len());
         for g in group_by {
             key.push(cx.eval(g, r)?);
@@ -997,7 +1022,8 @@ fn aggregate(
                 groups[gi].ordered[ai].push((keys, v, extra));
             }
         }
-    }
+        Ok(())
+    })?;
     for g in groups.iter_mut() {
         for (ai, a) in aggs.iter().enumerate() {
             let Some(mut pending) = g.ordered.get_mut(ai).map(std::mem::take) else {
@@ -1046,25 +1072,25 @@ type JoinTable = HashMap<Vec<u8>, Vec<usize>>;
 /// left row at its first match, an anti join one with none). Output order: left rows in
 /// order, each followed by its matches in right order, then unmatched right rows.
 #[allow(clippy::too_many_arguments)]
-fn join(
-    l: Vec<Row>,
+fn join_each(
+    left: &Plan,
     r: Vec<Row>,
-    lw: usize,
     rw: usize,
     kind: JoinKind,
     on: Option<&Expr>,
     probe: Option<(&[Expr], &JoinTable)>,
     cx: &ExecCtx,
-) -> Result<Vec<Row>> {
+    f: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    let lw = left.width();
     let all: Vec<usize> = if probe.is_none() {
         (0..r.len()).collect()
     } else {
         Vec::new()
     };
-    let mut out = Vec::new();
     let mut right_matched = vec![false; r.len()];
     let mut joined = Vec::with_capacity(lw + rw);
-    for lr in l {
+    each(left, cx, &mut |lr| {
         let mut matched = false;
         let candidates: &[usize] = match probe {
             None => &all,
@@ -1088,31 +1114,30 @@ fn join(
             if ok {
                 matched = true;
                 right_matched[ri] = true;
-                out.push(joined.clone());
+                f(joined.clone())?;
             }
         }
         match kind {
             JoinKind::Left | JoinKind::Full if !matched => {
                 let mut row = lr;
                 row.extend(std::iter::repeat_n(Value::Null, rw));
-                out.push(row);
+                f(row)
             }
-            JoinKind::Semi if matched => out.push(lr),
-            JoinKind::Anti if !matched => out.push(lr),
-            _ => {}
+            JoinKind::Semi if matched => f(lr),
+            JoinKind::Anti if !matched => f(lr),
+            _ => Ok(()),
         }
-        cx.check_size(out.len())?;
-    }
+    })?;
     if matches!(kind, JoinKind::Right | JoinKind::Full) {
         for (ri, rr) in r.into_iter().enumerate() {
             if !right_matched[ri] {
                 let mut row = vec![Value::Null; lw];
                 row.extend(rr);
-                out.push(row);
+                f(row)?;
             }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// The grouping bytes of a row's join key, `None` if a key value is NULL (never matches).
@@ -1126,27 +1151,6 @@ fn join_key(keys: &[Expr], row: &[Value], cx: &ExecCtx) -> Result<Option<Vec<u8>
         values.push(v);
     }
     Ok(Some(group_key(&values)))
-}
-
-/// `Plan::HashJoin`: the same rows, in the same order, as the nested loop with the key
-/// equalities in its ON (the optimiser only picks key types whose `=` is equality of
-/// grouping bytes).
-fn hash_join(
-    l: Vec<Row>,
-    r: Vec<Row>,
-    (lw, rw): (usize, usize),
-    kind: JoinKind,
-    (left_keys, right_keys): (&[Expr], &[Expr]),
-    residual: Option<&Expr>,
-    cx: &ExecCtx,
-) -> Result<Vec<Row>> {
-    let mut table = JoinTable::new();
-    for (i, row) in r.iter().enumerate() {
-        if let Some(k) = join_key(right_keys, row, cx)? {
-            table.entry(k).or_default().push(i);
-        }
-    }
-    join(l, r, lw, rw, kind, residual, Some((left_keys, &table)), cx)
 }
 
 fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {

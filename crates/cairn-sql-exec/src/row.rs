@@ -153,9 +153,10 @@ fn corrupt(table: &TableDef, what: String) -> SqlError {
 
 fn decode_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<Value> {
     let err = |e: cairn_codec::DecodeError| corrupt(table, e.to_string());
-    let text = |b: &[u8], what: &str| {
-        String::from_utf8(b.to_vec()).map_err(|_| corrupt(table, format!("{what} is not UTF-8")))
-    };
+    fn str_of<'b>(table: &TableDef, b: &'b [u8], what: &str) -> Result<&'b str> {
+        std::str::from_utf8(b).map_err(|_| corrupt(table, format!("{what} is not UTF-8")))
+    }
+    let text = |b: &[u8], what: &str| str_of(table, b, what).map(str::to_owned);
     let int = |d: &mut Decoder| d.varint_u64().map(unzigzag).map_err(err);
     let tag = d.u8("value tag").map_err(err)?;
     Ok(match tag {
@@ -172,9 +173,9 @@ fn decode_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<Value> 
         TAG_TEXT => Value::Text(text(d.len_prefixed("text").map_err(err)?, "text")?),
         TAG_BYTES => Value::Bytes(d.len_prefixed("bytes").map_err(err)?.to_vec()),
         TAG_NUMERIC => {
-            let s = text(d.len_prefixed("numeric").map_err(err)?, "numeric")?;
+            let s = str_of(table, d.len_prefixed("numeric").map_err(err)?, "numeric")?;
             Value::numeric(
-                Numeric::parse(&s).map_err(|_| corrupt(table, format!("bad numeric {s:?}")))?,
+                Numeric::parse(s).map_err(|_| corrupt(table, format!("bad numeric {s:?}")))?,
             )
         }
         TAG_INTERVAL => {

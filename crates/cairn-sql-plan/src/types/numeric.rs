@@ -624,12 +624,15 @@ impl Numeric {
     pub fn parse(input: &str) -> Result<Numeric> {
         let bad = || SqlError::invalid_text("numeric", input);
         let t = input.trim_matches(is_pg_space);
-        let lower = t.to_ascii_lowercase();
-        match lower.as_str() {
-            "nan" => return Ok(Numeric::NaN),
-            "infinity" | "+infinity" | "inf" | "+inf" => return Ok(Numeric::PosInf),
-            "-infinity" | "-inf" => return Ok(Numeric::NegInf),
-            _ => {}
+        let is = |names: &[&str]| names.iter().any(|n| t.eq_ignore_ascii_case(n));
+        if is(&["nan"]) {
+            return Ok(Numeric::NaN);
+        }
+        if is(&["infinity", "+infinity", "inf", "+inf"]) {
+            return Ok(Numeric::PosInf);
+        }
+        if is(&["-infinity", "-inf"]) {
+            return Ok(Numeric::NegInf);
         }
         let b = t.as_bytes();
         let mut i = 0;
