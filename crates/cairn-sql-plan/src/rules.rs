@@ -466,6 +466,20 @@ fn same_type(v: &crate::types::DataType, col: &crate::types::DataType) -> bool {
     v.unconstrained() == col.unconstrained()
 }
 
+/// For a date key column bounded by a timestamp (`d < date '1995-01-01' + interval '1
+/// year'`), the bound's date: `d < ts` and `d <= ts` imply `d <= date(ts)`, and `d > ts`
+/// and `d >= ts` imply `d >= date(ts)` (the cast floors to the day), so an inclusive bound
+/// at `date(ts)` reads a superset of the rows.
+fn date_bound(v: &Expr, col: &crate::types::DataType) -> Option<Expr> {
+    use crate::types::DataType;
+    (matches!(col, DataType::Date)
+        && matches!(v.ty(), DataType::Timestamp(_) | DataType::Timestamptz(_)))
+    .then(|| Expr::Cast {
+        expr: Box::new(v.clone()),
+        ty: DataType::Date,
+    })
+}
+
 /// The key range `conjuncts` allow on one index: equality on a prefix of its columns, then
 /// optionally bounds on the next column.
 fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
@@ -485,15 +499,24 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
         }
         for p in parts {
             if let Some((c, op, v)) = column_comparison(p) {
-                if c != pos || !same_type(&v.ty(), col_ty) {
+                if c != pos {
                     continue;
                 }
+                // A bound of another type that converts to a looser one of the column's
+                // type (the filter, kept whole, removes the extra rows).
+                let (v, loose) = if same_type(&v.ty(), col_ty) {
+                    (v.clone(), false)
+                } else if let Some(d) = date_bound(v, col_ty) {
+                    (d, true)
+                } else {
+                    continue;
+                };
                 match op {
                     BinaryOp::Gt | BinaryOp::GtEq if range.lower.is_none() => {
-                        range.lower = Some((v.clone(), op == BinaryOp::GtEq))
+                        range.lower = Some((v, loose || op == BinaryOp::GtEq))
                     }
                     BinaryOp::Lt | BinaryOp::LtEq if range.upper.is_none() => {
-                        range.upper = Some((v.clone(), op == BinaryOp::LtEq))
+                        range.upper = Some((v, loose || op == BinaryOp::LtEq))
                     }
                     _ => {}
                 }
