@@ -13,7 +13,9 @@
 //! join: `left + read(right) + 1.5 * right + out`; lookups: `left * (4 + rows per lookup,
 //! times 5 through a secondary index) + out`; nested loop: `left * right + out`), with row
 //! counts from `cost::Estimator`. Before that, equalities between columns spread constants:
-//! `a = b AND b = 7` adds `a = 7` (equivalence classes). Up to
+//! `a = b AND b = 7` adds `a = 7` (equivalence classes), and an OR over several relations
+//! whose every branch restricts one of them adds the OR of those restrictions to that
+//! relation (`add_or_restrictions`). Up to
 //! [`DP_MAX_RELATIONS`] relations the search is exhaustive over connected orders (dynamic
 //! programming over subsets); above it, greedy (start from the smallest relation, then always
 //! the connected relation that keeps the result smallest). A relation joins with no predicate
@@ -34,7 +36,7 @@
 use crate::cost::Estimator;
 use crate::expr::{BinaryOp, Expr};
 use crate::plan::{JoinKind, Plan};
-use crate::rules::{and_all, conjuncts, push_filter};
+use crate::rules::{and_all, conjuncts, flatten_refs, or_all, push_filter};
 use crate::types::DataType;
 
 /// Relations searched exhaustively; more are ordered greedily.
@@ -176,6 +178,7 @@ pub fn plan_inner_joins(
     let n = region.leaves.len();
     let total_width = region.width();
     let implied = add_implied_equalities(&mut region.preds);
+    add_or_restrictions(&mut region);
 
     // Sort the predicates: one relation -> into it; none -> on top; several -> joins.
     let mut local: Vec<Vec<Expr>> = (0..n).map(|_| Vec::new()).collect();
@@ -883,6 +886,53 @@ fn add_implied_equalities(preds: &mut Vec<Expr>) -> Vec<Expr> {
                 .is_some_and(|c| class_constant.contains_key(&find(&mut parent, c)))
         })
         .collect()
+}
+
+/// For an OR over several relations whose every branch restricts one relation `r` on its
+/// own, adds the OR of those restrictions as a predicate of `r` (the original stays): from
+/// `(p.brand = 1 AND l.qty < 5 AND p.id = l.part) OR (p.brand = 2 AND ...)`, `p.brand = 1
+/// OR p.brand = 2`, which filters `p` before the join and lets its estimate (and so the join
+/// order and algorithm) see it. Each branch implies its restriction, so the OR implies theirs.
+fn add_or_restrictions(region: &mut Region) {
+    let mut added = Vec::new();
+    for p in &region.preds {
+        if !matches!(
+            p,
+            Expr::Binary {
+                op: BinaryOp::Or,
+                ..
+            }
+        ) || has_subquery(p)
+        {
+            continue;
+        }
+        let rels = region.rels_of(p);
+        if rels.count_ones() < 2 {
+            continue;
+        }
+        let mut branches = Vec::new();
+        flatten_refs(p, BinaryOp::Or, &mut branches);
+        for leaf in (0..region.leaves.len()).filter(|&i| rels & bit(i) != 0) {
+            let mut restrictions = Vec::with_capacity(branches.len());
+            for b in &branches {
+                let mut parts = Vec::new();
+                flatten_refs(b, BinaryOp::And, &mut parts);
+                let own: Vec<Expr> = parts
+                    .into_iter()
+                    .filter(|c| region.rels_of(c) == bit(leaf))
+                    .cloned()
+                    .collect();
+                match and_all(own) {
+                    Some(r) => restrictions.push(r),
+                    None => break,
+                }
+            }
+            if restrictions.len() == branches.len() {
+                added.extend(or_all(restrictions));
+            }
+        }
+    }
+    region.preds.extend(added);
 }
 
 /// Whether `e` reads columns of the left input (below `lw`) and of the right input.

@@ -219,7 +219,7 @@ fn flatten(e: Expr, op: BinaryOp, out: &mut Vec<Expr>) {
 }
 
 /// [`flatten`] by reference.
-fn flatten_refs<'e>(e: &'e Expr, op: BinaryOp, out: &mut Vec<&'e Expr>) {
+pub(crate) fn flatten_refs<'e>(e: &'e Expr, op: BinaryOp, out: &mut Vec<&'e Expr>) {
     match e {
         Expr::Binary {
             op: o, left, right, ..
@@ -279,7 +279,7 @@ fn factor_or(or: Expr, out: &mut Vec<Expr>) {
     }
 }
 
-fn or_all(parts: Vec<Expr>) -> Option<Expr> {
+pub(crate) fn or_all(parts: Vec<Expr>) -> Option<Expr> {
     parts.into_iter().reduce(|acc, p| Expr::Binary {
         op: BinaryOp::Or,
         left: Box::new(acc),
@@ -443,11 +443,30 @@ fn column_comparison(e: &Expr) -> Option<(usize, BinaryOp, &Expr)> {
     if !op.is_comparison() || *op == BinaryOp::NotEq {
         return None;
     }
-    match (left.as_ref(), right.as_ref()) {
-        (Expr::Column { index, .. }, c) if c.is_constant_or_param() => Some((*index, *op, c)),
-        (c, Expr::Column { index, .. }) if c.is_constant_or_param() => {
-            Some((*index, op.flipped(), c))
-        }
+    match (key_column(left), key_column(right)) {
+        (Some(index), _) if right.is_constant_or_param() => Some((index, *op, right)),
+        (_, Some(index)) if left.is_constant_or_param() => Some((index, op.flipped(), left)),
+        _ => None,
+    }
+}
+
+/// The column a comparison operand reads: a plain column, or a date column widened to a
+/// timestamp (`l_shipdate < date '...' + interval '1 year'` compares as timestamps; the
+/// widening keeps order, so the bound still bounds the column: see [`date_bound`]).
+fn key_column(e: &Expr) -> Option<usize> {
+    use crate::types::DataType;
+    match e {
+        Expr::Column { index, .. } => Some(*index),
+        Expr::Cast {
+            expr,
+            ty: DataType::Timestamp(_) | DataType::Timestamptz(_),
+        } => match expr.as_ref() {
+            Expr::Column {
+                index,
+                ty: DataType::Date,
+            } => Some(*index),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -655,6 +674,80 @@ mod tests {
                 Value::Bool(op == BinaryOp::And),
                 DataType::Bool,
             ))
+    }
+
+    /// `d >= date AND d < timestamp`, where the binder widened `d` to a timestamp for the
+    /// second comparison, bounds an index on `d` on both sides (the upper inclusive, at the
+    /// timestamp's date).
+    #[test]
+    fn a_widened_date_column_gets_both_bounds() {
+        let mut t = (*crate::catalog::test_table(1, "", DataType::Date)).clone();
+        t.indexes.push(crate::catalog::IndexDef {
+            id: 2,
+            name: "t1_b".into(),
+            columns: vec![crate::catalog::IndexColumn {
+                column_id: 2,
+                descending: false,
+            }],
+            unique: false,
+            constraint: false,
+        });
+        let d = Expr::Column {
+            index: 1,
+            ty: DataType::Date,
+        };
+        let lower = Expr::Binary {
+            op: BinaryOp::GtEq,
+            left: Box::new(d.clone()),
+            right: Box::new(Expr::literal(Value::Int(100), DataType::Date)),
+            ty: DataType::Bool,
+        };
+        let upper = Expr::Binary {
+            op: BinaryOp::Lt,
+            left: Box::new(Expr::Cast {
+                expr: Box::new(d),
+                ty: DataType::Timestamp(None),
+            }),
+            right: Box::new(Expr::literal(
+                Value::Int(465 * 86_400_000_000),
+                DataType::Timestamp(None),
+            )),
+            ty: DataType::Bool,
+        };
+        let p = optimize(Plan::Filter {
+            input: Box::new(Plan::Scan {
+                table: Arc::new(t),
+                qualifier: "t1".into(),
+                access: None,
+                filter: None,
+            }),
+            predicate: Expr::Binary {
+                op: BinaryOp::And,
+                left: Box::new(lower),
+                right: Box::new(upper),
+                ty: DataType::Bool,
+            },
+        });
+        let Plan::Scan {
+            access: Some(a), ..
+        } = p
+        else {
+            panic!("no access path: {p:?}");
+        };
+        assert_eq!(a.index_id, 2);
+        assert_eq!(a.range.lower.as_ref().map(|l| l.1), Some(true));
+        let (bound, inclusive) = a.range.upper.expect("an upper bound");
+        assert!(inclusive);
+        assert!(
+            matches!(
+                bound,
+                Expr::Cast {
+                    ty: DataType::Date,
+                    ..
+                }
+            ),
+            "{bound:?}"
+        );
     }
 
     #[test]
