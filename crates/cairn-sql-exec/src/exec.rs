@@ -630,16 +630,7 @@ fn each(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>) -> Resu
                     f(joined)?;
                 }
             }
-            match kind {
-                JoinKind::Left if !matched => {
-                    let mut row = lr;
-                    row.extend(std::iter::repeat_n(Value::Null, table.columns.len()));
-                    f(row)
-                }
-                JoinKind::Semi if matched => f(lr),
-                JoinKind::Anti if !matched => f(lr),
-                _ => Ok(()),
-            }
+            finish_left_row(*kind, matched, lr, table.columns.len(), f)
         }),
         other => {
             for r in run(other, cx)? {
@@ -1117,16 +1108,7 @@ fn join_each(
                 f(joined.clone())?;
             }
         }
-        match kind {
-            JoinKind::Left | JoinKind::Full if !matched => {
-                let mut row = lr;
-                row.extend(std::iter::repeat_n(Value::Null, rw));
-                f(row)
-            }
-            JoinKind::Semi if matched => f(lr),
-            JoinKind::Anti if !matched => f(lr),
-            _ => Ok(()),
-        }
+        finish_left_row(kind, matched, lr, rw, f)
     })?;
     if matches!(kind, JoinKind::Right | JoinKind::Full) {
         for (ri, rr) in r.into_iter().enumerate() {
@@ -1138,6 +1120,27 @@ fn join_each(
         }
     }
     Ok(())
+}
+
+/// What a join emits for left row `lr` once its matches are known: padded with `rw` NULLs
+/// when unmatched (Left, Full), itself once when matched (Semi) or unmatched (Anti).
+fn finish_left_row(
+    kind: JoinKind,
+    matched: bool,
+    lr: Row,
+    rw: usize,
+    f: &mut dyn FnMut(Row) -> Result<()>,
+) -> Result<()> {
+    match kind {
+        JoinKind::Left | JoinKind::Full if !matched => {
+            let mut row = lr;
+            row.extend(std::iter::repeat_n(Value::Null, rw));
+            f(row)
+        }
+        JoinKind::Semi if matched => f(lr),
+        JoinKind::Anti if !matched => f(lr),
+        _ => Ok(()),
+    }
 }
 
 /// The grouping bytes of a row's join key, `None` if a key value is NULL (never matches).

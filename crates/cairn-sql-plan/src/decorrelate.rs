@@ -26,6 +26,7 @@
 //!    subqueries stay subqueries. The layout is the filter input's throughout.
 
 use crate::expr::{BinaryOp, Expr, SubqueryKind};
+use crate::join_order::has_subquery;
 use crate::plan::{JoinKind, Plan};
 use crate::rules::{and_all, conjuncts};
 use crate::types::DataType;
@@ -205,12 +206,6 @@ fn take_apart(plan: Plan, want_column: bool) -> (Plan, Vec<Expr>, Vec<Expr>, Opt
     }
     let (correlated, local) = parts.into_iter().partition(has_outer_ref);
     (source, local, correlated, column)
-}
-
-fn has_subquery(e: &Expr) -> bool {
-    let mut found = false;
-    e.visit(&mut |x| found |= matches!(x, Expr::Subquery { .. }));
-    found
 }
 
 fn has_outer_ref(e: &Expr) -> bool {

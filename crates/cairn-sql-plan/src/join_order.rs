@@ -950,7 +950,7 @@ fn sides(e: &Expr, lw: usize) -> (bool, bool) {
     (lo, hi)
 }
 
-fn has_subquery(e: &Expr) -> bool {
+pub(crate) fn has_subquery(e: &Expr) -> bool {
     let mut found = false;
     e.visit(&mut |x| found |= matches!(x, Expr::Subquery { .. }));
     found
