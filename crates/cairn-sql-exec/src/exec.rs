@@ -47,6 +47,8 @@ use crate::kv::{IsolationLevel, KvTxn};
 use crate::row::{decode_row, encode_row};
 use crate::sequence::{Sequences, SessionSequences};
 
+mod window;
+
 pub type Row = Vec<Value>;
 
 /// Rows fetched per `KvTxn::scan` call.
@@ -419,6 +421,10 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
         Plan::ProjectSet { input, expand, .. } => {
             let rows = run(input, cx)?;
             project_set(rows, expand, cx)
+        }
+        Plan::Window { input, calls, .. } => {
+            let rows = run(input, cx)?;
+            window::window(rows, calls, cx)
         }
         Plan::Aggregate {
             input,
@@ -918,27 +924,27 @@ fn agg_final(st: AggState) -> Result<Value> {
     })
 }
 
-/// `Plan::ProjectSet`: expands the array columns at `expand` of each row in lockstep.
+/// `Plan::ProjectSet`: expands the array columns at `expand` of each row in lockstep. The
+/// arrays are moved out of the row first, so each output row copies only the other columns
+/// (copying the row with its arrays made `generate_series(1, n)` cost n² value copies).
 fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    for row in rows {
-        let len = expand
-            .iter()
-            .map(|&i| match row.get(i) {
-                Some(Value::Array(items)) => items.len(),
-                _ => 0,
-            })
-            .max()
-            .unwrap_or(0);
-        for k in 0..len {
+    for mut row in rows {
+        let mut arrays: Vec<std::vec::IntoIter<Value>> = Vec::with_capacity(expand.len());
+        let mut len = 0;
+        for &i in expand {
+            let items = match row.get_mut(i).map(|v| std::mem::replace(v, Value::Null)) {
+                Some(Value::Array(items)) => items,
+                _ => Vec::new(),
+            };
+            len = len.max(items.len());
+            arrays.push(items.into_iter());
+        }
+        for _ in 0..len {
             let mut r = row.clone();
-            for &i in expand {
-                let v = match row.get(i) {
-                    Some(Value::Array(items)) => items.get(k).cloned().unwrap_or(Value::Null),
-                    _ => Value::Null,
-                };
+            for (&i, items) in expand.iter().zip(arrays.iter_mut()) {
                 if let Some(slot) = r.get_mut(i) {
-                    *slot = v;
+                    *slot = items.next().unwrap_or(Value::Null);
                 }
             }
             out.push(r);

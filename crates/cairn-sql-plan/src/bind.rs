@@ -23,12 +23,13 @@ use crate::catalog::{Catalog, TableDef};
 use crate::error::{code, Result, SqlError};
 use crate::expr::{BinaryOp, Expr, Func, SubqueryKind, UnaryOp};
 use crate::plan::{
-    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
-    RowLockWait, SetOpKind, SortKey,
+    AggCall, AggFunc, AggOrder, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
+    RowLockWait, SetOpKind, SortKey, WindowCall, WindowFrame, WindowFunc,
 };
 use crate::types::{assignable, castable, parse_text, DataType, Value};
 
 mod types_ext;
+mod window;
 
 /// Values the binder folds into constants: `version()`, `current_database()`, ...
 pub trait SessionInfo {
@@ -210,6 +211,8 @@ pub struct Binder<'a> {
     locking: Option<LockRequest>,
     /// What `bind_select` found to lock, for its `bind_select_tail`.
     lock_target: Option<(LockRequest, Arc<TableDef>)>,
+    /// The window calls of the query block whose select list or ORDER BY is being bound.
+    windows: Option<window::WindowState>,
 }
 
 /// What a query's `FOR UPDATE / FOR SHARE` clauses ask for.
@@ -219,6 +222,18 @@ struct LockRequest {
     wait: RowLockWait,
     /// `OF` names, if given.
     of: Vec<String>,
+}
+
+/// The position of `item` in `items`, added at the end if no equal item is there (equal
+/// aggregate or window calls are computed once).
+fn intern<T: PartialEq>(items: &mut Vec<T>, item: T) -> usize {
+    match items.iter().position(|x| *x == item) {
+        Some(i) => i,
+        None => {
+            items.push(item);
+            items.len() - 1
+        }
+    }
 }
 
 fn unsupported<T>(what: impl std::fmt::Display) -> Result<T> {
@@ -297,7 +312,8 @@ fn contains_aggregate(e: &ast::Expr) -> bool {
                 return std::ops::ControlFlow::Continue(());
             }
             match e {
-                ast::Expr::Function(f) => {
+                // An aggregate with OVER is a window call; its arguments may hold aggregates.
+                ast::Expr::Function(f) if f.over.is_none() => {
                     if let Ok(n) = function_name(f) {
                         if is_aggregate_name(&n) {
                             self.0 = true;
@@ -360,6 +376,7 @@ impl<'a> Binder<'a> {
             view_depth: 0,
             locking: None,
             lock_target: None,
+            windows: None,
         }
     }
 
@@ -415,7 +432,10 @@ impl<'a> Binder<'a> {
                 self.ctes.push((name, plan));
             }
         }
+        // An enclosing query block's window calls are not this query's.
+        let outer_windows = self.windows.take();
         let result = self.bind_query_body(q);
+        self.windows = outer_windows;
         self.ctes.truncate(saved);
         result
     }
@@ -706,8 +726,8 @@ impl<'a> Binder<'a> {
         if sel.top.is_some() || sel.into.is_some() || !sel.lateral_views.is_empty() {
             return unsupported("this SELECT form");
         }
-        if sel.qualify.is_some() || !sel.named_window.is_empty() {
-            return unsupported("window functions");
+        if sel.qualify.is_some() {
+            return unsupported("QUALIFY");
         }
         // FROM
         let mut plan = Plan::Unit;
@@ -733,6 +753,7 @@ impl<'a> Binder<'a> {
                     "aggregate functions are not allowed in WHERE",
                 ));
             }
+            window::forbid_window(w, "WHERE")?;
             let pred = self.bind_predicate(w, &scope, "WHERE")?;
             plan = Plan::Filter {
                 input: Box::new(plan),
@@ -848,6 +869,7 @@ impl<'a> Binder<'a> {
                         "aggregate functions are not allowed in GROUP BY",
                     ));
                 }
+                window::forbid_window(g, "GROUP BY")?;
                 group_exprs.push(self.bind_expr(g, &scope)?);
             }
             self.agg = Some(AggState {
@@ -862,6 +884,10 @@ impl<'a> Binder<'a> {
             Some(l) => self.find_lock_target(l, sel, &plan, aggregating)?,
             None => None,
         };
+        self.windows = Some(window::WindowState {
+            calls: Vec::new(),
+            named: sel.named_window.clone(),
+        });
         let result = self.bind_select_tail(
             sel,
             order,
@@ -904,8 +930,9 @@ impl<'a> Binder<'a> {
                     };
                     let mut col = OutputColumn::new(name.clone(), b.ty());
                     if let Expr::Column { index, .. } = &b {
+                        // (A window call's placeholder is past the scope: no source.)
                         if !aggregating {
-                            col.source = scope.columns[*index].source;
+                            col.source = scope.columns.get(*index).and_then(|c| c.source);
                         }
                     }
                     schema.push(col);
@@ -929,7 +956,10 @@ impl<'a> Binder<'a> {
             }
         }
         let having = match &sel.having {
-            Some(h) => Some(self.bind_predicate(h, post_scope, "HAVING")?),
+            Some(h) => {
+                window::forbid_window(h, "HAVING")?;
+                Some(self.bind_predicate(h, post_scope, "HAVING")?)
+            }
             None => None,
         };
         // ORDER BY: output ordinals and aliases first, then expressions (appended as hidden
@@ -963,6 +993,30 @@ impl<'a> Binder<'a> {
             };
             keys.push(sort_key(col, o));
         }
+        let distinct_on = match &sel.distinct {
+            Some(ast::Distinct::On(on)) => {
+                Some(self.distinct_on_columns(on, &keys, post_scope, &mut exprs, &mut schema)?)
+            }
+            _ => None,
+        };
+        // Window calls: the placeholders become the columns a Window node appends after
+        // its input's (the aggregate's output, or the FROM/WHERE rows).
+        let calls = self.windows.take().map(|w| w.calls).unwrap_or_default();
+        if !calls.is_empty() {
+            if lock.is_some() {
+                return Err(SqlError::new(
+                    code::FEATURE_NOT_SUPPORTED,
+                    "FOR UPDATE is not allowed with window functions",
+                ));
+            }
+            let width = match &self.agg {
+                Some(agg) => agg.group_exprs.len() + agg.aggs.len(),
+                None => scope.columns.len(),
+            };
+            for e in &mut exprs {
+                window::resolve_slots(e, width);
+            }
+        }
         if let Some(agg) = self.agg.take() {
             let mut agg_schema: Vec<OutputColumn> = agg
                 .group_exprs
@@ -985,6 +1039,19 @@ impl<'a> Binder<'a> {
             plan = Plan::Filter {
                 input: Box::new(plan),
                 predicate: h,
+            };
+        }
+        if !calls.is_empty() {
+            let mut schema = plan.schema();
+            schema.extend(
+                calls
+                    .iter()
+                    .map(|c| OutputColumn::new("?window?", c.ty.clone())),
+            );
+            plan = Plan::Window {
+                input: Box::new(plan),
+                calls,
+                schema,
             };
         }
         // FOR UPDATE: the primary-key columns ride along hidden, so rows are locked after
@@ -1018,7 +1085,10 @@ impl<'a> Binder<'a> {
                     input: Box::new(plan),
                 }
             }
-            Some(other) => return unsupported(format!("{other}")),
+            Some(ast::Distinct::On(_)) => {
+                let on = distinct_on.unwrap_or_default();
+                plan = distinct_on_plan(plan, &on, &keys, &schema);
+            }
         }
         if !keys.is_empty() {
             plan = Plan::Sort {
@@ -1039,7 +1109,7 @@ impl<'a> Binder<'a> {
                 offset: None,
             };
         }
-        if schema.len() > visible_count {
+        if schema.len() > visible_count || matches!(sel.distinct, Some(ast::Distinct::On(_))) {
             let exprs = (0..visible_count)
                 .map(|i| Expr::Column {
                     index: i,
@@ -1054,6 +1124,56 @@ impl<'a> Binder<'a> {
             };
         }
         Ok(plan)
+    }
+
+    /// The projected columns `SELECT DISTINCT ON (on)` groups by: output ordinals and aliases,
+    /// or expressions (appended as hidden columns when not projected). PostgreSQL's rule: the
+    /// leading ORDER BY keys must be DISTINCT ON expressions until all of them are named.
+    fn distinct_on_columns(
+        &mut self,
+        on: &[ast::Expr],
+        keys: &[SortKey],
+        post_scope: &Scope,
+        exprs: &mut Vec<Expr>,
+        schema: &mut Vec<OutputColumn>,
+    ) -> Result<Vec<usize>> {
+        let mut cols = Vec::new();
+        for e in on {
+            let out_scope = Scope::new(schema.clone());
+            let col = match self.output_reference(e, &out_scope)? {
+                Some(i) => i,
+                None => {
+                    let b = self.bind_expr(e, post_scope)?;
+                    match exprs.iter().position(|x| *x == b) {
+                        Some(i) => i,
+                        None => {
+                            let mut c = OutputColumn::new("?distinct?", b.ty());
+                            c.hidden = true;
+                            schema.push(c);
+                            exprs.push(b);
+                            exprs.len() - 1
+                        }
+                    }
+                }
+            };
+            if !cols.contains(&col) {
+                cols.push(col);
+            }
+        }
+        let mut named = Vec::new();
+        for k in keys {
+            if cols.contains(&k.column) {
+                if !named.contains(&k.column) {
+                    named.push(k.column);
+                }
+            } else if named.len() < cols.len() {
+                return Err(SqlError::new(
+                    code::INVALID_COLUMN_REFERENCE,
+                    "SELECT DISTINCT ON expressions must match initial ORDER BY expressions",
+                ));
+            }
+        }
+        Ok(cols)
     }
 
     /// The table a `FOR UPDATE` query block locks: PostgreSQL's restrictions (0A000 with
@@ -2690,8 +2810,9 @@ impl<'a> Binder<'a> {
             }
         };
         if f.over.is_some() {
-            return unsupported("window functions");
+            return self.bind_window_call(f, &name, &args, distinct, star, scope);
         }
+        window::check_needs_over(&name)?;
         if is_aggregate_name(&name) {
             return self.bind_aggregate(&name, &args, distinct, star, f.filter.as_deref());
         }
@@ -2987,6 +3108,14 @@ impl<'a> Binder<'a> {
                 ));
             }
         }
+        for a in args.iter().chain(filter) {
+            if window::contains_window(a) {
+                return Err(SqlError::new(
+                    code::GROUPING_ERROR,
+                    "aggregate function calls cannot contain window function calls",
+                ));
+            }
+        }
         let mut bound = Vec::new();
         for a in args {
             bound.push(self.bind_expr(a, &input)?);
@@ -2995,8 +3124,32 @@ impl<'a> Binder<'a> {
             Some(f) => Some(self.bind_predicate(f, &input, "FILTER")?),
             None => None,
         };
+        let (func, arg, extra, ty) = self.aggregate_signature(name, star, bound)?;
+        let call = AggCall {
+            func,
+            arg,
+            extra,
+            distinct,
+            filter,
+            ty: ty.clone(),
+            order_by: Vec::new(),
+        };
+        Ok(Expr::Column {
+            index: agg.group_exprs.len() + intern(&mut agg.aggs, call),
+            ty,
+        })
+    }
+
+    /// An aggregate's function, argument, extra argument (string_agg's delimiter) and result
+    /// type, from its name and bound arguments, with PostgreSQL's typing.
+    fn aggregate_signature(
+        &mut self,
+        name: &str,
+        star: bool,
+        mut bound: Vec<Expr>,
+    ) -> Result<(AggFunc, Option<Expr>, Option<Expr>, DataType)> {
         let types: Vec<DataType> = bound.iter().map(|b| b.ty()).collect();
-        let (func, arg, extra, ty) = match (name, star, bound.len()) {
+        Ok(match (name, star, bound.len()) {
             ("count", true, 0) => (AggFunc::CountStar, None, None, DataType::Int8),
             ("count", false, 1) => (AggFunc::Count, bound.pop(), None, DataType::Int8),
             ("sum" | "avg", false, 1) => {
@@ -3085,26 +3238,6 @@ impl<'a> Binder<'a> {
                 (AggFunc::StringAgg, Some(a), Some(d), DataType::Text)
             }
             _ => return Err(no_function(name, &types)),
-        };
-        let call = AggCall {
-            func,
-            arg,
-            extra,
-            distinct,
-            filter,
-            ty: ty.clone(),
-            order_by: Vec::new(),
-        };
-        let index = match agg.aggs.iter().position(|a| *a == call) {
-            Some(i) => i,
-            None => {
-                agg.aggs.push(call);
-                agg.aggs.len() - 1
-            }
-        };
-        Ok(Expr::Column {
-            index: agg.group_exprs.len() + index,
-            ty,
         })
     }
 }
@@ -3188,6 +3321,51 @@ fn column_ast(c: &OutputColumn) -> ast::Expr {
     match &c.qualifier {
         Some(q) => ast::Expr::CompoundIdentifier(vec![id(q), id(&c.name)]),
         None => ast::Expr::Identifier(id(&c.name)),
+    }
+}
+
+/// `SELECT DISTINCT ON (on) ... ORDER BY keys` over the projected rows of `input` (layout
+/// `schema`): the first row of each `on` group in `keys` order, found as `row_number() OVER
+/// (PARTITION BY on ORDER BY keys) = 1`. The row number rides after `schema`'s columns,
+/// for the caller's final projection to drop.
+fn distinct_on_plan(input: Plan, on: &[usize], keys: &[SortKey], schema: &[OutputColumn]) -> Plan {
+    let column = |i: usize| Expr::Column {
+        index: i,
+        ty: schema[i].ty.clone(),
+    };
+    let call = WindowCall {
+        func: WindowFunc::RowNumber,
+        args: Vec::new(),
+        partition_by: on.iter().map(|&i| column(i)).collect(),
+        order_by: keys
+            .iter()
+            .map(|k| AggOrder {
+                expr: column(k.column),
+                descending: k.descending,
+                nulls_first: k.nulls_first,
+            })
+            .collect(),
+        frame: WindowFrame::default_frame(),
+        ty: DataType::Int8,
+    };
+    let mut window_schema = schema.to_vec();
+    window_schema.push(OutputColumn::new("?row?", DataType::Int8));
+    let window = Plan::Window {
+        input: Box::new(input),
+        calls: vec![call],
+        schema: window_schema,
+    };
+    Plan::Filter {
+        input: Box::new(window),
+        predicate: Expr::Binary {
+            op: BinaryOp::Eq,
+            left: Box::new(Expr::Column {
+                index: schema.len(),
+                ty: DataType::Int8,
+            }),
+            right: Box::new(Expr::literal(Value::Int(1), DataType::Int8)),
+            ty: DataType::Bool,
+        },
     }
 }
 

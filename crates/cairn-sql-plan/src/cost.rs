@@ -187,6 +187,11 @@ impl<'s> Estimator<'s> {
                 }));
                 o
             }
+            Plan::Window { input, calls, .. } => {
+                let mut o = self.origins(input);
+                o.extend(calls.iter().map(|_| None));
+                o
+            }
             other => vec![None; other.width()],
         }
     }
@@ -277,6 +282,7 @@ impl<'s> Estimator<'s> {
             | Plan::Sort { input, .. }
             | Plan::LockRows { input, .. }
             | Plan::ProjectSet { input, .. }
+            | Plan::Window { input, .. }
             | Plan::Distinct { input } => self.rows(input),
             Plan::Limit { input, limit, .. } => {
                 let n = self.rows(input);

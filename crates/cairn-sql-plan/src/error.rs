@@ -37,6 +37,11 @@ pub mod code {
     pub const OBJECT_IN_USE: &str = "55006";
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const GROUPING_ERROR: &str = "42803";
+    pub const WINDOWING_ERROR: &str = "42P20";
+    pub const INVALID_PRECEDING_OR_FOLLOWING_SIZE: &str = "22013";
+    pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
+    pub const INVALID_ARGUMENT_FOR_NTILE: &str = "22014";
+    pub const INVALID_ARGUMENT_FOR_NTH_VALUE: &str = "22016";
     pub const DATATYPE_MISMATCH: &str = "42804";
     pub const WRONG_OBJECT_TYPE: &str = "42809";
     pub const INVALID_COLUMN_REFERENCE: &str = "42P10";

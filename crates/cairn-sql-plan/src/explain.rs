@@ -129,6 +129,10 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
             node(plan, est, depth, "ProjectSet".into(), out);
             walk(input, depth + 1, out, est);
         }
+        Plan::Window { input, .. } => {
+            node(plan, est, depth, "WindowAgg".into(), out);
+            walk(input, depth + 1, out, est);
+        }
         Plan::Join {
             left,
             right,

@@ -81,6 +81,124 @@ pub struct AggCall {
     pub order_by: Vec<AggOrder>,
 }
 
+impl AggCall {
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        self.arg
+            .iter_mut()
+            .chain(self.extra.iter_mut())
+            .chain(self.filter.iter_mut())
+            .chain(self.order_by.iter_mut().map(|o| &mut o.expr))
+            .for_each(f);
+    }
+}
+
+/// One window function call of a [`Plan::Window`]; every expression is over the window's
+/// input layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowCall {
+    pub func: WindowFunc,
+    /// `lag`/`lead`: value, offset, default; `ntile`: bucket count; `first_value`,
+    /// `last_value`: value; `nth_value`: value, position. Empty for the rest (an aggregate
+    /// holds its own arguments).
+    pub args: Vec<Expr>,
+    pub partition_by: Vec<Expr>,
+    pub order_by: Vec<AggOrder>,
+    pub frame: WindowFrame,
+    pub ty: DataType,
+}
+
+impl WindowCall {
+    pub fn exprs_mut(&mut self, f: &mut dyn FnMut(&mut Expr)) {
+        if let WindowFunc::Aggregate(a) = &mut self.func {
+            a.exprs_mut(f);
+        }
+        self.args
+            .iter_mut()
+            .chain(self.partition_by.iter_mut())
+            .chain(self.order_by.iter_mut().map(|o| &mut o.expr))
+            .for_each(&mut *f);
+        for b in [&mut self.frame.start, &mut self.frame.end] {
+            if let FrameBound::Preceding(o) | FrameBound::Following(o) = b {
+                f(&mut o.offset);
+                if let Some((bound, key)) = &mut o.range {
+                    f(bound);
+                    f(key);
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum WindowFunc {
+    RowNumber,
+    Rank,
+    DenseRank,
+    PercentRank,
+    CumeDist,
+    Ntile,
+    Lag,
+    Lead,
+    FirstValue,
+    LastValue,
+    NthValue,
+    /// An aggregate over the frame (not DISTINCT and without its own ORDER BY).
+    Aggregate(Box<AggCall>),
+}
+
+/// A window frame: the rows of the current row's partition an aggregate or `first_value`,
+/// `last_value`, `nth_value` sees. `start` is never `UnboundedFollowing` and `end` never
+/// `UnboundedPreceding` (the binder rejects them, as PostgreSQL does).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowFrame {
+    pub units: FrameUnits,
+    pub start: FrameBound,
+    pub end: FrameBound,
+}
+
+impl WindowFrame {
+    /// The frame without a frame clause: `RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW`
+    /// (with no ORDER BY every row is a peer of the current one, so that is the partition).
+    pub fn default_frame() -> WindowFrame {
+        WindowFrame {
+            units: FrameUnits::Range,
+            start: FrameBound::UnboundedPreceding,
+            end: FrameBound::CurrentRow,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameUnits {
+    Rows,
+    Range,
+    Groups,
+}
+
+/// One end of a frame.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FrameBound {
+    UnboundedPreceding,
+    Preceding(FrameOffset),
+    CurrentRow,
+    Following(FrameOffset),
+    UnboundedFollowing,
+}
+
+/// `<offset> PRECEDING` or `<offset> FOLLOWING`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FrameOffset {
+    /// The offset as written, over the current row: a count of rows (ROWS) or peer groups
+    /// (GROUPS) as int8, or for RANGE a distance in the ORDER BY key's terms. Never negative
+    /// (22013 when it is).
+    pub offset: Expr,
+    /// RANGE only: `(bound, key)`, where `bound` is the key value the frame reaches from the
+    /// current row (`key - offset` or `key + offset`, as the sort direction makes it preceding
+    /// or following) and `key` the (single) ORDER BY key in `bound`'s type, to compare the
+    /// other rows' keys with.
+    pub range: Option<(Expr, Expr)>,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SortKey {
     /// Position in the input row.
@@ -278,6 +396,15 @@ pub enum Plan {
         limit: Option<Expr>,
         offset: Option<Expr>,
     },
+    /// Window functions: all input rows are read, then each call adds one column (in
+    /// `calls` order) after the input's. Output rows are the input rows ordered by the last
+    /// call's PARTITION BY and ORDER BY (input order among its peers), as PostgreSQL's
+    /// WindowAgg leaves them; a query that needs an order still says ORDER BY.
+    Window {
+        input: Box<Plan>,
+        calls: Vec<WindowCall>,
+        schema: Vec<OutputColumn>,
+    },
     /// Rows the session computes itself (`SHOW`, catalog views).
     Rows {
         rows: Vec<Vec<Value>>,
@@ -314,6 +441,7 @@ impl Plan {
             | Plan::SetOp { schema, .. }
             | Plan::Rename { schema, .. }
             | Plan::ProjectSet { schema, .. }
+            | Plan::Window { schema, .. }
             | Plan::Rows { schema, .. } => schema.clone(),
             Plan::Scan {
                 table, qualifier, ..
@@ -373,12 +501,7 @@ impl Plan {
             Plan::Aggregate { group_by, aggs, .. } => {
                 group_by.iter_mut().for_each(&mut *f);
                 for a in aggs {
-                    a.arg
-                        .iter_mut()
-                        .chain(a.extra.iter_mut())
-                        .chain(a.filter.iter_mut())
-                        .chain(a.order_by.iter_mut().map(|o| &mut o.expr))
-                        .for_each(&mut *f);
+                    a.exprs_mut(f);
                 }
             }
             Plan::Limit { limit, offset, .. } => {
@@ -397,6 +520,11 @@ impl Plan {
                 .chain(offset.iter_mut())
                 .for_each(f),
             Plan::Join { on, .. } => on.iter_mut().for_each(f),
+            Plan::Window { calls, .. } => {
+                for c in calls {
+                    c.exprs_mut(f);
+                }
+            }
             Plan::HashJoin {
                 left_keys,
                 right_keys,
@@ -431,6 +559,7 @@ impl Plan {
             | Plan::Distinct { input }
             | Plan::Rename { input, .. }
             | Plan::ProjectSet { input, .. }
+            | Plan::Window { input, .. }
             | Plan::LockRows { input, .. }
             | Plan::IndexJoin { left: input, .. } => vec![input.as_mut()],
             Plan::Join { left, right, .. }

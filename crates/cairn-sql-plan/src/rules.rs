@@ -145,6 +145,15 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             expand,
             schema,
         },
+        Plan::Window {
+            input,
+            calls,
+            schema,
+        } => Plan::Window {
+            input: Box::new(optimize(*input)),
+            calls,
+            schema,
+        },
         Plan::Join {
             left,
             right,

@@ -454,6 +454,15 @@ impl Binder<'_> {
                     "aggregate function calls cannot be nested",
                 ));
             }
+            let mut inputs = std::iter::once(arg)
+                .chain(f.filter.as_deref())
+                .chain(order.iter().map(|o| &o.expr));
+            if inputs.any(super::window::contains_window) {
+                return Err(SqlError::new(
+                    code::GROUPING_ERROR,
+                    "aggregate function calls cannot contain window function calls",
+                ));
+            }
             let mut a = self.bind_expr(arg, &input)?;
             if a.ty() == DataType::Unknown {
                 a = self.coerce(a, &DataType::Text)?;
@@ -484,15 +493,8 @@ impl Binder<'_> {
                 ty: ty.clone(),
                 order_by,
             };
-            let index = match agg.aggs.iter().position(|x| *x == call) {
-                Some(i) => i,
-                None => {
-                    agg.aggs.push(call);
-                    agg.aggs.len() - 1
-                }
-            };
             Ok(Expr::Column {
-                index: agg.group_exprs.len() + index,
+                index: agg.group_exprs.len() + super::intern(&mut agg.aggs, call),
                 ty,
             })
         })();

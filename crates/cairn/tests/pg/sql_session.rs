@@ -401,6 +401,69 @@ fn prepared_statements_infer_parameter_types() {
     assert_eq!(s.execute_prepared(&sel, &[]).unwrap_err().code, "08P01");
 }
 
+/// Parameters in a window call: a ROWS offset (typed int8) and lag's offset (int4), bound
+/// per execution, so one prepared statement serves several frames.
+#[test]
+fn window_calls_take_parameters() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE w (id INT PRIMARY KEY, v INT)");
+    run(
+        &mut s,
+        "INSERT INTO w VALUES (1, 10), (2, 20), (3, 30), (4, 40)",
+    );
+    let q = s
+        .prepare(
+            "SELECT id, sum(v) OVER (ORDER BY id ROWS BETWEEN $1 PRECEDING AND CURRENT ROW), \
+             lag(v, $2) OVER (ORDER BY id) FROM w ORDER BY id",
+            &[],
+        )
+        .expect("prepare");
+    use cairn_sql_plan::types::DataType;
+    assert_eq!(q.param_types, vec![DataType::Int8, DataType::Int4]);
+    let rows = |s: &mut Session, frame: i64, lag: i64| match s
+        .execute_prepared(&q, &[Value::Int(frame), Value::Int(lag)])
+        .expect("execute")
+    {
+        ExecResult::Rows { rows, .. } => rows,
+        other => panic!("expected rows, got {other:?}"),
+    };
+    let expect = |v: &[(i64, i64, Option<i64>)]| -> Vec<Vec<Value>> {
+        v.iter()
+            .map(|&(id, sum, lag)| {
+                vec![
+                    Value::Int(id),
+                    Value::Int(sum),
+                    lag.map_or(Value::Null, Value::Int),
+                ]
+            })
+            .collect()
+    };
+    assert_eq!(
+        rows(&mut s, 1, 1),
+        expect(&[
+            (1, 10, None),
+            (2, 30, Some(10)),
+            (3, 50, Some(20)),
+            (4, 70, Some(30))
+        ])
+    );
+    assert_eq!(
+        rows(&mut s, 0, 2),
+        expect(&[
+            (1, 10, None),
+            (2, 20, None),
+            (3, 30, Some(10)),
+            (4, 40, Some(20))
+        ])
+    );
+    // A negative frame offset is PostgreSQL's 22013, raised when the statement runs.
+    let err = s
+        .execute_prepared(&q, &[Value::Int(-1), Value::Int(1)])
+        .unwrap_err();
+    assert_eq!(err.code, "22013");
+}
+
 #[test]
 fn data_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
