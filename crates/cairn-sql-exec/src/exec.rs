@@ -82,6 +82,8 @@ pub struct StatementCache {
     /// Hash sets of uncorrelated `IN (subquery)` values, by plan address.
     in_sets: RefCell<HashMap<usize, Rc<InSet>>>,
     pub(crate) catalog: RefCell<Option<std::rc::Rc<crate::pg_catalog::Snapshot>>>,
+    /// The previous step's rows of each running `RecursiveUnion`, by its id.
+    work_tables: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
 }
 
 /// The first values of a subquery's rows, hashed for `IN` when they all have one variant
@@ -426,6 +428,19 @@ pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             let rows = run(input, cx)?;
             window::window(rows, calls, cx)
         }
+        Plan::RecursiveUnion {
+            id,
+            all,
+            base,
+            recursive,
+            ..
+        } => recursive_union(*id, *all, base, recursive, cx),
+        Plan::WorkTable { id, .. } => match cx.cache.work_tables.borrow().get(id) {
+            Some(rows) => Ok(rows.as_ref().clone()),
+            None => Err(SqlError::internal(format!(
+                "work table {id} read outside its recursive union"
+            ))),
+        },
         Plan::Aggregate {
             input,
             group_by,
@@ -922,6 +937,49 @@ fn agg_final(st: AggState) -> Result<Value> {
         AggState::Str(s) => s.map_or(Value::Null, Value::Text),
         AggState::Array(items) => items.map_or(Value::Null, Value::Array),
     })
+}
+
+/// `Plan::RecursiveUnion`: the base rows, then each step's new rows run through
+/// `recursive` until a step adds none. Without `all`, rows already produced are dropped, so
+/// a cycle in the data ends the loop; with it, a query that never stops producing rows ends
+/// at the per-operator row limit (54000).
+fn recursive_union(
+    id: usize,
+    all: bool,
+    base: &Plan,
+    recursive: &Plan,
+    cx: &ExecCtx,
+) -> Result<Vec<Row>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut step = Vec::new();
+    let mut keep = |rows: Vec<Row>, out: &mut Vec<Row>, step: &mut Vec<Row>| -> Result<()> {
+        for r in rows {
+            if all || seen.insert(group_key(&r)) {
+                step.push(r.clone());
+                out.push(r);
+            }
+        }
+        cx.check_size(out.len())
+    };
+    keep(run(base, cx)?, &mut out, &mut step)?;
+    while !step.is_empty() {
+        cx.cache
+            .work_tables
+            .borrow_mut()
+            .insert(id, Rc::new(std::mem::take(&mut step)));
+        let produced = run(recursive, cx);
+        let produced = match produced {
+            Ok(rows) => rows,
+            Err(e) => {
+                cx.cache.work_tables.borrow_mut().remove(&id);
+                return Err(e);
+            }
+        };
+        keep(produced, &mut out, &mut step)?;
+    }
+    cx.cache.work_tables.borrow_mut().remove(&id);
+    Ok(out)
 }
 
 /// `Plan::ProjectSet`: expands the array columns at `expand` of each row in lockstep. The

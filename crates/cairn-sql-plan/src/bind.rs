@@ -28,6 +28,7 @@ use crate::plan::{
 };
 use crate::types::{assignable, castable, parse_text, DataType, Value};
 
+mod recursive;
 mod types_ext;
 mod window;
 
@@ -213,6 +214,10 @@ pub struct Binder<'a> {
     lock_target: Option<(LockRequest, Arc<TableDef>)>,
     /// The window calls of the query block whose select list or ORDER BY is being bound.
     windows: Option<window::WindowState>,
+    /// Recursive CTEs whose recursive term is being bound (innermost last).
+    recursive: Vec<recursive::RecursiveRef>,
+    /// The next `Plan::WorkTable` id.
+    next_work_table: usize,
 }
 
 /// What a query's `FOR UPDATE / FOR SHARE` clauses ask for.
@@ -377,6 +382,8 @@ impl<'a> Binder<'a> {
             locking: None,
             lock_target: None,
             windows: None,
+            recursive: Vec::new(),
+            next_work_table: 0,
         }
     }
 
@@ -422,12 +429,14 @@ impl<'a> Binder<'a> {
     pub fn bind_query(&mut self, q: &ast::Query) -> Result<Plan> {
         let saved = self.ctes.len();
         if let Some(with) = &q.with {
-            if with.recursive {
-                return unsupported("WITH RECURSIVE");
-            }
             for cte in &with.cte_tables {
-                let plan = self.bind_query(&cte.query)?;
                 let name = ident_name(&cte.alias.name);
+                // In WITH RECURSIVE, a CTE that names itself is recursive; others are plain.
+                let plan = if with.recursive && recursive::names_relation(&*cte.query, &name) {
+                    self.bind_recursive_cte(&name, cte)?
+                } else {
+                    self.bind_query(&cte.query)?
+                };
                 let plan = rename(plan, &name, &cte.alias.columns)?;
                 self.ctes.push((name, plan));
             }
@@ -1363,6 +1372,11 @@ impl<'a> Binder<'a> {
                 if schema.is_none() {
                     if let Some((_, plan)) = self.ctes.iter().rev().find(|(c, _)| *c == n) {
                         let plan = plan.clone();
+                        if let Plan::Rename { input, .. } = &plan {
+                            if let Plan::WorkTable { id, .. } = input.as_ref() {
+                                self.note_recursive_reference(*id)?;
+                            }
+                        }
                         let q = alias.as_ref().map(|a| ident_name(&a.name)).unwrap_or(n);
                         let cols = alias
                             .as_ref()

@@ -266,6 +266,9 @@ impl<'s> Estimator<'s> {
             Plan::Unit => 1.0,
             Plan::Values { rows, .. } => rows.len() as f64,
             Plan::Rows { rows, .. } => rows.len() as f64,
+            // PostgreSQL's guesses: ten steps of the base's size, a step the base's size.
+            Plan::RecursiveUnion { base, .. } => self.rows(base) * 10.0,
+            Plan::WorkTable { .. } => 10.0,
             Plan::Scan { table, filter, .. } => {
                 let base = self.table_rows(table);
                 match filter {

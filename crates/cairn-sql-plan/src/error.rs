@@ -38,6 +38,7 @@ pub mod code {
     pub const AMBIGUOUS_COLUMN: &str = "42702";
     pub const GROUPING_ERROR: &str = "42803";
     pub const WINDOWING_ERROR: &str = "42P20";
+    pub const INVALID_RECURSION: &str = "42P19";
     pub const INVALID_PRECEDING_OR_FOLLOWING_SIZE: &str = "22013";
     pub const NULL_VALUE_NOT_ALLOWED: &str = "22004";
     pub const INVALID_ARGUMENT_FOR_NTILE: &str = "22014";

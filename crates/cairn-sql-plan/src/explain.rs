@@ -133,6 +133,14 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator
             node(plan, est, depth, "WindowAgg".into(), out);
             walk(input, depth + 1, out, est);
         }
+        Plan::RecursiveUnion {
+            base, recursive, ..
+        } => {
+            node(plan, est, depth, "Recursive Union".into(), out);
+            walk(base, depth + 1, out, est);
+            walk(recursive, depth + 1, out, est);
+        }
+        Plan::WorkTable { .. } => node(plan, est, depth, "WorkTable Scan".into(), out),
         Plan::Join {
             left,
             right,

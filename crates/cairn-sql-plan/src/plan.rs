@@ -405,6 +405,22 @@ pub enum Plan {
         calls: Vec<WindowCall>,
         schema: Vec<OutputColumn>,
     },
+    /// `WITH RECURSIVE`: the rows of `base`, then, as long as the last step produced rows,
+    /// the rows of `recursive` run over them (its `WorkTable { id }` leaf reads the previous
+    /// step's new rows). Without `all`, a row equal to one already produced is dropped
+    /// (also within `base`), so a cycle ends. Output: every row produced, in step order.
+    RecursiveUnion {
+        id: usize,
+        all: bool,
+        base: Box<Plan>,
+        recursive: Box<Plan>,
+        schema: Vec<OutputColumn>,
+    },
+    /// The rows the enclosing `RecursiveUnion { id }` produced in its previous step.
+    WorkTable {
+        id: usize,
+        schema: Vec<OutputColumn>,
+    },
     /// Rows the session computes itself (`SHOW`, catalog views).
     Rows {
         rows: Vec<Vec<Value>>,
@@ -442,6 +458,8 @@ impl Plan {
             | Plan::Rename { schema, .. }
             | Plan::ProjectSet { schema, .. }
             | Plan::Window { schema, .. }
+            | Plan::RecursiveUnion { schema, .. }
+            | Plan::WorkTable { schema, .. }
             | Plan::Rows { schema, .. } => schema.clone(),
             Plan::Scan {
                 table, qualifier, ..
@@ -488,6 +506,8 @@ impl Plan {
             | Plan::Distinct { .. }
             | Plan::Rename { .. }
             | Plan::ProjectSet { .. }
+            | Plan::RecursiveUnion { .. }
+            | Plan::WorkTable { .. }
             | Plan::SetOp { .. } => {}
             Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
             Plan::Scan { filter, access, .. } => {
@@ -550,7 +570,11 @@ impl Plan {
     /// This operator's inputs.
     pub fn children_mut(&mut self) -> Vec<&mut Plan> {
         match self {
-            Plan::Unit | Plan::Rows { .. } | Plan::Values { .. } | Plan::Scan { .. } => Vec::new(),
+            Plan::Unit
+            | Plan::Rows { .. }
+            | Plan::Values { .. }
+            | Plan::Scan { .. }
+            | Plan::WorkTable { .. } => Vec::new(),
             Plan::Filter { input, .. }
             | Plan::Project { input, .. }
             | Plan::Aggregate { input, .. }
@@ -565,6 +589,9 @@ impl Plan {
             Plan::Join { left, right, .. }
             | Plan::HashJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left.as_mut(), right.as_mut()],
+            Plan::RecursiveUnion {
+                base, recursive, ..
+            } => vec![base.as_mut(), recursive.as_mut()],
         }
     }
 

@@ -154,6 +154,19 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             calls,
             schema,
         },
+        Plan::RecursiveUnion {
+            id,
+            all,
+            base,
+            recursive,
+            schema,
+        } => Plan::RecursiveUnion {
+            id,
+            all,
+            base: Box::new(optimize(*base)),
+            recursive: Box::new(optimize(*recursive)),
+            schema,
+        },
         Plan::Join {
             left,
             right,
