@@ -84,6 +84,49 @@ pub struct StatementCache {
     pub(crate) catalog: RefCell<Option<std::rc::Rc<crate::pg_catalog::Snapshot>>>,
     /// The previous step's rows of each running `RecursiveUnion`, by its id.
     work_tables: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+    /// `EXPLAIN ANALYZE`: what each operator did, by plan address; `None` when not asked.
+    profile: RefCell<Option<HashMap<usize, NodeStats>>>,
+}
+
+/// What one operator did during an `EXPLAIN ANALYZE` run.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct NodeStats {
+    /// Rows produced, over all loops.
+    pub rows: u64,
+    /// Times the operator was run (a subquery's plan once per outer row it is evaluated
+    /// for).
+    pub loops: u64,
+    /// Time in the operator and its inputs, over all loops; a streaming operator's time
+    /// excludes what the operators it hands rows to spend on them.
+    pub nanos: u128,
+}
+
+impl StatementCache {
+    /// A cache that records [`NodeStats`] per operator as the statement runs.
+    pub fn profiling() -> StatementCache {
+        let cache = StatementCache::default();
+        *cache.profile.borrow_mut() = Some(HashMap::new());
+        cache
+    }
+
+    /// The stats recorded for `plan` (an operator of the statement run with this cache).
+    pub fn node_stats(&self, plan: &Plan) -> Option<NodeStats> {
+        let key = plan as *const Plan as usize;
+        self.profile.borrow().as_ref()?.get(&key).copied()
+    }
+
+    fn profiling_on(&self) -> bool {
+        self.profile.borrow().is_some()
+    }
+
+    fn record(&self, plan: &Plan, rows: u64, nanos: u128) {
+        if let Some(map) = self.profile.borrow_mut().as_mut() {
+            let s = map.entry(plan as *const Plan as usize).or_default();
+            s.rows += rows;
+            s.loops += 1;
+            s.nanos += nanos;
+        }
+    }
 }
 
 /// The first values of a subquery's rows, hashed for `IN` when they all have one variant
@@ -341,6 +384,31 @@ impl ExecCtx<'_, '_> {
 
 /// Runs a query plan to completion.
 pub fn run(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
+    // Streaming operators are recorded by `each`, which `run_operator` calls for them.
+    if !cx.cache.profiling_on() || streams(plan) {
+        return run_operator(plan, cx);
+    }
+    let start = std::time::Instant::now();
+    let rows = run_operator(plan, cx)?;
+    cx.cache
+        .record(plan, rows.len() as u64, start.elapsed().as_nanos());
+    Ok(rows)
+}
+
+/// The operators `each` streams (the others it runs to completion through `run`).
+fn streams(plan: &Plan) -> bool {
+    matches!(
+        plan,
+        Plan::Scan { .. }
+            | Plan::Filter { .. }
+            | Plan::Project { .. }
+            | Plan::Join { .. }
+            | Plan::HashJoin { .. }
+            | Plan::IndexJoin { .. }
+    )
+}
+
+fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
     match plan {
         Plan::Unit => Ok(vec![Vec::new()]),
         Plan::Values { rows, .. } => {
@@ -566,6 +634,24 @@ fn group_key(row: &[Value]) -> Vec<u8> {
 /// the left (probe) side of joins stream: no operator between a scan and `f` holds all
 /// rows. Other operators (and a join's right side) run to completion first.
 fn each(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
+    if !cx.cache.profiling_on() || !streams(plan) {
+        return each_operator(plan, cx, f);
+    }
+    let start = std::time::Instant::now();
+    let (mut rows, mut downstream) = (0u64, std::time::Duration::ZERO);
+    each_operator(plan, cx, &mut |r| {
+        rows += 1;
+        let t = std::time::Instant::now();
+        let result = f(r);
+        downstream += t.elapsed();
+        result
+    })?;
+    let own = start.elapsed().saturating_sub(downstream);
+    cx.cache.record(plan, rows, own.as_nanos());
+    Ok(())
+}
+
+fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>) -> Result<()> {
     match plan {
         Plan::Scan {
             table,

@@ -1469,20 +1469,32 @@ impl Session {
         bound: &Bound,
         params: &[Value],
     ) -> Result<ExecResult> {
+        self.run_bound_with(txn, bound, params, &SubqueryCache::default())
+    }
+
+    /// As `run_bound`, with the statement's cache given (a profiling one for EXPLAIN
+    /// ANALYZE).
+    fn run_bound_with(
+        &self,
+        txn: &mut dyn KvTxn,
+        bound: &Bound,
+        params: &[Value],
+        cache: &SubqueryCache,
+    ) -> Result<ExecResult> {
         let info = Info {
             user: &self.user,
             db: &self.db.name,
             settings: &self.settings,
         };
         let cell = RefCell::new(txn);
-        let cache = SubqueryCache::default();
+
         let cx = ExecCtx {
             txn: &cell,
             params,
             outer: &[],
             limits: self.engine.limits,
             session: &info,
-            cache: &cache,
+            cache,
             sequences: &self.engine.sequences,
             seq_session: &self.seq_state,
             database_id: self.db.id,
@@ -1540,21 +1552,43 @@ impl Session {
             S::Explain {
                 statement, analyze, ..
             } => {
-                if *analyze {
-                    return Err(SqlError::not_supported("EXPLAIN ANALYZE"));
-                }
                 let (bound, _) = self.bind(txn, statement, param_types.to_vec(), cached)?;
+                let bound = {
+                    let stats = crate::analyze::PlannerStats::new(txn);
+                    let est = cairn_sql_plan::cost::Estimator::new(&stats);
+                    optimize_bound_with(bound, &est)
+                };
+                let cache = SubqueryCache::profiling();
+                let mut elapsed = None;
+                if *analyze {
+                    // As in PostgreSQL, the statement runs (DML included) and its rows are
+                    // discarded; operators are timed as they go.
+                    let start = std::time::Instant::now();
+                    self.run_bound_with(txn, &bound, params, &cache)?;
+                    elapsed = Some(start.elapsed());
+                }
                 let stats = crate::analyze::PlannerStats::new(txn);
                 let est = cairn_sql_plan::cost::Estimator::new(&stats);
-                let plan = match optimize_bound_with(bound, &est) {
-                    Bound::Query { plan, .. } => plan,
-                    Bound::Insert { source, .. } => source,
-                    Bound::Update { input, .. } | Bound::Delete { input, .. } => input,
+                let plan = bound_plan(&bound);
+                let mut lines = match elapsed {
+                    None => cairn_sql_plan::explain::explain_estimated(plan, &est),
+                    Some(_) => {
+                        let actual = |p: &Plan| {
+                            cache
+                                .node_stats(p)
+                                .map(|s| cairn_sql_plan::explain::Actual {
+                                    rows: s.rows,
+                                    loops: s.loops,
+                                    millis: s.nanos as f64 / 1e6,
+                                })
+                        };
+                        cairn_sql_plan::explain::explain_analyzed(plan, &est, &actual)
+                    }
                 };
-                let rows = cairn_sql_plan::explain::explain_estimated(&plan, &est)
-                    .into_iter()
-                    .map(|l| vec![Value::Text(l)])
-                    .collect();
+                if let Some(t) = elapsed {
+                    lines.push(format!("Execution Time: {:.3} ms", t.as_secs_f64() * 1e3));
+                }
+                let rows = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
                 Ok(ExecResult::Rows {
                     columns: vec![OutputColumn::new("QUERY PLAN", DataType::Text)],
                     rows,
@@ -1979,6 +2013,15 @@ fn optimize_bound(b: Bound, txn: &mut dyn KvTxn) -> Bound {
 }
 
 /// Runs the optimiser over every plan of a bound statement, estimating with `est`.
+/// The plan a bound statement runs: a query's, or the one producing DML's rows.
+fn bound_plan(b: &Bound) -> &Plan {
+    match b {
+        Bound::Query { plan, .. } => plan,
+        Bound::Insert { source, .. } => source,
+        Bound::Update { input, .. } | Bound::Delete { input, .. } => input,
+    }
+}
+
 fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound {
     let optimize = |p: Plan| rules::optimize_with(p, est);
     match b {

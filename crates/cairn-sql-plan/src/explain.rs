@@ -11,23 +11,76 @@ use crate::plan::{IndexRange, JoinKind, OutputColumn, Plan, SetOpKind};
 
 pub fn explain(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
-    walk(plan, 0, &mut out, None);
+    walk(plan, 0, &mut out, Notes::default());
     out
 }
 
 /// As [`explain`], each operator followed by its estimated output rows (`(rows=N)`).
 pub fn explain_estimated(plan: &Plan, est: &Estimator) -> Vec<String> {
     let mut out = Vec::new();
-    walk(plan, 0, &mut out, Some(est));
+    let notes = Notes {
+        est: Some(est),
+        actual: None,
+    };
+    walk(plan, 0, &mut out, notes);
     out
 }
 
-/// One operator's line, with its row estimate when there is an estimator.
-fn node(plan: &Plan, est: Option<&Estimator>, depth: usize, text: String, out: &mut Vec<String>) {
-    match est {
-        Some(e) => line(depth, format!("{text}  (rows={:.0})", e.rows(plan)), out),
-        None => line(depth, text, out),
+/// What an operator did when the plan ran (`EXPLAIN ANALYZE`).
+#[derive(Clone, Copy, Debug)]
+pub struct Actual {
+    /// Rows produced over all loops.
+    pub rows: u64,
+    pub loops: u64,
+    /// Time over all loops, in milliseconds.
+    pub millis: f64,
+}
+
+/// As [`explain_estimated`], each operator also followed by what it did, from `actual`
+/// (`None`: it never ran): rows per loop (rounded, as PostgreSQL prints them), loops, and
+/// the time over all loops.
+pub fn explain_analyzed(
+    plan: &Plan,
+    est: &Estimator,
+    actual: &dyn Fn(&Plan) -> Option<Actual>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let notes = Notes {
+        est: Some(est),
+        actual: Some(actual),
+    };
+    walk(plan, 0, &mut out, notes);
+    out
+}
+
+/// What each operator's line is annotated with.
+#[derive(Clone, Copy, Default)]
+struct Notes<'a> {
+    est: Option<&'a Estimator<'a>>,
+    actual: Option<ActualOf<'a>>,
+}
+
+/// Looks up what an operator did (`None`: it never ran).
+type ActualOf<'a> = &'a dyn Fn(&Plan) -> Option<Actual>;
+
+/// One operator's line, with its row estimate and what it did when those are known.
+fn node(plan: &Plan, est: Notes, depth: usize, text: String, out: &mut Vec<String>) {
+    let mut text = text;
+    if let Some(e) = est.est {
+        text = format!("{text}  (rows={:.0})", e.rows(plan));
     }
+    if let Some(actual) = est.actual {
+        text = match actual(plan) {
+            Some(a) => format!(
+                "{text} (actual rows={} loops={} time={:.3} ms)",
+                (a.rows as f64 / a.loops.max(1) as f64).round(),
+                a.loops,
+                a.millis
+            ),
+            None => format!("{text} (never executed)"),
+        };
+    }
+    line(depth, text, out)
 }
 
 fn line(depth: usize, text: String, out: &mut Vec<String>) {
@@ -38,7 +91,7 @@ fn line(depth: usize, text: String, out: &mut Vec<String>) {
     }
 }
 
-fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Option<&Estimator>) {
+fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
     match plan {
         Plan::Unit => node(plan, est, depth, "Result".into(), out),
         Plan::Values { rows, .. } => node(
