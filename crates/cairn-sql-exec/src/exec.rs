@@ -513,8 +513,9 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             input,
             group_by,
             aggs,
+            grouping_sets,
             ..
-        } => aggregate(input, group_by, aggs, cx),
+        } => aggregate(input, group_by, grouping_sets, aggs, cx),
         Plan::Sort { input, keys } => {
             let mut rows = run(input, cx)?;
             rows.sort_by(|a, b| {
@@ -912,7 +913,7 @@ enum AggState {
 
 fn agg_init(a: &AggCall) -> AggState {
     match a.func {
-        AggFunc::CountStar | AggFunc::Count => AggState::Count(0),
+        AggFunc::CountStar | AggFunc::Count | AggFunc::Grouping => AggState::Count(0),
         AggFunc::Sum => AggState::Sum(None),
         AggFunc::Avg => AggState::Avg(None, 0),
         AggFunc::Min | AggFunc::Max => AggState::MinMax(None),
@@ -1099,8 +1100,16 @@ fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row
 }
 
 /// Groups the rows of `input` as they stream in (they are not held).
-fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) -> Result<Vec<Row>> {
+fn aggregate(
+    input: &Plan,
+    group_by: &[Expr],
+    grouping_sets: &[Vec<usize>],
+    aggs: &[AggCall],
+    cx: &ExecCtx,
+) -> Result<Vec<Row>> {
     struct Group {
+        /// Index in `sets`.
+        set: usize,
         key: Row,
         states: Vec<AggState>,
         seen: Vec<std::collections::HashSet<Vec<u8>>>,
@@ -1108,29 +1117,66 @@ fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) ->
         /// the aggregate once sorted.
         ordered: Vec<Vec<(Row, Value, Option<Value>)>>,
     }
+    // Without grouping sets, one set holding every group-by position.
+    let all_positions: Vec<Vec<usize>>;
+    let sets: &[Vec<usize>] = if grouping_sets.is_empty() {
+        all_positions = vec![(0..group_by.len()).collect()];
+        &all_positions
+    } else {
+        grouping_sets
+    };
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
+    let mut group_indexes = Vec::with_capacity(sets.len());
     each(input, cx, &mut |row| {
         let r = &row;
-        let mut key = Vec::with_capacity(group_by.len());
+        let mut values = Vec::with_capacity(group_by.len());
         for g in group_by {
-            key.push(cx.eval(g, r)?);
+            values.push(cx.eval(g, r)?);
         }
-        let k = group_key(&key);
-        let gi = match index.get(&k) {
-            Some(i) => *i,
-            None => {
-                groups.push(Group {
-                    key,
-                    states: aggs.iter().map(agg_init).collect(),
-                    seen: aggs.iter().map(|_| Default::default()).collect(),
-                    ordered: aggs.iter().map(|_| Vec::new()).collect(),
-                });
-                index.insert(k, groups.len() - 1);
-                cx.check_size(groups.len())?;
-                groups.len() - 1
+        group_indexes.clear();
+        for (si, set) in sets.iter().enumerate() {
+            let key: Row = if sets.len() == 1 {
+                std::mem::take(&mut values)
+            } else {
+                (0..group_by.len())
+                    .map(|i| {
+                        if set.contains(&i) {
+                            values[i].clone()
+                        } else {
+                            Value::Null
+                        }
+                    })
+                    .collect()
+            };
+            let mut k = group_key(&key);
+            if sets.len() > 1 {
+                k.extend_from_slice(&(si as u64).to_be_bytes());
             }
-        };
+            let gi = match index.get(&k) {
+                Some(i) => *i,
+                None => {
+                    groups.push(Group {
+                        set: si,
+                        key,
+                        states: aggs.iter().map(agg_init).collect(),
+                        seen: aggs.iter().map(|_| Default::default()).collect(),
+                        ordered: aggs.iter().map(|_| Vec::new()).collect(),
+                    });
+                    index.insert(k, groups.len() - 1);
+                    cx.check_size(groups.len())?;
+                    groups.len() - 1
+                }
+            };
+            group_indexes.push(gi);
+        }
+        for &gi in &group_indexes {
+            feed_group(&mut groups[gi], aggs, r, cx)?;
+        }
+        Ok(())
+    })?;
+    /// Steps group `g`'s aggregates with input row `r`.
+    fn feed_group(g: &mut Group, aggs: &[AggCall], r: &[Value], cx: &ExecCtx) -> Result<()> {
         for (ai, a) in aggs.iter().enumerate() {
             if let Some(f) = &a.filter {
                 if !truthy(cx.eval(f, r)?)? {
@@ -1145,7 +1191,7 @@ fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) ->
                 if v.is_null() {
                     continue;
                 }
-                if !groups[gi].seen[ai].insert(group_key(std::slice::from_ref(&v))) {
+                if !g.seen[ai].insert(group_key(std::slice::from_ref(&v))) {
                     continue;
                 }
             }
@@ -1154,17 +1200,17 @@ fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) ->
                 None => None,
             };
             if a.order_by.is_empty() {
-                agg_step(a, &mut groups[gi].states[ai], v, extra)?;
+                agg_step(a, &mut g.states[ai], v, extra)?;
             } else {
                 let mut keys = Vec::with_capacity(a.order_by.len());
                 for o in &a.order_by {
                     keys.push(cx.eval(&o.expr, r)?);
                 }
-                groups[gi].ordered[ai].push((keys, v, extra));
+                g.ordered[ai].push((keys, v, extra));
             }
         }
         Ok(())
-    })?;
+    }
     for g in groups.iter_mut() {
         for (ai, a) in aggs.iter().enumerate() {
             let Some(mut pending) = g.ordered.get_mut(ai).map(std::mem::take) else {
@@ -1184,24 +1230,52 @@ fn aggregate(input: &Plan, group_by: &[Expr], aggs: &[AggCall], cx: &ExecCtx) ->
             }
         }
     }
-    if groups.is_empty() && group_by.is_empty() {
-        groups.push(Group {
-            key: Vec::new(),
-            states: aggs.iter().map(agg_init).collect(),
-            seen: Vec::new(),
-            ordered: Vec::new(),
-        });
+    // An empty grouping set (no GROUP BY, or `()` in GROUPING SETS) has its one row even
+    // over no input.
+    for (si, set) in sets.iter().enumerate() {
+        if set.is_empty() && !groups.iter().any(|g| g.set == si) {
+            groups.push(Group {
+                set: si,
+                key: vec![Value::Null; group_by.len()],
+                states: aggs.iter().map(agg_init).collect(),
+                seen: Vec::new(),
+                ordered: Vec::new(),
+            });
+        }
     }
     groups
         .into_iter()
         .map(|g| {
             let mut row = g.key;
-            for st in g.states {
-                row.push(agg_final(st)?);
+            for (a, st) in aggs.iter().zip(g.states) {
+                row.push(match a.func {
+                    AggFunc::Grouping => grouping_bits(a, &sets[g.set])?,
+                    _ => agg_final(st)?,
+                });
             }
             Ok(row)
         })
         .collect()
+}
+
+/// `GROUPING(...)`'s value in a group of grouping set `set` (see `AggFunc::Grouping`).
+fn grouping_bits(a: &AggCall, set: &[usize]) -> Result<Value> {
+    let Some(Expr::Literal {
+        value: Value::Array(positions),
+        ..
+    }) = &a.arg
+    else {
+        return Err(SqlError::internal("GROUPING without its positions"));
+    };
+    let mut bits = 0i64;
+    for p in positions {
+        let Value::Int(p) = p else {
+            return Err(SqlError::internal("GROUPING position"));
+        };
+        let absent = usize::try_from(*p).map_or(true, |p| !set.contains(&p));
+        bits = (bits << 1) | i64::from(absent);
+    }
+    Ok(Value::Int(bits))
 }
 
 /// A hash join's table: right rows (by position) by the grouping bytes of their key.

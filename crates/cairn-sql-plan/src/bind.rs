@@ -192,6 +192,8 @@ struct AggState {
     group_exprs: Vec<Expr>,
     aggs: Vec<AggCall>,
     input: Scope,
+    /// GROUPING SETS / ROLLUP / CUBE as positions in `group_exprs` (empty: plain GROUP BY).
+    sets: Vec<Vec<usize>>,
 }
 
 pub struct Binder<'a> {
@@ -816,16 +818,17 @@ impl<'a> Binder<'a> {
                 other => return unsupported(format!("select item {other}")),
             }
         }
-        let group_ast: Vec<ast::Expr> = match &sel.group_by {
+        let (group_ast, grouping_sets) = match &sel.group_by {
             ast::GroupByExpr::Expressions(e, mods) => {
                 if !mods.is_empty() {
                     return unsupported("GROUP BY modifiers");
                 }
-                e.clone()
+                expand_grouping(e)?
             }
             ast::GroupByExpr::All(_) => return unsupported("GROUP BY ALL"),
         };
         let aggregating = !group_ast.is_empty()
+            || !grouping_sets.is_empty()
             || sel.having.is_some()
             || items
                 .iter()
@@ -886,6 +889,7 @@ impl<'a> Binder<'a> {
                 group_exprs,
                 aggs: Vec::new(),
                 input: scope.clone(),
+                sets: grouping_sets,
             });
             post_scope = Scope::default();
         }
@@ -1041,6 +1045,7 @@ impl<'a> Binder<'a> {
                 input: Box::new(plan),
                 group_by: agg.group_exprs,
                 aggs: agg.aggs,
+                grouping_sets: agg.sets,
                 schema: agg_schema,
             };
         }
@@ -2827,6 +2832,9 @@ impl<'a> Binder<'a> {
             return self.bind_window_call(f, &name, &args, distinct, star, scope);
         }
         window::check_needs_over(&name)?;
+        if name == "grouping" {
+            return self.bind_grouping(&args);
+        }
         if is_aggregate_name(&name) {
             return self.bind_aggregate(&name, &args, distinct, star, f.filter.as_deref());
         }
@@ -3154,6 +3162,59 @@ impl<'a> Binder<'a> {
         })
     }
 
+    /// `GROUPING(a, ...)`: each argument must be a GROUP BY expression (42803).
+    fn bind_grouping(&mut self, args: &[ast::Expr]) -> Result<Expr> {
+        let not_grouped = || {
+            SqlError::new(
+                code::GROUPING_ERROR,
+                "arguments to GROUPING must be grouping expressions of the associated query level",
+            )
+        };
+        let Some(mut agg) = self.agg.take() else {
+            return Err(not_grouped());
+        };
+        let result = (|| -> Result<Expr> {
+            if args.is_empty() || args.len() > 31 {
+                return Err(SqlError::new(
+                    code::PROGRAM_LIMIT_EXCEEDED,
+                    "GROUPING must have fewer than 32 arguments",
+                ));
+            }
+            let mut positions = Vec::with_capacity(args.len());
+            for a in args {
+                let p = match agg.group_ast.iter().position(|g| g == a) {
+                    Some(p) => p,
+                    None => {
+                        let b = self.bind_expr(a, &agg.input)?;
+                        agg.group_exprs
+                            .iter()
+                            .position(|g| *g == b)
+                            .ok_or_else(not_grouped)?
+                    }
+                };
+                positions.push(Value::Int(p as i64));
+            }
+            let call = AggCall {
+                func: AggFunc::Grouping,
+                arg: Some(Expr::literal(
+                    Value::Array(positions),
+                    DataType::Array(Box::new(DataType::Int4)),
+                )),
+                extra: None,
+                distinct: false,
+                filter: None,
+                ty: DataType::Int4,
+                order_by: Vec::new(),
+            };
+            Ok(Expr::Column {
+                index: agg.group_exprs.len() + intern(&mut agg.aggs, call),
+                ty: DataType::Int4,
+            })
+        })();
+        self.agg = Some(agg);
+        result
+    }
+
     /// An aggregate's function, argument, extra argument (string_agg's delimiter) and result
     /// type, from its name and bound arguments, with PostgreSQL's typing.
     fn aggregate_signature(
@@ -3336,6 +3397,99 @@ fn column_ast(c: &OutputColumn) -> ast::Expr {
         Some(q) => ast::Expr::CompoundIdentifier(vec![id(q), id(&c.name)]),
         None => ast::Expr::Identifier(id(&c.name)),
     }
+}
+
+/// GROUP BY's elements as distinct leaf expressions and, when ROLLUP, CUBE or GROUPING SETS
+/// appear, the grouping sets over them (positions in the leaves): the cross product of each
+/// element's sets, as PostgreSQL expands them. A plain GROUP BY has no sets.
+fn expand_grouping(elements: &[ast::Expr]) -> Result<(Vec<ast::Expr>, Vec<Vec<usize>>)> {
+    let mut leaves: Vec<ast::Expr> = Vec::new();
+    let positions = |list: &[ast::Expr], leaves: &mut Vec<ast::Expr>| -> Result<Vec<usize>> {
+        let mut out = Vec::with_capacity(list.len());
+        for e in list {
+            // (Inside GROUPING SETS the parser reads `ROLLUP (a)` as a function call.)
+            let nested = match e {
+                ast::Expr::Rollup(_) | ast::Expr::Cube(_) | ast::Expr::GroupingSets(_) => true,
+                ast::Expr::Function(f) => {
+                    matches!(function_name(f).as_deref(), Ok("rollup" | "cube"))
+                }
+                _ => false,
+            };
+            if nested {
+                return unsupported("nested GROUPING SETS, ROLLUP or CUBE");
+            }
+            out.push(intern(leaves, e.clone()));
+        }
+        Ok(out)
+    };
+    let mut sets: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut has_sets = false;
+    for el in elements {
+        let options: Vec<Vec<usize>> = match el {
+            ast::Expr::Rollup(lists) => {
+                has_sets = true;
+                let parts = lists
+                    .iter()
+                    .map(|l| positions(l, &mut leaves))
+                    .collect::<Result<Vec<_>>>()?;
+                (0..=parts.len())
+                    .rev()
+                    .map(|k| parts[..k].concat())
+                    .collect()
+            }
+            ast::Expr::Cube(lists) => {
+                has_sets = true;
+                if lists.len() > 12 {
+                    return Err(SqlError::new(
+                        code::PROGRAM_LIMIT_EXCEEDED,
+                        "CUBE is limited to 12 elements",
+                    ));
+                }
+                let parts = lists
+                    .iter()
+                    .map(|l| positions(l, &mut leaves))
+                    .collect::<Result<Vec<_>>>()?;
+                let n = parts.len();
+                (0..1usize << n)
+                    .rev()
+                    .map(|mask| {
+                        (0..n)
+                            .filter(|i| mask & (1 << (n - 1 - i)) != 0)
+                            .flat_map(|i| parts[i].iter().copied())
+                            .collect()
+                    })
+                    .collect()
+            }
+            ast::Expr::GroupingSets(lists) => {
+                has_sets = true;
+                lists
+                    .iter()
+                    .map(|l| positions(l, &mut leaves))
+                    .collect::<Result<Vec<_>>>()?
+            }
+            other => vec![positions(std::slice::from_ref(other), &mut leaves)?],
+        };
+        let mut product = Vec::with_capacity(sets.len() * options.len());
+        for s in &sets {
+            for o in &options {
+                let mut set = s.clone();
+                for p in o {
+                    if !set.contains(p) {
+                        set.push(*p);
+                    }
+                }
+                product.push(set);
+            }
+        }
+        if product.len() > 4096 {
+            return Err(SqlError::new(
+                code::PROGRAM_LIMIT_EXCEEDED,
+                "too many grouping sets present (maximum 4096)",
+            ));
+        }
+        sets = product;
+    }
+    Ok((leaves, if has_sets { sets } else { Vec::new() }))
 }
 
 /// `SELECT DISTINCT ON (on) ... ORDER BY keys` over the projected rows of `input` (layout
@@ -3551,5 +3705,62 @@ fn fix_param_types_bound(b: &mut Bound, types: &[DataType]) {
             }
             fix_ret(returning);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The GROUP BY clause of `SELECT 1 FROM t GROUP BY <clause>`.
+    fn group_by(clause: &str) -> Vec<ast::Expr> {
+        let stmts = crate::parse(&format!("SELECT 1 FROM t GROUP BY {clause}")).expect("parse");
+        let Some(ast::Statement::Query(q)) = stmts.into_iter().next() else {
+            panic!("not a query");
+        };
+        let ast::SetExpr::Select(sel) = *q.body else {
+            panic!("not a select");
+        };
+        match sel.group_by {
+            ast::GroupByExpr::Expressions(e, _) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn sets(clause: &str) -> (Vec<String>, Vec<Vec<usize>>) {
+        let (leaves, sets) = expand_grouping(&group_by(clause)).expect("expand");
+        (leaves.iter().map(|e| e.to_string()).collect(), sets)
+    }
+
+    #[test]
+    fn grouping_sets_expand_as_postgres_does() {
+        assert_eq!(sets("a, b"), (vec!["a".into(), "b".into()], vec![]));
+        assert_eq!(sets("ROLLUP (a, b)").1, vec![vec![0, 1], vec![0], vec![]]);
+        assert_eq!(
+            sets("CUBE (a, b)").1,
+            vec![vec![0, 1], vec![0], vec![1], vec![]]
+        );
+        // A plain element is in every set; the sets multiply.
+        assert_eq!(
+            sets("a, ROLLUP (b, c)").1,
+            vec![vec![0, 1, 2], vec![0, 1], vec![0]]
+        );
+        assert_eq!(
+            sets("ROLLUP (a), CUBE (b)").1,
+            vec![vec![0, 1], vec![0], vec![1], vec![]]
+        );
+        // A parenthesised list rolls up as one element; repeated expressions are one leaf.
+        assert_eq!(
+            sets("ROLLUP (a, (b, c))").1,
+            vec![vec![0, 1, 2], vec![0], vec![]]
+        );
+        assert_eq!(
+            sets("GROUPING SETS ((a, b), (b), ())"),
+            (
+                vec!["a".into(), "b".into()],
+                vec![vec![0, 1], vec![1], vec![]]
+            )
+        );
+        assert!(expand_grouping(&group_by("GROUPING SETS (ROLLUP (a), b)")).is_err());
     }
 }

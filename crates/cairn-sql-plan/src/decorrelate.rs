@@ -407,6 +407,7 @@ mod tests {
         let agg = Plan::Aggregate {
             input,
             group_by: vec![],
+            grouping_sets: vec![],
             aggs: vec![AggCall {
                 func: AggFunc::CountStar,
                 arg: None,

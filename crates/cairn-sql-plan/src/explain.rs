@@ -138,6 +138,7 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             input,
             group_by,
             aggs,
+            grouping_sets,
             ..
         } => {
             let kind = if group_by.is_empty() {
@@ -145,12 +146,16 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             } else {
                 "HashAggregate"
             };
+            let sets = match grouping_sets.len() {
+                0 => String::new(),
+                n => format!(", {n} grouping sets"),
+            };
             node(
                 plan,
                 est,
                 depth,
                 format!(
-                    "{kind} ({} group keys, {} aggregates)",
+                    "{kind} ({} group keys, {} aggregates{sets})",
                     group_by.len(),
                     aggs.len()
                 ),

@@ -58,6 +58,10 @@ pub enum AggFunc {
     StringAgg,
     /// `array_agg(x)`: every value, NULLs included, in input (or `AggCall::order_by`) order.
     ArrayAgg,
+    /// `GROUPING(a, b, ...)`: `arg` is a literal int array of the arguments' positions in
+    /// `group_by`; the value has bit `n-1-i` set when argument i is not in the row's grouping
+    /// set (int4).
+    Grouping,
 }
 
 /// One key of an aggregate's own `ORDER BY` (`array_agg(x ORDER BY y DESC)`).
@@ -296,10 +300,15 @@ pub enum Plan {
         exprs: Vec<Expr>,
         schema: Vec<OutputColumn>,
     },
+    /// With `grouping_sets` empty, one group per distinct `group_by` value list. Otherwise
+    /// (GROUPING SETS, ROLLUP, CUBE) the rows are grouped once per set, by the `group_by`
+    /// expressions at the set's positions; the others are NULL in that set's output rows.
+    /// An empty set over no input rows still gives one row, as an empty `group_by` does.
     Aggregate {
         input: Box<Plan>,
         group_by: Vec<Expr>,
         aggs: Vec<AggCall>,
+        grouping_sets: Vec<Vec<usize>>,
         schema: Vec<OutputColumn>,
     },
     Sort {

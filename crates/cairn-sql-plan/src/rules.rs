@@ -88,11 +88,13 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             input,
             group_by,
             aggs,
+            grouping_sets,
             schema,
         } => Plan::Aggregate {
             input: Box::new(optimize(*input)),
             group_by,
             aggs,
+            grouping_sets,
             schema,
         },
         Plan::Sort { input, keys } => Plan::Sort {
