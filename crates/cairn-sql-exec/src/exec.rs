@@ -405,6 +405,7 @@ fn streams(plan: &Plan) -> bool {
             | Plan::Join { .. }
             | Plan::HashJoin { .. }
             | Plan::IndexJoin { .. }
+            | Plan::LateralJoin { .. }
     )
 }
 
@@ -428,7 +429,8 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
         | Plan::Project { .. }
         | Plan::Join { .. }
         | Plan::HashJoin { .. }
-        | Plan::IndexJoin { .. } => {
+        | Plan::IndexJoin { .. }
+        | Plan::LateralJoin { .. } => {
             let mut out = Vec::new();
             each(plan, cx, &mut |r| {
                 out.push(r);
@@ -740,6 +742,36 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
             }
             finish_left_row(*kind, matched, lr, table.columns.len(), f)
         }),
+        Plan::LateralJoin {
+            left,
+            right,
+            correlation,
+            kind,
+            on,
+        } => {
+            let rw = right.width();
+            each(left, cx, &mut |lr| {
+                let mut outer = Vec::with_capacity(correlation.len());
+                for c in correlation {
+                    outer.push(cx.eval(c, &lr)?);
+                }
+                let rows = cx.run_subquery(right, &outer)?;
+                let mut matched = false;
+                for rr in rows.iter() {
+                    let mut joined = lr.clone();
+                    joined.extend(rr.iter().cloned());
+                    let keep = match on {
+                        Some(p) => truthy(cx.eval(p, &joined)?)?,
+                        None => true,
+                    };
+                    if keep {
+                        matched = true;
+                        f(joined)?;
+                    }
+                }
+                finish_left_row(*kind, matched, lr, rw, f)
+            })
+        }
         other => {
             for r in run(other, cx)? {
                 f(r)?;

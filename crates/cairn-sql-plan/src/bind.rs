@@ -220,6 +220,12 @@ pub struct Binder<'a> {
     recursive: Vec<recursive::RecursiveRef>,
     /// The next `Plan::WorkTable` id.
     next_work_table: usize,
+    /// The columns left of the FROM item about to be bound, which a LATERAL subquery there
+    /// may reference (taken by `bind_table_factor`).
+    lateral_scope: Option<Scope>,
+    /// Set by `bind_table_factor` when the LATERAL subquery it bound references them: the
+    /// correlation expressions over the left row, for the caller's `Plan::LateralJoin`.
+    pending_lateral: Option<Vec<Expr>>,
 }
 
 /// What a query's `FOR UPDATE / FOR SHARE` clauses ask for.
@@ -386,6 +392,8 @@ impl<'a> Binder<'a> {
             windows: None,
             recursive: Vec::new(),
             next_work_table: 0,
+            lateral_scope: None,
+            pending_lateral: None,
         }
     }
 
@@ -743,16 +751,12 @@ impl<'a> Binder<'a> {
         // FROM
         let mut plan = Plan::Unit;
         for (i, twj) in sel.from.iter().enumerate() {
+            self.lateral_scope = (i > 0).then(|| Scope::new(plan.schema()));
             let p = self.bind_table_with_joins(twj)?;
             plan = if i == 0 {
                 p
             } else {
-                Plan::Join {
-                    left: Box::new(plan),
-                    right: Box::new(p),
-                    kind: JoinKind::Inner,
-                    on: None,
-                }
+                lateral_or_join(plan, p, self.pending_lateral.take(), JoinKind::Inner, None)?
             };
         }
         let scope = Scope::new(plan.schema());
@@ -1300,8 +1304,12 @@ impl<'a> Binder<'a> {
 
     fn bind_table_with_joins(&mut self, twj: &ast::TableWithJoins) -> Result<Plan> {
         let mut plan = self.bind_table_factor(&twj.relation)?;
+        // A LATERAL first item joins what is left of this FROM entry: the caller's job.
+        let first_lateral = self.pending_lateral.take();
         for join in &twj.joins {
+            self.lateral_scope = Some(Scope::new(plan.schema()));
             let right = self.bind_table_factor(&join.relation)?;
+            let lateral = self.pending_lateral.take();
             use ast::JoinOperator as J;
             let (kind, constraint) = match &join.join_operator {
                 J::Join(c) | J::Inner(c) => (JoinKind::Inner, Some(c)),
@@ -1355,17 +1363,15 @@ impl<'a> Binder<'a> {
                 }
                 Some(ast::JoinConstraint::Natural) => return unsupported("NATURAL JOIN"),
             };
-            plan = Plan::Join {
-                left: Box::new(plan),
-                right: Box::new(right),
-                kind,
-                on,
-            };
+            plan = lateral_or_join(plan, right, lateral, kind, on)?;
         }
+        self.pending_lateral = first_lateral;
         Ok(plan)
     }
 
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
+        // Only this factor may see the columns to its left; what it binds inside may not.
+        let lateral_scope = self.lateral_scope.take();
         match tf {
             ast::TableFactor::Table {
                 name, alias, args, ..
@@ -1418,10 +1424,16 @@ impl<'a> Binder<'a> {
                 alias,
                 ..
             } => {
-                if *lateral {
-                    return unsupported("LATERAL");
-                }
-                let plan = self.bind_query(subquery)?;
+                let plan = match lateral_scope.filter(|_| *lateral) {
+                    Some(scope) => {
+                        let (plan, correlation) = self.bind_subquery(subquery, &scope, false)?;
+                        if !correlation.is_empty() {
+                            self.pending_lateral = Some(correlation);
+                        }
+                        plan
+                    }
+                    None => self.bind_query(subquery)?,
+                };
                 let (q, cols) = match alias {
                     Some(a) => (ident_name(&a.name), a.columns.clone()),
                     None => ("subquery".to_string(), Vec::new()),
@@ -3397,6 +3409,39 @@ fn column_ast(c: &OutputColumn) -> ast::Expr {
         Some(q) => ast::Expr::CompoundIdentifier(vec![id(q), id(&c.name)]),
         None => ast::Expr::Identifier(id(&c.name)),
     }
+}
+
+/// `left` joined with `right`: a `Plan::LateralJoin` when `right` is a LATERAL subquery that
+/// references `left` (`correlation`), else an ordinary join. A lateral reference needs an
+/// INNER or LEFT join (42P10, as in PostgreSQL).
+fn lateral_or_join(
+    left: Plan,
+    right: Plan,
+    correlation: Option<Vec<Expr>>,
+    kind: JoinKind,
+    on: Option<Expr>,
+) -> Result<Plan> {
+    let Some(correlation) = correlation else {
+        return Ok(Plan::Join {
+            left: Box::new(left),
+            right: Box::new(right),
+            kind,
+            on,
+        });
+    };
+    if !matches!(kind, JoinKind::Inner | JoinKind::Left) {
+        return Err(SqlError::new(
+            code::INVALID_COLUMN_REFERENCE,
+            "the combining JOIN type must be INNER or LEFT for a LATERAL reference",
+        ));
+    }
+    Ok(Plan::LateralJoin {
+        left: Box::new(left),
+        right: Box::new(right),
+        correlation,
+        kind,
+        on,
+    })
 }
 
 /// GROUP BY's elements as distinct leaf expressions and, when ROLLUP, CUBE or GROUPING SETS

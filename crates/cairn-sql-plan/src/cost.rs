@@ -187,6 +187,15 @@ impl<'s> Estimator<'s> {
                 }));
                 o
             }
+            Plan::LateralJoin {
+                left, right, kind, ..
+            } => {
+                let mut o = self.origins(left);
+                if kind.emits_right() {
+                    o.extend(std::iter::repeat_n(None, right.width()));
+                }
+                o
+            }
             Plan::Window { input, calls, .. } => {
                 let mut o = self.origins(input);
                 o.extend(calls.iter().map(|_| None));
@@ -268,6 +277,7 @@ impl<'s> Estimator<'s> {
             Plan::Rows { rows, .. } => rows.len() as f64,
             // PostgreSQL's guesses: ten steps of the base's size, a step the base's size.
             Plan::RecursiveUnion { base, .. } => self.rows(base) * 10.0,
+            Plan::LateralJoin { left, right, .. } => self.rows(left) * self.rows(right),
             Plan::WorkTable { .. } => 10.0,
             Plan::Scan { table, filter, .. } => {
                 let base = self.table_rows(table);

@@ -191,6 +191,17 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             node(plan, est, depth, "WindowAgg".into(), out);
             walk(input, depth + 1, out, est);
         }
+        Plan::LateralJoin {
+            left, right, kind, ..
+        } => {
+            let k = match kind {
+                JoinKind::Left => "Nested Loop Left Join (lateral)",
+                _ => "Nested Loop (lateral)",
+            };
+            node(plan, est, depth, k.into(), out);
+            walk(left, depth + 1, out, est);
+            walk(right, depth + 1, out, est);
+        }
         Plan::RecursiveUnion {
             base, recursive, ..
         } => {

@@ -414,6 +414,18 @@ pub enum Plan {
         calls: Vec<WindowCall>,
         schema: Vec<OutputColumn>,
     },
+    /// `LATERAL` (Inner or Left): for each `left` row, `right` runs with `correlation`
+    /// (evaluated over the left row) bound to its `OuterRef` slots; each of its rows joins
+    /// the left row when `on` (over the joined layout) holds; a Left join pads an unmatched
+    /// left row with NULLs. Output: left columns, then right's; left order, each left row's
+    /// matches in right order.
+    LateralJoin {
+        left: Box<Plan>,
+        right: Box<Plan>,
+        correlation: Vec<Expr>,
+        kind: JoinKind,
+        on: Option<Expr>,
+    },
     /// `WITH RECURSIVE`: the rows of `base`, then, as long as the last step produced rows,
     /// the rows of `recursive` run over them (its `WorkTable { id }` leaf reads the previous
     /// step's new rows). Without `all`, a row equal to one already produced is dropped
@@ -496,6 +508,9 @@ impl Plan {
             }
             | Plan::HashJoin {
                 left, right, kind, ..
+            }
+            | Plan::LateralJoin {
+                left, right, kind, ..
             } => {
                 let mut s = left.schema();
                 if kind.emits_right() {
@@ -549,6 +564,9 @@ impl Plan {
                 .chain(offset.iter_mut())
                 .for_each(f),
             Plan::Join { on, .. } => on.iter_mut().for_each(f),
+            Plan::LateralJoin {
+                correlation, on, ..
+            } => correlation.iter_mut().chain(on.iter_mut()).for_each(f),
             Plan::Window { calls, .. } => {
                 for c in calls {
                     c.exprs_mut(f);
@@ -597,6 +615,7 @@ impl Plan {
             | Plan::IndexJoin { left: input, .. } => vec![input.as_mut()],
             Plan::Join { left, right, .. }
             | Plan::HashJoin { left, right, .. }
+            | Plan::LateralJoin { left, right, .. }
             | Plan::SetOp { left, right, .. } => vec![left.as_mut(), right.as_mut()],
             Plan::RecursiveUnion {
                 base, recursive, ..
@@ -611,6 +630,9 @@ impl Plan {
                 left, right, kind, ..
             }
             | Plan::HashJoin {
+                left, right, kind, ..
+            }
+            | Plan::LateralJoin {
                 left, right, kind, ..
             } => left.width() + if kind.emits_right() { right.width() } else { 0 },
             Plan::IndexJoin {

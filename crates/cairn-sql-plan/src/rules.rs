@@ -156,6 +156,19 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             calls,
             schema,
         },
+        Plan::LateralJoin {
+            left,
+            right,
+            correlation,
+            kind,
+            on,
+        } => Plan::LateralJoin {
+            left: Box::new(optimize(*left)),
+            right: Box::new(optimize(*right)),
+            correlation,
+            kind,
+            on,
+        },
         Plan::RecursiveUnion {
             id,
             all,
@@ -397,6 +410,40 @@ pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
                 right: Box::new(right),
                 kind: JoinKind::Inner,
                 on,
+            }
+        }
+        // Conjuncts over the left side alone filter it before the lateral subquery runs
+        // (for a LEFT join too: the left rows are the preserved ones).
+        Plan::LateralJoin {
+            left,
+            right,
+            correlation,
+            kind,
+            on,
+        } => {
+            let left_width = left.width();
+            let mut parts = Vec::new();
+            conjuncts(predicate, &mut parts);
+            let (down, keep): (Vec<Expr>, Vec<Expr>) = parts
+                .into_iter()
+                .partition(|p| p.max_column().is_some_and(|m| m < left_width));
+            let left = match and_all(down) {
+                Some(p) => push_filter(*left, p),
+                None => *left,
+            };
+            let join = Plan::LateralJoin {
+                left: Box::new(left),
+                right,
+                correlation,
+                kind,
+                on,
+            };
+            match and_all(keep) {
+                Some(predicate) => Plan::Filter {
+                    input: Box::new(join),
+                    predicate,
+                },
+                None => join,
             }
         }
         other => Plan::Filter {

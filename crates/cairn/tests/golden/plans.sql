@@ -29,3 +29,4 @@ SELECT c.id FROM customer c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.custome
 SELECT o.id FROM orders o WHERE o.total = 3 AND NOT EXISTS (SELECT 1 FROM item i WHERE i.order_id = o.id AND i.qty > 5);
 SELECT o.id FROM orders o, customer c WHERE (o.customer_id = c.id AND c.segment = 'vip' AND o.total = 1) OR (o.customer_id = c.id AND o.status = 'open');
 SELECT o.id, row_number() OVER (PARTITION BY o.customer_id ORDER BY o.total DESC) FROM orders o WHERE o.customer_id < 5;
+SELECT c.id, o.total FROM customer c, LATERAL (SELECT total FROM orders WHERE orders.customer_id = c.id ORDER BY total DESC LIMIT 1) o WHERE c.id < 3;
