@@ -1369,6 +1369,36 @@ impl<'a> Binder<'a> {
         Ok(plan)
     }
 
+    /// A set-returning function in FROM. It may use the columns to its left (implicitly
+    /// LATERAL, as in PostgreSQL): they are outer references while it binds, and the
+    /// caller joins it laterally when it did use them (`pending_lateral`).
+    fn bind_from_function(
+        &mut self,
+        name: &ast::ObjectName,
+        args: &ast::TableFunctionArgs,
+        alias: Option<&ast::TableAlias>,
+        lateral_scope: Option<Scope>,
+    ) -> Result<Plan> {
+        let Some(scope) = lateral_scope else {
+            return self.bind_table_function(name, args, alias);
+        };
+        self.outer.push(scope);
+        self.correlations.push(Vec::new());
+        let plan = self.bind_table_function(name, args, alias);
+        let correlation = self.correlations.pop().unwrap_or_default();
+        self.outer.pop();
+        let plan = plan?;
+        if !correlation.is_empty() {
+            self.pending_lateral = Some(
+                correlation
+                    .into_iter()
+                    .map(|(index, ty)| Expr::Column { index, ty })
+                    .collect(),
+            );
+        }
+        Ok(plan)
+    }
+
     fn bind_table_factor(&mut self, tf: &ast::TableFactor) -> Result<Plan> {
         // Only this factor may see the columns to its left; what it binds inside may not.
         let lateral_scope = self.lateral_scope.take();
@@ -1377,7 +1407,7 @@ impl<'a> Binder<'a> {
                 name, alias, args, ..
             } => {
                 if let Some(args) = args {
-                    return self.bind_table_function(name, args, alias.as_ref());
+                    return self.bind_from_function(name, args, alias.as_ref(), lateral_scope);
                 }
                 let (schema, n) = object_name(name)?;
                 if schema.is_none() {
@@ -1439,6 +1469,23 @@ impl<'a> Binder<'a> {
                     None => ("subquery".to_string(), Vec::new()),
                 };
                 rename(plan, &q, &cols)
+            }
+            ast::TableFactor::UNNEST {
+                alias,
+                array_exprs,
+                with_offset: false,
+                with_ordinality: false,
+                ..
+            } if array_exprs.len() == 1 => {
+                let args = ast::TableFunctionArgs {
+                    args: array_exprs
+                        .iter()
+                        .map(|e| ast::FunctionArg::Unnamed(ast::FunctionArgExpr::Expr(e.clone())))
+                        .collect(),
+                    settings: None,
+                };
+                let name = ast::ObjectName::from(ast::Ident::new("unnest"));
+                self.bind_from_function(&name, &args, alias.as_ref(), lateral_scope)
             }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
