@@ -790,13 +790,17 @@ pub fn decode_for_catalog(table: &TableDef, raw: Option<&Vec<u8>>) -> Option<Tab
         .map(|s| fit_to_schema(table, s))
 }
 
+/// Stores a table's statistics and raises the statistics generation, so prepared
+/// statements plan again with them (plan_cache.rs invariant 1).
 pub fn write_stats(txn: &mut dyn KvTxn, s: &TableStats) -> Result<()> {
-    txn.put(&keys::stats_key(s.table_id), &encode_stats(s))
+    txn.put(&keys::stats_key(s.table_id), &encode_stats(s))?;
+    txn.add_u64(&keys::stats_generation_key(), 1)
 }
 
 /// Removes a table's statistics.
 pub fn delete_stats(txn: &mut dyn KvTxn, table_id: u32) -> Result<()> {
-    txn.delete(&keys::stats_key(table_id))
+    txn.delete(&keys::stats_key(table_id))?;
+    txn.add_u64(&keys::stats_generation_key(), 1)
 }
 
 /// Deletes the statistics of tables that no longer exist (any database), in a transaction

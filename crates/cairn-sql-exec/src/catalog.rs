@@ -121,7 +121,17 @@ fn raise_generation(txn: &mut dyn KvTxn) -> Result<()> {
 /// The catalog generation `txn` sees (0 before the first change). Read without joining the
 /// read set: it only says which cached descriptors are current (`catalog_cache.rs`).
 pub fn generation(txn: &mut dyn KvTxn) -> Result<u64> {
-    match txn.get_untracked(&keys::catalog_generation_key())? {
+    read_counter(txn, &keys::catalog_generation_key())
+}
+
+/// The statistics generation `txn` sees (0 before the first ANALYZE), read as `generation`
+/// is: it says whether a cached plan was made with the current statistics.
+pub fn stats_generation(txn: &mut dyn KvTxn) -> Result<u64> {
+    read_counter(txn, &keys::stats_generation_key())
+}
+
+fn read_counter(txn: &mut dyn KvTxn, key: &[u8]) -> Result<u64> {
+    match txn.get_untracked(key)? {
         None => Ok(0),
         Some(b) => {
             let a: [u8; 8] = b

@@ -137,6 +137,11 @@ pub fn catalog_generation_key() -> Vec<u8> {
     index_prefix(CATALOG_GENERATION_TABLE, 1)
 }
 
+/// Raised by every transaction that writes or deletes table statistics (ANALYZE).
+pub fn stats_generation_key() -> Vec<u8> {
+    index_prefix(CATALOG_GENERATION_TABLE, 2)
+}
+
 pub fn sequence_key(id: u32) -> Vec<u8> {
     let mut k = index_prefix(SEQUENCE_TABLE, 1);
     keycode::encode_i64(&mut k, id as i64, Direction::Ascending);

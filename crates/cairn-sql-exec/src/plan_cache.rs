@@ -10,7 +10,9 @@
 //!
 //! Invariants:
 //! 1. A plan is used only by a statement that reads the same catalog generation it was bound at
-//!    (catalog.rs invariant 3: same generation, same catalog) with the same session settings
+//!    (catalog.rs invariant 3: same generation, same catalog) and the same statistics
+//!    generation it was optimised at (ANALYZE raises it, so plans follow new statistics as
+//!    PostgreSQL's re-plan after ANALYZE) with the same session settings
 //!    (the binder folds `current_setting()`), in a transaction that has not changed the
 //!    catalog itself. Tests: `tests/pg/clients.rs`
 //!    `prepared_statements_follow_schema_changes_like_postgres`,
@@ -31,6 +33,7 @@ use cairn_sql_plan::plan::Bound;
 /// One stored plan and what it is valid for (invariant 1).
 pub struct CachedPlan {
     pub catalog_generation: u64,
+    pub stats_generation: u64,
     pub settings: BTreeMap<String, String>,
     /// Optimised, ready to run.
     pub bound: Arc<Bound>,
@@ -46,17 +49,29 @@ pub struct PlanSlot {
 }
 
 impl PlanSlot {
-    /// The stored plan, if it is valid for `catalog_generation` and `settings`.
+    /// The stored plan, if it is valid for the catalog and statistics generations and
+    /// `settings`.
     pub fn get(
         &self,
-        catalog_generation: u64,
+        (catalog_generation, stats_generation): (u64, u64),
         settings: &BTreeMap<String, String>,
     ) -> Option<Arc<CachedPlan>> {
         // A poisoned lock (a panic while held) counts as an empty slot.
         let p = self.plan.lock().ok()?;
         p.as_ref()
-            .filter(|p| p.catalog_generation == catalog_generation && p.settings == *settings)
+            .filter(|p| {
+                p.catalog_generation == catalog_generation
+                    && p.stats_generation == stats_generation
+                    && p.settings == *settings
+            })
             .cloned()
+    }
+
+    /// The catalog and statistics generations of the stored plan (for tests and debugging).
+    pub fn planned_at(&self) -> Option<(u64, u64)> {
+        let p = self.plan.lock().ok()?;
+        p.as_ref()
+            .map(|p| (p.catalog_generation, p.stats_generation))
     }
 
     pub fn set(&self, plan: CachedPlan) {

@@ -973,7 +973,9 @@ impl Session {
     ) -> Result<Arc<Bound>> {
         let (bound, reads, generation) = if cached {
             let generation = catalog::generation(txn)?;
-            if let Some(p) = prepared.and_then(|p| p.plan.get(generation, &self.settings)) {
+            let stats_generation = catalog::stats_generation(txn)?;
+            let generations = (generation, stats_generation);
+            if let Some(p) = prepared.and_then(|p| p.plan.get(generations, &self.settings)) {
                 // plan_cache.rs invariant 2.
                 for k in &p.read_keys {
                     txn.track_read(k)?;
@@ -992,7 +994,7 @@ impl Session {
                 cat
             };
             let (bound, _) = self.bind_in(&cat, stmt, param_types.to_vec())?;
-            (bound, cat.take_reads(), Some(generation))
+            (bound, cat.take_reads(), Some(generations))
         } else {
             (
                 self.bind(txn, stmt, param_types.to_vec(), false)?.0,
@@ -1009,14 +1011,18 @@ impl Session {
             }
         }
         let bound = Arc::new(optimize_bound(bound, txn));
-        if let (Some(p), Some(read_keys), Some(generation)) = (prepared, reads, generation) {
-            // At READ COMMITTED each read takes a fresh snapshot: the plan is the generation's
-            // only if no catalog change committed while it was bound.
+        if let (Some(p), Some(read_keys), Some((generation, stats_generation))) =
+            (prepared, reads, generation)
+        {
+            // At READ COMMITTED each read takes a fresh snapshot: the plan is the generations'
+            // only if no catalog or statistics change committed while it was bound.
             if txn.isolation() != IsolationLevel::ReadCommitted
-                || catalog::generation(txn)? == generation
+                || (catalog::generation(txn)?, catalog::stats_generation(txn)?)
+                    == (generation, stats_generation)
             {
                 p.plan.set(CachedPlan {
                     catalog_generation: generation,
+                    stats_generation,
                     settings: self.settings.clone(),
                     bound: bound.clone(),
                     read_keys,

@@ -516,6 +516,42 @@ fn explain_analyze_reports_actual_rows_and_runs_dml() {
     assert_eq!(one(&mut s, "SELECT count(*) FROM ea"), "100");
 }
 
+/// A prepared statement keeps its plan between executions until ANALYZE changes the
+/// statistics it was planned with; then it plans again (at the new statistics generation).
+#[test]
+fn prepared_plans_are_made_again_after_analyze() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE pa (id INT PRIMARY KEY, v INT)");
+    run(
+        &mut s,
+        "INSERT INTO pa SELECT g, g % 3 FROM generate_series(1, 30) g",
+    );
+    let q = s
+        .prepare("SELECT count(*) FROM pa WHERE v = $1", &[])
+        .expect("prepare");
+    let count = |s: &mut Session| match s.execute_prepared(&q, &[Value::Int(1)]) {
+        Ok(ExecResult::Rows { rows, .. }) => rows,
+        other => panic!("expected rows, got {other:?}"),
+    };
+    assert_eq!(count(&mut s), vec![vec![Value::Int(10)]]);
+    let first = q.plan.planned_at().expect("a plan is kept");
+    assert_eq!(count(&mut s), vec![vec![Value::Int(10)]]);
+    assert_eq!(
+        q.plan.planned_at(),
+        Some(first),
+        "same statistics, same plan"
+    );
+    run(&mut s, "ANALYZE pa");
+    assert_eq!(count(&mut s), vec![vec![Value::Int(10)]]);
+    let second = q.plan.planned_at().expect("a plan is kept");
+    assert_eq!(second.0, first.0, "no catalog change");
+    assert!(
+        second.1 > first.1,
+        "planned again after ANALYZE: {first:?} then {second:?}"
+    );
+}
+
 #[test]
 fn data_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
