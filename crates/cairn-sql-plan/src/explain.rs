@@ -6,8 +6,9 @@
 
 use crate::catalog::{TableDef, PRIMARY_INDEX_ID};
 use crate::cost::Estimator;
-use crate::expr::Expr;
+use crate::expr::{Expr, Func, SubqueryKind, UnaryOp};
 use crate::plan::{IndexRange, JoinKind, OutputColumn, Plan, SetOpKind};
+use crate::types::DataType;
 
 pub fn explain(plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
@@ -116,12 +117,23 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
         } => {
             let text = scan_text(table, qualifier, access.as_ref());
             node(plan, est, depth, text, out);
-            if filter.is_some() {
-                out.push(format!("{}  Filter: yes", indent(depth)));
+            if let Some(f) = filter {
+                let schema = plan.schema();
+                out.push(format!(
+                    "{}  Filter: {}",
+                    indent(depth),
+                    expr_text(f, &schema)
+                ));
             }
         }
-        Plan::Filter { input, .. } => {
+        Plan::Filter { input, predicate } => {
             node(plan, est, depth, "Filter".into(), out);
+            let schema = input.schema();
+            out.push(format!(
+                "{}  Filter: {}",
+                indent(depth),
+                expr_text(predicate, &schema)
+            ));
             walk(input, depth + 1, out, est);
         }
         Plan::Project { input, exprs, .. } => {
@@ -226,6 +238,15 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
                 JoinKind::Anti => "Nested Loop Anti Join",
             };
             node(plan, est, depth, k.into(), out);
+            if let Some(on) = on {
+                let joined: Vec<OutputColumn> =
+                    left.schema().into_iter().chain(right.schema()).collect();
+                out.push(format!(
+                    "{}  Join Filter: {}",
+                    indent(depth),
+                    expr_text(on, &joined)
+                ));
+            }
             walk(left, depth + 1, out, est);
             walk(right, depth + 1, out, est);
         }
@@ -250,15 +271,20 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             let conds: Vec<String> = left_keys
                 .iter()
                 .zip(right_keys)
-                .map(|(l, r)| format!("{} = {}", key_text(l, &ls), key_text(r, &rs)))
+                .map(|(l, r)| format!("{} = {}", expr_text(l, &ls), expr_text(r, &rs)))
                 .collect();
             out.push(format!(
                 "{}  Hash Cond: ({})",
                 indent(depth),
                 conds.join(") AND (")
             ));
-            if residual.is_some() {
-                out.push(format!("{}  Join Filter: yes", indent(depth)));
+            if let Some(r) = residual {
+                let joined: Vec<OutputColumn> = ls.iter().chain(&rs).cloned().collect();
+                out.push(format!(
+                    "{}  Join Filter: {}",
+                    indent(depth),
+                    expr_text(r, &joined)
+                ));
             }
             walk(left, depth + 1, out, est);
             line(depth + 1, "Hash".into(), out);
@@ -296,7 +322,7 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
                     let col = table
                         .column_by_id(ic.column_id)
                         .map_or("?".to_string(), |(_, c)| c.name.clone());
-                    format!("{col} = {}", key_text(e, &ls))
+                    format!("{col} = {}", expr_text(e, &ls))
                 })
                 .collect();
             line(
@@ -313,8 +339,13 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
                 indent(depth + 1),
                 cond.join(") AND (")
             ));
-            if filter.is_some() {
-                out.push(format!("{}  Filter: yes", indent(depth + 1)));
+            if let Some(f) = filter {
+                let row = crate::bind::table_scope(table, qualifier).columns;
+                out.push(format!(
+                    "{}  Filter: {}",
+                    indent(depth + 1),
+                    expr_text(f, &row)
+                ));
             }
         }
         Plan::SetOp {
@@ -390,7 +421,11 @@ fn scan_text(table: &TableDef, qualifier: &str, access: Option<&IndexRange>) -> 
 }
 
 /// A hash key as text: `qualifier.column` for a column (through casts), else `expr`.
-fn key_text(e: &Expr, schema: &[OutputColumn]) -> String {
+/// An expression as EXPLAIN shows it, PostgreSQL-style: columns by (qualified) name from
+/// `schema`, operators parenthesised, constants with their type when it is not obvious.
+fn expr_text(e: &Expr, schema: &[OutputColumn]) -> String {
+    let t = |x: &Expr| expr_text(x, schema);
+    let list = |xs: &[Expr]| xs.iter().map(t).collect::<Vec<_>>().join(", ");
     match e {
         Expr::Column { index, .. } => match schema.get(*index) {
             Some(c) => match &c.qualifier {
@@ -399,8 +434,90 @@ fn key_text(e: &Expr, schema: &[OutputColumn]) -> String {
             },
             None => format!("${index}"),
         },
-        Expr::Cast { expr, ty } => format!("{}::{}", key_text(expr, schema), ty.sql_name()),
-        _ => "expr".into(),
+        Expr::Literal { value, ty } => match value.to_text(ty) {
+            None => "NULL".into(),
+            Some(v) if ty.is_numeric() || *ty == DataType::Bool => v,
+            Some(v) => format!("'{}'::{}", v.replace('\'', "''"), ty.sql_name()),
+        },
+        Expr::Param { index, .. } => format!("${}", index + 1),
+        Expr::OuterRef { slot, .. } => format!("outer.${}", slot + 1),
+        Expr::Unary { op, expr, .. } => match op {
+            UnaryOp::Not => format!("(NOT {})", t(expr)),
+            UnaryOp::Neg => format!("(- {})", t(expr)),
+        },
+        Expr::Binary {
+            op, left, right, ..
+        } => format!("({} {} {})", t(left), op.symbol(), t(right)),
+        Expr::IsNull { expr, negated } => {
+            format!(
+                "({} IS {}NULL)",
+                t(expr),
+                if *negated { "NOT " } else { "" }
+            )
+        }
+        Expr::IsBool {
+            expr,
+            value,
+            negated,
+        } => format!(
+            "({} IS {}{})",
+            t(expr),
+            if *negated { "NOT " } else { "" },
+            if *value { "TRUE" } else { "FALSE" }
+        ),
+        Expr::IsDistinctFrom {
+            left,
+            right,
+            negated,
+        } => format!(
+            "({} IS {}DISTINCT FROM {})",
+            t(left),
+            if *negated { "NOT " } else { "" },
+            t(right)
+        ),
+        Expr::InList {
+            expr,
+            list: items,
+            negated,
+        } => format!(
+            "({} {}IN ({}))",
+            t(expr),
+            if *negated { "NOT " } else { "" },
+            list(items)
+        ),
+        Expr::Case {
+            operand,
+            whens,
+            else_result,
+            ..
+        } => {
+            let mut out = "CASE".to_string();
+            if let Some(o) = operand {
+                out.push_str(&format!(" {}", t(o)));
+            }
+            for (w, r) in whens {
+                out.push_str(&format!(" WHEN {} THEN {}", t(w), t(r)));
+            }
+            if let Some(x) = else_result {
+                out.push_str(&format!(" ELSE {}", t(x)));
+            }
+            out + " END"
+        }
+        Expr::Cast { expr, ty } => format!("({})::{}", t(expr), ty.sql_name()),
+        Expr::Func { func, args, .. } => {
+            let name = match func {
+                Func::Builtin(b) => format!("{b:?}"),
+                Func::Pg(p) => format!("{p:?}"),
+                other => format!("{other:?}"),
+            };
+            format!("{}({})", name.to_lowercase(), list(args))
+        }
+        Expr::Subquery { kind, .. } => match kind {
+            SubqueryKind::Exists { negated: true } => "(NOT EXISTS (SubPlan))".into(),
+            SubqueryKind::Exists { negated: false } => "(EXISTS (SubPlan))".into(),
+            SubqueryKind::In { expr, .. } => format!("({} IN (SubPlan))", t(expr)),
+            _ => "(SubPlan)".into(),
+        },
     }
 }
 
