@@ -68,7 +68,11 @@ type ActualOf<'a> = &'a dyn Fn(&Plan) -> Option<Actual>;
 fn node(plan: &Plan, est: Notes, depth: usize, text: String, out: &mut Vec<String>) {
     let mut text = text;
     if let Some(e) = est.est {
-        text = format!("{text}  (rows={:.0})", e.rows(plan));
+        text = format!(
+            "{text}  (cost={:.0} rows={:.0})",
+            plan_cost(plan, e),
+            e.rows(plan)
+        );
     }
     if let Some(actual) = est.actual {
         text = match actual(plan) {
@@ -421,6 +425,48 @@ fn scan_text(table: &TableDef, qualifier: &str, access: Option<&IndexRange>) -> 
 }
 
 /// A hash key as text: `qualifier.column` for a column (through casts), else `expr`.
+/// An operator's estimated cost with its inputs', in the join planner's unit (one row read;
+/// an index seek costs `SEEK_COST` rows, a secondary-index row one more seek, a hash table
+/// `HASH_BUILD_WEIGHT` per row built; see docs/optimizer.md, "Cost model"): what the planner
+/// compares, summed up the tree, plus `n log2 n` for a sort or window over n rows and n for
+/// an aggregate or DISTINCT. Subqueries inside expressions are not counted.
+fn plan_cost(plan: &Plan, est: &Estimator) -> f64 {
+    use crate::join_order::{lookup_cost, HASH_BUILD_WEIGHT};
+    let rows = |p: &Plan| est.rows(p);
+    let cost = |p: &Plan| plan_cost(p, est);
+    let sort = |n: f64| n * n.max(2.0).log2();
+    match plan {
+        Plan::Unit | Plan::Values { .. } | Plan::Rows { .. } | Plan::WorkTable { .. } => rows(plan),
+        Plan::Scan { table, access, .. } => match access {
+            None => est.table_rows(table),
+            Some(a) => lookup_cost(rows(plan), a.index_id != PRIMARY_INDEX_ID),
+        },
+        Plan::Filter { input, .. }
+        | Plan::Project { input, .. }
+        | Plan::Rename { input, .. }
+        | Plan::Limit { input, .. }
+        | Plan::LockRows { input, .. }
+        | Plan::ProjectSet { input, .. } => cost(input),
+        Plan::Distinct { input } | Plan::Aggregate { input, .. } => cost(input) + rows(input),
+        Plan::Sort { input, .. } | Plan::Window { input, .. } => cost(input) + sort(rows(input)),
+        Plan::Join { left, right, .. } | Plan::LateralJoin { left, right, .. } => {
+            cost(left) + cost(right) + rows(left) * rows(right) + rows(plan)
+        }
+        Plan::HashJoin { left, right, .. } => {
+            cost(left) + cost(right) + rows(left) + HASH_BUILD_WEIGHT * rows(right) + rows(plan)
+        }
+        Plan::IndexJoin { left, access, .. } => {
+            let outer = rows(left).max(1.0);
+            let per_lookup = rows(plan) / outer;
+            cost(left) + outer * lookup_cost(per_lookup, access.index_id != PRIMARY_INDEX_ID)
+        }
+        Plan::SetOp { left, right, .. } => cost(left) + cost(right) + rows(left) + rows(right),
+        Plan::RecursiveUnion {
+            base, recursive, ..
+        } => cost(base) + 10.0 * cost(recursive),
+    }
+}
+
 /// An expression as EXPLAIN shows it, PostgreSQL-style: columns by (qualified) name from
 /// `schema`, operators parenthesised, constants with their type when it is not obvious.
 fn expr_text(e: &Expr, schema: &[OutputColumn]) -> String {

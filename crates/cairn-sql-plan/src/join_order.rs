@@ -372,7 +372,7 @@ pub const SEEK_COST: f64 = 4.0;
 
 /// Cost of one index lookup returning `rows` rows: a seek, the rows, and for a secondary
 /// index a point read of each row by its primary key.
-fn lookup_cost(rows: f64, secondary: bool) -> f64 {
+pub(crate) fn lookup_cost(rows: f64, secondary: bool) -> f64 {
     if secondary {
         SEEK_COST + rows * (1.0 + SEEK_COST)
     } else {
