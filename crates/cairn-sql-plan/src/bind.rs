@@ -1371,7 +1371,10 @@ impl<'a> Binder<'a> {
 
     /// A set-returning function in FROM. It may use the columns to its left (implicitly
     /// LATERAL, as in PostgreSQL): they are outer references while it binds, and the
-    /// caller joins it laterally when it did use them (`pending_lateral`).
+    /// caller joins it laterally when it did use them (`pending_lateral`). Known gap: the
+    /// left columns are then the innermost outer level, so such a function (not first in
+    /// FROM) inside a subquery cannot also reference the enclosing query's columns (0A000,
+    /// "more than one query level up").
     fn bind_from_function(
         &mut self,
         name: &ast::ObjectName,
