@@ -34,7 +34,7 @@ use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner, Volatile};
 use cairn_sql_plan::plan::{
     AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
-    RowLockWait, SetOpKind,
+    RowLockWait, SetOpKind, SortKey,
 };
 use cairn_sql_plan::types::datetime::UNIX_EPOCH_OFFSET_MICROS;
 use cairn_sql_plan::types::{compare, sort_cmp, DataType, Numeric, Value};
@@ -538,7 +538,40 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
         } => {
             let limit = eval_count(limit, cx, "LIMIT")?;
             let offset = eval_count(offset, cx, "OFFSET")?.unwrap_or(0);
-            let rows = run(input, cx)?;
+            // ORDER BY ... LIMIT: only the first offset + limit rows are sorted (through
+            // the projection that drops the sort columns, which maps rows one to one).
+            let (projection, sort) = match input.as_ref() {
+                Plan::Project {
+                    input: inner,
+                    exprs,
+                    ..
+                } => (Some(exprs), inner.as_ref()),
+                other => (None, other),
+            };
+            let rows = match (sort, limit) {
+                (
+                    Plan::Sort {
+                        input: unsorted,
+                        keys,
+                    },
+                    Some(l),
+                ) => {
+                    let start = std::time::Instant::now();
+                    let mut rows = top_n(unsorted, keys, offset.saturating_add(l), cx)?;
+                    cx.cache
+                        .record(sort, rows.len() as u64, start.elapsed().as_nanos());
+                    if let Some(exprs) = projection {
+                        rows = rows
+                            .iter()
+                            .map(|r| exprs.iter().map(|e| cx.eval(e, r)).collect())
+                            .collect::<Result<Vec<Row>>>()?;
+                        cx.cache
+                            .record(input, rows.len() as u64, start.elapsed().as_nanos());
+                    }
+                    rows
+                }
+                _ => run(input, cx)?,
+            };
             Ok(rows
                 .into_iter()
                 .skip(offset)
@@ -570,6 +603,39 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
 /// The order of two values under one ORDER BY key.
 /// The value of a LIMIT or OFFSET expression: `None` for none or NULL; negative values are
 /// PostgreSQL's 2201W / 2201X.
+/// The first `n` rows of `input` in `keys` order, the same rows a stable sort of all of them
+/// would put first (ties keep input order): rows stream into a buffer that is cut back to
+/// the best `n` whenever it holds `2n` (at least 1,024), so memory stays O(n).
+fn top_n(input: &Plan, keys: &[SortKey], n: usize, cx: &ExecCtx) -> Result<Vec<Row>> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    let cmp = |a: &(usize, Row), b: &(usize, Row)| {
+        for k in keys {
+            let ord = order_values(&a.1[k.column], &b.1[k.column], k.descending, k.nulls_first);
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        a.0.cmp(&b.0)
+    };
+    let cap = n.saturating_mul(2).max(1024);
+    let mut kept: Vec<(usize, Row)> = Vec::new();
+    let mut seq = 0;
+    each(input, cx, &mut |row| {
+        kept.push((seq, row));
+        seq += 1;
+        if kept.len() >= cap {
+            kept.select_nth_unstable_by(n - 1, cmp);
+            kept.truncate(n);
+        }
+        cx.check_size(kept.len())
+    })?;
+    kept.sort_by(cmp);
+    kept.truncate(n);
+    Ok(kept.into_iter().map(|(_, r)| r).collect())
+}
+
 fn eval_count(e: &Option<Expr>, cx: &ExecCtx, what: &str) -> Result<Option<usize>> {
     let Some(e) = e else {
         return Ok(None);

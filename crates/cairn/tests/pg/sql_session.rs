@@ -552,6 +552,52 @@ fn prepared_plans_are_made_again_after_analyze() {
     );
 }
 
+/// ORDER BY ... LIMIT keeps only the first offset + limit rows while sorting (exec.rs
+/// `top_n`); its rows must be those a full stable sort puts first, ties in input order, also
+/// through a projection that drops a hidden sort column and with NULLs first. The
+/// derived-table form (`OFFSET 0` inside) sorts everything.
+#[test]
+fn order_by_limit_keeps_the_rows_a_full_sort_would() {
+    let f = fixture();
+    let mut s = f.session();
+    run(&mut s, "CREATE TABLE tn (id INT PRIMARY KEY, k INT)");
+    run(
+        &mut s,
+        "INSERT INTO tn SELECT g, CASE WHEN g % 97 = 0 THEN NULL ELSE (g * 7919) % 100 END \
+         FROM generate_series(1, 5000) g",
+    );
+    let cases = [
+        ("id, k", "k DESC", "20 OFFSET 7"),
+        ("id, k", "k NULLS FIRST", "60"),
+        ("id", "k + id % 3, id DESC", "15 OFFSET 1000"),
+        ("id, k", "k", "3000"),
+    ];
+    for (cols, order, limit) in cases {
+        let top = run(
+            &mut s,
+            &format!("SELECT {cols} FROM tn ORDER BY {order} LIMIT {limit}"),
+        );
+        let full = run(
+            &mut s,
+            &format!(
+                "SELECT {cols} FROM (SELECT * FROM tn ORDER BY {order} OFFSET 0) s LIMIT {limit}"
+            ),
+        );
+        assert!(!top.is_empty() && !top[0].starts_with("ERROR"), "{top:?}");
+        assert_eq!(top, full, "ORDER BY {order} LIMIT {limit}");
+    }
+    // The sort kept 27 rows, not 5,000: the top-N path ran.
+    let lines = run(
+        &mut s,
+        "EXPLAIN ANALYZE SELECT id FROM tn ORDER BY k DESC LIMIT 20 OFFSET 7",
+    );
+    let sort = lines
+        .iter()
+        .find(|l| l.contains("Sort"))
+        .unwrap_or_else(|| panic!("no sort in {lines:?}"));
+    assert!(sort.contains("actual rows=27 loops=1"), "{lines:?}");
+}
+
 #[test]
 fn data_survives_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");
