@@ -479,16 +479,8 @@ fn explain_analyze_reports_actual_rows_and_runs_dml() {
         &mut s,
         "EXPLAIN ANALYZE SELECT v, count(*) FROM ea WHERE v < 3 GROUP BY v",
     );
-    let scan = lines
-        .iter()
-        .find(|l| l.contains("Seq Scan on ea"))
-        .unwrap_or_else(|| panic!("no scan line in {lines:?}"));
-    assert!(scan.contains("actual rows=30 loops=1"), "{lines:?}");
-    let agg = lines
-        .iter()
-        .find(|l| l.contains("Aggregate"))
-        .unwrap_or_else(|| panic!("no aggregate line in {lines:?}"));
-    assert!(agg.contains("actual rows=3 loops=1"), "{lines:?}");
+    assert_actual(&lines, "Seq Scan on ea", "actual rows=30 loops=1");
+    assert_actual(&lines, "Aggregate", "actual rows=3 loops=1");
     assert!(
         lines
             .last()
@@ -591,11 +583,16 @@ fn order_by_limit_keeps_the_rows_a_full_sort_would() {
         &mut s,
         "EXPLAIN ANALYZE SELECT id FROM tn ORDER BY k DESC LIMIT 20 OFFSET 7",
     );
-    let sort = lines
+    assert_actual(&lines, "Sort", "actual rows=27 loops=1");
+}
+
+/// The first EXPLAIN ANALYZE line naming `operator` says `actual`.
+fn assert_actual(lines: &[String], operator: &str, actual: &str) {
+    let line = lines
         .iter()
-        .find(|l| l.contains("Sort"))
-        .unwrap_or_else(|| panic!("no sort in {lines:?}"));
-    assert!(sort.contains("actual rows=27 loops=1"), "{lines:?}");
+        .find(|l| l.contains(operator))
+        .unwrap_or_else(|| panic!("no {operator} line in {lines:?}"));
+    assert!(line.contains(actual), "{lines:?}");
 }
 
 #[test]
