@@ -999,11 +999,7 @@ impl<'a> Binder<'a> {
                                     "for SELECT DISTINCT, ORDER BY expressions must appear in select list",
                                 ));
                             }
-                            let mut c = OutputColumn::new("?sort?", e.ty());
-                            c.hidden = true;
-                            schema.push(c);
-                            exprs.push(e);
-                            exprs.len() - 1
+                            push_hidden(&mut exprs, &mut schema, e, "?sort?")
                         }
                     }
                 }
@@ -1164,13 +1160,7 @@ impl<'a> Binder<'a> {
                     let b = self.bind_expr(e, post_scope)?;
                     match exprs.iter().position(|x| *x == b) {
                         Some(i) => i,
-                        None => {
-                            let mut c = OutputColumn::new("?distinct?", b.ty());
-                            c.hidden = true;
-                            schema.push(c);
-                            exprs.push(b);
-                            exprs.len() - 1
-                        }
+                        None => push_hidden(exprs, schema, b, "?distinct?"),
                     }
                 }
             };
@@ -3459,6 +3449,21 @@ fn column_ast(c: &OutputColumn) -> ast::Expr {
         Some(q) => ast::Expr::CompoundIdentifier(vec![id(q), id(&c.name)]),
         None => ast::Expr::Identifier(id(&c.name)),
     }
+}
+
+/// Appends `e` to a select list as a hidden column (an ORDER BY or DISTINCT ON expression
+/// not in the list) and returns its position.
+fn push_hidden(
+    exprs: &mut Vec<Expr>,
+    schema: &mut Vec<OutputColumn>,
+    e: Expr,
+    label: &str,
+) -> usize {
+    let mut c = OutputColumn::new(label, e.ty());
+    c.hidden = true;
+    schema.push(c);
+    exprs.push(e);
+    exprs.len() - 1
 }
 
 /// `left` joined with `right`: a `Plan::LateralJoin` when `right` is a LATERAL subquery that

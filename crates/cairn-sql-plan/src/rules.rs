@@ -75,132 +75,31 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             }
             input => push_filter(optimize(input), predicate),
         },
-        Plan::Project {
-            input,
-            exprs,
-            schema,
-        } => Plan::Project {
-            input: Box::new(optimize(*input)),
-            exprs,
-            schema,
-        },
-        Plan::Aggregate {
-            input,
-            group_by,
-            aggs,
-            grouping_sets,
-            schema,
-        } => Plan::Aggregate {
-            input: Box::new(optimize(*input)),
-            group_by,
-            aggs,
-            grouping_sets,
-            schema,
-        },
-        Plan::Sort { input, keys } => Plan::Sort {
-            input: Box::new(optimize(*input)),
-            keys,
-        },
-        Plan::Limit {
-            input,
-            limit,
-            offset,
-        } => Plan::Limit {
-            input: Box::new(optimize(*input)),
-            limit,
-            offset,
-        },
-        Plan::Distinct { input } => Plan::Distinct {
-            input: Box::new(optimize(*input)),
-        },
-        Plan::LockRows {
-            input,
-            table,
-            key_columns,
-            strength,
-            wait,
-            recheck_filter,
-            recheck_exprs,
-            limit,
-            offset,
-        } => Plan::LockRows {
-            input: Box::new(optimize(*input)),
-            table,
-            key_columns,
-            strength,
-            wait,
-            recheck_filter,
-            recheck_exprs,
-            limit,
-            offset,
-        },
-        Plan::Rename { input, schema } => Plan::Rename {
-            input: Box::new(optimize(*input)),
-            schema,
-        },
-        Plan::ProjectSet {
-            input,
-            expand,
-            schema,
-        } => Plan::ProjectSet {
-            input: Box::new(optimize(*input)),
-            expand,
-            schema,
-        },
-        Plan::Window {
-            input,
-            calls,
-            schema,
-        } => Plan::Window {
-            input: Box::new(optimize(*input)),
-            calls,
-            schema,
-        },
-        Plan::LateralJoin {
-            left,
-            right,
-            correlation,
-            kind,
-            on,
-        } => Plan::LateralJoin {
-            left: Box::new(optimize(*left)),
-            right: Box::new(optimize(*right)),
-            correlation,
-            kind,
-            on,
-        },
-        Plan::RecursiveUnion {
-            id,
-            all,
-            base,
-            recursive,
-            schema,
-        } => Plan::RecursiveUnion {
-            id,
-            all,
-            base: Box::new(optimize(*base)),
-            recursive: Box::new(optimize(*recursive)),
-            schema,
-        },
+        // Operators the rules leave in place: only their inputs are rewritten.
+        mut plan @ (Plan::Project { .. }
+        | Plan::Aggregate { .. }
+        | Plan::Sort { .. }
+        | Plan::Limit { .. }
+        | Plan::Distinct { .. }
+        | Plan::LockRows { .. }
+        | Plan::Rename { .. }
+        | Plan::ProjectSet { .. }
+        | Plan::Window { .. }
+        | Plan::LateralJoin { .. }
+        | Plan::RecursiveUnion { .. }
+        | Plan::SetOp { .. }) => {
+            for child in plan.children_mut() {
+                let taken = std::mem::replace(child, Plan::Unit);
+                *child = optimize(taken);
+            }
+            plan
+        }
         Plan::Join {
             left,
             right,
             kind,
             on,
         } => join_order::physical_join(optimize(*left), optimize(*right), kind, on, est),
-        Plan::SetOp {
-            kind,
-            all,
-            left,
-            right,
-            schema,
-        } => Plan::SetOp {
-            kind,
-            all,
-            left: Box::new(optimize(*left)),
-            right: Box::new(optimize(*right)),
-            schema,
-        },
         Plan::Scan {
             table,
             qualifier,
