@@ -44,7 +44,7 @@ use crate::catalog::SequenceDesc;
 use crate::index;
 use crate::keys;
 use crate::kv::{IsolationLevel, KvTxn};
-use crate::row::{decode_row, encode_row};
+use crate::row::{decode_row, decode_row_needed, encode_row};
 use crate::sequence::{Sequences, SessionSequences};
 
 mod window;
@@ -728,8 +728,17 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
             table,
             access,
             filter,
+            needed,
             ..
-        } => scan_each(table, access.as_ref(), filter.as_ref(), &[], cx, f),
+        } => scan_each(
+            table,
+            access.as_ref(),
+            filter.as_ref(),
+            needed.as_deref(),
+            &[],
+            cx,
+            f,
+        ),
         Plan::Filter { input, predicate } => each(input, cx, &mut |r| {
             if truthy(cx.eval(predicate, &r)?)? {
                 f(r)
@@ -859,18 +868,20 @@ fn scan(
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
     let mut out = Vec::new();
-    scan_each(table, access, filter, key_row, cx, &mut |row| {
+    scan_each(table, access, filter, None, key_row, cx, &mut |row| {
         out.push(row);
         cx.check_size(out.len())
     })?;
     Ok(out)
 }
 
-/// [`scan`], handing each row to `f` as it is read.
+/// [`scan`], handing each row to `f` as it is read; the columns `needed` marks `false` are
+/// left NULL (`Plan::Scan::needed`).
 fn scan_each(
     table: &TableDef,
     access: Option<&cairn_sql_plan::plan::IndexRange>,
     filter: Option<&Expr>,
+    needed: Option<&[bool]>,
     key_row: &[Value],
     cx: &ExecCtx,
     f: &mut dyn FnMut(Row) -> Result<()>,
@@ -947,7 +958,7 @@ fn scan_each(
         // A point read: `start` is the only row key in `[start, end)` (module docs).
         let found = cx.txn.borrow_mut().get(&start)?;
         if let Some(v) = found {
-            let row = decode_row(table, &v)?;
+            let row = decode_row_needed(table, &v, needed)?;
             let keep = match filter {
                 Some(f) => truthy(cx.eval(f, &row)?)?,
                 None => true,
@@ -979,7 +990,7 @@ fn scan_each(
                     }
                 }
             } else {
-                decode_row(table, &v)?
+                decode_row_needed(table, &v, needed)?
             };
             let keep = match filter {
                 Some(f) => truthy(cx.eval(f, &row)?)?,

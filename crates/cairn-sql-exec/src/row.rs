@@ -217,6 +217,16 @@ fn decode_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<Value> 
 }
 
 pub fn decode_row(table: &TableDef, bytes: &[u8]) -> Result<Vec<Value>> {
+    decode_row_needed(table, bytes, None)
+}
+
+/// [`decode_row`], but the columns whose position `needed` marks `false` are skipped over
+/// undecoded and left NULL (a scan whose plan reads only some columns: `prune.rs`).
+pub fn decode_row_needed(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+) -> Result<Vec<Value>> {
     let mut row = vec![Value::Null; table.columns.len()];
     let mut d = Decoder::new(bytes);
     let version = d
@@ -228,18 +238,72 @@ pub fn decode_row(table: &TableDef, bytes: &[u8]) -> Result<Vec<Value>> {
             format!("unknown row format version {version}"),
         ));
     }
+    // Rows are written in column order, so the next column is almost always the one after
+    // the last one found.
+    let mut next = 0;
     while !d.is_empty() {
         let err = |e: cairn_codec::DecodeError| corrupt(table, e.to_string());
         let id = d.varint_u32().map_err(err)?;
-        let v = decode_value(table, &mut d, 0)?;
-        if v.is_null() {
-            return Err(corrupt(table, "NULL tag outside an array".into()));
+        let position = match table.columns.get(next) {
+            Some(c) if c.id == id => Some(next),
+            _ => table.column_by_id(id).map(|(i, _)| i),
+        };
+        if let Some(i) = position {
+            next = i + 1;
         }
-        if let Some((i, _)) = table.column_by_id(id) {
-            row[i] = v;
+        let wanted = position.filter(|&i| needed.is_none_or(|n| n.get(i).copied().unwrap_or(true)));
+        match wanted {
+            Some(i) => {
+                let v = decode_value(table, &mut d, 0)?;
+                if v.is_null() {
+                    return Err(corrupt(table, "NULL tag outside an array".into()));
+                }
+                row[i] = v;
+            }
+            None => skip_value(table, &mut d, 0)?,
         }
     }
     Ok(row)
+}
+
+/// Moves `d` past one value without decoding it (the bytes are read as [`decode_value`]
+/// reads them, so a truncated or unknown value is still an error).
+fn skip_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<()> {
+    let err = |e: cairn_codec::DecodeError| corrupt(table, e.to_string());
+    match d.u8("value tag").map_err(err)? {
+        TAG_NULL | TAG_FALSE | TAG_TRUE => {}
+        TAG_INT => {
+            d.varint_u64().map_err(err)?;
+        }
+        TAG_FLOAT => {
+            d.bytes(8, "float").map_err(err)?;
+        }
+        TAG_TEXT | TAG_BYTES | TAG_NUMERIC | TAG_JSONB => {
+            d.len_prefixed("value").map_err(err)?;
+        }
+        TAG_INTERVAL => {
+            for _ in 0..3 {
+                d.varint_u64().map_err(err)?;
+            }
+        }
+        TAG_UUID => {
+            d.bytes(16, "uuid").map_err(err)?;
+        }
+        TAG_ARRAY => {
+            if depth >= ARRAY_DEPTH_MAX {
+                return Err(corrupt(table, "arrays nested too deeply".into()));
+            }
+            let n = d.varint_u64().map_err(err)?;
+            if n > d.remaining().len() as u64 {
+                return Err(corrupt(table, "array longer than the row".into()));
+            }
+            for _ in 0..n {
+                skip_value(table, d, depth + 1)?;
+            }
+        }
+        other => return Err(corrupt(table, format!("unknown value tag {other}"))),
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -380,6 +444,37 @@ mod tests {
         assert!(decode_row(&t, &[1, 1, 0]).is_err());
         assert!(decode_row(&t, &[1, 1, 11, 100, 3, 2]).is_err());
         assert!(decode_row(&t, &[1, 1, 7, 1, b'x']).is_err());
+    }
+
+    #[test]
+    fn unneeded_columns_are_skipped_and_left_null() {
+        let t = table(&[
+            (1, DataType::Int8),
+            (2, DataType::Text),
+            (3, DataType::Array(Box::new(DataType::Numeric(None)))),
+            (4, DataType::Interval),
+            (5, DataType::Bool),
+        ]);
+        let row = vec![
+            Value::Int(-5),
+            Value::Text("skip me".into()),
+            cairn_sql_plan::types::parse_text(
+                "{1.5,NULL,2}",
+                &DataType::Array(Box::new(DataType::Numeric(None))),
+            )
+            .unwrap(),
+            cairn_sql_plan::types::parse_text("1 day 2 hours", &DataType::Interval).unwrap(),
+            Value::Bool(true),
+        ];
+        let b = encode_row(&t, &row);
+        let needed = [true, false, false, true, true];
+        let got = decode_row_needed(&t, &b, Some(&needed)).unwrap();
+        let mut want = row.clone();
+        want[1] = Value::Null;
+        want[2] = Value::Null;
+        assert_eq!(got, want);
+        // Skipping still notices a row cut short.
+        assert!(decode_row_needed(&t, &b[..b.len() - 3], Some(&needed)).is_err());
     }
 
     #[test]

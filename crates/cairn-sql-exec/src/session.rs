@@ -2018,7 +2018,6 @@ fn optimize_bound(b: Bound, txn: &mut dyn KvTxn) -> Bound {
     optimize_bound_with(b, &cairn_sql_plan::cost::Estimator::new(&stats))
 }
 
-/// Runs the optimiser over every plan of a bound statement, estimating with `est`.
 /// The plan a bound statement runs: a query's, or the one producing DML's rows.
 fn bound_plan(b: &Bound) -> &Plan {
     match b {
@@ -2028,6 +2027,9 @@ fn bound_plan(b: &Bound) -> &Plan {
     }
 }
 
+/// Runs the optimiser over every plan of a bound statement, estimating with `est`, and
+/// prunes the columns of the plans whose rows are not written back (queries and INSERT's
+/// source; UPDATE and DELETE rewrite whole rows).
 fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound {
     let optimize = |p: Plan| rules::optimize_with(p, est);
     match b {
@@ -2064,14 +2066,22 @@ fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound
             returning,
         } => Bound::Insert {
             table,
-            source: optimize(source),
+            source: {
+                let mut source = optimize(source);
+                cairn_sql_plan::prune::prune_columns(&mut source);
+                source
+            },
             targets,
             defaults,
             on_conflict,
             returning,
         },
         Bound::Query { plan, columns } => Bound::Query {
-            plan: optimize(plan),
+            plan: {
+                let mut plan = optimize(plan);
+                cairn_sql_plan::prune::prune_columns(&mut plan);
+                plan
+            },
             columns,
         },
     }

@@ -1435,6 +1435,7 @@ impl<'a> Binder<'a> {
                     qualifier: qualifier.clone(),
                     access: None,
                     filter: None,
+                    needed: None,
                 };
                 match alias {
                     Some(a) if !a.columns.is_empty() => rename(scan, &qualifier, &a.columns),
@@ -1862,6 +1863,7 @@ impl<'a> Binder<'a> {
             qualifier,
             access: None,
             filter: None,
+            needed: None,
         };
         let mut predicate = None;
         if let Some(w) = &up.selection {
@@ -1916,6 +1918,7 @@ impl<'a> Binder<'a> {
             qualifier,
             access: None,
             filter: None,
+            needed: None,
         };
         let mut predicate = None;
         if let Some(w) = &del.selection {

@@ -253,6 +253,7 @@ mod tests {
             qualifier: format!("t{id}"),
             access: None,
             filter: None,
+            needed: None,
         }
     }
 

@@ -118,6 +118,7 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             qualifier,
             access,
             filter,
+            ..
         } => {
             let text = scan_text(table, qualifier, access.as_ref());
             node(plan, est, depth, text, out);

@@ -144,6 +144,60 @@ pub enum Func {
     Builtin(Builtin),
 }
 
+impl Func {
+    /// Whether a call depends on nothing but its arguments (PostgreSQL's IMMUTABLE), so a
+    /// call with constant arguments can be evaluated once at planning.
+    pub fn is_immutable(self) -> bool {
+        match self {
+            Func::Pg(f) => matches!(
+                f,
+                PgFunc::RegexMatch { .. } | PgFunc::QuoteIdent | PgFunc::ArrayToString
+            ),
+            Func::Builtin(b) => !matches!(
+                b,
+                Builtin::Now
+                    | Builtin::ClockTimestamp
+                    | Builtin::CurrentDate
+                    | Builtin::LocalTimestamp
+                    | Builtin::LocalTime
+                    | Builtin::Age
+                    | Builtin::GenRandomUuid
+            ),
+            Func::SessionConstant
+            | Func::NextVal
+            | Func::CurrVal
+            | Func::SetVal
+            | Func::LastVal => false,
+            Func::Abs
+            | Func::Lower
+            | Func::Upper
+            | Func::Length
+            | Func::OctetLength
+            | Func::Substr
+            | Func::Trim
+            | Func::LTrim
+            | Func::RTrim
+            | Func::Replace
+            | Func::Concat
+            | Func::Coalesce
+            | Func::NullIf
+            | Func::Greatest
+            | Func::Least
+            | Func::Round
+            | Func::Floor
+            | Func::Ceil
+            | Func::Sqrt
+            | Func::Power
+            | Func::Sign
+            | Func::Strpos
+            | Func::Left
+            | Func::Right
+            | Func::Repeat
+            | Func::Reverse => true,
+        }
+    }
+}
+
 /// A bound expression. Every variant knows its result type ([`Expr::ty`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Expr {
@@ -300,15 +354,53 @@ impl Expr {
         }
     }
 
-    /// Whether the expression reads no row column and no parameter (so it can be folded).
+    /// Whether the expression has the same value wherever and whenever it is evaluated: no
+    /// row column, parameter, outer value or subquery, and only immutable functions (not
+    /// `now()`, which a cached plan outlives, nor sequences, randomness, session values or
+    /// the catalog). TimeZone is fixed at UTC, so casts are immutable too, but for text to
+    /// a date/time type.
     pub fn is_constant(&self) -> bool {
         let mut constant = true;
-        self.visit(&mut |e| {
-            if matches!(e, Expr::Column { .. } | Expr::Param { .. }) {
-                constant = false;
+        self.visit(&mut |e| match e {
+            Expr::Column { .. }
+            | Expr::Param { .. }
+            | Expr::OuterRef { .. }
+            | Expr::Subquery { .. } => constant = false,
+            Expr::Func { func, .. } if !func.is_immutable() => constant = false,
+            // Text to a date/time type reads the clock for 'now', 'today', 'tomorrow' and
+            // 'yesterday'.
+            Expr::Cast { expr, ty }
+                if expr.ty().is_string()
+                    && (ty.is_datetime() || matches!(ty, DataType::Time(_))) =>
+            {
+                constant = false
             }
+            _ => {}
         });
         constant
+    }
+
+    /// Replaces every constant subexpression ([`Expr::is_constant`]) by its value, so a
+    /// filter computes `date '1998-12-01' - interval '90 days'` once per plan instead of once
+    /// per row, and the estimator sees a value it can look up in a histogram. A subexpression
+    /// whose evaluation fails is left as it is: the error belongs to the rows that reach it
+    /// (`CASE WHEN false THEN 1/0 END` must not fail), not to planning.
+    pub fn fold_constants(&mut self) {
+        if matches!(self, Expr::Literal { .. }) {
+            return;
+        }
+        if self.is_constant() {
+            if let Ok(value) = self.eval(&[], &EvalContext::default()) {
+                *self = Expr::Literal {
+                    value,
+                    ty: self.ty(),
+                };
+                return;
+            }
+        }
+        for c in self.children_mut() {
+            c.fold_constants();
+        }
     }
 
     /// The expressions directly below this one (a subquery's `IN` operand and correlation
@@ -1087,6 +1179,67 @@ mod tests {
 
     fn eval(e: &Expr) -> Result<Value> {
         e.eval(&[], &EvalContext::default())
+    }
+
+    fn int(v: i64) -> Expr {
+        Expr::literal(Value::Int(v), DataType::Int4)
+    }
+
+    fn arith(op: BinaryOp, l: Expr, r: Expr) -> Expr {
+        Expr::Binary {
+            op,
+            left: Box::new(l),
+            right: Box::new(r),
+            ty: DataType::Int4,
+        }
+    }
+
+    #[test]
+    fn constants_fold_and_the_rest_stays() {
+        // c + (1 + 2) becomes c + 3.
+        let c = Expr::Column {
+            index: 0,
+            ty: DataType::Int4,
+        };
+        let mut e = arith(
+            BinaryOp::Add,
+            c.clone(),
+            arith(BinaryOp::Add, int(1), int(2)),
+        );
+        e.fold_constants();
+        assert_eq!(e, arith(BinaryOp::Add, c, int(3)));
+        // A failing constant is left for the rows that reach it.
+        let mut div = arith(BinaryOp::Div, int(1), int(0));
+        div.fold_constants();
+        assert_eq!(div, arith(BinaryOp::Div, int(1), int(0)));
+        // The clock is read when the statement runs, not when it is planned.
+        let now = Expr::Func {
+            func: Func::Builtin(Builtin::Now),
+            args: Vec::new(),
+            ty: DataType::Timestamptz(None),
+        };
+        let mut e = now.clone();
+        e.fold_constants();
+        assert_eq!(e, now);
+        let text_now = Expr::Cast {
+            expr: Box::new(Expr::literal(Value::Text("now".into()), DataType::Text)),
+            ty: DataType::Timestamptz(None),
+        };
+        let mut e = text_now.clone();
+        e.fold_constants();
+        assert_eq!(e, text_now);
+        // Parameters are not constants of the plan.
+        let param = arith(
+            BinaryOp::Add,
+            Expr::Param {
+                index: 0,
+                ty: DataType::Int4,
+            },
+            int(1),
+        );
+        let mut e = param.clone();
+        e.fold_constants();
+        assert_eq!(e, param);
     }
 
     #[test]

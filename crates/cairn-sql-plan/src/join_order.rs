@@ -204,7 +204,7 @@ pub fn plan_inner_joins(
         .map(|(leaf, preds)| {
             let leaf = optimize_leaf(leaf);
             match and_all(preds) {
-                Some(p) => push_filter(leaf, p),
+                Some(p) => push_filter(leaf, p, est),
                 None => leaf,
             }
         })
@@ -659,10 +659,10 @@ pub fn physical_join(
         }
     }
     if let Some(p) = and_all(to_right) {
-        right = push_filter(right, p);
+        right = push_filter(right, p, est);
     }
     if let Some(p) = and_all(to_left) {
-        left = push_filter(left, p);
+        left = push_filter(left, p, est);
     }
     if let Some((index_id, eq_prefix)) = index_join(&left, &right, kind, &rest, est) {
         if let Plan::Scan {
@@ -1005,6 +1005,7 @@ mod tests {
             qualifier: format!("t{id}"),
             access: None,
             filter: None,
+            needed: None,
         }
     }
 
@@ -1175,6 +1176,7 @@ mod tests {
             qualifier: "t1".into(),
             access: None,
             filter: None,
+            needed: None,
         };
         // text = int4 cannot be a hash key (the binder would cast; this checks the guard).
         let est = Estimator::new(&NoStats);

@@ -23,6 +23,7 @@ pub mod expr;
 pub mod join_order;
 pub mod maintenance;
 pub mod plan;
+pub mod prune;
 pub mod rules;
 pub mod stats;
 pub mod systypes;

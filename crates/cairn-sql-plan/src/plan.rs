@@ -290,6 +290,10 @@ pub enum Plan {
         access: Option<IndexRange>,
         /// Applied to each row read.
         filter: Option<Expr>,
+        /// Set by `prune::prune_columns`: the columns (by position) that anything above
+        /// reads, filter included; the others may be left NULL in the rows the scan
+        /// produces, which then need not be decoded. `None`: every column.
+        needed: Option<Vec<bool>>,
     },
     Filter {
         input: Box<Plan>,

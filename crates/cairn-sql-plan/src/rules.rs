@@ -5,19 +5,23 @@
 //! index choice by statistics) come with the optimiser.
 //!
 //! Rules:
+//! 0. Constant subexpressions are folded first (`Expr::fold_constants`), so filters compare
+//!    with values and the estimator can look them up in statistics.
 //! 1. `Filter` directly over a `Scan` merges into the scan's `filter`, so rows are filtered as
 //!    they are read.
-//! 2. A scan filter whose conjuncts fix leading primary-key columns by `=` (and optionally
-//!    bound the next one by `<`, `<=`, `>`, `>=`) gets an `access` key range, so the executor
-//!    reads only that part of the table. The filter is kept whole, so the range only needs to
-//!    be a superset of the matching rows. Test: `pk_equality_becomes_point_range`.
+//! 2. A scan filter whose conjuncts fix leading columns of the primary key or an index by
+//!    `=` (and optionally bound the next one by `<`, `<=`, `>`, `>=`) offers a key range;
+//!    `derive_access` takes the cheapest of those ranges and the whole table, by estimated
+//!    rows read (docs/optimizer.md, "Access paths"). The filter is kept whole, so the range
+//!    only needs to be a superset of the matching rows. Test:
+//!    `pk_equality_becomes_point_range`.
 //! 3. A filter over an inner join whose conjuncts reference one side only is pushed to that
 //!    side.
 //! 4. A WHERE over a LEFT (RIGHT) join moves its conjuncts over the preserved side into
 //!    that side.
-//! 0. Correlated `EXISTS`, `NOT EXISTS` and `IN` conjuncts of a WHERE become semi and anti
+//! 5. Correlated `EXISTS`, `NOT EXISTS` and `IN` conjuncts of a WHERE become semi and anti
 //!    joins (`decorrelate.rs`).
-//! 5. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
+//! 6. A tree of inner joins is planned as a whole by `join_order::plan_inner_joins` (its
 //!    predicates pushed down, its order chosen by cost, hash joins where keys allow); every
 //!    other join gets its algorithm from `join_order::physical_join`.
 
@@ -36,10 +40,20 @@ pub fn optimize(plan: Plan) -> Plan {
 /// Applies the rules bottom-up, estimating with `est`, to the plan and to the plans of the
 /// subqueries in its expressions (a correlated subquery's outer values are constants to
 /// its plan, so its scans get key ranges from them).
-pub fn optimize_with(plan: Plan, est: &Estimator) -> Plan {
+pub fn optimize_with(mut plan: Plan, est: &Estimator) -> Plan {
+    fold_constants(&mut plan);
     let mut plan = rewrite(plan, est);
     optimize_subqueries(&mut plan, est);
     plan
+}
+
+/// Constant folding ([`Expr::fold_constants`]) in every expression of the plan's operators
+/// (subquery plans are folded when [`optimize_with`] reaches them).
+fn fold_constants(plan: &mut Plan) {
+    plan.exprs_mut(&mut |e| e.fold_constants());
+    for child in plan.children_mut() {
+        fold_constants(child);
+    }
 }
 
 fn optimize_subqueries(plan: &mut Plan, est: &Estimator) {
@@ -69,11 +83,11 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
                 let (join, rest) = filter_outer_join(join, predicate);
                 let join = optimize(join);
                 match rest {
-                    Some(predicate) => push_filter(join, predicate),
+                    Some(predicate) => push_filter(join, predicate, est),
                     None => join,
                 }
             }
-            input => push_filter(optimize(input), predicate),
+            input => push_filter(optimize(input), predicate, est),
         },
         // Operators the rules leave in place: only their inputs are rewritten.
         mut plan @ (Plan::Project { .. }
@@ -105,13 +119,16 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
             qualifier,
             access,
             filter,
+            needed,
         } => {
-            let access = access.or_else(|| filter.as_ref().and_then(|f| derive_access(&table, f)));
+            let access =
+                access.or_else(|| filter.as_ref().and_then(|f| derive_access(&table, f, est)));
             Plan::Scan {
                 table,
                 qualifier,
                 access,
                 filter,
+                needed,
             }
         }
         other => other,
@@ -234,13 +251,14 @@ pub(crate) fn and_all(mut parts: Vec<Expr>) -> Option<Expr> {
     }))
 }
 
-pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
+pub(crate) fn push_filter(input: Plan, predicate: Expr, est: &Estimator) -> Plan {
     match input {
         Plan::Scan {
             table,
             qualifier,
             access: _,
             filter,
+            needed,
         } => {
             let filter = match filter {
                 Some(f) => Expr::Binary {
@@ -251,12 +269,13 @@ pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
                 },
                 None => predicate,
             };
-            let access = derive_access(&table, &filter);
+            let access = derive_access(&table, &filter, est);
             Plan::Scan {
                 table,
                 qualifier,
                 access,
                 filter: Some(filter),
+                needed,
             }
         }
         Plan::Join {
@@ -288,11 +307,11 @@ pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
                 }
             }
             let left = match and_all(lp) {
-                Some(p) => push_filter(*left, p),
+                Some(p) => push_filter(*left, p, est),
                 None => *left,
             };
             let right = match and_all(rp) {
-                Some(p) => push_filter(*right, p),
+                Some(p) => push_filter(*right, p, est),
                 None => *right,
             };
             let on = match (on, and_all(keep)) {
@@ -327,7 +346,7 @@ pub(crate) fn push_filter(input: Plan, predicate: Expr) -> Plan {
                 .into_iter()
                 .partition(|p| p.max_column().is_some_and(|m| m < left_width));
             let left = match and_all(down) {
-                Some(p) => push_filter(*left, p),
+                Some(p) => push_filter(*left, p, est),
                 None => *left,
             };
             let join = Plan::LateralJoin {
@@ -495,7 +514,8 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
                 // type (the filter, kept whole, removes the extra rows).
                 let (v, loose) = if same_type(&v.ty(), col_ty) {
                     (v.clone(), false)
-                } else if let Some(d) = date_bound(v, col_ty) {
+                } else if let Some(mut d) = date_bound(v, col_ty) {
+                    d.fold_constants();
                     (d, true)
                 } else {
                     continue;
@@ -516,34 +536,86 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
     range
 }
 
-/// Picks the index whose key range the filter narrows most: most leading equalities, then a
-/// bound on the next column; the primary index wins ties (no second lookup per row). A full
-/// match of a unique index beats everything but a full primary-key match.
-fn derive_access(table: &TableDef, filter: &Expr) -> Option<IndexRange> {
+/// Picks the cheapest way to read the rows `filter` keeps: the whole table, or the key range
+/// the filter allows on one index. Costs are in rows read (docs/optimizer.md, "Access
+/// paths"): a full scan reads every row; a range costs [`join_order::lookup_cost`] of the
+/// rows it holds (a seek, the rows, and on a secondary index a point read of each row), and
+/// it holds the table's rows times the selectivity of the conjuncts that bound it. The
+/// primary index is tried first and keeps ties.
+fn derive_access(
+    table: &std::sync::Arc<TableDef>,
+    filter: &Expr,
+    est: &Estimator,
+) -> Option<IndexRange> {
     let mut parts = Vec::new();
     conjuncts(filter.clone(), &mut parts);
-    let score = |idx: &IndexDef, r: &KeyRange| -> usize {
-        let full_unique = idx.unique && r.eq_prefix.len() == idx.columns.len();
-        r.eq_prefix.len() * 4
-            + usize::from(r.lower.is_some() || r.upper.is_some()) * 2
-            + usize::from(full_unique) * 1000
+    let whole = Plan::Scan {
+        table: table.clone(),
+        qualifier: String::new(),
+        access: None,
+        filter: None,
+        needed: None,
     };
-    let mut best: Option<(usize, u32, KeyRange)> = None;
+    let origins = est.origins(&whole);
+    let table_rows = est.table_rows(table);
+    let mut best: Option<(f64, u32, KeyRange)> = None;
     for idx in std::iter::once(&table.primary).chain(table.indexes.iter()) {
         let r = range_for(table, idx, &parts);
-        if r.is_full() {
+        let Some(bounds) = range_predicate(table, idx, &r) else {
             continue;
-        }
-        let sc = score(idx, &r) * 2 + usize::from(idx.id == PRIMARY_INDEX_ID);
-        if best.as_ref().is_none_or(|(b, _, _)| sc > *b) {
-            best = Some((sc, idx.id, r));
+        };
+        let rows = table_rows * est.selectivity(&bounds, &origins, table_rows);
+        let cost = join_order::lookup_cost(rows, idx.id != PRIMARY_INDEX_ID);
+        if best.as_ref().is_none_or(|(b, _, _)| cost < *b) {
+            best = Some((cost, idx.id, r));
         }
     }
-    best.map(|(_, index_id, range)| IndexRange {
-        index_id,
-        range,
-        reverse: false,
-    })
+    best.filter(|(cost, _, _)| *cost < table_rows)
+        .map(|(_, index_id, range)| IndexRange {
+            index_id,
+            range,
+            reverse: false,
+        })
+}
+
+/// The conjuncts a key range stands for (`key1 = v AND key2 >= lo AND key2 < hi`), for
+/// estimating how many rows it holds; `None` for the full range.
+fn range_predicate(table: &TableDef, index: &IndexDef, range: &KeyRange) -> Option<Expr> {
+    let column = |i: usize| -> Option<Expr> {
+        let (index, col) = table.column_by_id(index.columns.get(i)?.column_id)?;
+        Some(Expr::Column {
+            index,
+            ty: col.ty.clone(),
+        })
+    };
+    let cmp = |op: BinaryOp, l: Expr, r: &Expr| Expr::Binary {
+        op,
+        left: Box::new(l),
+        right: Box::new(r.clone()),
+        ty: crate::types::DataType::Bool,
+    };
+    let mut parts = Vec::new();
+    for (i, v) in range.eq_prefix.iter().enumerate() {
+        parts.push(cmp(BinaryOp::Eq, column(i)?, v));
+    }
+    let next = range.eq_prefix.len();
+    if let Some((v, inclusive)) = &range.lower {
+        let op = if *inclusive {
+            BinaryOp::GtEq
+        } else {
+            BinaryOp::Gt
+        };
+        parts.push(cmp(op, column(next)?, v));
+    }
+    if let Some((v, inclusive)) = &range.upper {
+        let op = if *inclusive {
+            BinaryOp::LtEq
+        } else {
+            BinaryOp::Lt
+        };
+        parts.push(cmp(op, column(next)?, v));
+    }
+    and_all(parts)
 }
 
 #[cfg(test)]
@@ -577,6 +649,7 @@ mod tests {
                 qualifier: "t".into(),
                 access: None,
                 filter: None,
+                needed: None,
             }),
             predicate: pred,
         })
@@ -690,6 +763,7 @@ mod tests {
                 qualifier: "t1".into(),
                 access: None,
                 filter: None,
+                needed: None,
             }),
             predicate: Expr::Binary {
                 op: BinaryOp::And,
@@ -708,16 +782,8 @@ mod tests {
         assert_eq!(a.range.lower.as_ref().map(|l| l.1), Some(true));
         let (bound, inclusive) = a.range.upper.expect("an upper bound");
         assert!(inclusive);
-        assert!(
-            matches!(
-                bound,
-                Expr::Cast {
-                    ty: DataType::Date,
-                    ..
-                }
-            ),
-            "{bound:?}"
-        );
+        // The timestamp bound floored to its date, folded at planning.
+        assert_eq!(bound, Expr::literal(Value::Int(465), DataType::Date));
     }
 
     #[test]
