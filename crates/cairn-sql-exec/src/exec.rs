@@ -737,7 +737,7 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
             needed.as_deref(),
             &[],
             cx,
-            f,
+            &mut |row| f(row).map(|()| true),
         ),
         Plan::Filter { input, predicate } => each(input, cx, &mut |r| {
             if truthy(cx.eval(predicate, &r)?)? {
@@ -801,22 +801,33 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
             residual,
             ..
         } => each(left, cx, &mut |lr| {
+            // Rows stream from the index; a semi or anti join stops reading at the first
+            // match, which is all it needs to know.
             let mut matched = false;
-            for rr in scan(table, Some(access), filter.as_ref(), &lr, cx)? {
-                let mut joined = lr.clone();
-                joined.extend(rr);
-                let ok = match residual {
-                    Some(p) => truthy(cx.eval(p, &joined)?)?,
-                    None => true,
-                };
-                if ok {
-                    matched = true;
-                    if !kind.emits_right() {
-                        break;
+            scan_each(
+                table,
+                Some(access),
+                filter.as_ref(),
+                None,
+                &lr,
+                cx,
+                &mut |rr| {
+                    let mut joined = lr.clone();
+                    joined.extend(rr);
+                    let ok = match residual {
+                        Some(p) => truthy(cx.eval(p, &joined)?)?,
+                        None => true,
+                    };
+                    if ok {
+                        matched = true;
+                        if !kind.emits_right() {
+                            return Ok(false);
+                        }
+                        f(joined)?;
                     }
-                    f(joined)?;
-                }
-            }
+                    Ok(true)
+                },
+            )?;
             finish_left_row(*kind, matched, lr, table.columns.len(), f)
         }),
         Plan::LateralJoin {
@@ -859,24 +870,9 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
 }
 
 /// Reads the rows of `table` in `access`'s key range (whose expressions are evaluated over
-/// `key_row`: empty for a plain scan, the outer row for an index join) that pass `filter`.
-fn scan(
-    table: &TableDef,
-    access: Option<&cairn_sql_plan::plan::IndexRange>,
-    filter: Option<&Expr>,
-    key_row: &[Value],
-    cx: &ExecCtx,
-) -> Result<Vec<Row>> {
-    let mut out = Vec::new();
-    scan_each(table, access, filter, None, key_row, cx, &mut |row| {
-        out.push(row);
-        cx.check_size(out.len())
-    })?;
-    Ok(out)
-}
-
-/// [`scan`], handing each row to `f` as it is read; the columns `needed` marks `false` are
-/// left NULL (`Plan::Scan::needed`).
+/// `key_row`: empty for a plain scan, the outer row for an index join) that pass `filter`,
+/// handing each to `f` as it is read, until `f` returns `false`. The columns `needed` marks
+/// `false` are left NULL (`Plan::Scan::needed`).
 fn scan_each(
     table: &TableDef,
     access: Option<&cairn_sql_plan::plan::IndexRange>,
@@ -884,11 +880,13 @@ fn scan_each(
     needed: Option<&[bool]>,
     key_row: &[Value],
     cx: &ExecCtx,
-    f: &mut dyn FnMut(Row) -> Result<()>,
+    f: &mut dyn FnMut(Row) -> Result<bool>,
 ) -> Result<()> {
     if crate::pg_catalog::is_catalog_table(table.id) {
         for row in crate::pg_catalog::scan(table, filter, cx)? {
-            f(row)?;
+            if !f(row)? {
+                break;
+            }
         }
         return Ok(());
     }
@@ -996,8 +994,8 @@ fn scan_each(
                 Some(f) => truthy(cx.eval(f, &row)?)?,
                 None => true,
             };
-            if keep {
-                f(row)?;
+            if keep && !f(row)? {
+                return Ok(());
             }
             start = k;
             start.push(0);

@@ -216,6 +216,94 @@ impl<'s> Estimator<'s> {
             .any(|idx| idx.unique && idx.columns.len() == 1 && idx.columns[0].column_id == col.id)
     }
 
+    /// Groups of equalities among `parts` that together match every column of a
+    /// multi-column unique key of one relation to columns of one other relation
+    /// (`ps_partkey = l_partkey AND ps_suppkey = l_suppkey`, partsupp's primary key): each
+    /// row of the other relation matches at most one row of the table, so the group keeps
+    /// 1/N(table) of the cross product, where treating its columns as independent would
+    /// keep 1/(nd(partkey) × nd(suppkey)), 250 times fewer rows in TPC-H's q9. Returns each
+    /// group's part indexes and that selectivity. A relation is told apart from another
+    /// copy of its table by where its columns start in the layout (`index - position`).
+    pub fn unique_key_groups(
+        &self,
+        parts: &[&Expr],
+        origins: &[Option<Origin>],
+    ) -> Vec<(Vec<usize>, f64)> {
+        // A relation: (table id, first column in the layout).
+        type Side = (u32, usize);
+        // (key side, other side), the parts joining them, the key side's column ids.
+        type Group = ((Side, Side), Vec<usize>, Vec<u32>);
+        let mut by_pair: Vec<Group> = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+                ..
+            } = p
+            else {
+                continue;
+            };
+            let side = |e: &Expr| match strip_casts(e) {
+                Expr::Column { index, .. } => {
+                    let o = origins.get(*index)?.as_ref()?;
+                    let id = o.table.columns.get(o.position)?.id;
+                    Some(((o.table.id, index.checked_sub(o.position)?), id))
+                }
+                _ => None,
+            };
+            let (Some((ls, lid)), Some((rs, rid))) = (side(left), side(right)) else {
+                continue;
+            };
+            for (key, key_id, other) in [(ls, lid, rs), (rs, rid, ls)] {
+                match by_pair.iter_mut().find(|g| g.0 == (key, other)) {
+                    Some(g) => {
+                        g.1.push(i);
+                        g.2.push(key_id);
+                    }
+                    None => by_pair.push(((key, other), vec![i], vec![key_id])),
+                }
+            }
+        }
+        let mut out: Vec<(Vec<usize>, f64)> = Vec::new();
+        for ((key, _), members, ids) in by_pair {
+            if out
+                .iter()
+                .any(|(m, _)| m.iter().any(|i| members.contains(i)))
+            {
+                continue;
+            }
+            let Some(table) = members.iter().find_map(|&i| {
+                let Expr::Binary { left, right, .. } = parts[i] else {
+                    return None;
+                };
+                [left, right]
+                    .into_iter()
+                    .find_map(|e| match strip_casts(e) {
+                        Expr::Column { index, .. } => origins
+                            .get(*index)?
+                            .as_ref()
+                            .filter(|o| (o.table.id, index - o.position) == key)
+                            .map(|o| o.table.clone()),
+                        _ => None,
+                    })
+            }) else {
+                continue;
+            };
+            let covers = std::iter::once(&table.primary)
+                .chain(table.indexes.iter())
+                .any(|idx| {
+                    idx.unique
+                        && idx.columns.len() > 1
+                        && idx.columns.iter().all(|c| ids.contains(&c.column_id))
+                });
+            if covers {
+                out.push((members, 1.0 / self.table_rows(&table)));
+            }
+        }
+        out
+    }
+
     /// Distinct non-NULL values of a table column, in the whole table.
     pub fn column_distinct(&self, origin: &Origin) -> f64 {
         let rows = self.table_rows(&origin.table);
@@ -244,7 +332,8 @@ impl<'s> Estimator<'s> {
         if index.unique && k >= index.columns.len() {
             return 1.0;
         }
-        let mut rows = self.table_rows(table);
+        let total = self.table_rows(table);
+        let mut rows = total;
         for ic in index.columns.iter().take(k) {
             if let Some((position, _)) = table.column_by_id(ic.column_id) {
                 rows /= self.column_distinct(&Origin {
@@ -253,7 +342,19 @@ impl<'s> Estimator<'s> {
                 });
             }
         }
-        rows
+        // Columns of one key are rarely independent (lineitem's (l_partkey, l_suppkey) has
+        // 80,000 distinct pairs, not 20,000 × 1,000): a prefix of the key keeps at least the
+        // rows per distinct whole key that ANALYZE counted.
+        let whole_key = self.stats(table).and_then(|s| {
+            s.indexes
+                .iter()
+                .find(|i| i.index_id == index.id)
+                .map(|i| total / at_least_one(i.distinct_keys))
+        });
+        match whole_key {
+            Some(per_key) if k >= 1 => rows.max(per_key),
+            _ => rows,
+        }
     }
 
     /// Distinct values of `expr` over a relation of `rows` rows whose columns come from
@@ -439,7 +540,15 @@ impl<'s> Estimator<'s> {
         // sel(x > lo) + sel(x < hi) - 1 of the rows.
         let mut sels = Vec::new();
         let mut ranges: Vec<(usize, f64, f64)> = Vec::new();
-        for p in parts {
+        let groups = self.unique_key_groups(&parts, origins);
+        for (_, s) in &groups {
+            sels.push(*s);
+        }
+        let grouped = |i: usize| groups.iter().any(|(m, _)| m.contains(&i));
+        for (i, p) in parts.into_iter().enumerate() {
+            if grouped(i) {
+                continue;
+            }
             let s = self.one_selectivity(p, origins, rows);
             match range_side(p) {
                 Some((column, upper)) => {
@@ -764,6 +873,45 @@ mod tests {
     }
 
     #[test]
+    fn a_join_on_a_whole_composite_key_keeps_the_other_side_rows() {
+        // t1's primary key is (a, b); t2.a = t1.a AND t2.b = t1.b matches each t2 row with
+        // at most one t1 row, so the join keeps t2's 1,000 rows, not 1000²/(200 × 200).
+        let mut t1 = (*table(1)).clone();
+        t1.primary.columns.push(crate::catalog::IndexColumn {
+            column_id: 2,
+            descending: false,
+        });
+        let t1 = Plan::Scan {
+            table: Arc::new(t1),
+            qualifier: "t1".into(),
+            access: None,
+            filter: None,
+            needed: None,
+        };
+        let on = cmp(
+            BinaryOp::And,
+            cmp(BinaryOp::Eq, col(2), col(0)),
+            cmp(BinaryOp::Eq, col(3), col(1)),
+        );
+        let est = Estimator::new(&NoStats);
+        let j = Plan::Join {
+            left: Box::new(t1.clone()),
+            right: Box::new(scan(2, None)),
+            kind: JoinKind::Inner,
+            on: Some(on),
+        };
+        assert_eq!(est.rows(&j), DEFAULT_TABLE_ROWS);
+        // One column of the key alone is no such guarantee (t2.b is not unique).
+        let j = Plan::Join {
+            left: Box::new(t1),
+            right: Box::new(scan(2, None)),
+            kind: JoinKind::Inner,
+            on: Some(cmp(BinaryOp::Eq, col(3), col(0))),
+        };
+        assert!(est.rows(&j) > DEFAULT_TABLE_ROWS);
+    }
+
+    #[test]
     fn estimates_stay_in_range() {
         let est = Estimator::new(&NoStats);
         let preds = [
@@ -815,6 +963,56 @@ mod tests {
                 indexes: Vec::new(),
             }))
         }
+    }
+
+    /// t<id> with 1,000 rows whose index 2 on (b, c) has 250 distinct keys.
+    #[derive(Debug)]
+    struct PairIndexStats;
+
+    impl StatsSource for PairIndexStats {
+        fn stats(&self, table: &TableDef) -> Option<Arc<TableStats>> {
+            let mut s = (*DaysStats.stats(table)?).clone();
+            s.indexes.push(crate::stats::IndexStats {
+                index_id: 2,
+                column_ids: vec![2, 3],
+                distinct_keys: 250.0,
+            });
+            Some(Arc::new(s))
+        }
+    }
+
+    #[test]
+    fn a_key_lookup_keeps_the_rows_per_distinct_key() {
+        // b has 100 distinct values and c (no statistics) counts 200: independence would
+        // give 1000 / (100 × 200) = 0.05 rows per (b, c); ANALYZE saw 250 distinct pairs,
+        // so a lookup finds 4.
+        let mut t = (*table(1)).clone();
+        t.columns.push(crate::catalog::ColumnDef {
+            id: 3,
+            name: "c".into(),
+            ty: DataType::Int4,
+            nullable: true,
+            default: None,
+            hidden: false,
+        });
+        let index = crate::catalog::IndexDef {
+            id: 2,
+            name: "t1_b_c".into(),
+            columns: [2, 3]
+                .map(|column_id| crate::catalog::IndexColumn {
+                    column_id,
+                    descending: false,
+                })
+                .to_vec(),
+            unique: false,
+            constraint: false,
+        };
+        t.indexes.push(index.clone());
+        let t = Arc::new(t);
+        let est = Estimator::new(&PairIndexStats);
+        assert_eq!(est.lookup_rows(&t, &index, 2), 4.0);
+        // One column: 1000 / 100 = 10 rows per b, more than per whole key.
+        assert_eq!(est.lookup_rows(&t, &index, 1), 10.0);
     }
 
     #[test]

@@ -217,7 +217,7 @@ pub fn plan_inner_joins(
     for leaf in &region.leaves {
         origins.extend(est.origins(leaf));
     }
-    let preds: Vec<JoinPred> = multi
+    let mut preds: Vec<JoinPred> = multi
         .into_iter()
         .map(|(expr, rels)| {
             // Selectivity over the cross product of its relations.
@@ -249,6 +249,20 @@ pub fn plan_inner_joins(
             }
         })
         .collect();
+    // Equalities that together match a multi-column unique key (`Estimator::
+    // unique_key_groups`): the group's first keeps the key's selectivity, the others none.
+    // Implied equalities already count as 1.
+    {
+        let own: Vec<usize> = (0..preds.len())
+            .filter(|&i| !implied.contains(&preds[i].expr))
+            .collect();
+        let exprs: Vec<&Expr> = own.iter().map(|&i| &preds[i].expr).collect();
+        for (members, s) in est.unique_key_groups(&exprs, &origins) {
+            for (k, &m) in members.iter().enumerate() {
+                preds[own[m]].selectivity = if k == 0 { s } else { 1.0 };
+            }
+        }
+    }
 
     let written: Vec<usize> = (0..n).collect();
     let order = if n < 2 {
