@@ -198,14 +198,7 @@ fn decode_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<Value> 
             ))
         }
         TAG_ARRAY => {
-            if depth >= ARRAY_DEPTH_MAX {
-                return Err(corrupt(table, "arrays nested too deeply".into()));
-            }
-            let n = d.varint_u64().map_err(err)?;
-            // Every element takes at least one byte: bound the allocation by the input.
-            if n > d.remaining().len() as u64 {
-                return Err(corrupt(table, "array longer than the row".into()));
-            }
+            let n = array_len(table, d, depth)?;
             let mut items = Vec::with_capacity(n as usize);
             for _ in 0..n {
                 items.push(decode_value(table, d, depth + 1)?);
@@ -266,6 +259,20 @@ pub fn decode_row_needed(
     Ok(row)
 }
 
+/// The element count of an array value at nesting `depth`, checked against the nesting
+/// bound and the bytes left (every element takes at least one byte, so a corrupt count
+/// cannot make the decoder allocate more than the input).
+fn array_len(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<u64> {
+    if depth >= ARRAY_DEPTH_MAX {
+        return Err(corrupt(table, "arrays nested too deeply".into()));
+    }
+    let n = d.varint_u64().map_err(|e| corrupt(table, e.to_string()))?;
+    if n > d.remaining().len() as u64 {
+        return Err(corrupt(table, "array longer than the row".into()));
+    }
+    Ok(n)
+}
+
 /// Moves `d` past one value without decoding it (the bytes are read as [`decode_value`]
 /// reads them, so a truncated or unknown value is still an error).
 fn skip_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<()> {
@@ -290,14 +297,7 @@ fn skip_value(table: &TableDef, d: &mut Decoder, depth: u32) -> Result<()> {
             d.bytes(16, "uuid").map_err(err)?;
         }
         TAG_ARRAY => {
-            if depth >= ARRAY_DEPTH_MAX {
-                return Err(corrupt(table, "arrays nested too deeply".into()));
-            }
-            let n = d.varint_u64().map_err(err)?;
-            if n > d.remaining().len() as u64 {
-                return Err(corrupt(table, "array longer than the row".into()));
-            }
-            for _ in 0..n {
+            for _ in 0..array_len(table, d, depth)? {
                 skip_value(table, d, depth + 1)?;
             }
         }

@@ -235,13 +235,7 @@ impl<'s> Estimator<'s> {
         type Group = ((Side, Side), Vec<usize>, Vec<u32>);
         let mut by_pair: Vec<Group> = Vec::new();
         for (i, p) in parts.iter().enumerate() {
-            let Expr::Binary {
-                op: BinaryOp::Eq,
-                left,
-                right,
-                ..
-            } = p
-            else {
+            let Some((left, right)) = p.as_equality() else {
                 continue;
             };
             let side = |e: &Expr| match strip_casts(e) {
@@ -274,9 +268,7 @@ impl<'s> Estimator<'s> {
                 continue;
             }
             let Some(table) = members.iter().find_map(|&i| {
-                let Expr::Binary { left, right, .. } = parts[i] else {
-                    return None;
-                };
+                let (left, right) = parts[i].as_equality()?;
                 [left, right]
                     .into_iter()
                     .find_map(|e| match strip_casts(e) {

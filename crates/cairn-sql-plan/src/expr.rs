@@ -403,6 +403,19 @@ impl Expr {
         }
     }
 
+    /// `(left, right)` when this is `left = right`.
+    pub fn as_equality(&self) -> Option<(&Expr, &Expr)> {
+        match self {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+                ..
+            } => Some((left, right)),
+            _ => None,
+        }
+    }
+
     /// The expressions directly below this one (a subquery's `IN` operand and correlation
     /// values, not the expressions inside its plan).
     pub fn children(&self) -> Vec<&Expr> {

@@ -832,16 +832,10 @@ fn add_implied_equalities(preds: &mut Vec<Expr>) -> Vec<Expr> {
     let mut column_eqs = Vec::new();
     let mut constants: Vec<(usize, Expr, DataType)> = Vec::new();
     for p in preds.iter() {
-        let Expr::Binary {
-            op: BinaryOp::Eq,
-            left,
-            right,
-            ..
-        } = p
-        else {
+        let Some((left, right)) = p.as_equality() else {
             continue;
         };
-        match (left.as_ref(), right.as_ref()) {
+        match (left, right) {
             (Expr::Column { index: a, ty: ta }, Expr::Column { index: b, ty: tb })
                 if ta.unconstrained() == tb.unconstrained() && a != b =>
             {
@@ -972,15 +966,7 @@ pub(crate) fn has_subquery(e: &Expr) -> bool {
 
 /// `l = r` with `l` over the left input only and `r` over the right only (either way round).
 fn key_pair(p: &Expr, lw: usize) -> Option<(Expr, Expr)> {
-    let Expr::Binary {
-        op: BinaryOp::Eq,
-        left,
-        right,
-        ..
-    } = p
-    else {
-        return None;
-    };
+    let (left, right) = p.as_equality()?;
     let side = |e: &Expr| -> Option<bool> {
         match sides(e, lw) {
             (true, false) => Some(false),
@@ -992,8 +978,8 @@ fn key_pair(p: &Expr, lw: usize) -> Option<(Expr, Expr)> {
         return None;
     }
     match (side(left)?, side(right)?) {
-        (false, true) => Some(((**left).clone(), (**right).clone())),
-        (true, false) => Some(((**right).clone(), (**left).clone())),
+        (false, true) => Some((left.clone(), right.clone())),
+        (true, false) => Some((right.clone(), left.clone())),
         _ => None,
     }
 }
