@@ -633,6 +633,32 @@ impl<'s> Estimator<'s> {
                 }
             }
             Expr::Binary {
+                op: op @ (BinaryOp::Like | BinaryOp::NotLike | BinaryOp::ILike | BinaryOp::NotILike),
+                left,
+                right,
+                ..
+            } => {
+                let pattern = match right.as_ref() {
+                    Expr::Literal { value, .. } => Some(value),
+                    _ => None,
+                };
+                let stats = origin_of(left).and_then(|o| column_stats(&o));
+                let holds = |v: &Value| match crate::expr::binary(
+                    *op,
+                    v.clone(),
+                    pattern?.clone(),
+                    &crate::types::DataType::Bool,
+                ) {
+                    Ok(Value::Bool(b)) => Some(b),
+                    _ => None,
+                };
+                match (stats, pattern) {
+                    (Some((c, _)), Some(_)) => c.sample_selectivity(&holds),
+                    _ => None,
+                }
+                .unwrap_or(DEFAULT_SEL)
+            }
+            Expr::Binary {
                 op, left, right, ..
             } if op.is_comparison() => {
                 let (l_const, r_const) =
