@@ -85,6 +85,17 @@ const POW10: [u32; 10] = [
     1_000_000_000,
 ];
 
+/// `10^k` for `k` in 0..=38 (every power of ten a `u128` holds).
+const POW10_U128: [u128; 39] = {
+    let mut t = [1u128; 39];
+    let mut k = 1;
+    while k < 39 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
 // ----- unsigned magnitudes: little-endian base-10^9 limbs, no leading zero limbs -----
 
 fn trim(v: &mut Mag) {
@@ -411,7 +422,9 @@ impl Finite {
 
     /// Invariant 2.
     fn check(self) -> Result<Finite> {
-        if self.scale > MAX_DSCALE || self.integer_digits() > MAX_INTEGER_DIGITS {
+        // At most 9 digits a limb: most values are far inside the limit without counting.
+        let surely_fits = self.mag.len() as u64 * BASE_DIGITS as u64 <= MAX_INTEGER_DIGITS;
+        if self.scale > MAX_DSCALE || (!surely_fits && self.integer_digits() > MAX_INTEGER_DIGITS) {
             return Err(overflow());
         }
         Ok(self)
@@ -429,7 +442,7 @@ impl Finite {
             .iter()
             .rev()
             .fold(0u128, |acc, &l| acc * BASE as u128 + l as u128);
-        m.checked_mul(10u128.checked_pow(scale.checked_sub(self.scale)?)?)
+        m.checked_mul(*POW10_U128.get(scale.checked_sub(self.scale)? as usize)?)
     }
 
     /// The same value at a larger scale.
