@@ -3425,6 +3425,15 @@ fn column_label(e: &ast::Expr) -> String {
         ast::Expr::Floor { .. } => "floor".into(),
         ast::Expr::Position { .. } => "position".into(),
         ast::Expr::TypedString(ts) => data_type_label(&ts.data_type),
+        // A scalar subquery is labelled as its first output column is.
+        ast::Expr::Subquery(q) => match q.body.as_ref() {
+            ast::SetExpr::Select(sel) => match sel.projection.first() {
+                Some(ast::SelectItem::UnnamedExpr(e)) => column_label(e),
+                Some(ast::SelectItem::ExprWithAlias { alias, .. }) => ident_name(alias),
+                _ => "?column?".into(),
+            },
+            _ => "?column?".into(),
+        },
         other => types_ext::column_label(other).unwrap_or_else(|| "?column?".into()),
     }
 }

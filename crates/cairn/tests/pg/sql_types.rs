@@ -379,6 +379,16 @@ fn column_labels_match_postgres() {
             "timestamp"
         ]
     );
+    // Scalar subqueries take their first column's label (checked on PostgreSQL 15).
+    assert_eq!(
+        labels(
+            &mut s,
+            "SELECT (SELECT 1 AS z), (SELECT x FROM (VALUES (1)) v(x)), (SELECT 1), \
+             (SELECT v.x + 1 FROM (VALUES (1)) v(x)), ARRAY(SELECT 1), EXISTS(SELECT 1), \
+             (SELECT count(*) FROM (VALUES (1)) v(x))"
+        ),
+        ["z", "x", "?column?", "?column?", "array", "exists", "count"]
+    );
 }
 
 #[test]
