@@ -67,7 +67,10 @@ fn index_columns(table: &TableDef, cols: &[ast::IndexColumn]) -> Result<Vec<Inde
 /// CREATE TABLE. Returns false when `IF NOT EXISTS` found the table already there.
 pub fn create_table(txn: &mut dyn KvTxn, db: &DatabaseDesc, ct: &ast::CreateTable) -> Result<bool> {
     if ct.query.is_some() {
-        return Err(SqlError::not_supported("CREATE TABLE ... AS"));
+        // The session makes CREATE TABLE AS from a plain CREATE TABLE and an INSERT.
+        return Err(SqlError::internal(
+            "CREATE TABLE ... AS reached ddl::create_table",
+        ));
     }
     if ct.temporary || ct.external {
         return Err(SqlError::not_supported("temporary and external tables"));

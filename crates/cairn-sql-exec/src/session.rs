@@ -1540,6 +1540,90 @@ impl Session {
         }
     }
 
+    /// `CREATE TABLE name AS query`: a table whose columns are the query's output columns
+    /// (names and types; an untyped literal's column is text, as in PostgreSQL), then
+    /// `INSERT INTO name query`, both in the statement's transaction (so a rolled-back
+    /// CREATE TABLE AS leaves nothing). The tag is PostgreSQL's `SELECT n`.
+    fn create_table_as(
+        &mut self,
+        txn: &mut dyn KvTxn,
+        ct: &ast::CreateTable,
+        params: &[Value],
+        param_types: &[DataType],
+    ) -> Result<ExecResult> {
+        let Some(query) = &ct.query else {
+            return Err(SqlError::internal("CREATE TABLE AS without a query"));
+        };
+        if !ct.columns.is_empty() {
+            return Err(SqlError::not_supported(
+                "a column list in CREATE TABLE ... AS",
+            ));
+        }
+        let select = ast::Statement::Query(query.clone());
+        let (bound, _) = self.bind(txn, &select, param_types.to_vec(), false)?;
+        let Bound::Query { columns, .. } = bound else {
+            return Err(SqlError::internal("CREATE TABLE AS over a non-query"));
+        };
+        let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
+        let defs: Vec<String> = columns
+            .iter()
+            .map(|c| {
+                let ty = match &c.ty {
+                    DataType::Unknown => DataType::Text,
+                    t => t.clone(),
+                };
+                format!("{} {}", quote(&c.name), ty.sql_name())
+            })
+            .collect();
+        let if_not_exists = if ct.if_not_exists {
+            "IF NOT EXISTS "
+        } else {
+            ""
+        };
+        let create = format!(
+            "CREATE TABLE {if_not_exists}{} ({})",
+            ct.name,
+            defs.join(", ")
+        );
+        let one = |sql: &str| -> Result<ast::Statement> {
+            let mut stmts = cairn_sql_plan::parse(sql)?;
+            match (stmts.pop(), stmts.is_empty()) {
+                (Some(stmt), true) => Ok(stmt),
+                _ => Err(SqlError::internal(format!("CREATE TABLE AS made {sql:?}"))),
+            }
+        };
+        let ast::Statement::CreateTable(plain) = one(&create)? else {
+            return Err(SqlError::internal(format!(
+                "CREATE TABLE AS made {create:?}"
+            )));
+        };
+        if !ddl::create_table(txn, &self.db, &plain)? {
+            self.notices
+                .push(format!("relation \"{}\" already exists, skipping", ct.name));
+            return Ok(ExecResult::Command {
+                tag: "CREATE TABLE AS".into(),
+            });
+        }
+        if ct.with_data.is_some_and(|w| !w.data) {
+            // WITH NO DATA: the table alone.
+            return Ok(ExecResult::Command {
+                tag: "CREATE TABLE AS".into(),
+            });
+        }
+        let insert = one(&format!("INSERT INTO {} {query}", ct.name))?;
+        let rows = match self.run_with(txn, &insert, params, param_types, None, false)? {
+            ExecResult::Command { tag } => tag
+                .rsplit(' ')
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0),
+            _ => 0,
+        };
+        Ok(ExecResult::Command {
+            tag: format!("SELECT {rows}"),
+        })
+    }
+
     fn run_with(
         &mut self,
         txn: &mut dyn KvTxn,
@@ -1664,6 +1748,9 @@ impl Session {
             S::Copy { .. } => Err(SqlError::not_supported(
                 "COPY TO a file or program (use TO STDOUT)",
             )),
+            S::CreateTable(ct) if ct.query.is_some() => {
+                self.create_table_as(txn, ct, params, param_types)
+            }
             S::CreateTable(ct) => {
                 ddl::create_table(txn, &self.db, ct)?;
                 Ok(ExecResult::Command {

@@ -300,6 +300,61 @@ fn rolled_back_create_table_leaves_nothing_and_ddl_is_atomic() {
 }
 
 #[test]
+fn create_table_as_copies_the_query_columns_and_rows() {
+    // Expected tags, rows and column types as PostgreSQL 15 gives them.
+    let f = fixture();
+    let mut s = f.session();
+    run(
+        &mut s,
+        "CREATE TABLE src (a int PRIMARY KEY, b numeric(6,2), c varchar(5)); \
+         INSERT INTO src VALUES (1, 1.50, 'x'), (2, 2.25, 'yy'), (3, NULL, NULL)",
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "CREATE TABLE dst AS SELECT a, b * 2 AS twice, c, 'lit' AS lit, a > 1 AS big \
+             FROM src WHERE a < 3"
+        ),
+        "SELECT 2"
+    );
+    assert_eq!(
+        run(&mut s, "SELECT * FROM dst ORDER BY a"),
+        ["1|3.00|x|lit|f", "2|4.50|yy|lit|t"]
+    );
+    assert_eq!(
+        run(
+            &mut s,
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_name = 'dst' ORDER BY ordinal_position"
+        ),
+        [
+            "a|integer",
+            "twice|numeric",
+            "c|character varying",
+            "lit|text",
+            "big|boolean"
+        ]
+    );
+    assert_eq!(
+        one(&mut s, "CREATE TABLE IF NOT EXISTS dst AS SELECT 1"),
+        "CREATE TABLE AS"
+    );
+    assert_eq!(
+        one(
+            &mut s,
+            "CREATE TABLE empty AS SELECT a, c FROM src WITH NO DATA"
+        ),
+        "CREATE TABLE AS"
+    );
+    assert_eq!(one(&mut s, "SELECT count(*) FROM empty"), "0");
+    // The new table is an ordinary one.
+    assert_eq!(one(&mut s, "INSERT INTO dst (a) VALUES (9)"), "INSERT 0 1");
+    // Rolled back, it leaves nothing.
+    run(&mut s, "BEGIN; CREATE TABLE r AS SELECT 1 AS x; ROLLBACK");
+    assert!(one(&mut s, "SELECT * FROM r").starts_with("ERROR 42P01"));
+}
+
+#[test]
 fn serialization_failure_is_40001_at_commit() {
     let f = fixture();
     let mut a = f.session();
