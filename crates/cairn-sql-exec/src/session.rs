@@ -2119,6 +2119,11 @@ fn bound_plan(b: &Bound) -> &Plan {
 /// source; UPDATE and DELETE rewrite whole rows).
 fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound {
     let optimize = |p: Plan| rules::optimize_with(p, est);
+    let optimize_pruned = |p: Plan| {
+        let mut p = optimize(p);
+        cairn_sql_plan::prune::prune_columns(&mut p);
+        p
+    };
     match b {
         Bound::Update {
             table,
@@ -2153,22 +2158,14 @@ fn optimize_bound_with(b: Bound, est: &cairn_sql_plan::cost::Estimator) -> Bound
             returning,
         } => Bound::Insert {
             table,
-            source: {
-                let mut source = optimize(source);
-                cairn_sql_plan::prune::prune_columns(&mut source);
-                source
-            },
+            source: optimize_pruned(source),
             targets,
             defaults,
             on_conflict,
             returning,
         },
         Bound::Query { plan, columns } => Bound::Query {
-            plan: {
-                let mut plan = optimize(plan);
-                cairn_sql_plan::prune::prune_columns(&mut plan);
-                plan
-            },
+            plan: optimize_pruned(plan),
             columns,
         },
     }

@@ -229,11 +229,16 @@ impl<'s> Estimator<'s> {
         parts: &[&Expr],
         origins: &[Option<Origin>],
     ) -> Vec<(Vec<usize>, f64)> {
-        // A relation: (table id, first column in the layout).
-        type Side = (u32, usize);
-        // (key side, other side), the parts joining them, the key side's column ids.
-        type Group = ((Side, Side), Vec<usize>, Vec<u32>);
-        let mut by_pair: Vec<Group> = Vec::new();
+        /// Equalities between two relations, each told by (table id, first column in the
+        /// layout), with the key side's table and the key side's column ids.
+        struct Group {
+            key: (u32, usize),
+            other: (u32, usize),
+            table: Arc<TableDef>,
+            members: Vec<usize>,
+            ids: Vec<u32>,
+        }
+        let mut groups: Vec<Group> = Vec::new();
         for (i, p) in parts.iter().enumerate() {
             let Some((left, right)) = p.as_equality() else {
                 continue;
@@ -242,55 +247,46 @@ impl<'s> Estimator<'s> {
                 Expr::Column { index, .. } => {
                     let o = origins.get(*index)?.as_ref()?;
                     let id = o.table.columns.get(o.position)?.id;
-                    Some(((o.table.id, index.checked_sub(o.position)?), id))
+                    Some(((o.table.id, index.checked_sub(o.position)?), id, &o.table))
                 }
                 _ => None,
             };
-            let (Some((ls, lid)), Some((rs, rid))) = (side(left), side(right)) else {
+            let (Some(l), Some(r)) = (side(left), side(right)) else {
                 continue;
             };
-            for (key, key_id, other) in [(ls, lid, rs), (rs, rid, ls)] {
-                match by_pair.iter_mut().find(|g| g.0 == (key, other)) {
+            for ((key, key_id, table), (other, _, _)) in [(l, r), (r, l)] {
+                match groups.iter_mut().find(|g| g.key == key && g.other == other) {
                     Some(g) => {
-                        g.1.push(i);
-                        g.2.push(key_id);
+                        g.members.push(i);
+                        g.ids.push(key_id);
                     }
-                    None => by_pair.push(((key, other), vec![i], vec![key_id])),
+                    None => groups.push(Group {
+                        key,
+                        other,
+                        table: table.clone(),
+                        members: vec![i],
+                        ids: vec![key_id],
+                    }),
                 }
             }
         }
         let mut out: Vec<(Vec<usize>, f64)> = Vec::new();
-        for ((key, _), members, ids) in by_pair {
+        for g in groups {
             if out
                 .iter()
-                .any(|(m, _)| m.iter().any(|i| members.contains(i)))
+                .any(|(m, _)| m.iter().any(|i| g.members.contains(i)))
             {
                 continue;
             }
-            let Some(table) = members.iter().find_map(|&i| {
-                let (left, right) = parts[i].as_equality()?;
-                [left, right]
-                    .into_iter()
-                    .find_map(|e| match strip_casts(e) {
-                        Expr::Column { index, .. } => origins
-                            .get(*index)?
-                            .as_ref()
-                            .filter(|o| (o.table.id, index - o.position) == key)
-                            .map(|o| o.table.clone()),
-                        _ => None,
-                    })
-            }) else {
-                continue;
-            };
-            let covers = std::iter::once(&table.primary)
-                .chain(table.indexes.iter())
+            let covers = std::iter::once(&g.table.primary)
+                .chain(g.table.indexes.iter())
                 .any(|idx| {
                     idx.unique
                         && idx.columns.len() > 1
-                        && idx.columns.iter().all(|c| ids.contains(&c.column_id))
+                        && idx.columns.iter().all(|c| g.ids.contains(&c.column_id))
                 });
             if covers {
-                out.push((members, 1.0 / self.table_rows(&table)));
+                out.push((g.members, 1.0 / self.table_rows(&g.table)));
             }
         }
         out

@@ -599,21 +599,19 @@ fn range_predicate(table: &TableDef, index: &IndexDef, range: &KeyRange) -> Opti
         parts.push(cmp(BinaryOp::Eq, column(i)?, v));
     }
     let next = range.eq_prefix.len();
-    if let Some((v, inclusive)) = &range.lower {
-        let op = if *inclusive {
-            BinaryOp::GtEq
-        } else {
-            BinaryOp::Gt
-        };
-        parts.push(cmp(op, column(next)?, v));
-    }
-    if let Some((v, inclusive)) = &range.upper {
-        let op = if *inclusive {
-            BinaryOp::LtEq
-        } else {
-            BinaryOp::Lt
-        };
-        parts.push(cmp(op, column(next)?, v));
+    let bounds = [
+        (&range.lower, BinaryOp::GtEq, BinaryOp::Gt),
+        (&range.upper, BinaryOp::LtEq, BinaryOp::Lt),
+    ];
+    for (bound, inclusive_op, exclusive_op) in bounds {
+        if let Some((v, inclusive)) = bound {
+            let op = if *inclusive {
+                inclusive_op
+            } else {
+                exclusive_op
+            };
+            parts.push(cmp(op, column(next)?, v));
+        }
     }
     and_all(parts)
 }
