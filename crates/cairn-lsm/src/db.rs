@@ -1081,11 +1081,23 @@ impl DbInner {
             }
         }
         let strip = self.opts.bloom_strip_suffix_bytes;
-        for files in &sv.files.levels {
-            // L0 is kept newest first; deeper levels are sorted by key and disjoint.
-            for f in files {
-                if f.largest_user_key() < start || f.smallest_user_key() >= end {
+        for (level, files) in sv.files.levels.iter().enumerate() {
+            // L0 is kept newest first; deeper levels are sorted by key and disjoint, so their
+            // candidates start at the first file that ends at or after `start`.
+            let first = if level == 0 {
+                0
+            } else {
+                files.partition_point(|f| f.largest_user_key() < start)
+            };
+            for f in files.iter().skip(first) {
+                if f.largest_user_key() < start {
                     continue;
+                }
+                if f.smallest_user_key() >= end {
+                    if level == 0 {
+                        continue;
+                    }
+                    break;
                 }
                 let table = f.table()?;
                 if f.meta.tombstone_count > 0 {
