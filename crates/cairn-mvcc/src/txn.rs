@@ -425,6 +425,23 @@ impl Transaction {
             Some(b) if opts.reverse => k >= b.as_slice(),
             Some(b) => k <= b.as_slice(),
         };
+        if self.records_reads() {
+            let range = match (&boundary, opts.reverse) {
+                (None, _) => (start.to_vec(), end.map(<[u8]>::to_vec)),
+                (Some(b), false) => {
+                    let mut past = b.clone();
+                    past.push(0);
+                    (start.to_vec(), Some(past))
+                }
+                (Some(b), true) => (b.clone(), end.map(<[u8]>::to_vec)),
+            };
+            self.read_ranges.push(range);
+        }
+        if buffered.is_empty() {
+            // Nothing of ours to merge: the stored rows are already in order, at most
+            // `limit` of them.
+            return Ok(stored.rows);
+        }
         let mut merged: BTreeMap<Vec<u8>, Vec<u8>> = stored.rows.into_iter().collect();
         for (k, p) in buffered {
             if !in_covered(&k) {
@@ -442,18 +459,6 @@ impl Transaction {
                     merged.insert(k, v);
                 }
             }
-        }
-        if self.records_reads() {
-            let range = match (&boundary, opts.reverse) {
-                (None, _) => (start.to_vec(), end.map(<[u8]>::to_vec)),
-                (Some(b), false) => {
-                    let mut past = b.clone();
-                    past.push(0);
-                    (start.to_vec(), Some(past))
-                }
-                (Some(b), true) => (b.clone(), end.map(<[u8]>::to_vec)),
-            };
-            self.read_ranges.push(range);
         }
         let rows: Vec<Row> = if opts.reverse {
             merged.into_iter().rev().take(opts.limit).collect()
