@@ -401,6 +401,73 @@ impl Expr {
         for c in self.children_mut() {
             c.fold_constants();
         }
+        self.compare_dates_as_dates();
+    }
+
+    /// `date_col::timestamp OP timestamp 'T'` becomes `date_col OP' date 'D'` with the same
+    /// truth on every row, so a date column's index and statistics serve the comparison
+    /// (`l_shipdate < date '1994-01-01' + interval '1 year'` is such a comparison: date plus
+    /// interval is a timestamp). A date `d` is midnight as a timestamp, so with `F` the day
+    /// of `T` and `C` the first day at or after `T`: `d::ts < T` is `d < C`, `<= T` is
+    /// `<= F`, `> T` is `> F`, `>= T` is `>= C`, and `= T` is `= F` when `T` is midnight
+    /// (left alone otherwise, as are infinite timestamps).
+    fn compare_dates_as_dates(&mut self) {
+        let Expr::Binary {
+            op, left, right, ..
+        } = self
+        else {
+            return;
+        };
+        if !matches!(
+            op,
+            BinaryOp::Eq | BinaryOp::Lt | BinaryOp::LtEq | BinaryOp::Gt | BinaryOp::GtEq
+        ) {
+            return;
+        }
+        // Normalised to `cast OP literal`.
+        let (cast, lit, op) = match (&**left, &**right) {
+            (Expr::Cast { .. }, Expr::Literal { .. }) => (&**left, &**right, *op),
+            (Expr::Literal { .. }, Expr::Cast { .. }) => (&**right, &**left, op.flipped()),
+            _ => return,
+        };
+        let (
+            Expr::Cast {
+                expr: date_expr,
+                ty: DataType::Timestamp(_),
+            },
+            Expr::Literal {
+                value: Value::Int(t),
+                ty: DataType::Timestamp(_),
+            },
+        ) = (cast, lit)
+        else {
+            return;
+        };
+        if date_expr.ty() != DataType::Date
+            || *t == crate::types::datetime::TS_NOBEGIN
+            || *t == crate::types::datetime::TS_NOEND
+        {
+            return;
+        }
+        let day = crate::types::datetime::USECS_PER_DAY;
+        let floor = t.div_euclid(day);
+        let midnight = t.rem_euclid(day) == 0;
+        let ceil = if midnight { floor } else { floor + 1 };
+        let bound = match op {
+            BinaryOp::Lt | BinaryOp::GtEq => ceil,
+            BinaryOp::Eq if !midnight => return,
+            _ => floor,
+        };
+        let narrowed = Expr::Binary {
+            op,
+            left: date_expr.clone(),
+            right: Box::new(Expr::Literal {
+                value: Value::Int(bound),
+                ty: DataType::Date,
+            }),
+            ty: DataType::Bool,
+        };
+        *self = narrowed;
     }
 
     /// `(left, right)` when this is `left = right`.
@@ -1253,6 +1320,82 @@ mod tests {
         let mut e = param.clone();
         e.fold_constants();
         assert_eq!(e, param);
+    }
+
+    #[test]
+    fn date_against_timestamp_becomes_date_against_date_with_the_same_truth() {
+        use crate::types::datetime::{DATE_NOBEGIN, DATE_NOEND, TS_NOEND, USECS_PER_DAY};
+        let col = Expr::Column {
+            index: 0,
+            ty: DataType::Date,
+        };
+        let cast = Expr::Cast {
+            expr: Box::new(col.clone()),
+            ty: DataType::Timestamp(None),
+        };
+        let day = USECS_PER_DAY;
+        let stamps = [
+            0,
+            1,
+            day - 1,
+            day,
+            -1,
+            -day,
+            -day + 1,
+            5 * day + 3_600_000_000,
+            TS_NOEND,
+        ];
+        let dates = [None, Some(-2), Some(-1), Some(0), Some(1), Some(5), Some(6)]
+            .into_iter()
+            .chain([Some(DATE_NOBEGIN), Some(DATE_NOEND)]);
+        let dates: Vec<Option<i64>> = dates.collect();
+        let ops = [
+            BinaryOp::Eq,
+            BinaryOp::Lt,
+            BinaryOp::LtEq,
+            BinaryOp::Gt,
+            BinaryOp::GtEq,
+        ];
+        let mut narrowed_some = 0;
+        for t in stamps {
+            let lit = Expr::literal(Value::Int(t), DataType::Timestamp(None));
+            for op in ops {
+                for lit_left in [false, true] {
+                    let (l, r) = if lit_left {
+                        (lit.clone(), cast.clone())
+                    } else {
+                        (cast.clone(), lit.clone())
+                    };
+                    let original = Expr::Binary {
+                        op,
+                        left: Box::new(l),
+                        right: Box::new(r),
+                        ty: DataType::Bool,
+                    };
+                    let mut folded = original.clone();
+                    folded.fold_constants();
+                    if folded != original {
+                        narrowed_some += 1;
+                        // The cast is gone: the column is compared with a date.
+                        let Expr::Binary { left, right, .. } = &folded else {
+                            panic!("{folded:?}");
+                        };
+                        assert!(**left == col || **right == col, "{folded:?}");
+                    }
+                    for d in &dates {
+                        let row = [d.map_or(Value::Null, Value::Int)];
+                        let cx = EvalContext::default();
+                        assert_eq!(
+                            original.eval(&row, &cx).unwrap(),
+                            folded.eval(&row, &cx).unwrap(),
+                            "{op:?} t={t} lit_left={lit_left} d={d:?}"
+                        );
+                    }
+                }
+            }
+        }
+        // Every finite stamp is narrowed for <, <=, >, >= both ways round (8 of 9 stamps).
+        assert!(narrowed_some >= 8 * 8, "{narrowed_some}");
     }
 
     #[test]
