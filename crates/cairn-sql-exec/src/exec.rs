@@ -23,9 +23,9 @@
 //!    nested loop's order; a join order the optimiser changed changes the order of rows of a
 //!    query without ORDER BY (`join_order.rs` invariant 2), as in PostgreSQL.
 
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 use std::cell::RefCell;
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
@@ -133,7 +133,7 @@ impl StatementCache {
 /// whose `=` is equality of grouping bytes (integers and the types stored as integers,
 /// text, bytea, uuid, bool).
 pub(crate) struct InSet {
-    keys: std::collections::HashSet<Vec<u8>>,
+    keys: HashSet<Vec<u8>>,
     /// The one variant of every non-NULL value; `None` when mixed or not hashable.
     variant: Option<std::mem::Discriminant<Value>>,
     has_null: bool,
@@ -151,7 +151,7 @@ impl InSet {
 
     fn build(rows: &[Row]) -> InSet {
         let mut set = InSet {
-            keys: std::collections::HashSet::new(),
+            keys: HashSet::new(),
             variant: None,
             has_null: false,
             mixed: false,
@@ -582,7 +582,7 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
         }
         Plan::Distinct { input } => {
             let rows = run(input, cx)?;
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = HashSet::new();
             Ok(rows
                 .into_iter()
                 .filter(|r| seen.insert(group_key(r)))
@@ -689,16 +689,19 @@ fn order_values(x: &Value, y: &Value, descending: bool, nulls_first: bool) -> Or
 fn group_key(row: &[Value]) -> Vec<u8> {
     let mut k = Vec::new();
     for v in row {
-        match v {
-            // -0.0 and 0.0 are one group, as every NaN is.
-            Value::Float(f) if *f == 0.0 => keys::encode_value(&mut k, &Value::Float(0.0), false),
-            Value::Float(f) if f.is_nan() => {
-                keys::encode_value(&mut k, &Value::Float(f64::NAN), false)
-            }
-            v => keys::encode_value(&mut k, v, false),
-        }
+        push_group_key(&mut k, v);
     }
     k
+}
+
+/// Appends `v`'s grouping bytes to `k` (a row's grouping key is its values' keys in order).
+fn push_group_key(k: &mut Vec<u8>, v: &Value) {
+    match v {
+        // -0.0 and 0.0 are one group, as every NaN is.
+        Value::Float(f) if *f == 0.0 => keys::encode_value(k, &Value::Float(0.0), false),
+        Value::Float(f) if f.is_nan() => keys::encode_value(k, &Value::Float(f64::NAN), false),
+        v => keys::encode_value(k, v, false),
+    }
 }
 
 /// Runs `plan`, handing each output row to `f`, in order. Scans, filters, projections and
@@ -1018,6 +1021,58 @@ enum AggState {
     Str(Option<String>),
     /// array_agg's values (`None` until the first row: no rows give NULL).
     Array(Option<Vec<Value>>),
+    /// sum or avg of numeric values while the running sum is exactly `sum × 10^-scale` in
+    /// an i128 (no numeric allocated per row); `n` values so far. The first value or sum
+    /// that does not fit turns it into `Sum` / `Avg` (see [`small_sum_step`]).
+    SmallSum {
+        sum: i128,
+        scale: u32,
+        n: i64,
+        avg: bool,
+    },
+}
+
+/// Steps a sum or avg with numeric `x` in the exact i128 form; false (and the state turned
+/// into the general `Sum` / `Avg` when it was `SmallSum`) when `x` or the new sum does not
+/// fit. The result is the general path's: numeric addition is exact and its scale is the
+/// larger of the operands'.
+fn small_sum_step(st: &mut AggState, x: &Numeric) -> bool {
+    fn add(sum: i128, scale: u32, x: (i128, u32)) -> Option<(i128, u32)> {
+        let (xv, xs) = x;
+        let s = scale.max(xs);
+        let lift = |v: i128, from: u32| v.checked_mul(10i128.checked_pow(s - from)?);
+        Some((lift(sum, scale)?.checked_add(lift(xv, xs)?)?, s))
+    }
+    let small = x.to_i128_scaled();
+    match st {
+        AggState::Sum(None) | AggState::Avg(None, 0) => {
+            let Some((sum, scale)) = small else {
+                return false;
+            };
+            let avg = matches!(st, AggState::Avg(..));
+            *st = AggState::SmallSum {
+                sum,
+                scale,
+                n: 1,
+                avg,
+            };
+            true
+        }
+        AggState::SmallSum { sum, scale, n, avg } => {
+            if let Some((s2, sc2)) = small.and_then(|x| add(*sum, *scale, x)) {
+                (*sum, *scale, *n) = (s2, sc2, *n + 1);
+                return true;
+            }
+            let acc = Some(Value::numeric(Numeric::from_i128(*sum, *scale)));
+            *st = if *avg {
+                AggState::Avg(acc, *n)
+            } else {
+                AggState::Sum(acc)
+            };
+            false
+        }
+        _ => false,
+    }
 }
 
 fn agg_init(a: &AggCall) -> AggState {
@@ -1046,6 +1101,11 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
     }
     if v.is_null() {
         return Ok(());
+    }
+    if let Value::Numeric(x) = &v {
+        if matches!(a.func, AggFunc::Sum | AggFunc::Avg) && small_sum_step(st, x) {
+            return Ok(());
+        }
     }
     match st {
         AggState::Count(n) => *n += 1,
@@ -1112,6 +1172,12 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
             }
         }
         AggState::Array(_) => {}
+        AggState::SmallSum { .. } => {
+            return Err(SqlError::internal(format!(
+                "{:?} over {v:?} after numeric values",
+                a.func
+            )))
+        }
     }
     Ok(())
 }
@@ -1132,6 +1198,16 @@ fn agg_final(st: AggState) -> Result<Value> {
         AggState::Bool(b) => b.map_or(Value::Null, Value::Bool),
         AggState::Str(s) => s.map_or(Value::Null, Value::Text),
         AggState::Array(items) => items.map_or(Value::Null, Value::Array),
+        AggState::SmallSum {
+            sum, scale, n, avg, ..
+        } => {
+            let total = Numeric::from_i128(sum, scale);
+            Value::numeric(if avg {
+                total.div(&Numeric::from_i64(n))?
+            } else {
+                total
+            })
+        }
     })
 }
 
@@ -1146,7 +1222,7 @@ fn recursive_union(
     recursive: &Plan,
     cx: &ExecCtx,
 ) -> Result<Vec<Row>> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut out = Vec::new();
     let mut step = Vec::new();
     let mut keep = |rows: Vec<Row>, out: &mut Vec<Row>, step: &mut Vec<Row>| -> Result<()> {
@@ -1221,7 +1297,7 @@ fn aggregate(
         set: usize,
         key: Row,
         states: Vec<AggState>,
-        seen: Vec<std::collections::HashSet<Vec<u8>>>,
+        seen: Vec<HashSet<Vec<u8>>>,
         /// Inputs of aggregates with their own ORDER BY: `(sort keys, value, extra)`, fed to
         /// the aggregate once sorted.
         ordered: Vec<Vec<(Row, Value, Option<Value>)>>,
@@ -1237,53 +1313,68 @@ fn aggregate(
     let mut index: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut groups: Vec<Group> = Vec::new();
     let mut group_indexes = Vec::with_capacity(sets.len());
-    each(input, cx, &mut |row| {
-        let r = &row;
-        let mut values = Vec::with_capacity(group_by.len());
-        for g in group_by {
-            values.push(cx.eval(g, r)?);
-        }
-        group_indexes.clear();
-        for (si, set) in sets.iter().enumerate() {
-            let key: Row = if sets.len() == 1 {
-                std::mem::take(&mut values)
-            } else {
-                (0..group_by.len())
-                    .map(|i| {
-                        if set.contains(&i) {
-                            values[i].clone()
-                        } else {
-                            Value::Null
-                        }
-                    })
-                    .collect()
-            };
-            let mut k = group_key(&key);
-            if sets.len() > 1 {
-                k.extend_from_slice(&(si as u64).to_be_bytes());
+    let new_group = |si: usize, key: Row| Group {
+        set: si,
+        key,
+        states: aggs.iter().map(agg_init).collect(),
+        seen: aggs.iter().map(|_| Default::default()).collect(),
+        ordered: aggs.iter().map(|_| Vec::new()).collect(),
+    };
+    // No GROUP BY: every row feeds the one group, no key to compute or look up.
+    if group_by.is_empty() && sets.len() == 1 {
+        let mut g = new_group(0, Vec::new());
+        each(input, cx, &mut |row| feed_group(&mut g, aggs, &row, cx))?;
+        groups.push(g);
+    } else {
+        let mut values: Row = Vec::with_capacity(group_by.len());
+        let mut k = Vec::new();
+        each(input, cx, &mut |row| {
+            let r = &row;
+            values.clear();
+            for g in group_by {
+                values.push(cx.eval(g, r)?);
             }
-            let gi = match index.get(&k) {
-                Some(i) => *i,
-                None => {
-                    groups.push(Group {
-                        set: si,
-                        key,
-                        states: aggs.iter().map(agg_init).collect(),
-                        seen: aggs.iter().map(|_| Default::default()).collect(),
-                        ordered: aggs.iter().map(|_| Vec::new()).collect(),
-                    });
-                    index.insert(k, groups.len() - 1);
-                    cx.check_size(groups.len())?;
-                    groups.len() - 1
+            group_indexes.clear();
+            for (si, set) in sets.iter().enumerate() {
+                k.clear();
+                for (i, v) in values.iter().enumerate() {
+                    if sets.len() == 1 || set.contains(&i) {
+                        push_group_key(&mut k, v);
+                    } else {
+                        push_group_key(&mut k, &Value::Null);
+                    }
                 }
-            };
-            group_indexes.push(gi);
-        }
-        for &gi in &group_indexes {
-            feed_group(&mut groups[gi], aggs, r, cx)?;
-        }
-        Ok(())
-    })?;
+                if sets.len() > 1 {
+                    k.extend_from_slice(&(si as u64).to_be_bytes());
+                }
+                let gi = match index.get(k.as_slice()) {
+                    Some(i) => *i,
+                    None => {
+                        let key: Row = values
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| {
+                                if sets.len() == 1 || set.contains(&i) {
+                                    v.clone()
+                                } else {
+                                    Value::Null
+                                }
+                            })
+                            .collect();
+                        groups.push(new_group(si, key));
+                        index.insert(k.clone(), groups.len() - 1);
+                        cx.check_size(groups.len())?;
+                        groups.len() - 1
+                    }
+                };
+                group_indexes.push(gi);
+            }
+            for &gi in &group_indexes {
+                feed_group(&mut groups[gi], aggs, r, cx)?;
+            }
+            Ok(())
+        })?;
+    }
     /// Steps group `g`'s aggregates with input row `r`.
     fn feed_group(g: &mut Group, aggs: &[AggCall], r: &[Value], cx: &ExecCtx) -> Result<()> {
         for (ai, a) in aggs.iter().enumerate() {
@@ -1414,14 +1505,18 @@ fn join_each(
     };
     let mut right_matched = vec![false; r.len()];
     let mut joined = Vec::with_capacity(lw + rw);
+    let mut key = Vec::new();
     each(left, cx, &mut |lr| {
         let mut matched = false;
         let candidates: &[usize] = match probe {
             None => &all,
-            Some((keys, table)) => match join_key(keys, &lr, cx)? {
-                Some(k) => table.get(&k).map(Vec::as_slice).unwrap_or(&[]),
-                None => &[],
-            },
+            Some((keys, table)) => {
+                if join_key_into(keys, &lr, cx, &mut key)? {
+                    table.get(key.as_slice()).map(Vec::as_slice).unwrap_or(&[])
+                } else {
+                    &[]
+                }
+            }
         };
         for &ri in candidates {
             joined.clear();
@@ -1478,15 +1573,21 @@ fn finish_left_row(
 
 /// The grouping bytes of a row's join key, `None` if a key value is NULL (never matches).
 fn join_key(keys: &[Expr], row: &[Value], cx: &ExecCtx) -> Result<Option<Vec<u8>>> {
-    let mut values = Vec::with_capacity(keys.len());
-    for k in keys {
-        let v = cx.eval(k, row)?;
+    let mut k = Vec::new();
+    Ok(join_key_into(keys, row, cx, &mut k)?.then_some(k))
+}
+
+/// [`join_key`] into `k` (cleared first): false, and `k` unspecified, when a value is NULL.
+fn join_key_into(keys: &[Expr], row: &[Value], cx: &ExecCtx, k: &mut Vec<u8>) -> Result<bool> {
+    k.clear();
+    for e in keys {
+        let v = cx.eval(e, row)?;
         if v.is_null() {
-            return Ok(None);
+            return Ok(false);
         }
-        values.push(v);
+        push_group_key(k, &v);
     }
-    Ok(Some(group_key(&values)))
+    Ok(true)
 }
 
 fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
@@ -1497,7 +1598,7 @@ fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
             if all {
                 rows
             } else {
-                let mut seen = std::collections::HashSet::new();
+                let mut seen = HashSet::new();
                 rows.into_iter()
                     .filter(|x| seen.insert(group_key(x)))
                     .collect()
@@ -1509,7 +1610,7 @@ fn set_op(kind: SetOpKind, all: bool, l: Vec<Row>, r: Vec<Row>) -> Vec<Row> {
                 *counts.entry(group_key(x)).or_default() += 1;
             }
             let mut out = Vec::new();
-            let mut emitted = std::collections::HashSet::new();
+            let mut emitted = HashSet::new();
             for x in l {
                 let k = group_key(&x);
                 let c = counts.get(&k).copied().unwrap_or(0);
@@ -1965,6 +2066,74 @@ mod tests {
             1 => Value::Int(n),
             2 => Value::Text(format!("v{n}")),
             _ => Value::Float(n as f64),
+        }
+    }
+
+    /// sum and avg over numerics give, through the i128 fast path (and its fall back
+    /// mid-way when a value or the running sum stops fitting), exactly the value of
+    /// adding the numerics one by one.
+    #[test]
+    fn numeric_sums_match_adding_one_by_one() {
+        let num = |s: &str| Value::numeric(Numeric::parse(s).unwrap());
+        let big = "170141183460469231731687303715884105727"; // i128::MAX
+        let cases: Vec<Vec<Value>> = vec![
+            vec![num("1.5"), num("2.25"), Value::Null, num("-0.75")],
+            vec![num("12.50"), num("-12.5")],
+            vec![
+                num("99999999999999999999999999999999999.9"),
+                num("0.01"),
+                num("0.01"),
+            ],
+            vec![num("1"), num(big), num("1"), num("-2")],
+            vec![num("1"), num("NaN"), num("2")],
+            vec![
+                num("0.000000000000000000000000000000000000001"),
+                num("1e30"),
+            ],
+            vec![],
+            vec![Value::Null],
+        ];
+        for values in cases {
+            for func in [AggFunc::Sum, AggFunc::Avg] {
+                let a = AggCall {
+                    func,
+                    arg: None,
+                    extra: None,
+                    distinct: false,
+                    filter: None,
+                    ty: DataType::Numeric(None),
+                    order_by: Vec::new(),
+                };
+                let mut st = agg_init(&a);
+                for v in &values {
+                    agg_step(&a, &mut st, v.clone(), None).unwrap();
+                }
+                let got = agg_final(st).unwrap();
+                let present: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+                let want = match present.split_first() {
+                    None => Value::Null,
+                    Some((first, rest)) => {
+                        let mut acc = (*first).clone();
+                        for v in rest {
+                            acc = cairn_sql_plan::expr::binary(
+                                cairn_sql_plan::expr::BinaryOp::Add,
+                                acc,
+                                (*v).clone(),
+                                &a.ty,
+                            )
+                            .unwrap();
+                        }
+                        match (func, acc) {
+                            (AggFunc::Avg, Value::Numeric(x)) => Value::numeric(
+                                x.div(&Numeric::from_i64(present.len() as i64)).unwrap(),
+                            ),
+                            (_, acc) => acc,
+                        }
+                    }
+                };
+                let ty = DataType::Numeric(None);
+                assert_eq!(got.to_text(&ty), want.to_text(&ty), "{func:?} {values:?}");
+            }
         }
     }
 
