@@ -156,6 +156,7 @@ impl Activity {
         auto: bool,
         mods_at_start: u64,
     ) {
+        let threshold = self.threshold(Some(row_count));
         let mut st = self.state.lock();
         let a = st.tables.entry(table_id).or_default();
         a.mod_since_analyze = a.mod_since_analyze.saturating_sub(mods_at_start);
@@ -168,6 +169,19 @@ impl Activity {
             a.last_analyze_micros = Some(at_micros);
             a.analyze_count += 1;
         }
+        // An explicit ANALYZE of a queued table makes the worker's pass unnecessary.
+        if a.mod_since_analyze as f64 <= threshold {
+            st.due.remove(&table_id);
+        }
+    }
+
+    /// Whether the table's changes since its last ANALYZE are still above the threshold
+    /// (true when this node does not know its row count yet).
+    pub fn still_due(&self, table_id: u32) -> bool {
+        let st = self.state.lock();
+        st.tables.get(&table_id).is_none_or(|a| {
+            a.reltuples.is_none() || a.mod_since_analyze as f64 > self.threshold(a.reltuples)
+        })
     }
 
     /// Sets the row count of the last ANALYZE when this node learns it from storage; returns
@@ -314,6 +328,29 @@ mod tests {
         assert_eq!(t.autoanalyze_count, 1);
         a.request_stop();
         assert_eq!(a.take_due(), None);
+    }
+
+    /// A table queued by a bulk load and then analysed by an explicit ANALYZE leaves the
+    /// queue, and the worker skips a table it had already taken (`still_due`): a second
+    /// full pass right after the user's own ANALYZE would only compete with queries.
+    #[test]
+    fn explicit_analyze_unqueues() {
+        let a = Activity::new(AutoAnalyzeConfig::default());
+        a.note(1, 100, Change::Insert, 600_000);
+        assert!(a.still_due(100));
+        assert_eq!(a.state.lock().due.len(), 1);
+        a.analyzed(100, 600_000.0, 5, false, 600_000);
+        assert!(a.state.lock().due.is_empty());
+        assert!(!a.still_due(100));
+        // Changes during that ANALYZE beyond the threshold keep it queued.
+        a.note(1, 200, Change::Insert, 1_000);
+        a.note(1, 200, Change::Insert, 100_000);
+        a.analyzed(200, 1_000.0, 6, false, 1_000);
+        assert!(a.still_due(200));
+        assert_eq!(
+            a.state.lock().due.iter().copied().collect::<Vec<_>>(),
+            vec![200]
+        );
     }
 
     #[test]

@@ -220,24 +220,30 @@ pub struct ExecCtx<'c, 't> {
 
 impl ExecCtx<'_, '_> {
     fn eval(&self, e: &Expr, row: &[Value]) -> Result<Value> {
-        e.eval(
-            row,
-            &EvalContext {
-                params: self.params,
-                outer: self.outer,
-                subqueries: Some(self),
-                // The transaction's timestamp; the cell is only borrowed during KV calls
-                // (TxnCell), so try_borrow succeeds, and the clock covers the impossible case.
-                now_micros: self.txn.try_borrow().map_or_else(
-                    |_| crate::volatile::SYSTEM.clock_micros(),
-                    |t| {
-                        t.timestamp_micros()
-                            .saturating_sub(UNIX_EPOCH_OFFSET_MICROS)
-                    },
-                ),
-                volatile: Some(&crate::volatile::SYSTEM),
-            },
-        )
+        e.eval(row, &self.eval_context())
+    }
+
+    /// [`Expr::eval_cow`]: a column or literal borrowed rather than copied.
+    fn eval_cow<'v>(&self, e: &'v Expr, row: &'v [Value]) -> Result<std::borrow::Cow<'v, Value>> {
+        e.eval_cow(row, &self.eval_context())
+    }
+
+    fn eval_context(&self) -> EvalContext<'_> {
+        EvalContext {
+            params: self.params,
+            outer: self.outer,
+            subqueries: Some(self),
+            // The transaction's timestamp; the cell is only borrowed during KV calls
+            // (TxnCell), so try_borrow succeeds, and the clock covers the impossible case.
+            now_micros: self.txn.try_borrow().map_or_else(
+                |_| crate::volatile::SYSTEM.clock_micros(),
+                |t| {
+                    t.timestamp_micros()
+                        .saturating_sub(UNIX_EPOCH_OFFSET_MICROS)
+                },
+            ),
+            volatile: Some(&crate::volatile::SYSTEM),
+        }
     }
 
     /// Evaluates `e` over `row` (for operators outside this module, such as catalog scans).
@@ -1384,9 +1390,20 @@ fn aggregate(
                 }
             }
             let v = match &a.arg {
-                Some(e) => cx.eval(e, r)?,
-                None => Value::Null,
+                Some(e) => cx.eval_cow(e, r)?,
+                None => std::borrow::Cow::Owned(Value::Null),
             };
+            // sum/avg of a numeric column: added in place, no copy of the value.
+            if let Value::Numeric(x) = &*v {
+                let plain = !a.distinct && a.order_by.is_empty();
+                if plain
+                    && matches!(a.func, AggFunc::Sum | AggFunc::Avg)
+                    && small_sum_step(&mut g.states[ai], x)
+                {
+                    continue;
+                }
+            }
+            let v = v.into_owned();
             if a.distinct {
                 if v.is_null() {
                     continue;

@@ -606,6 +606,24 @@ impl Expr {
         max
     }
 
+    /// [`Expr::eval`], borrowing instead of copying when the value is already there (a
+    /// column of `row`, a literal): a comparison or `LIKE` on a column reads it in place.
+    pub fn eval_cow<'v>(
+        &'v self,
+        row: &'v [Value],
+        ctx: &EvalContext,
+    ) -> Result<std::borrow::Cow<'v, Value>> {
+        use std::borrow::Cow;
+        match self {
+            Expr::Column { index, .. } => row
+                .get(*index)
+                .map(Cow::Borrowed)
+                .ok_or_else(|| SqlError::internal(format!("column {index} out of the row"))),
+            Expr::Literal { value, .. } => Ok(Cow::Borrowed(value)),
+            _ => self.eval(row, ctx).map(Cow::Owned),
+        }
+    }
+
     pub fn eval(&self, row: &[Value], ctx: &EvalContext) -> Result<Value> {
         match self {
             Expr::Column { index, .. } => row
@@ -663,9 +681,12 @@ impl Expr {
                     })
                 }
                 _ => {
-                    let l = left.eval(row, ctx)?;
-                    let r = right.eval(row, ctx)?;
-                    binary(*op, l, r, ty)
+                    let l = left.eval_cow(row, ctx)?;
+                    let r = right.eval_cow(row, ctx)?;
+                    match binary_by_ref(*op, &l, &r)? {
+                        Some(v) => Ok(v),
+                        None => binary(*op, l.into_owned(), r.into_owned(), ty),
+                    }
                 }
             },
             Expr::IsNull { expr, negated } => {
@@ -852,22 +873,53 @@ fn float_result(f: f64, ty: &DataType) -> Result<Value> {
 }
 
 /// Applies a non-logical binary operator to two evaluated operands.
-pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> {
+/// The cases of [`binary`] that need only references to their operands: NULLs,
+/// comparisons, `LIKE` and numeric arithmetic (`None` for the rest). Same results as
+/// `binary`, without copying a column's text or numeric to compare or combine it.
+fn binary_by_ref(op: BinaryOp, l: &Value, r: &Value) -> Result<Option<Value>> {
     if l.is_null() || r.is_null() {
-        return Ok(Value::Null);
+        return Ok(Some(Value::Null));
     }
     if op.is_comparison() {
-        let ord = compare(&l, &r)
+        let ord = compare(l, r)
             .ok_or_else(|| SqlError::internal(format!("cannot compare {l:?} with {r:?}")))?;
-        let b = match op {
-            BinaryOp::Eq => ord == Ordering::Equal,
-            BinaryOp::NotEq => ord != Ordering::Equal,
-            BinaryOp::Lt => ord == Ordering::Less,
-            BinaryOp::LtEq => ord != Ordering::Greater,
-            BinaryOp::Gt => ord == Ordering::Greater,
-            _ => ord != Ordering::Less,
-        };
-        return Ok(Value::Bool(b));
+        return Ok(Some(Value::Bool(comparison_holds(op, ord))));
+    }
+    Ok(match (op, l, r) {
+        (BinaryOp::Like | BinaryOp::NotLike, Value::Text(s), Value::Text(p)) => {
+            let m = like(s.as_bytes(), p.as_bytes(), false)?;
+            Some(Value::Bool(m == (op == BinaryOp::Like)))
+        }
+        (
+            BinaryOp::Add | BinaryOp::Sub | BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod,
+            Value::Numeric(a),
+            Value::Numeric(b),
+        ) => Some(Value::numeric(match op {
+            BinaryOp::Add => a.add(b)?,
+            BinaryOp::Sub => a.sub(b)?,
+            BinaryOp::Mul => a.mul(b)?,
+            BinaryOp::Div => a.div(b)?,
+            _ => a.rem(b)?,
+        })),
+        _ => None,
+    })
+}
+
+/// Whether comparison `op` holds for operands ordered `ord`.
+fn comparison_holds(op: BinaryOp, ord: Ordering) -> bool {
+    match op {
+        BinaryOp::Eq => ord == Ordering::Equal,
+        BinaryOp::NotEq => ord != Ordering::Equal,
+        BinaryOp::Lt => ord == Ordering::Less,
+        BinaryOp::LtEq => ord != Ordering::Greater,
+        BinaryOp::Gt => ord == Ordering::Greater,
+        _ => ord != Ordering::Less,
+    }
+}
+
+pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> {
+    if let Some(v) = binary_by_ref(op, &l, &r)? {
+        return Ok(v);
     }
     match (op, l, r) {
         (BinaryOp::Add, Value::Int(a), Value::Int(b)) => check_int(a.checked_add(b), ty),
@@ -897,10 +949,6 @@ pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> 
         (BinaryOp::Concat, Value::Bytes(mut a), Value::Bytes(b)) => {
             a.extend_from_slice(&b);
             Ok(Value::Bytes(a))
-        }
-        (BinaryOp::Like | BinaryOp::NotLike, Value::Text(s), Value::Text(p)) => {
-            let m = like(s.as_bytes(), p.as_bytes(), false)?;
-            Ok(Value::Bool(m == (op == BinaryOp::Like)))
         }
         (BinaryOp::ILike | BinaryOp::NotILike, Value::Text(s), Value::Text(p)) => {
             let m = like(

@@ -163,20 +163,10 @@ fn jsonb(v: &Value) -> Result<Option<std::borrow::Cow<'_, Jsonb>>> {
     })
 }
 
-/// Applies an arithmetic operator to NUMERIC or INTERVAL operands (from `expr::binary`).
+/// Applies an arithmetic operator to INTERVAL operands (from `expr::binary`, which does
+/// numeric arithmetic itself).
 pub fn binary(op: BinaryOp, l: Value, r: Value) -> Result<Value> {
     match (op, &l, &r) {
-        (_, Value::Numeric(a), Value::Numeric(b)) => {
-            let n = match op {
-                BinaryOp::Add => a.add(b)?,
-                BinaryOp::Sub => a.sub(b)?,
-                BinaryOp::Mul => a.mul(b)?,
-                BinaryOp::Div => a.div(b)?,
-                BinaryOp::Mod => a.rem(b)?,
-                _ => return Err(op_error(op, &l, &r)),
-            };
-            Ok(Value::numeric(n))
-        }
         (BinaryOp::Add, Value::Interval(a), Value::Interval(b)) => {
             Ok(Value::Interval(a.checked_add(b)?))
         }
