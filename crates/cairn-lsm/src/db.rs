@@ -379,6 +379,31 @@ impl Db {
     }
 }
 
+/// The files of level `level` whose user-key ranges meet `[lo, hi)` (a bound `None`: open),
+/// in the level's order. L0 files overlap one another and are each tested; a deeper level is
+/// sorted by key and disjoint, so its candidates are one run, found by binary search (a point
+/// read must not test every file of a level of hundreds).
+fn candidate_files<'a>(
+    level: usize,
+    files: &'a [Arc<LiveFile>],
+    lo: Option<&'a [u8]>,
+    hi: Option<&'a [u8]>,
+) -> impl Iterator<Item = &'a Arc<LiveFile>> + 'a {
+    let first = match lo {
+        Some(lo) if level > 0 => files.partition_point(|f| f.largest_user_key() < lo),
+        _ => 0,
+    };
+    let sorted = level > 0;
+    files
+        .iter()
+        .skip(first)
+        .take_while(move |f| !sorted || hi.is_none_or(|hi| f.smallest_user_key() < hi))
+        .filter(move |f| {
+            lo.is_none_or(|lo| f.largest_user_key() >= lo)
+                && hi.is_none_or(|hi| f.smallest_user_key() < hi)
+        })
+}
+
 /// The callback of [`Db::visit_newest_first`]: a user key and its value (`None`: deleted).
 pub type Visitor<'a> = dyn FnMut(&[u8], Option<&[u8]>) -> Visit + 'a;
 
@@ -1082,23 +1107,8 @@ impl DbInner {
         }
         let strip = self.opts.bloom_strip_suffix_bytes;
         for (level, files) in sv.files.levels.iter().enumerate() {
-            // L0 is kept newest first; deeper levels are sorted by key and disjoint, so their
-            // candidates start at the first file that ends at or after `start`.
-            let first = if level == 0 {
-                0
-            } else {
-                files.partition_point(|f| f.largest_user_key() < start)
-            };
-            for f in files.iter().skip(first) {
-                if f.largest_user_key() < start {
-                    continue;
-                }
-                if f.smallest_user_key() >= end {
-                    if level == 0 {
-                        continue;
-                    }
-                    break;
-                }
+            // L0 is kept newest first.
+            for f in candidate_files(level, files, Some(start), Some(end)) {
                 let table = f.table()?;
                 if f.meta.tombstone_count > 0 {
                     tombs.extend(
@@ -1139,19 +1149,14 @@ impl DbInner {
             children.push(Box::new(mem.iter_bounded(upper.clone())));
         }
         for (level, files) in sv.files.levels.iter().enumerate() {
-            let relevant: Vec<Arc<LiveFile>> = files
-                .iter()
-                .filter(|f| {
-                    ro.lower_bound
-                        .as_ref()
-                        .is_none_or(|lo| f.largest_user_key() >= lo.as_slice())
-                        && ro
-                            .upper_bound
-                            .as_ref()
-                            .is_none_or(|up| f.smallest_user_key() < up.as_slice())
-                })
-                .cloned()
-                .collect();
+            let relevant: Vec<Arc<LiveFile>> = candidate_files(
+                level,
+                files,
+                ro.lower_bound.as_deref(),
+                ro.upper_bound.as_deref(),
+            )
+            .cloned()
+            .collect();
             for f in &relevant {
                 if f.meta.tombstone_count > 0 {
                     let table = f.table()?;
