@@ -808,6 +808,7 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
             filter,
             kind,
             residual,
+            needed,
             ..
         } => each(left, cx, &mut |lr| {
             // Rows stream from the index; a semi or anti join stops reading at the first
@@ -817,7 +818,7 @@ fn each_operator(plan: &Plan, cx: &ExecCtx, f: &mut dyn FnMut(Row) -> Result<()>
                 table,
                 Some(access),
                 filter.as_ref(),
-                None,
+                needed.as_deref(),
                 &lr,
                 cx,
                 &mut |rr| {
@@ -984,7 +985,7 @@ fn scan_each(
         let n = batch.len();
         for (k, v) in batch {
             let row = if secondary {
-                match index::fetch_by_entry(&mut **cx.txn.borrow_mut(), table, &v)? {
+                match index::fetch_by_entry_needed(&mut **cx.txn.borrow_mut(), table, &v, needed)? {
                     Some(r) => r,
                     None => {
                         return Err(SqlError::new(
@@ -1536,22 +1537,32 @@ fn join_each(
             }
         };
         for &ri in candidates {
+            let Some(p) = on else {
+                // Every candidate matches: no combined row unless one is emitted.
+                matched = true;
+                if !kind.emits_right() {
+                    break;
+                }
+                right_matched[ri] = true;
+                let mut row = Vec::with_capacity(lw + rw);
+                row.extend_from_slice(&lr);
+                row.extend_from_slice(&r[ri]);
+                f(row)?;
+                continue;
+            };
             joined.clear();
             joined.extend_from_slice(&lr);
             joined.extend_from_slice(&r[ri]);
-            let ok = match on {
-                Some(p) => truthy(cx.eval(p, &joined)?)?,
-                None => true,
-            };
-            if ok && !kind.emits_right() {
-                matched = true;
+            if !truthy(cx.eval(p, &joined)?)? {
+                continue;
+            }
+            matched = true;
+            if !kind.emits_right() {
                 break;
             }
-            if ok {
-                matched = true;
-                right_matched[ri] = true;
-                f(joined.clone())?;
-            }
+            right_matched[ri] = true;
+            // The combined row goes out as it is; the next candidate starts a new one.
+            f(std::mem::replace(&mut joined, Vec::with_capacity(lw + rw)))?;
         }
         finish_left_row(kind, matched, lr, rw, f)
     })?;

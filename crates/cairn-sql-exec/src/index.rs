@@ -152,10 +152,20 @@ pub fn fetch_by_entry(
     table: &TableDef,
     entry_value: &[u8],
 ) -> Result<Option<Row>> {
+    fetch_by_entry_needed(txn, table, entry_value, None)
+}
+
+/// [`fetch_by_entry`], decoding only the `needed` columns (`row::decode_row_needed`).
+pub fn fetch_by_entry_needed(
+    txn: &mut dyn KvTxn,
+    table: &TableDef,
+    entry_value: &[u8],
+    needed: Option<&[bool]>,
+) -> Result<Option<Row>> {
     let mut k = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
     k.extend_from_slice(entry_value);
     match txn.get(&k)? {
-        Some(v) => decode_row(table, &v).map(Some),
+        Some(v) => crate::row::decode_row_needed(table, &v, needed).map(Some),
         None => Ok(None),
     }
 }

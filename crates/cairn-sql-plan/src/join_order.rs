@@ -705,6 +705,7 @@ pub fn physical_join(
                 kind,
                 residual: and_all(rest),
                 left: Box::new(left),
+                needed: None,
             };
         }
     }

@@ -365,6 +365,8 @@ pub enum Plan {
         filter: Option<Expr>,
         kind: JoinKind,
         residual: Option<Expr>,
+        /// As a scan's `needed`, for `table`'s columns (`prune::prune_columns`).
+        needed: Option<Vec<bool>>,
     },
     SetOp {
         kind: SetOpKind,

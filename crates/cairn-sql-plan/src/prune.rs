@@ -142,17 +142,29 @@ fn prune(plan: &mut Plan, mut needed: Vec<bool>) {
             left,
             table,
             access,
+            filter,
             residual,
+            kind,
+            needed: slot,
             ..
         } => {
-            // The inner table's rows are read whole; the left side needs what the output,
-            // the residual and the key range read of it.
+            // The left side needs what the output, the residual and the key range read of
+            // it; the inner table what the output (none of it for semi and anti joins), the
+            // residual and its own filter read.
             let lw = left.width();
-            needed.resize(lw + table.columns.len(), false);
+            let tw = table.columns.len();
+            if !kind.emits_right() {
+                needed.truncate(lw);
+            }
+            needed.resize(lw + tw, false);
             if let Some(r) = residual {
                 mark(r, &mut needed);
             }
-            needed.truncate(lw);
+            let mut inner = needed.split_off(lw);
+            if let Some(f) = filter {
+                mark(f, &mut inner);
+            }
+            *slot = (!inner.iter().all(|n| *n)).then_some(inner);
             access.range.exprs_mut(&mut |e| mark(e, &mut needed));
             prune(left, needed);
         }
@@ -207,7 +219,7 @@ mod tests {
     fn needed_of(p: &Plan) -> Vec<Option<Vec<bool>>> {
         let mut out = Vec::new();
         fn walk(p: &mut Plan, out: &mut Vec<Option<Vec<bool>>>) {
-            if let Plan::Scan { needed, .. } = p {
+            if let Plan::Scan { needed, .. } | Plan::IndexJoin { needed, .. } = p {
                 out.push(needed.clone());
             }
             for c in p.children_mut() {
@@ -266,6 +278,65 @@ mod tests {
         let mut p = project(join, vec![col(3)]);
         prune_columns(&mut p);
         assert_eq!(needed_of(&p), vec![Some(vec![true, false]), None]);
+    }
+
+    #[test]
+    fn an_index_join_decodes_only_the_inner_columns_read() {
+        let index_join = |kind, filter: Option<Expr>, residual: Option<Expr>| Plan::IndexJoin {
+            left: Box::new(scan(1, None)),
+            table: test_table(2, "", DataType::Int4),
+            qualifier: "t2".into(),
+            access: crate::plan::IndexRange {
+                index_id: crate::catalog::PRIMARY_INDEX_ID,
+                range: crate::plan::KeyRange {
+                    eq_prefix: vec![col(0)],
+                    lower: None,
+                    upper: None,
+                },
+                reverse: false,
+            },
+            filter,
+            kind,
+            residual,
+            needed: None,
+        };
+        let eq = |l: usize, r: usize| Expr::Binary {
+            op: BinaryOp::Eq,
+            left: Box::new(col(l)),
+            right: Box::new(col(r)),
+            ty: DataType::Bool,
+        };
+        use crate::plan::JoinKind;
+        // SELECT t1.b FROM t1 JOIN t2 ON t2.a = t1.a (residual repeats the key): t2's b is
+        // not decoded; t1 needs a (the key) and b (the output).
+        let mut p = project(
+            index_join(JoinKind::Inner, None, Some(eq(0, 2))),
+            vec![col(1)],
+        );
+        prune_columns(&mut p);
+        assert_eq!(needed_of(&p), vec![Some(vec![true, false]), None]);
+        // Outputting t2.b, or filtering t2 on b, reads it.
+        let mut p = project(
+            index_join(JoinKind::Inner, None, Some(eq(0, 2))),
+            vec![col(3)],
+        );
+        prune_columns(&mut p);
+        assert_eq!(
+            needed_of(&p),
+            vec![None, Some(vec![true, false])],
+            "t2 needs a (residual) and b; t1 only a"
+        );
+        // A semi join outputs none of t2; its filter's columns are still read.
+        let mut p = project(
+            index_join(JoinKind::Semi, Some(eq(1, 1)), None),
+            vec![col(1)],
+        );
+        prune_columns(&mut p);
+        assert_eq!(
+            needed_of(&p),
+            vec![Some(vec![false, true]), None],
+            "t2 reads b for its filter; t1 a (key) and b (output)"
+        );
     }
 
     #[test]

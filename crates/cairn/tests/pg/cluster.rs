@@ -20,7 +20,31 @@ use cairn_proto::node::StatusRequest;
 
 use crate::server::TestServer;
 
+/// A free port for a node whose address must be known before it starts (nodes restart on
+/// their address). Taken below Linux's ephemeral range (32768-60999), which bind(0) and
+/// outgoing connections draw from: a port bound to 0 by a test running alongside once took
+/// the port between this check and the node's own bind ("Address already in use"). A
+/// counter, started at an offset from the process id, keeps this process's picks apart.
 fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    const LOW: u32 = 20_000;
+    const SPAN: u32 = 12_000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() % 1_000) * 11,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
+    for _ in 0..SPAN {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let Ok(port) = u16::try_from(LOW + n % SPAN) else {
+            continue;
+        };
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     let l = TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }
