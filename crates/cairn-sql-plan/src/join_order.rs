@@ -45,8 +45,11 @@ pub const DP_MAX_RELATIONS: usize = 10;
 pub const MAX_REORDERED_RELATIONS: usize = 128;
 /// Cost of inserting a row into a hash table, relative to probing with one.
 pub const HASH_BUILD_WEIGHT: f64 = 1.5;
-/// A new order must cost less than this fraction of the written order's to replace it.
-pub const REORDER_GAIN: f64 = 0.5;
+/// A new order must cost less than this fraction of the written order's to replace it (a
+/// margin for estimates' error, not a preference for what was written: at 0.5, the join
+/// workload's j3 kept its written order at 0.55 of the cost and ran 2.2× slower than the
+/// order chosen at 0.8).
+pub const REORDER_GAIN: f64 = 0.8;
 
 type RelSet = u128;
 
