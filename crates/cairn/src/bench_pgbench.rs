@@ -13,6 +13,11 @@
 //!
 //! Both servers run on the same cores as pgbench itself; report medians of several runs and
 //! ratios, not single absolute numbers.
+//!
+//! The servers are children of this process (this module's [`Server`], also used by
+//! `cairn bench queries`): dropping one stops it, and SIGINT or SIGTERM to this process
+//! stops every one still running and removes its directory before exiting
+//! ([`stop_on_signal`]).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -63,11 +68,94 @@ pub(crate) struct Server {
     _dir: tempfile::TempDir,
 }
 
+impl Server {
+    fn new(child: Child, port: u16, dir: tempfile::TempDir) -> Server {
+        stop_on_signal(child.id(), dir.path());
+        Server {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
+        let id = self.child.id();
+        running().retain(|(pid, _)| *pid != id);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether process `pid` still runs (a child that exited but is not yet reaped, state `Z`
+/// in `/proc/PID/stat`, does not).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        // "pid (comm) state ...": the state follows the last ')'.
+        stat.rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+    })
+}
+
+/// Servers of this process still running: child process id and data directory.
+static RUNNING: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+
+fn running() -> std::sync::MutexGuard<'static, Vec<(u32, PathBuf)>> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Registers a server child to be stopped if this process is interrupted (SIGINT, SIGTERM):
+/// `Drop` does not run then, and PostgreSQL, unlike `cairn start --exit-on-stdin-eof`,
+/// would outlive the benchmark. On the first registration a thread starts that waits for
+/// those signals, sends each child SIGTERM (`runuser` passes it on to PostgreSQL, which
+/// shuts down once its clients are gone), waits up to 10 s for them, removes their
+/// directories and exits with status 130.
+fn stop_on_signal(pid: u32, dir: &Path) {
+    static WATCHER: std::sync::Once = std::sync::Once::new();
+    running().push((pid, dir.to_path_buf()));
+    WATCHER.call_once(|| {
+        let spawned = std::thread::Builder::new()
+            .name("bench-signals".into())
+            .spawn(|| {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    use tokio::signal::unix::{signal, SignalKind};
+                    let Ok(mut term) = signal(SignalKind::terminate()) else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                });
+                let running = std::mem::take(&mut *running());
+                for (pid, _) in &running {
+                    let _ = Command::new("kill")
+                        .args(["-TERM", &pid.to_string()])
+                        .status();
+                }
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while Instant::now() < deadline && running.iter().any(|(pid, _)| alive(*pid)) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                for (_, dir) in &running {
+                    let _ = std::fs::remove_dir_all(dir);
+                }
+                eprintln!("interrupted: stopped {} server(s)", running.len());
+                std::process::exit(130);
+            });
+        if let Err(e) = spawned {
+            eprintln!("cannot watch for signals ({e}): an interrupted run may leave servers");
+        }
+    });
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -120,11 +208,7 @@ pub(crate) fn start_cairn() -> anyhow::Result<Server> {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    Ok(Server {
-        child,
-        port,
-        _dir: dir,
-    })
+    Ok(Server::new(child, port, dir))
 }
 
 fn pg_bin(name: &str) -> PathBuf {
@@ -199,13 +283,10 @@ pub(crate) fn start_postgres() -> anyhow::Result<Server> {
         .stderr(Stdio::null())
         .spawn()
         .context("start postgres")?;
+    let server = Server::new(child, port, dir);
     wait_for_port(port, "postgres")?;
     std::thread::sleep(Duration::from_millis(500));
-    Ok(Server {
-        child,
-        port,
-        _dir: dir,
-    })
+    Ok(server)
 }
 
 fn pgbench(port: u16, args: &[String], cwd: &Path, isolation: &str) -> anyhow::Result<String> {
