@@ -977,6 +977,26 @@ fn scan_each(
         }
         return Ok(());
     }
+    // A primary-index scan whose filter reads fewer columns than the scan needs decodes the
+    // filter's columns first and the others only for the rows the filter keeps (q6 keeps 2%
+    // of lineitem).
+    let split = match (secondary, filter, needed) {
+        (false, Some(f), Some(n)) => {
+            let mut first = vec![false; n.len()];
+            f.visit(&mut |e| {
+                if let Expr::Column { index, .. } = e {
+                    if let Some(x) = first.get_mut(*index) {
+                        *x = true;
+                    }
+                }
+            });
+            let rest: Vec<bool> = n.iter().zip(&first).map(|(&n, &f)| n && !f).collect();
+            let first_within = first.iter().zip(n).all(|(&f, &n)| !f || n);
+            (first_within && rest.contains(&true) && n.len() == table.columns.len())
+                .then_some((first, rest))
+        }
+        _ => None,
+    };
     while start < end {
         let batch = cx
             .txn
@@ -984,6 +1004,20 @@ fn scan_each(
             .scan(&start, &end, SCAN_BATCH_ROWS, false)?;
         let n = batch.len();
         for (k, v) in batch {
+            if let (Some((first, rest)), Some(pred)) = (&split, filter) {
+                let mut row = Vec::with_capacity(table.columns.len());
+                row.resize_with(table.columns.len(), || Value::Null);
+                crate::row::decode_into(table, &v, Some(first), &mut row)?;
+                if truthy(cx.eval(pred, &row)?)? {
+                    crate::row::decode_into(table, &v, Some(rest), &mut row)?;
+                    if !f(row)? {
+                        return Ok(());
+                    }
+                }
+                start = k;
+                start.push(0);
+                continue;
+            }
             let row = if secondary {
                 match index::fetch_by_entry_needed(&mut **cx.txn.borrow_mut(), table, &v, needed)? {
                     Some(r) => r,

@@ -243,6 +243,27 @@ pub fn decode_row_needed(
 ) -> Result<Vec<Value>> {
     let mut row = Vec::with_capacity(table.columns.len());
     row.resize_with(table.columns.len(), || Value::Null);
+    decode_into(table, bytes, needed, &mut row)?;
+    Ok(row)
+}
+
+/// Decodes the `needed` columns of the row in `bytes` into their positions of `row` (one
+/// value per column of `table`), leaving the other positions as they are: a scan decodes its
+/// filter's columns first and the rest only for the rows the filter keeps.
+pub fn decode_into(
+    table: &TableDef,
+    bytes: &[u8],
+    needed: Option<&[bool]>,
+    row: &mut [Value],
+) -> Result<()> {
+    if row.len() != table.columns.len() {
+        return Err(SqlError::internal(format!(
+            "row of {} values for the {} columns of \"{}\"",
+            row.len(),
+            table.columns.len(),
+            table.name
+        )));
+    }
     let mut d = Decoder::new(bytes);
     let version = d
         .u8("row version")
@@ -255,7 +276,7 @@ pub fn decode_row_needed(
     }
     if needed.is_some_and(|n| n.len() >= table.columns.len() && !n.contains(&true)) {
         // Nothing to read (`count(*)`); the storage engine's checksums cover the rest.
-        return Ok(row);
+        return Ok(());
     }
     // Rows are written in column order, so the next column is almost always the one after
     // the last one found.
@@ -282,7 +303,7 @@ pub fn decode_row_needed(
             None => skip_value(table, &mut d, 0)?,
         }
     }
-    Ok(row)
+    Ok(())
 }
 
 /// The element count of an array value at nesting `depth`, checked against the nesting
@@ -540,6 +561,19 @@ mod tests {
         let mut bad = b.clone();
         bad[0] = 9;
         assert!(decode_row_needed(&t, &bad, Some(&none)).is_err());
+        // Decoding in two parts (a scan's filter columns, then the rest) gives the row one
+        // decoding gives, and leaves positions outside `needed` untouched.
+        let first = [false, false, true, false, true];
+        let rest = [true, false, false, true, false];
+        let mut two = vec![Value::Null; 5];
+        decode_into(&t, &b, Some(&first), &mut two).unwrap();
+        assert_eq!(two[0], Value::Null);
+        assert_eq!(two[4], Value::Bool(true));
+        decode_into(&t, &b, Some(&rest), &mut two).unwrap();
+        let mut want = row.clone();
+        want[1] = Value::Null;
+        assert_eq!(two, want);
+        assert!(decode_into(&t, &b, Some(&rest), &mut [Value::Null]).is_err());
         // A `needed` shorter than the row reads the positions it does not cover.
         let got = decode_row_needed(&t, &b, Some(&[false; 4])).unwrap();
         assert_eq!(got[4], Value::Bool(true));
