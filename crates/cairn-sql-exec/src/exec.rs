@@ -979,21 +979,14 @@ fn scan_each(
     }
     // A primary-index scan whose filter reads fewer columns than the scan needs decodes the
     // filter's columns first and the others only for the rows the filter keeps (q6 keeps 2%
-    // of lineitem).
+    // of lineitem): `(filter, its columns, the other needed columns)`.
     let split = match (secondary, filter, needed) {
-        (false, Some(f), Some(n)) => {
+        (false, Some(pred), Some(n)) if n.len() == table.columns.len() => {
             let mut first = vec![false; n.len()];
-            f.visit(&mut |e| {
-                if let Expr::Column { index, .. } = e {
-                    if let Some(x) = first.get_mut(*index) {
-                        *x = true;
-                    }
-                }
-            });
+            pred.mark_columns(&mut first);
             let rest: Vec<bool> = n.iter().zip(&first).map(|(&n, &f)| n && !f).collect();
             let first_within = first.iter().zip(n).all(|(&f, &n)| !f || n);
-            (first_within && rest.contains(&true) && n.len() == table.columns.len())
-                .then_some((first, rest))
+            (first_within && rest.contains(&true)).then_some((pred, first, rest))
         }
         _ => None,
     };
@@ -1004,42 +997,47 @@ fn scan_each(
             .scan(&start, &end, SCAN_BATCH_ROWS, false)?;
         let n = batch.len();
         for (k, v) in batch {
-            if let (Some((first, rest)), Some(pred)) = (&split, filter) {
-                let mut row = Vec::with_capacity(table.columns.len());
-                row.resize_with(table.columns.len(), || Value::Null);
+            let kept = if let Some((pred, first, rest)) = &split {
+                let mut row = crate::row::null_row(table);
                 crate::row::decode_into(table, &v, Some(first), &mut row)?;
                 if truthy(cx.eval(pred, &row)?)? {
                     crate::row::decode_into(table, &v, Some(rest), &mut row)?;
-                    if !f(row)? {
-                        return Ok(());
-                    }
-                }
-                start = k;
-                start.push(0);
-                continue;
-            }
-            let row = if secondary {
-                match index::fetch_by_entry_needed(&mut **cx.txn.borrow_mut(), table, &v, needed)? {
-                    Some(r) => r,
-                    None => {
-                        return Err(SqlError::new(
-                            code::DATA_CORRUPTED,
-                            format!(
-                                "index \"{}\" points at a missing row of \"{}\"",
-                                index.name, table.name
-                            ),
-                        ))
-                    }
+                    Some(row)
+                } else {
+                    None
                 }
             } else {
-                decode_row_needed(table, &v, needed)?
+                let row = if secondary {
+                    match index::fetch_by_entry_needed(
+                        &mut **cx.txn.borrow_mut(),
+                        table,
+                        &v,
+                        needed,
+                    )? {
+                        Some(r) => r,
+                        None => {
+                            return Err(SqlError::new(
+                                code::DATA_CORRUPTED,
+                                format!(
+                                    "index \"{}\" points at a missing row of \"{}\"",
+                                    index.name, table.name
+                                ),
+                            ))
+                        }
+                    }
+                } else {
+                    decode_row_needed(table, &v, needed)?
+                };
+                let keep = match filter {
+                    Some(f) => truthy(cx.eval(f, &row)?)?,
+                    None => true,
+                };
+                keep.then_some(row)
             };
-            let keep = match filter {
-                Some(f) => truthy(cx.eval(f, &row)?)?,
-                None => true,
-            };
-            if keep && !f(row)? {
-                return Ok(());
+            if let Some(row) = kept {
+                if !f(row)? {
+                    return Ok(());
+                }
             }
             start = k;
             start.push(0);
@@ -1128,7 +1126,14 @@ fn agg_init(a: &AggCall) -> AggState {
     }
 }
 
-fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> Result<()> {
+/// Steps aggregate `a`'s state with value `v`; borrowed, it is copied only where the state
+/// keeps or combines an owned value (a numeric sum adds a borrowed column in place).
+fn agg_step(
+    a: &AggCall,
+    st: &mut AggState,
+    v: std::borrow::Cow<'_, Value>,
+    extra: Option<Value>,
+) -> Result<()> {
     if a.func == AggFunc::CountStar {
         if let AggState::Count(n) = st {
             *n += 1;
@@ -1137,17 +1142,18 @@ fn agg_step(a: &AggCall, st: &mut AggState, v: Value, extra: Option<Value>) -> R
     }
     if let AggState::Array(items) = st {
         // array_agg keeps NULLs.
-        items.get_or_insert_with(Vec::new).push(v);
+        items.get_or_insert_with(Vec::new).push(v.into_owned());
         return Ok(());
     }
     if v.is_null() {
         return Ok(());
     }
-    if let Value::Numeric(x) = &v {
+    if let Value::Numeric(x) = &*v {
         if matches!(a.func, AggFunc::Sum | AggFunc::Avg) && small_sum_step(st, x) {
             return Ok(());
         }
     }
+    let v = v.into_owned();
     match st {
         AggState::Count(n) => *n += 1,
         AggState::Sum(acc) => {
@@ -1377,13 +1383,18 @@ fn aggregate(
             }
             group_indexes.clear();
             for (si, set) in sets.iter().enumerate() {
+                // The group-by values of this grouping set (NULL for the positions it
+                // leaves out).
+                let in_set = |i: usize| sets.len() == 1 || set.contains(&i);
+                let set_values = || {
+                    values
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, v)| if in_set(i) { v } else { &Value::Null })
+                };
                 k.clear();
-                for (i, v) in values.iter().enumerate() {
-                    if sets.len() == 1 || set.contains(&i) {
-                        push_group_key(&mut k, v);
-                    } else {
-                        push_group_key(&mut k, &Value::Null);
-                    }
+                for v in set_values() {
+                    push_group_key(&mut k, v);
                 }
                 if sets.len() > 1 {
                     k.extend_from_slice(&(si as u64).to_be_bytes());
@@ -1391,18 +1402,7 @@ fn aggregate(
                 let gi = match index.get(k.as_slice()) {
                     Some(i) => *i,
                     None => {
-                        let key: Row = values
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| {
-                                if sets.len() == 1 || set.contains(&i) {
-                                    v.clone()
-                                } else {
-                                    Value::Null
-                                }
-                            })
-                            .collect();
-                        groups.push(new_group(si, key));
+                        groups.push(new_group(si, set_values().cloned().collect()));
                         index.insert(k.clone(), groups.len() - 1);
                         cx.check_size(groups.len())?;
                         groups.len() - 1
@@ -1428,22 +1428,11 @@ fn aggregate(
                 Some(e) => cx.eval_cow(e, r)?,
                 None => std::borrow::Cow::Owned(Value::Null),
             };
-            // sum/avg of a numeric column: added in place, no copy of the value.
-            if let Value::Numeric(x) = &*v {
-                let plain = !a.distinct && a.order_by.is_empty();
-                if plain
-                    && matches!(a.func, AggFunc::Sum | AggFunc::Avg)
-                    && small_sum_step(&mut g.states[ai], x)
-                {
-                    continue;
-                }
-            }
-            let v = v.into_owned();
             if a.distinct {
                 if v.is_null() {
                     continue;
                 }
-                if !g.seen[ai].insert(group_key(std::slice::from_ref(&v))) {
+                if !g.seen[ai].insert(group_key(std::slice::from_ref(&*v))) {
                     continue;
                 }
             }
@@ -1458,7 +1447,7 @@ fn aggregate(
                 for o in &a.order_by {
                     keys.push(cx.eval(&o.expr, r)?);
                 }
-                g.ordered[ai].push((keys, v, extra));
+                g.ordered[ai].push((keys, v.into_owned(), extra));
             }
         }
         Ok(())
@@ -1478,7 +1467,7 @@ fn aggregate(
                 Ordering::Equal
             });
             for (_, v, extra) in pending {
-                agg_step(a, &mut g.states[ai], v, extra)?;
+                agg_step(a, &mut g.states[ai], std::borrow::Cow::Owned(v), extra)?;
             }
         }
     }
@@ -2168,7 +2157,7 @@ mod tests {
                 };
                 let mut st = agg_init(&a);
                 for v in &values {
-                    agg_step(&a, &mut st, v.clone(), None).unwrap();
+                    agg_step(&a, &mut st, std::borrow::Cow::Borrowed(v), None).unwrap();
                 }
                 let got = agg_final(st).unwrap();
                 let present: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();

@@ -241,10 +241,16 @@ pub fn decode_row_needed(
     bytes: &[u8],
     needed: Option<&[bool]>,
 ) -> Result<Vec<Value>> {
-    let mut row = Vec::with_capacity(table.columns.len());
-    row.resize_with(table.columns.len(), || Value::Null);
+    let mut row = null_row(table);
     decode_into(table, bytes, needed, &mut row)?;
     Ok(row)
+}
+
+/// A row of `table` with every column NULL (what [`decode_into`] fills).
+pub fn null_row(table: &TableDef) -> Vec<Value> {
+    let mut row = Vec::with_capacity(table.columns.len());
+    row.resize_with(table.columns.len(), || Value::Null);
+    row
 }
 
 /// Decodes the `needed` columns of the row in `bytes` into their positions of `row` (one

@@ -573,6 +573,20 @@ impl Expr {
         }
     }
 
+    /// Marks in `columns` (one flag per position of the row this expression reads) the
+    /// positions it reads through `Expr::Column`; a position outside `columns`, which a
+    /// well-formed plan never has, marks them all, so a mistake costs speed, not results.
+    pub fn mark_columns(&self, columns: &mut [bool]) {
+        self.visit(&mut |x| {
+            if let Expr::Column { index, .. } = x {
+                match columns.get_mut(*index) {
+                    Some(n) => *n = true,
+                    None => columns.iter_mut().for_each(|n| *n = true),
+                }
+            }
+        });
+    }
+
     /// Calls `f` on the plan of every subquery in this expression (not on subqueries inside
     /// those plans).
     pub fn subquery_plans_mut(&mut self, f: &mut dyn FnMut(&mut Plan)) {
@@ -685,7 +699,7 @@ impl Expr {
                     let r = right.eval_cow(row, ctx)?;
                     match binary_by_ref(*op, &l, &r)? {
                         Some(v) => Ok(v),
-                        None => binary(*op, l.into_owned(), r.into_owned(), ty),
+                        None => binary_owned(*op, l.into_owned(), r.into_owned(), ty),
                     }
                 }
             },
@@ -918,9 +932,14 @@ fn comparison_holds(op: BinaryOp, ord: Ordering) -> bool {
 }
 
 pub fn binary(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> {
-    if let Some(v) = binary_by_ref(op, &l, &r)? {
-        return Ok(v);
+    match binary_by_ref(op, &l, &r)? {
+        Some(v) => Ok(v),
+        None => binary_owned(op, l, r, ty),
     }
+}
+
+/// The cases of [`binary`] that [`binary_by_ref`] leaves (non-NULL operands, no comparison).
+fn binary_owned(op: BinaryOp, l: Value, r: Value, ty: &DataType) -> Result<Value> {
     match (op, l, r) {
         (BinaryOp::Add, Value::Int(a), Value::Int(b)) => check_int(a.checked_add(b), ty),
         (BinaryOp::Sub, Value::Int(a), Value::Int(b)) => check_int(a.checked_sub(b), ty),

@@ -29,17 +29,9 @@ pub fn prune_columns(plan: &mut Plan) {
     prune(plan, vec![true; width]);
 }
 
-/// Marks in `needed` the columns `e` reads; an index outside `needed` (which a well-formed
-/// plan never has) marks them all, so a mistake costs speed, not results.
+/// Marks in `needed` the columns `e` reads ([`Expr::mark_columns`]).
 fn mark(e: &Expr, needed: &mut [bool]) {
-    e.visit(&mut |x| {
-        if let Expr::Column { index, .. } = x {
-            match needed.get_mut(*index) {
-                Some(n) => *n = true,
-                None => needed.iter_mut().for_each(|n| *n = true),
-            }
-        }
-    });
+    e.mark_columns(needed);
 }
 
 fn all(plan: &Plan) -> Vec<bool> {

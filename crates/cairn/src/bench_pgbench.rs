@@ -136,20 +136,20 @@ fn stop_on_signal(pid: u32, dir: &Path) {
                         _ = term.recv() => {}
                     }
                 });
-                let running = std::mem::take(&mut *running());
-                for (pid, _) in &running {
+                let servers = std::mem::take(&mut *running());
+                for (pid, _) in &servers {
                     let _ = Command::new("kill")
                         .args(["-TERM", &pid.to_string()])
                         .status();
                 }
                 let deadline = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < deadline && running.iter().any(|(pid, _)| alive(*pid)) {
+                while Instant::now() < deadline && servers.iter().any(|(pid, _)| alive(*pid)) {
                     std::thread::sleep(Duration::from_millis(100));
                 }
-                for (_, dir) in &running {
+                for (_, dir) in &servers {
                     let _ = std::fs::remove_dir_all(dir);
                 }
-                eprintln!("interrupted: stopped {} server(s)", running.len());
+                eprintln!("interrupted: stopped {} server(s)", servers.len());
                 std::process::exit(130);
             });
         if let Err(e) = spawned {

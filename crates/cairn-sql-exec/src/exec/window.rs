@@ -305,7 +305,7 @@ impl<'a> Partition<'a> {
         }
         let step = |st: &mut _, p: usize| -> Result<()> {
             match &inputs[p] {
-                Some((v, extra)) => agg_step(a, st, v.clone(), extra.clone()),
+                Some((v, extra)) => agg_step(a, st, std::borrow::Cow::Borrowed(v), extra.clone()),
                 None => Ok(()),
             }
         };
