@@ -150,6 +150,9 @@ pub struct DbStats {
     pub write_conflicts: u64,
     pub read_conflicts: u64,
     pub retries: u64,
+    /// Times a write or row lock moved a transaction's snapshot forward past a newer commit
+    /// instead of failing with a conflict.
+    pub snapshot_moves: u64,
     pub deadlocks: u64,
     pub gc: GcStats,
 }
@@ -162,6 +165,7 @@ pub(crate) struct Counters {
     pub write_conflicts: AtomicU64,
     pub read_conflicts: AtomicU64,
     pub retries: AtomicU64,
+    pub snapshot_moves: AtomicU64,
 }
 
 /// Clock, pipeline and GC registry: what the compaction filter needs, shared without the
@@ -498,6 +502,7 @@ impl Db {
             write_conflicts: c.write_conflicts.load(Ordering::Relaxed),
             read_conflicts: c.read_conflicts.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
+            snapshot_moves: c.snapshot_moves.load(Ordering::Relaxed),
             deadlocks: self.shared.locks.deadlocks_detected(),
             gc: self.shared.clocks.gc.stats(),
         }

@@ -9,8 +9,12 @@
 //! - SNAPSHOT (REPEATABLE READ): one snapshot; only written keys are validated.
 //! - READ COMMITTED: every read takes a fresh snapshot; every write (and every explicit row
 //!   lock) takes the key's lock first, waiting behind other writers; no validation.
-//! - SNAPSHOT and SERIALIZABLE abort early: a write to a key whose newest commit is newer than
-//!   the snapshot fails at that write.
+//! - SNAPSHOT and SERIALIZABLE abort early: a write or row lock of a key whose newest commit
+//!   is newer than the snapshot fails at once, unless the snapshot can move forward past
+//!   that commit (`move_snapshot`): at SERIALIZABLE when nothing the transaction read or
+//!   wrote changed since its snapshot (a read refresh: every read it made is still what it
+//!   would read at the later snapshot, so it is as if it had begun there), at SNAPSHOT only
+//!   while it has read nothing. `start_ts` stays the timestamp it began at.
 //! - Atomic operations are buffered and evaluated at commit against the newest committed
 //!   value; they add no read to the read set and never conflict.
 //! - A transaction reads its own writes.
@@ -42,8 +46,8 @@ use crate::gc::Pin;
 use crate::lock_table::{LockError, LockMode, LockOutcome, WaitPolicy};
 use crate::versions::{self, ReadAt, Row};
 
-/// How many times a write may move a read-free transaction's snapshot forward before giving
-/// up with a conflict (each move waits for one commit to land).
+/// How many times one write or row lock may move the snapshot forward before giving up with
+/// a conflict (each move waits for one commit to land).
 const SNAPSHOT_MOVES_MAX: usize = 4;
 
 /// How a transaction starts.
@@ -150,6 +154,8 @@ pub struct Transaction {
     /// The snapshot (SNAPSHOT, SERIALIZABLE) or the first statement's timestamp (READ
     /// COMMITTED); registered with GC until the transaction ends.
     read_ts: Timestamp,
+    /// `read_ts` as the transaction began (it stays when the snapshot moves).
+    start_ts: Timestamp,
     uncertainty_limit: Timestamp,
     writes: BTreeMap<Vec<u8>, Pending>,
     write_bytes: u64,
@@ -198,6 +204,7 @@ impl Transaction {
             isolation: opts.isolation,
             read_only: opts.read_only,
             read_ts,
+            start_ts: read_ts,
             uncertainty_limit,
             writes: BTreeMap::new(),
             write_bytes: 0,
@@ -222,6 +229,12 @@ impl Transaction {
     /// The snapshot timestamp (READ COMMITTED: the first statement's).
     pub fn read_ts(&self) -> Timestamp {
         self.read_ts
+    }
+
+    /// The read timestamp the transaction began with; unlike [`Self::read_ts`] it never
+    /// moves (what `now()` reports).
+    pub fn start_ts(&self) -> Timestamp {
+        self.start_ts
     }
 
     pub fn uncertainty_limit(&self) -> Timestamp {
@@ -469,10 +482,10 @@ impl Transaction {
     }
 
     /// Early abort (SNAPSHOT, SERIALIZABLE): fails if `key` has a commit newer than the
-    /// snapshot. A transaction that has read nothing yet moves its snapshot forward past
-    /// such a commit instead, when none of the keys it already wrote changed in between:
-    /// nothing it did depends on the old snapshot, so it is as if it had begun later. This
-    /// spares blind writers an abort against commits still on their way to the engine.
+    /// snapshot, unless the snapshot can move forward past that commit (`move_snapshot`).
+    /// This spares blind writers an abort against commits still on their way to the engine,
+    /// and a SERIALIZABLE transaction that locks a row before reading it (`get_for_update`)
+    /// an abort against the writer it waited for, when nothing it had read changed.
     fn check_no_newer_commit(&mut self, key: &[u8]) -> Result<()> {
         if self.isolation == IsolationLevel::ReadCommitted {
             return Ok(());
@@ -487,7 +500,7 @@ impl Transaction {
                 Ok(Some(ts)) => ts,
                 Err(e) => return Err(self.fail(e)),
             };
-            if self.has_read || self.read_only || !self.move_snapshot(committed_ts)? {
+            if !self.may_move_snapshot() || !self.move_snapshot(committed_ts)? {
                 return Err(self.fail(Error::WriteConflict {
                     key: key.to_vec(),
                     committed_ts,
@@ -501,18 +514,30 @@ impl Transaction {
         Err(self.fail(err))
     }
 
-    /// Moves the snapshot of a transaction that has read nothing up to `to`, if no key it
-    /// has written changed in `(read_ts, to]`. Returns whether it moved.
+    /// Whether the snapshot may move forward at all: a SERIALIZABLE transaction records
+    /// every read, so a move can check them; a SNAPSHOT one records none, so it may move only
+    /// while it has read nothing.
+    fn may_move_snapshot(&self) -> bool {
+        !self.read_only && (self.records_reads() || !self.has_read)
+    }
+
+    /// Moves the snapshot up to `to` when what the transaction did so far would be the same
+    /// at `to`: no key it wrote, read or scanned (SERIALIZABLE) has a commit newer than the
+    /// snapshot, exactly the commit-time validation. Returns whether it moved.
+    ///
+    /// Why that keeps SERIALIZABLE: every value read at the old snapshot is also the value at
+    /// `to`, so the transaction is indistinguishable from one that began at `to`, and its
+    /// commit validates the same reads from `to` on.
     fn move_snapshot(&mut self, to: Timestamp) -> Result<bool> {
         let clocks = &self.shared.clocks;
         // `to` is a commit that may still be on its way to the engine: wait for it.
         clocks.pipeline.wait_readable(to);
         {
             let c = self.shared.committing.lock();
-            for k in self.writes.keys() {
-                if self.shared.written_after(&c, k, self.read_ts)?.is_some() {
-                    return Ok(false);
-                }
+            match self.validate(&self.shared, &c) {
+                Ok(()) => {}
+                Err(Error::WriteConflict { .. } | Error::ReadConflict { .. }) => return Ok(false),
+                Err(e) => return Err(e),
             }
         }
         let Ok(pin) = clocks.gc.pin_at(to) else {
@@ -523,6 +548,10 @@ impl Transaction {
         }
         self.read_ts = to;
         self.uncertainty_limit = self.uncertainty_limit.max(to);
+        self.shared
+            .counters
+            .snapshot_moves
+            .fetch_add(1, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -699,7 +728,9 @@ impl Transaction {
 
     /// Locks `key` (the KV form of `SELECT ... FOR UPDATE` / `FOR SHARE`) and reads it. At
     /// READ COMMITTED the read happens after the lock is granted and sees the newest commit;
-    /// at SNAPSHOT and SERIALIZABLE a commit newer than the snapshot is a `WriteConflict`.
+    /// at SNAPSHOT and SERIALIZABLE a commit newer than the snapshot is a `WriteConflict`
+    /// unless the snapshot can move past it (`check_no_newer_commit`), and the read is at
+    /// the snapshot after the lock.
     pub fn get_for_update(
         &mut self,
         key: &[u8],

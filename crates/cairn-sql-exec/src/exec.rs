@@ -30,10 +30,10 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
 
 use cairn_sql_plan::bind::{table_scope, Binder, SessionInfo};
-use cairn_sql_plan::catalog::{Catalog, TableDef, PRIMARY_INDEX_ID};
+use cairn_sql_plan::catalog::{Catalog, IndexDef, TableDef, PRIMARY_INDEX_ID};
 use cairn_sql_plan::expr::{EvalContext, Expr, Func, SubqueryRunner, Volatile};
 use cairn_sql_plan::plan::{
-    AggCall, AggFunc, Bound, JoinKind, OnConflict, OutputColumn, Plan, RowLockStrength,
+    AggCall, AggFunc, Bound, JoinKind, KeyRange, OnConflict, OutputColumn, Plan, RowLockStrength,
     RowLockWait, SetOpKind, SortKey,
 };
 use cairn_sql_plan::types::datetime::UNIX_EPOCH_OFFSET_MICROS;
@@ -458,6 +458,7 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             limit,
             offset,
         } => {
+            lock_point_first(cx, table, input, (*strength, *wait))?;
             let rows = run(input, cx)?;
             let wanted = match (
                 eval_count(limit, cx, "LIMIT")?,
@@ -919,13 +920,8 @@ fn scan_each(
         None => (prefix.clone(), keys::prefix_end(&prefix)),
         Some(a) => {
             let mut p = prefix.clone();
-            for (i, e) in a.range.eq_prefix.iter().enumerate() {
-                let v = cx.eval(e, key_row)?;
-                if v.is_null() {
-                    return Ok(());
-                }
-                let desc = index.columns.get(i).is_some_and(|c| c.descending);
-                keys::encode_value(&mut p, &v, desc);
+            if !encode_eq_prefix(&mut p, index, &a.range, key_row, cx)? {
+                return Ok(());
             }
             let next_desc = index
                 .columns
@@ -957,12 +953,7 @@ fn scan_each(
         }
     };
     let secondary = index.id != PRIMARY_INDEX_ID;
-    let whole_key = access.is_some_and(|a| {
-        a.range.eq_prefix.len() == index.columns.len()
-            && a.range.lower.is_none()
-            && a.range.upper.is_none()
-    });
-    if !secondary && whole_key {
+    if !secondary && access.is_some_and(|a| is_whole_key(index, &a.range)) {
         // A point read: `start` is the only row key in `[start, end)` (module docs).
         let found = cx.txn.borrow_mut().get(&start)?;
         if let Some(v) = found {
@@ -1045,6 +1036,79 @@ fn scan_each(
         if n < SCAN_BATCH_ROWS {
             break;
         }
+    }
+    Ok(())
+}
+
+/// Appends to `key` the values of `range`'s equality prefix (over `key_row`), encoded as
+/// `index` orders its columns; false (key unfinished) when one is NULL: no key matches.
+fn encode_eq_prefix(
+    key: &mut Vec<u8>,
+    index: &IndexDef,
+    range: &KeyRange,
+    key_row: &[Value],
+    cx: &ExecCtx,
+) -> Result<bool> {
+    for (i, e) in range.eq_prefix.iter().enumerate() {
+        let v = cx.eval(e, key_row)?;
+        if v.is_null() {
+            return Ok(false);
+        }
+        let desc = index.columns.get(i).is_some_and(|c| c.descending);
+        keys::encode_value(key, &v, desc);
+    }
+    Ok(true)
+}
+
+/// Whether `range` fixes every column of `index`: at most one row on the primary index.
+fn is_whole_key(index: &IndexDef, range: &KeyRange) -> bool {
+    range.eq_prefix.len() == index.columns.len() && range.lower.is_none() && range.upper.is_none()
+}
+
+/// The primary key of the one row a statement's `input` reads, when `input` is a point read
+/// of `table` by its whole primary key (`WHERE id = $1`, under projections and filters);
+/// `None` otherwise, or when a key value is NULL.
+fn point_read_key(table: &TableDef, input: &Plan, cx: &ExecCtx) -> Result<Option<Vec<u8>>> {
+    match input {
+        Plan::Project { input, .. }
+        | Plan::Filter { input, .. }
+        | Plan::Rename { input, .. }
+        | Plan::Sort { input, .. }
+        | Plan::Limit { input, .. } => point_read_key(table, input, cx),
+        Plan::Scan {
+            table: scanned,
+            access: Some(a),
+            ..
+        } if scanned.id == table.id
+            && a.index_id == PRIMARY_INDEX_ID
+            && is_whole_key(&table.primary, &a.range) =>
+        {
+            let mut key = keys::index_prefix(table.id, PRIMARY_INDEX_ID);
+            let complete = encode_eq_prefix(&mut key, &table.primary, &a.range, &[], cx)?;
+            Ok(complete.then_some(key))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// UPDATE, DELETE and `SELECT ... FOR UPDATE / FOR SHARE` of one row named by its whole
+/// primary key, at SNAPSHOT or SERIALIZABLE: locks the row before the statement reads it.
+/// A transaction that waited behind another writer of the row then reads the row after
+/// that writer's commit; at SERIALIZABLE its snapshot moves past that commit when nothing
+/// else it read changed (`KvTxn::lock_row`), where reading first and locking second would
+/// have been a 40001 (the row read would be stale). READ COMMITTED locks and re-reads each
+/// row after the read anyway (`lock_newest`).
+fn lock_point_first(
+    cx: &ExecCtx,
+    table: &TableDef,
+    input: &Plan,
+    lock: (RowLockStrength, RowLockWait),
+) -> Result<()> {
+    if cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted {
+        return Ok(());
+    }
+    if let Some(key) = point_read_key(table, input, cx)? {
+        cx.txn.borrow_mut().lock_row(&key, lock.0, lock.1)?;
     }
     Ok(())
 }
@@ -1963,6 +2027,12 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             predicate,
             returning,
         } => {
+            lock_point_first(
+                cx,
+                table,
+                input,
+                (RowLockStrength::Update, RowLockWait::Block),
+            )?;
             let rows = run(input, cx)?;
             let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
             let checks = checks(table, cx.session)?;
@@ -2012,6 +2082,12 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             predicate,
             returning,
         } => {
+            lock_point_first(
+                cx,
+                table,
+                input,
+                (RowLockStrength::Update, RowLockWait::Block),
+            )?;
             let rows = run(input, cx)?;
             let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
             let mut out = DmlOutcome {
@@ -2047,7 +2123,9 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
 /// version, or `None` when it was deleted meanwhile or its newest version no longer passes
 /// the statement's WHERE clause — so a concurrent change is never overwritten with a value
 /// computed from an older version (a lost update). SNAPSHOT and SERIALIZABLE need none of
-/// this: a write over a newer commit is a 40001 there.
+/// this: a write over a commit newer than the row read is a 40001 there (the row is in the
+/// read set, so the snapshot cannot move past it; see `lock_point_first` for the case
+/// where the lock comes before the read).
 fn lock_for_write(
     cx: &ExecCtx,
     table: &TableDef,

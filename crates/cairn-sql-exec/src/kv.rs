@@ -40,13 +40,16 @@ pub trait KvTxn: Send {
     /// against the newest committed value: concurrent adders never conflict, and the
     /// transaction reads its own pending addition.
     fn add_u64(&mut self, key: &[u8], delta: u64) -> Result<()>;
-    /// Locks `key` exclusively (waiting behind other writers) and reads its newest committed
-    /// value; at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001.
+    /// Locks `key` exclusively (waiting behind other writers) and reads it, as
+    /// [`KvTxn::lock_row`] does.
     fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>>;
     /// `SELECT ... FOR UPDATE / FOR SHARE` on one row: locks `key` as `strength` asks,
-    /// waiting as `wait` says, and reads it (at READ COMMITTED the newest committed value;
-    /// at SNAPSHOT/SERIALIZABLE a commit newer than the snapshot is a 40001). `None`: the
-    /// row was skipped (`SKIP LOCKED`); `Some(None)`: it does not exist.
+    /// waiting as `wait` says, and reads it. At READ COMMITTED it reads the newest committed
+    /// value. At SNAPSHOT/SERIALIZABLE a commit of `key` newer than the snapshot is a 40001,
+    /// except that a SERIALIZABLE transaction whose reads so far all still hold moves its
+    /// snapshot past that commit and reads at the new snapshot (a transaction that has read
+    /// nothing may move at SNAPSHOT too). `None`: the row was skipped (`SKIP LOCKED`);
+    /// `Some(None)`: it does not exist.
     fn lock_row(
         &mut self,
         key: &[u8],

@@ -542,6 +542,12 @@ fn range_for(table: &TableDef, index: &IndexDef, parts: &[Expr]) -> KeyRange {
 /// rows it holds (a seek, the rows, and on a secondary index a point read of each row), and
 /// it holds the table's rows times the selectivity of the conjuncts that bound it. The
 /// primary index is tried first and keeps ties.
+///
+/// Equality on the whole primary key is taken whatever the table's size: it reads one key
+/// (a point read), where a full scan of a small table would look as cheap by rows but puts
+/// the whole table into a SERIALIZABLE transaction's read set (then any write to the table
+/// fails its commit) and gives UPDATE/DELETE no row to lock before reading (`exec.rs`,
+/// `lock_point_first`). Test: `whole_key_equality_is_a_point_read_even_on_a_tiny_table`.
 fn derive_access(
     table: &std::sync::Arc<TableDef>,
     filter: &Expr,
@@ -549,6 +555,14 @@ fn derive_access(
 ) -> Option<IndexRange> {
     let mut parts = Vec::new();
     conjuncts(filter.clone(), &mut parts);
+    let point = range_for(table, &table.primary, &parts);
+    if point.eq_prefix.len() == table.primary.columns.len() {
+        return Some(IndexRange {
+            index_id: PRIMARY_INDEX_ID,
+            range: point,
+            reverse: false,
+        });
+    }
     let whole = Plan::Scan {
         table: table.clone(),
         qualifier: String::new(),
@@ -693,6 +707,53 @@ mod tests {
             access.is_none(),
             "a non-key column must not narrow the scan"
         );
+    }
+
+    #[test]
+    fn whole_key_equality_is_a_point_read_even_on_a_tiny_table() {
+        struct Tiny;
+        impl crate::cost::StatsSource for Tiny {
+            fn stats(&self, table: &TableDef) -> Option<Arc<crate::stats::TableStats>> {
+                Some(Arc::new(crate::stats::TableStats {
+                    table_id: table.id,
+                    row_count: 2.0,
+                    size_bytes: 0,
+                    sample_rows: 2,
+                    analyzed_at_micros: 0,
+                    auto: false,
+                    columns: Vec::new(),
+                    indexes: Vec::new(),
+                }))
+            }
+        }
+        let scan = |pred: Expr| {
+            optimize_with(
+                Plan::Filter {
+                    input: Box::new(Plan::Scan {
+                        table: table(),
+                        qualifier: "t".into(),
+                        access: None,
+                        filter: None,
+                        needed: None,
+                    }),
+                    predicate: pred,
+                },
+                &Estimator::new(&Tiny),
+            )
+        };
+        let Plan::Scan {
+            access: Some(a), ..
+        } = scan(cmp(BinaryOp::Eq, 0, 7))
+        else {
+            panic!("a whole-key equality on a 2-row table is not a point read");
+        };
+        assert_eq!(a.index_id, PRIMARY_INDEX_ID);
+        assert_eq!(a.range.eq_prefix.len(), 1);
+        // A range on the same tiny table is cheaper as a full scan (the cost rule stands).
+        let Plan::Scan { access, .. } = scan(cmp(BinaryOp::GtEq, 0, 7)) else {
+            panic!("not a scan")
+        };
+        assert!(access.is_none(), "{access:?}");
     }
 
     fn bool_col(i: usize) -> Expr {

@@ -171,6 +171,6 @@ impl KvTxn for MvccTxn {
     }
 
     fn timestamp_micros(&self) -> i64 {
-        (self.txn.read_ts().wall_nanos / 1000) as i64
+        (self.txn.start_ts().wall_nanos / 1000) as i64
     }
 }

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use cairn_env::ManualClock;
 use cairn_mvcc::{
-    AtomicOp, Db, DbOptions, Error, IsolationLevel, ScanOptions, Timestamp, TxnOptions,
+    AtomicOp, Db, DbOptions, Error, IsolationLevel, LockMode, LockWait, Locked, ScanOptions,
+    Timestamp, TxnOptions,
 };
 
 const SEC: u64 = 1_000_000_000;
@@ -291,6 +292,75 @@ fn blind_writer_moves_its_snapshot_instead_of_aborting() {
     ));
 }
 
+/// SERIALIZABLE: a row lock or write of a key with a commit newer than the snapshot moves
+/// the snapshot past that commit when nothing the transaction read, scanned or wrote
+/// changed meanwhile (a read refresh), and is a conflict otherwise. `start_ts` stays.
+#[test]
+fn serializable_snapshot_moves_past_a_newer_commit_when_its_reads_still_hold() {
+    let (_d, db) = open();
+    put(&db, b"a", b"0");
+    put(&db, b"b", b"0");
+    let lock = |t: &mut cairn_mvcc::Transaction, k: &[u8]| {
+        t.get_for_update(k, LockMode::Exclusive, LockWait::Block)
+    };
+
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    let start = t.read_ts();
+    assert_eq!(t.get(b"a").unwrap().unwrap(), b"0");
+    assert_eq!(
+        t.scan(b"c", Some(b"d"), ScanOptions::default()).unwrap(),
+        vec![]
+    );
+    let theirs = put(&db, b"b", b"1");
+    // The lock comes before the read of b: b is read at the moved snapshot.
+    assert_eq!(
+        lock(&mut t, b"b").unwrap(),
+        Locked::Acquired(Some(b"1".to_vec()))
+    );
+    assert!(t.read_ts() >= theirs, "{:?} < {theirs:?}", t.read_ts());
+    assert_eq!(t.start_ts(), start);
+    t.put(b"b", b"2").unwrap();
+    t.commit().expect("nothing read changed");
+    assert_eq!(db.stats().snapshot_moves, 1);
+    assert_eq!(db.snapshot().unwrap().get(b"b").unwrap().unwrap(), b"2");
+
+    // A key read, a key read before being locked, a range scanned, a key written: each one
+    // changed keeps the snapshot where it is.
+    type Setup = fn(&mut cairn_mvcc::Transaction, &Db);
+    let cases: [(&str, Setup); 4] = [
+        ("read", |t, db| {
+            t.get(b"a").unwrap();
+            put(db, b"a", b"x");
+        }),
+        ("locked key read first", |t, _| {
+            t.get(b"b").unwrap();
+        }),
+        ("scanned", |t, db| {
+            t.scan(b"c", Some(b"d"), ScanOptions::default()).unwrap();
+            put(db, b"c1", b"x");
+        }),
+        ("written", |t, db| {
+            t.put(b"w", b"mine").unwrap();
+            put(db, b"w", b"theirs");
+        }),
+    ];
+    for (what, setup) in cases {
+        let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+        setup(&mut t, &db);
+        put(&db, b"b", what.as_bytes());
+        let e = lock(&mut t, b"b").unwrap_err();
+        assert!(matches!(e, Error::WriteConflict { .. }), "{what}: {e:?}");
+    }
+    assert_eq!(db.stats().snapshot_moves, 1);
+
+    // SNAPSHOT records no reads: after one it cannot move.
+    let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
+    t.get(b"a").unwrap();
+    put(&db, b"b", b"y");
+    let e = lock(&mut t, b"b").unwrap_err();
+    assert!(matches!(e, Error::WriteConflict { .. }), "{e:?}");
+}
+
 /// `get_untracked` reads at the snapshot but a later change of its key does not fail a
 /// SERIALIZABLE commit; `track_read` makes a key's later change fail it without reading it.
 /// Both pin the snapshot, so a blind write afterwards no longer moves it.
@@ -314,9 +384,16 @@ fn untracked_reads_do_not_conflict_and_tracked_keys_do() {
     let e = t.commit().unwrap_err();
     assert!(matches!(e, Error::ReadConflict { .. }), "{e:?}");
 
-    // Pinned: a write to a key changed since the snapshot fails instead of moving it.
+    // A tracked key that changed keeps the snapshot from moving past a newer commit of a
+    // key written; at SNAPSHOT, which tracks nothing, any read does.
+    let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+    t.track_read(b"descriptor").unwrap();
+    put(&db, b"descriptor", b"changed twice");
+    put(&db, b"row", b"theirs");
+    let e = t.put(b"row", b"mine").unwrap_err();
+    assert!(matches!(e, Error::WriteConflict { .. }), "{e:?}");
     for untracked in [false, true] {
-        let mut t = db.begin(IsolationLevel::Serializable).unwrap();
+        let mut t = db.begin(IsolationLevel::Snapshot).unwrap();
         if untracked {
             t.get_untracked(b"version").unwrap();
         } else {

@@ -451,6 +451,103 @@ fn read_committed_updates_lose_nothing_and_recheck_where() {
     });
 }
 
+/// SERIALIZABLE (the default) read-modify-write UPDATEs of one row named by its primary
+/// key, as pgbench's tpcb-like script does to its branch rows: the second writer waits for
+/// the first one's row lock and then, nothing else it read having changed, moves its
+/// snapshot past the first one's commit and commits instead of failing with 40001. A
+/// transaction that had read the row before the other's commit still fails.
+#[test]
+fn serializable_point_updates_wait_for_the_row_and_commit() {
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let a = connect(&server.config()).await;
+        a.batch_execute(
+            "CREATE TABLE acct (id INT PRIMARY KEY, n INT);
+             CREATE TABLE other (id INT PRIMARY KEY, v INT);
+             INSERT INTO acct VALUES (1, 0), (2, 0);
+             INSERT INTO other VALUES (1, 5)",
+        )
+        .await
+        .unwrap();
+        let b = std::sync::Arc::new(connect(&server.config()).await);
+        a.batch_execute("BEGIN; UPDATE acct SET n = n + 1 WHERE id = 1")
+            .await
+            .unwrap();
+        b.batch_execute("BEGIN").await.unwrap();
+        let v: i32 = b
+            .query_one("SELECT v FROM other WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(v, 5);
+        let waiter = {
+            let b = b.clone();
+            tokio::spawn(async move {
+                b.execute("UPDATE acct SET n = n + 10 WHERE id = $1", &[&1i32])
+                    .await
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(
+            !waiter.is_finished(),
+            "UPDATE did not wait for the row lock"
+        );
+        a.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(waiter.await.unwrap().unwrap(), 1);
+        let n: i32 = b
+            .query_one("SELECT n FROM acct WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 11, "the update did not start from the committed row");
+        b.batch_execute("COMMIT").await.unwrap();
+
+        // Concurrent increments, each its own transaction, no client retries: none fails.
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let config = server.config();
+            tasks.push(tokio::spawn(async move {
+                let c = connect(&config).await;
+                for _ in 0..50 {
+                    c.execute("UPDATE acct SET n = n + 1 WHERE id = 2", &[])
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n: i32 = a
+            .query_one("SELECT n FROM acct WHERE id = 2", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 200);
+
+        // The row read before the other commit: its update would start from a stale value.
+        b.batch_execute("BEGIN").await.unwrap();
+        b.query_one("SELECT n FROM acct WHERE id = 1", &[])
+            .await
+            .unwrap();
+        a.batch_execute("UPDATE acct SET n = n + 1 WHERE id = 1")
+            .await
+            .unwrap();
+        let e = b
+            .execute("UPDATE acct SET n = n + 10 WHERE id = 1", &[])
+            .await
+            .unwrap_err();
+        assert_eq!(e.code().map(|c| c.code()), Some("40001"), "{e}");
+        b.batch_execute("ROLLBACK").await.unwrap();
+        let n: i32 = a
+            .query_one("SELECT n FROM acct WHERE id = 1", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 12);
+    });
+}
+
 /// Prepared statements after schema changes by another session, as PostgreSQL 15 answers:
 /// they re-plan transparently (a prepared INSERT fills a column added since, and writes the
 /// entries of an index created since), `SELECT *` whose columns changed fails with 0A000
