@@ -116,6 +116,8 @@ pub struct FileConfig {
     pub auto_analyze_scale_factor: Option<f64>,
     /// Changed rows needed on top of the fraction (default 50).
     pub auto_analyze_threshold: Option<u64>,
+    /// Shortest time between two automatic analyses of one table, in seconds (default 60).
+    pub auto_analyze_interval_secs: Option<u64>,
 }
 
 /// The effective settings after defaults, file and flags.
@@ -197,6 +199,9 @@ fn engine_config(file: &FileConfig) -> anyhow::Result<EngineConfig> {
     }
     if let Some(t) = file.auto_analyze_threshold {
         auto.threshold_rows = t;
+    }
+    if let Some(secs) = file.auto_analyze_interval_secs {
+        auto.min_interval_ms = secs.saturating_mul(1000);
     }
     Ok(EngineConfig { auto_analyze: auto })
 }
@@ -490,6 +495,20 @@ mod tests {
         assert_eq!(d.sql_addr, DEFAULT_SQL_ADDR);
         assert_eq!(d.store, PathBuf::from(DEFAULT_STORE));
         assert_eq!(d.auth.local, AuthMode::Trust);
+        let auto = d.engine.auto_analyze;
+        assert_eq!((auto.threshold_rows, auto.min_interval_ms), (50, 60_000));
+        std::fs::write(
+            &cfg,
+            "auto_analyze_threshold = 7\nauto_analyze_interval_secs = 5\n",
+        )
+        .unwrap();
+        let f = Settings::resolve(&StartArgs {
+            config: Some(cfg.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+        let auto = f.engine.auto_analyze;
+        assert_eq!((auto.threshold_rows, auto.min_interval_ms), (7, 5_000));
         std::fs::write(&cfg, "bogus = 1\n").unwrap();
         assert!(Settings::resolve(&StartArgs {
             config: Some(cfg),
