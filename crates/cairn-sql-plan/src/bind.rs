@@ -169,10 +169,10 @@ impl Scope {
             if c.name != name {
                 continue;
             }
-            if let Some(q) = qualifier {
-                if c.qualifier.as_deref() != Some(q) {
-                    continue;
-                }
+            match qualifier {
+                Some(q) if c.qualifier.as_deref() != Some(q) => continue,
+                None if c.merged => continue,
+                _ => {}
             }
             if found.is_some() {
                 return Err(SqlError::new(
@@ -794,7 +794,7 @@ impl<'a> Binder<'a> {
                         ));
                     }
                     for (i, c) in scope.columns.iter().enumerate() {
-                        if !c.hidden {
+                        if !c.hidden && !c.merged {
                             items.push(Item::Column(i));
                         }
                     }
@@ -1313,32 +1313,46 @@ impl<'a> Binder<'a> {
             let left_width = scope_cols.len();
             scope_cols.extend(right.schema());
             let scope = Scope::new(scope_cols);
+            let using: Vec<String> = match constraint {
+                Some(ast::JoinConstraint::Using(cols)) => cols
+                    .iter()
+                    .map(|c| object_name(c).map(|n| n.1))
+                    .collect::<Result<_>>()?,
+                Some(ast::JoinConstraint::Natural) => natural_columns(&scope, left_width)?,
+                _ => Vec::new(),
+            };
+            let mut merged: Vec<(String, Expr, Expr, DataType)> = Vec::new();
             let on = match constraint {
                 None | Some(ast::JoinConstraint::None) => None,
                 Some(ast::JoinConstraint::On(e)) => {
                     Some(self.bind_predicate(e, &scope, "JOIN/ON")?)
                 }
-                Some(ast::JoinConstraint::Using(cols)) => {
+                Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
                     let mut pred: Option<Expr> = None;
-                    for c in cols {
-                        let name = object_name(c)?.1;
+                    for name in &using {
+                        if merged.iter().any(|(n, ..)| n == name) {
+                            return Err(SqlError::new(
+                                code::DUPLICATE_COLUMN,
+                                format!("column \"{name}\" appears more than once in USING clause"),
+                            ));
+                        }
                         let l = Scope::new(scope.columns[..left_width].to_vec())
-                            .resolve(None, &name)?
-                            .ok_or_else(|| SqlError::undefined_column(&name))?;
+                            .resolve(None, name)?
+                            .ok_or_else(|| using_missing(name, "left"))?;
                         let r = Scope::new(scope.columns[left_width..].to_vec())
-                            .resolve(None, &name)?
-                            .ok_or_else(|| SqlError::undefined_column(&name))?;
-                        let eq = self.binary(
-                            BinaryOp::Eq,
+                            .resolve(None, name)?
+                            .ok_or_else(|| using_missing(name, "right"))?;
+                        let (left, right) = (
                             Expr::Column {
                                 index: l.0,
-                                ty: l.1,
+                                ty: l.1.clone(),
                             },
                             Expr::Column {
                                 index: left_width + r.0,
-                                ty: r.1,
+                                ty: r.1.clone(),
                             },
-                        )?;
+                        );
+                        let eq = self.binary(BinaryOp::Eq, left.clone(), right.clone())?;
                         pred = Some(match pred {
                             None => eq,
                             Some(p) => Expr::Binary {
@@ -1348,15 +1362,66 @@ impl<'a> Binder<'a> {
                                 ty: DataType::Bool,
                             },
                         });
+                        let ty = DataType::common(&l.1, &r.1).unwrap_or(l.1);
+                        merged.push((name.clone(), left, right, ty));
                     }
                     pred
                 }
-                Some(ast::JoinConstraint::Natural) => return unsupported("NATURAL JOIN"),
             };
             plan = lateral_or_join(plan, right, lateral, kind, on)?;
+            if !merged.is_empty() {
+                plan = self.merge_using_columns(plan, kind, merged)?;
+            }
         }
         self.pending_lateral = first_lateral;
         Ok(plan)
+    }
+
+    /// The output of `JOIN ... USING (c, ...)` / `NATURAL JOIN` as PostgreSQL gives it:
+    /// each merged column first (the left input's value, the right's for a RIGHT join, the
+    /// first non-NULL of the two for a FULL join, in their common type), then every input
+    /// column, those merged marked `merged` (left out of `*`; still there as `a.c`).
+    fn merge_using_columns(
+        &mut self,
+        plan: Plan,
+        kind: JoinKind,
+        merged: Vec<(String, Expr, Expr, DataType)>,
+    ) -> Result<Plan> {
+        let mut schema = plan.schema();
+        let mut exprs = Vec::with_capacity(merged.len() + schema.len());
+        let mut out = Vec::with_capacity(merged.len() + schema.len());
+        for (name, left, right, ty) in merged {
+            for side in [&left, &right] {
+                if let Expr::Column { index, .. } = side {
+                    if let Some(c) = schema.get_mut(*index) {
+                        c.merged = true;
+                    }
+                }
+            }
+            let value = match kind {
+                JoinKind::Right => self.coerce(right, &ty)?,
+                JoinKind::Full => Expr::Func {
+                    func: Func::Coalesce,
+                    args: vec![self.coerce(left, &ty)?, self.coerce(right, &ty)?],
+                    ty: ty.clone(),
+                },
+                _ => self.coerce(left, &ty)?,
+            };
+            exprs.push(value);
+            out.push(OutputColumn::new(name, ty));
+        }
+        for (i, c) in schema.into_iter().enumerate() {
+            exprs.push(Expr::Column {
+                index: i,
+                ty: c.ty.clone(),
+            });
+            out.push(c);
+        }
+        Ok(Plan::Project {
+            input: Box::new(plan),
+            exprs,
+            schema: out,
+        })
     }
 
     /// A set-returning function in FROM. It may use the columns to its left (implicitly
@@ -3666,24 +3731,56 @@ fn visible(schema: Vec<OutputColumn>) -> Vec<OutputColumn> {
 
 /// The scope of a table's full stored row under `qualifier`.
 pub fn table_scope(table: &TableDef, qualifier: &str) -> Scope {
-    Scope::new(
-        table
-            .columns
-            .iter()
-            .map(|c| OutputColumn {
-                name: c.name.clone(),
-                ty: c.ty.clone(),
-                qualifier: Some(qualifier.to_string()),
-                hidden: c.hidden,
-                source: Some((table.id, c.id)),
-            })
-            .collect(),
+    Scope::new(crate::plan::scan_schema(table, qualifier))
+}
+
+/// The columns `NATURAL JOIN` joins on: the names both inputs have (the left's order); a
+/// name twice on one side is an error (42702), as in PostgreSQL.
+fn natural_columns(scope: &Scope, left_width: usize) -> Result<Vec<String>> {
+    let names = |cols: &[OutputColumn]| -> Vec<String> {
+        cols.iter()
+            .filter(|c| !c.hidden && !c.merged)
+            .map(|c| c.name.clone())
+            .collect()
+    };
+    let (left, right) = (
+        names(&scope.columns[..left_width]),
+        names(&scope.columns[left_width..]),
+    );
+    let mut common = Vec::new();
+    for n in &left {
+        if !right.contains(n) || common.contains(n) {
+            continue;
+        }
+        for (side, cols) in [("left", &left), ("right", &right)] {
+            if cols.iter().filter(|c| *c == n).count() > 1 {
+                return Err(SqlError::new(
+                    code::AMBIGUOUS_COLUMN,
+                    format!("common column name \"{n}\" appears more than once in {side} table"),
+                ));
+            }
+        }
+        common.push(n.clone());
+    }
+    Ok(common)
+}
+
+/// The error for a USING column one input lacks (42703, PostgreSQL's wording).
+fn using_missing(name: &str, side: &str) -> SqlError {
+    SqlError::new(
+        code::UNDEFINED_COLUMN,
+        format!("column \"{name}\" specified in USING clause does not exist in {side} table"),
     )
 }
 
 /// Renames the visible output of `plan` to `qualifier` (and `columns`, when given).
 fn rename(plan: Plan, qualifier: &str, columns: &[ast::TableAliasColumnDef]) -> Result<Plan> {
-    let schema = plan.schema();
+    let mut schema = plan.schema();
+    // Behind an alias, the columns a USING join merged are gone (PostgreSQL exposes only the
+    // merged one): hidden, and found by no name.
+    for c in schema.iter_mut().filter(|c| c.merged) {
+        c.hidden = true;
+    }
     let visible_count = schema.iter().filter(|c| !c.hidden).count();
     if columns.len() > visible_count {
         return Err(SqlError::new(
@@ -3695,7 +3792,7 @@ fn rename(plan: Plan, qualifier: &str, columns: &[ast::TableAliasColumnDef]) -> 
     let out = schema
         .into_iter()
         .map(|mut c| {
-            c.qualifier = Some(qualifier.to_string());
+            c.qualifier = (!c.merged).then(|| qualifier.to_string());
             if !c.hidden {
                 if let Some(a) = columns.get(k) {
                     c.name = ident_name(&a.name);

@@ -28,6 +28,10 @@ pub struct OutputColumn {
     pub qualifier: Option<String>,
     /// Left out of `*` expansions (the implicit rowid).
     pub hidden: bool,
+    /// A join input's column that `JOIN ... USING` or `NATURAL JOIN` merged into one output
+    /// column (which comes first in the join's output): left out of `*`, not found by its
+    /// bare name (that finds the merged column), still found qualified and by `alias.*`.
+    pub merged: bool,
     /// Source table id and column id, when the column is a plain table column (reported in
     /// RowDescription as table OID and attribute number).
     pub source: Option<(u32, u32)>,
@@ -40,6 +44,7 @@ impl OutputColumn {
             ty,
             qualifier: None,
             hidden: false,
+            merged: false,
             source: None,
         }
     }
@@ -662,7 +667,7 @@ impl Plan {
 }
 
 /// The output columns of a scan of `table` under the name `qualifier`.
-fn scan_schema(table: &TableDef, qualifier: &str) -> Vec<OutputColumn> {
+pub fn scan_schema(table: &TableDef, qualifier: &str) -> Vec<OutputColumn> {
     table
         .columns
         .iter()
@@ -671,6 +676,7 @@ fn scan_schema(table: &TableDef, qualifier: &str) -> Vec<OutputColumn> {
             ty: c.ty.clone(),
             qualifier: Some(qualifier.to_string()),
             hidden: c.hidden,
+            merged: false,
             source: Some((table.id, c.id)),
         })
         .collect()
