@@ -499,9 +499,14 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             }
             Ok(out)
         }
-        Plan::ProjectSet { input, expand, .. } => {
+        Plan::ProjectSet {
+            input,
+            expand,
+            ordinality,
+            ..
+        } => {
             let rows = run(input, cx)?;
-            project_set(rows, expand, cx)
+            project_set(rows, expand, *ordinality, cx)
         }
         Plan::Window { input, calls, .. } => {
             let rows = run(input, cx)?;
@@ -1368,7 +1373,12 @@ fn recursive_union(
 /// `Plan::ProjectSet`: expands the array columns at `expand` of each row in lockstep. The
 /// arrays are moved out of the row first, so each output row copies only the other columns
 /// (copying the row with its arrays made `generate_series(1, n)` cost n² value copies).
-fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row>> {
+fn project_set(
+    rows: Vec<Row>,
+    expand: &[usize],
+    ordinality: bool,
+    cx: &ExecCtx,
+) -> Result<Vec<Row>> {
     let mut out = Vec::new();
     for mut row in rows {
         let mut arrays: Vec<std::vec::IntoIter<Value>> = Vec::with_capacity(expand.len());
@@ -1381,12 +1391,15 @@ fn project_set(rows: Vec<Row>, expand: &[usize], cx: &ExecCtx) -> Result<Vec<Row
             len = len.max(items.len());
             arrays.push(items.into_iter());
         }
-        for _ in 0..len {
+        for n in 0..len {
             let mut r = row.clone();
             for (&i, items) in expand.iter().zip(arrays.iter_mut()) {
                 if let Some(slot) = r.get_mut(i) {
                     *slot = items.next().unwrap_or(Value::Null);
                 }
+            }
+            if ordinality {
+                r.push(Value::Int(n as i64 + 1));
             }
             out.push(r);
         }

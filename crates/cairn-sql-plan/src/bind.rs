@@ -1432,17 +1432,16 @@ impl<'a> Binder<'a> {
     /// "more than one query level up").
     fn bind_from_function(
         &mut self,
-        name: &ast::ObjectName,
-        args: &ast::TableFunctionArgs,
+        call: &FromCall,
         alias: Option<&ast::TableAlias>,
         lateral_scope: Option<Scope>,
     ) -> Result<Plan> {
         let Some(scope) = lateral_scope else {
-            return self.bind_table_function(name, args, alias);
+            return self.bind_table_function(call, alias);
         };
         self.outer.push(scope);
         self.correlations.push(Vec::new());
-        let plan = self.bind_table_function(name, args, alias);
+        let plan = self.bind_table_function(call, alias);
         let correlation = self.correlations.pop().unwrap_or_default();
         self.outer.pop();
         let plan = plan?;
@@ -1462,10 +1461,22 @@ impl<'a> Binder<'a> {
         let lateral_scope = self.lateral_scope.take();
         match tf {
             ast::TableFactor::Table {
-                name, alias, args, ..
+                name,
+                alias,
+                args,
+                with_ordinality,
+                ..
             } => {
                 if let Some(args) = args {
-                    return self.bind_from_function(name, args, alias.as_ref(), lateral_scope);
+                    let call = FromCall {
+                        name,
+                        args,
+                        ordinality: *with_ordinality,
+                    };
+                    return self.bind_from_function(&call, alias.as_ref(), lateral_scope);
+                }
+                if *with_ordinality {
+                    return unsupported("WITH ORDINALITY on a table");
                 }
                 let (schema, n) = object_name(name)?;
                 if schema.is_none() {
@@ -1533,9 +1544,9 @@ impl<'a> Binder<'a> {
                 alias,
                 array_exprs,
                 with_offset: false,
-                with_ordinality: false,
+                with_ordinality,
                 ..
-            } if array_exprs.len() == 1 => {
+            } => {
                 let args = ast::TableFunctionArgs {
                     args: array_exprs
                         .iter()
@@ -1544,7 +1555,12 @@ impl<'a> Binder<'a> {
                     settings: None,
                 };
                 let name = ast::ObjectName::from(ast::Ident::new("unnest"));
-                self.bind_from_function(&name, &args, alias.as_ref(), lateral_scope)
+                let call = FromCall {
+                    name: &name,
+                    args: &args,
+                    ordinality: *with_ordinality,
+                };
+                self.bind_from_function(&call, alias.as_ref(), lateral_scope)
             }
             ast::TableFactor::NestedJoin {
                 table_with_joins,
@@ -3732,6 +3748,13 @@ fn visible(schema: Vec<OutputColumn>) -> Vec<OutputColumn> {
 /// The scope of a table's full stored row under `qualifier`.
 pub fn table_scope(table: &TableDef, qualifier: &str) -> Scope {
     Scope::new(crate::plan::scan_schema(table, qualifier))
+}
+
+/// A function call in FROM: `name(args) [WITH ORDINALITY]`.
+pub(crate) struct FromCall<'a> {
+    pub name: &'a ast::ObjectName,
+    pub args: &'a ast::TableFunctionArgs,
+    pub ordinality: bool,
 }
 
 /// The columns `NATURAL JOIN` joins on: the names both inputs have (the left's order); a

@@ -389,11 +389,14 @@ pub enum Plan {
     /// arrays: the values of set-returning functions such as `unnest` and
     /// `generate_series`) are expanded in lockstep into as many rows as the longest has
     /// elements, shorter ones padded with NULL; the other columns repeat. A NULL or empty
-    /// array in every expanded column yields no row. Output layout: `schema`.
+    /// array in every expanded column yields no row. With `ordinality` (`WITH ORDINALITY`)
+    /// each output row ends with one more column: its 1-based number among the rows its
+    /// input row expanded into. Output layout: `schema`.
     ProjectSet {
         input: Box<Plan>,
         expand: Vec<usize>,
         schema: Vec<OutputColumn>,
+        ordinality: bool,
     },
     /// `SELECT ... FOR UPDATE / FOR SHARE` over one table: locks the primary-key row of
     /// each input row, in input order, and passes on the rows it locked. At READ COMMITTED

@@ -539,68 +539,81 @@ impl Binder<'_> {
             input: Box::new(project),
             expand,
             schema,
+            ordinality: false,
         })
     }
 
     /// A set-returning function in FROM (`FROM generate_series(1, 3) AS s`): one column named
-    /// after the alias (or the function), over the function's rows. Its arguments may refer
-    /// to an enclosing query.
+    /// after the alias (or the function), over the function's rows. `unnest` of several
+    /// arrays is one `unnest` per array, expanded side by side (the shorter padded with NULL),
+    /// each column named `unnest`; `WITH ORDINALITY` adds a bigint column `ordinality`
+    /// numbering the rows from 1. An alias's column list renames the columns in order (as
+    /// PostgreSQL's, more names than columns is 42P10). The arguments may refer to an
+    /// enclosing query.
     pub(super) fn bind_table_function(
         &mut self,
-        name: &ast::ObjectName,
-        args: &ast::TableFunctionArgs,
+        call: &super::FromCall,
         alias: Option<&ast::TableAlias>,
     ) -> Result<Plan> {
-        let (_, fname) = super::object_name(name)?;
-        let call = ast::Expr::Function(ast::Function {
-            name: name.clone(),
-            uses_odbc_syntax: false,
-            parameters: ast::FunctionArguments::None,
-            args: ast::FunctionArguments::List(ast::FunctionArgumentList {
-                duplicate_treatment: None,
-                args: args.args.clone(),
-                clauses: Vec::new(),
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: Vec::new(),
-        });
-        let e = self.bind_expr(&call, &Scope::default())?;
-        let Expr::Func {
-            func: Func::Pg(PgFunc::SetReturning(srf)),
-            args: fargs,
-            ty,
-        } = e
-        else {
-            return unsupported(format!("table function {fname}"));
+        let (_, fname) = super::object_name(call.name)?;
+        let one_each: Vec<Vec<ast::FunctionArg>> = if fname == "unnest" && call.args.args.len() > 1
+        {
+            call.args.args.iter().map(|a| vec![a.clone()]).collect()
+        } else {
+            vec![call.args.args.clone()]
         };
-        let qualifier = alias.map(|a| ident_name(&a.name)).unwrap_or(fname.clone());
-        let column = match alias {
-            Some(a) => match a.columns.as_slice() {
-                [] => ident_name(&a.name),
-                [c] => ident_name(&c.name),
-                _ => {
-                    return Err(SqlError::new(
-                        code::DATATYPE_MISMATCH,
-                        format!("too many column aliases specified for function {fname}"),
-                    ))
-                }
-            },
-            None => fname,
-        };
-        let mut col = OutputColumn::new(column, ty.clone());
-        col.qualifier = Some(qualifier);
+        let mut exprs = Vec::with_capacity(one_each.len());
+        let mut columns = Vec::with_capacity(one_each.len() + 1);
+        for args in one_each {
+            let e = self.bind_expr(
+                &ast::Expr::Function(ast::Function {
+                    name: call.name.clone(),
+                    uses_odbc_syntax: false,
+                    parameters: ast::FunctionArguments::None,
+                    args: ast::FunctionArguments::List(ast::FunctionArgumentList {
+                        duplicate_treatment: None,
+                        args,
+                        clauses: Vec::new(),
+                    }),
+                    filter: None,
+                    null_treatment: None,
+                    over: None,
+                    within_group: Vec::new(),
+                }),
+                &Scope::default(),
+            )?;
+            let Expr::Func {
+                func: Func::Pg(PgFunc::SetReturning(srf)),
+                args: fargs,
+                ty,
+            } = e
+            else {
+                return unsupported(format!("table function {fname}"));
+            };
+            exprs.push(pg_call(PgFunc::SetValues(srf), fargs, ty.clone()));
+            columns.push(OutputColumn::new(fname.clone(), ty));
+        }
+        let qualifier = alias.map(|a| ident_name(&a.name)).unwrap_or(fname);
+        if let (Some(a), [only]) = (alias, columns.as_mut_slice()) {
+            // A scalar function's one column takes the alias's name.
+            only.name = ident_name(&a.name);
+        }
         let project = Plan::Project {
             input: Box::new(Plan::Unit),
-            exprs: vec![pg_call(PgFunc::SetValues(srf), fargs, ty)],
-            schema: vec![col.clone()],
+            exprs,
+            schema: columns.clone(),
         };
-        Ok(Plan::ProjectSet {
+        if call.ordinality {
+            columns.push(OutputColumn::new("ordinality", DataType::Int8));
+        }
+        let plan = Plan::ProjectSet {
+            expand: (0..project.schema().len()).collect(),
             input: Box::new(project),
-            expand: vec![0],
-            schema: vec![col],
-        })
+            schema: columns,
+            ordinality: call.ordinality,
+        };
+        let names = alias.map(|a| a.columns.as_slice()).unwrap_or_default();
+        super::rename(plan, &qualifier, names)
     }
 
     fn bind_regex(
