@@ -162,6 +162,7 @@ impl Func {
                     | Builtin::LocalTime
                     | Builtin::Age
                     | Builtin::GenRandomUuid
+                    | Builtin::Random
             ),
             Func::SessionConstant
             | Func::NextVal

@@ -710,6 +710,10 @@ impl Binder<'_> {
                 arity(n == 0)?;
                 builtin(Builtin::GenRandomUuid, Vec::new(), DataType::Uuid)
             }
+            "random" => {
+                arity(n == 0)?;
+                builtin(Builtin::Random, Vec::new(), DataType::Float8)
+            }
             "jsonb_typeof" | "json_typeof" | "jsonb_array_length" | "json_array_length" => {
                 arity(n == 1)?;
                 let want = if name.starts_with("jsonb") {

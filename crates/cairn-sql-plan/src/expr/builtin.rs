@@ -87,6 +87,8 @@ pub enum Builtin {
     MakeDate,
     // UUID.
     GenRandomUuid,
+    /// `random()`: a float8 uniformly in [0, 1).
+    Random,
     // JSON: `->` / `->>` with a text or integer key; `json` inputs are parsed first.
     JsonGet {
         as_text: bool,
@@ -437,6 +439,16 @@ pub fn eval(
                 .volatile
                 .ok_or_else(|| SqlError::internal("no source of randomness for gen_random_uuid"))?;
             Value::Uuid(uuid_v4(v.random_bytes()))
+        }
+        Builtin::Random => {
+            let v = ctx
+                .volatile
+                .ok_or_else(|| SqlError::internal("no source of randomness for random"))?;
+            let b = v.random_bytes();
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[..8]);
+            // The top 53 bits as a fraction: every value a multiple of 2^-53 in [0, 1).
+            Value::Float((u64::from_le_bytes(w) >> 11) as f64 / (1u64 << 53) as f64)
         }
         Builtin::JsonGet { as_text, by_index } => {
             let j = jsonb(v0.ok_or_else(bad)?)?.ok_or_else(bad)?;
