@@ -84,6 +84,8 @@ pub struct StatementCache {
     pub(crate) catalog: RefCell<Option<std::rc::Rc<crate::pg_catalog::Snapshot>>>,
     /// The previous step's rows of each running `RecursiveUnion`, by its id.
     work_tables: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
+    /// The rows of each materialized CTE (`Plan::Materialize`), by its id, once computed.
+    materialized: RefCell<HashMap<usize, Rc<Vec<Row>>>>,
     /// `EXPLAIN ANALYZE`: what each operator did, by plan address; `None` when not asked.
     profile: RefCell<Option<HashMap<usize, NodeStats>>>,
 }
@@ -432,6 +434,18 @@ fn run_operator(plan: &Plan, cx: &ExecCtx) -> Result<Vec<Row>> {
             Ok(out)
         }
         Plan::Rows { rows, .. } => Ok(rows.clone()),
+        Plan::Materialize { id, input } => {
+            let done = cx.cache.materialized.borrow().get(id).cloned();
+            let rows = match done {
+                Some(rows) => rows,
+                None => {
+                    let rows = Rc::new(run(input, cx)?);
+                    cx.cache.materialized.borrow_mut().insert(*id, rows.clone());
+                    rows
+                }
+            };
+            Ok(rows.as_ref().clone())
+        }
         Plan::Scan { .. }
         | Plan::Filter { .. }
         | Plan::Project { .. }

@@ -15,6 +15,7 @@
 //!    that constrains it demands, else `text` (as PostgreSQL resolves `unknown`).
 //! 4. Anything the binder does not handle returns 0A000 naming the construct.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use sqlparser::ast;
@@ -220,6 +221,8 @@ pub struct Binder<'a> {
     recursive: Vec<recursive::RecursiveRef>,
     /// The next `Plan::WorkTable` id.
     next_work_table: usize,
+    /// The next `Plan::Materialize` id.
+    next_materialize: usize,
     /// The columns left of the FROM item about to be bound, which a LATERAL subquery there
     /// may reference (taken by `bind_table_factor`).
     lateral_scope: Option<Scope>,
@@ -392,6 +395,7 @@ impl<'a> Binder<'a> {
             windows: None,
             recursive: Vec::new(),
             next_work_table: 0,
+            next_materialize: 0,
             lateral_scope: None,
             pending_lateral: None,
         }
@@ -438,15 +442,32 @@ impl<'a> Binder<'a> {
 
     pub fn bind_query(&mut self, q: &ast::Query) -> Result<Plan> {
         let saved = self.ctes.len();
+        // Materialized CTEs of this WITH: id, and whether `AS MATERIALIZED` asked for it.
+        let mut shared: Vec<(usize, bool)> = Vec::new();
         if let Some(with) = &q.with {
             for cte in &with.cte_tables {
                 let name = ident_name(&cte.alias.name);
                 // In WITH RECURSIVE, a CTE that names itself is recursive; others are plain.
-                let plan = if with.recursive && recursive::names_relation(&*cte.query, &name) {
+                let mut plan = if with.recursive && recursive::names_relation(&*cte.query, &name) {
                     self.bind_recursive_cte(&name, cte)?
                 } else {
                     self.bind_query(&cte.query)?
                 };
+                let hint = cte.materialized.as_ref();
+                if !matches!(hint, Some(ast::CteAsMaterialized::NotMaterialized))
+                    && !reads_outer_row(&mut plan)
+                {
+                    let id = self.next_materialize;
+                    self.next_materialize += 1;
+                    shared.push((
+                        id,
+                        matches!(hint, Some(ast::CteAsMaterialized::Materialized)),
+                    ));
+                    plan = Plan::Materialize {
+                        id,
+                        input: Box::new(plan),
+                    };
+                }
                 let plan = rename(plan, &name, &cte.alias.columns)?;
                 self.ctes.push((name, plan));
             }
@@ -456,7 +477,22 @@ impl<'a> Binder<'a> {
         let result = self.bind_query_body(q);
         self.windows = outer_windows;
         self.ctes.truncate(saved);
-        result
+        let mut plan = result?;
+        // As PostgreSQL (12 and later): a CTE referenced once is inlined, unless it said
+        // AS MATERIALIZED.
+        if shared.iter().any(|(_, forced)| !forced) {
+            let mut uses = HashMap::new();
+            count_materialized(&mut plan, &mut uses);
+            let inline: Vec<usize> = shared
+                .iter()
+                .filter(|(id, forced)| !forced && uses.get(id).copied().unwrap_or(0) <= 1)
+                .map(|(id, _)| *id)
+                .collect();
+            if !inline.is_empty() {
+                inline_materialized(&mut plan, &inline);
+            }
+        }
+        Ok(plan)
     }
 
     fn bind_query_body(&mut self, q: &ast::Query) -> Result<Plan> {
@@ -3748,6 +3784,44 @@ fn visible(schema: Vec<OutputColumn>) -> Vec<OutputColumn> {
 /// The scope of a table's full stored row under `qualifier`.
 pub fn table_scope(table: &TableDef, qualifier: &str) -> Scope {
     Scope::new(crate::plan::scan_schema(table, qualifier))
+}
+
+/// Whether a bound CTE reads a column of an enclosing query's row (an `OuterRef` in its own
+/// expressions; a subquery inside it passes such values in through its correlation
+/// expressions, which are the CTE's): then it cannot be computed once per statement.
+fn reads_outer_row(plan: &mut Plan) -> bool {
+    let mut found = false;
+    plan.exprs_mut(&mut |e| {
+        e.visit(&mut |x| found |= matches!(x, Expr::OuterRef { .. }));
+    });
+    found || plan.children_mut().into_iter().any(reads_outer_row)
+}
+
+/// Counts the `Materialize` nodes of each id in `plan`, its inputs and its subqueries.
+fn count_materialized(plan: &mut Plan, uses: &mut HashMap<usize, usize>) {
+    if let Plan::Materialize { id, .. } = plan {
+        *uses.entry(*id).or_insert(0) += 1;
+    }
+    plan.exprs_mut(&mut |e| e.subquery_plans_mut(&mut |p| count_materialized(p, uses)));
+    for c in plan.children_mut() {
+        count_materialized(c, uses);
+    }
+}
+
+/// Replaces each `Materialize` whose id is in `ids` by its input.
+fn inline_materialized(plan: &mut Plan, ids: &[usize]) {
+    if let Plan::Materialize { id, input } = plan {
+        if ids.contains(id) {
+            let inner = std::mem::replace(input.as_mut(), Plan::Unit);
+            *plan = inner;
+            inline_materialized(plan, ids);
+            return;
+        }
+    }
+    plan.exprs_mut(&mut |e| e.subquery_plans_mut(&mut |p| inline_materialized(p, ids)));
+    for c in plan.children_mut() {
+        inline_materialized(c, ids);
+    }
 }
 
 /// A function call in FROM: `name(args) [WITH ORDINALITY]`.

@@ -147,6 +147,7 @@ impl<'s> Estimator<'s> {
             | Plan::Limit { input, .. }
             | Plan::Distinct { input }
             | Plan::LockRows { input, .. }
+            | Plan::Materialize { input, .. }
             | Plan::Rename { input, .. } => self.origins(input),
             Plan::Project { input, exprs, .. } => {
                 let inner = self.origins(input);
@@ -385,6 +386,7 @@ impl<'s> Estimator<'s> {
             | Plan::LockRows { input, .. }
             | Plan::ProjectSet { input, .. }
             | Plan::Window { input, .. }
+            | Plan::Materialize { input, .. }
             | Plan::Distinct { input } => self.rows(input),
             Plan::Limit { input, limit, .. } => {
                 let n = self.rows(input);

@@ -227,6 +227,16 @@ fn walk(plan: &Plan, depth: usize, out: &mut Vec<String>, est: Notes) {
             walk(recursive, depth + 1, out, est);
         }
         Plan::WorkTable { .. } => node(plan, est, depth, "WorkTable Scan".into(), out),
+        Plan::Materialize { id, input } => {
+            node(
+                plan,
+                est,
+                depth,
+                format!("CTE Scan (materialized once, #{id})"),
+                out,
+            );
+            walk(input, depth + 1, out, est);
+        }
         Plan::Join {
             left,
             right,
@@ -447,6 +457,7 @@ fn plan_cost(plan: &Plan, est: &Estimator) -> f64 {
         | Plan::Rename { input, .. }
         | Plan::Limit { input, .. }
         | Plan::LockRows { input, .. }
+        | Plan::Materialize { input, .. }
         | Plan::ProjectSet { input, .. } => cost(input),
         Plan::Distinct { input } | Plan::Aggregate { input, .. } => cost(input) + rows(input),
         Plan::Sort { input, .. } | Plan::Window { input, .. } => cost(input) + sort(rows(input)),

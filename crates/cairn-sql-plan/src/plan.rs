@@ -385,6 +385,15 @@ pub enum Plan {
         input: Box<Plan>,
         schema: Vec<OutputColumn>,
     },
+    /// A common table expression referenced more than once (or `AS MATERIALIZED`), as
+    /// PostgreSQL materialises those: `input` runs once per execution of the statement and
+    /// every `Materialize` with the same `id` reads its rows (so a volatile function in the
+    /// CTE has one value for all references). The binder makes one only for a CTE that reads
+    /// no column of an enclosing query. Filters are not pushed into it.
+    Materialize {
+        id: usize,
+        input: Box<Plan>,
+    },
     /// PostgreSQL's ProjectSet: for each row of `input`, the columns at `expand` (which hold
     /// arrays: the values of set-returning functions such as `unnest` and
     /// `generate_series`) are expanded in lockstep into as many rows as the longest has
@@ -516,6 +525,7 @@ impl Plan {
             | Plan::Sort { input, .. }
             | Plan::Limit { input, .. }
             | Plan::LockRows { input, .. }
+            | Plan::Materialize { input, .. }
             | Plan::Distinct { input } => input.schema(),
             Plan::Join {
                 left, right, kind, ..
@@ -546,6 +556,7 @@ impl Plan {
             | Plan::ProjectSet { .. }
             | Plan::RecursiveUnion { .. }
             | Plan::WorkTable { .. }
+            | Plan::Materialize { .. }
             | Plan::SetOp { .. } => {}
             Plan::Values { rows, .. } => rows.iter_mut().flatten().for_each(f),
             Plan::Scan { filter, access, .. } => {
@@ -626,6 +637,7 @@ impl Plan {
             | Plan::ProjectSet { input, .. }
             | Plan::Window { input, .. }
             | Plan::LockRows { input, .. }
+            | Plan::Materialize { input, .. }
             | Plan::IndexJoin { left: input, .. } => vec![input.as_mut()],
             Plan::Join { left, right, .. }
             | Plan::HashJoin { left, right, .. }

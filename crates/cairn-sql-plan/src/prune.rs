@@ -161,7 +161,9 @@ fn prune(plan: &mut Plan, mut needed: Vec<bool>) {
             prune(left, needed);
         }
         // Invariant 1: everything below these is needed.
+        // A materialized CTE's rows serve every reference: all of its columns are kept.
         Plan::Distinct { input }
+        | Plan::Materialize { input, .. }
         | Plan::ProjectSet { input, .. }
         | Plan::LockRows { input, .. }
         | Plan::Window { input, .. } => {

@@ -97,6 +97,7 @@ fn rewrite(plan: Plan, est: &Estimator) -> Plan {
         | Plan::Distinct { .. }
         | Plan::LockRows { .. }
         | Plan::Rename { .. }
+        | Plan::Materialize { .. }
         | Plan::ProjectSet { .. }
         | Plan::Window { .. }
         | Plan::LateralJoin { .. }
