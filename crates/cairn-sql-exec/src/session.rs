@@ -1554,16 +1554,30 @@ impl Session {
         let Some(query) = &ct.query else {
             return Err(SqlError::internal("CREATE TABLE AS without a query"));
         };
-        if !ct.columns.is_empty() {
-            return Err(SqlError::not_supported(
-                "a column list in CREATE TABLE ... AS",
-            ));
+        // `CREATE TABLE t (a, b) AS`: names only (the parser marks them, lib.rs); a column
+        // with a type is PostgreSQL's syntax error.
+        let mut names = Vec::with_capacity(ct.columns.len());
+        for c in &ct.columns {
+            let name_only = matches!(&c.data_type, ast::DataType::Custom(n, args)
+                if args.is_empty() && n.to_string() == cairn_sql_plan::CTAS_NAME_ONLY);
+            if !name_only || !c.options.is_empty() {
+                return Err(SqlError::syntax(
+                    "syntax error: CREATE TABLE ... AS takes column names without types",
+                ));
+            }
+            names.push(cairn_sql_plan::bind::ident_name(&c.name));
         }
         let select = ast::Statement::Query(query.clone());
         let (bound, _) = self.bind(txn, &select, param_types.to_vec(), false)?;
-        let Bound::Query { columns, .. } = bound else {
+        let Bound::Query { mut columns, .. } = bound else {
             return Err(SqlError::internal("CREATE TABLE AS over a non-query"));
         };
+        if names.len() > columns.len() {
+            return Err(SqlError::syntax("too many column names were specified"));
+        }
+        for (c, n) in columns.iter_mut().zip(names) {
+            c.name = n;
+        }
         let quote = |n: &str| format!("\"{}\"", n.replace('"', "\"\""));
         let defs: Vec<String> = columns
             .iter()

@@ -50,6 +50,7 @@ pub fn parse(sql: &str) -> Result<Vec<sqlparser::ast::Statement>> {
             ))
         })?;
     drop_key_lock_words(&mut tokens);
+    mark_ctas_column_names(&mut tokens);
     // ANALYZE and VACUUM are PostgreSQL's, which sqlparser does not parse (maintenance.rs):
     // when a statement starts with one, the batch is split at its top-level semicolons and
     // each statement parsed by whichever parser knows it.
@@ -146,6 +147,109 @@ fn copy_boolean_options(sql: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Owned(out)
 }
 
+/// Positions in `tokens` of the tokens that are not whitespace (or comments).
+fn significant(tokens: &[TokenWithSpan]) -> Vec<usize> {
+    (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
+        .collect()
+}
+
+/// Whether the `w`-th significant token is the unquoted keyword `k`.
+fn is_keyword(
+    tokens: &[TokenWithSpan],
+    words: &[usize],
+    w: usize,
+    k: sqlparser::keywords::Keyword,
+) -> bool {
+    words.get(w).is_some_and(|&i| {
+        matches!(&tokens[i].token, Token::Word(x) if x.quote_style.is_none() && x.keyword == k)
+    })
+}
+
+/// The type name [`mark_ctas_column_names`] gives the bare column names of a
+/// `CREATE TABLE name (a, b) AS query`; `CREATE TABLE AS` reads it as "name only".
+pub const CTAS_NAME_ONLY: &str = "__cairn_ctas_name_only";
+
+/// PostgreSQL's `CREATE TABLE name (a, b) AS query` names the query's columns without types;
+/// sqlparser wants a type after every column name. In a statement of exactly that shape
+/// (`CREATE [TEMP | TEMPORARY | UNLOGGED] TABLE [IF NOT EXISTS] name (ident [, ...]) AS`),
+/// each name gets the placeholder type [`CTAS_NAME_ONLY`]; nothing else is touched.
+fn mark_ctas_column_names(tokens: &mut Vec<TokenWithSpan>) {
+    use sqlparser::keywords::Keyword;
+    use sqlparser::tokenizer::Word;
+    let words = significant(tokens);
+    let kw = |w: usize, k: Keyword| is_keyword(tokens, &words, w, k);
+    let tok = |w: usize| words.get(w).map(|&i| &tokens[i].token);
+    let mut inserts = Vec::new();
+    let mut w = 0;
+    while w < words.len() {
+        if !kw(w, Keyword::CREATE) {
+            w += 1;
+            continue;
+        }
+        let start = w;
+        w += 1;
+        while kw(w, Keyword::TEMP) || kw(w, Keyword::TEMPORARY) || kw(w, Keyword::UNLOGGED) {
+            w += 1;
+        }
+        if !kw(w, Keyword::TABLE) {
+            continue;
+        }
+        w += 1;
+        if kw(w, Keyword::IF) && kw(w + 1, Keyword::NOT) && kw(w + 2, Keyword::EXISTS) {
+            w += 3;
+        }
+        // The (possibly qualified) table name.
+        if !matches!(tok(w), Some(Token::Word(_))) {
+            continue;
+        }
+        w += 1;
+        while matches!(tok(w), Some(Token::Period)) && matches!(tok(w + 1), Some(Token::Word(_))) {
+            w += 2;
+        }
+        if !matches!(tok(w), Some(Token::LParen)) {
+            continue;
+        }
+        w += 1;
+        let mut names = Vec::new();
+        loop {
+            if !matches!(tok(w), Some(Token::Word(_))) {
+                break;
+            }
+            names.push(words[w]);
+            match tok(w + 1) {
+                Some(Token::Comma) => w += 2,
+                Some(Token::RParen) => {
+                    w += 2;
+                    if kw(w, Keyword::AS) {
+                        inserts.extend(names.iter().copied());
+                    }
+                    break;
+                }
+                _ => break,
+            }
+        }
+        w = w.max(start + 1);
+    }
+    // Back to front, so earlier positions stay valid.
+    for &i in inserts.iter().rev() {
+        let span = tokens[i].span;
+        let marker = Token::Word(Word {
+            value: CTAS_NAME_ONLY.to_string(),
+            quote_style: None,
+            keyword: Keyword::NoKeyword,
+        });
+        tokens.insert(i + 1, TokenWithSpan::new(marker, span));
+        tokens.insert(
+            i + 1,
+            TokenWithSpan::new(
+                Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
+                span,
+            ),
+        );
+    }
+}
+
 /// sqlparser knows `FOR UPDATE` and `FOR SHARE` only; PostgreSQL also has `FOR NO KEY
 /// UPDATE` and `FOR KEY SHARE`, which ORMs send (Django, Hibernate). Cairn's row locks have two
 /// strengths, so the first is taken as `FOR UPDATE` and the second as `FOR SHARE` (each locks
@@ -153,14 +257,8 @@ fn copy_boolean_options(sql: &str) -> std::borrow::Cow<'_, str> {
 /// stream, so strings, identifiers and comments are never touched.
 fn drop_key_lock_words(tokens: &mut Vec<TokenWithSpan>) {
     use sqlparser::keywords::Keyword;
-    let words: Vec<usize> = (0..tokens.len())
-        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_)))
-        .collect();
-    let is = |w: usize, k: Keyword| {
-        words.get(w).is_some_and(|&i| {
-            matches!(&tokens[i].token, Token::Word(x) if x.quote_style.is_none() && x.keyword == k)
-        })
-    };
+    let words = significant(tokens);
+    let is = |w: usize, k: Keyword| is_keyword(tokens, &words, w, k);
     // Token positions (into `tokens`) of the words to drop.
     let mut drop = Vec::new();
     for w in 0..words.len() {
@@ -186,6 +284,31 @@ fn drop_key_lock_words(tokens: &mut Vec<TokenWithSpan>) {
 
 #[cfg(test)]
 mod tests {
+    /// Only a `CREATE TABLE name (names) AS` column list gets the name-only marker.
+    #[test]
+    fn ctas_column_names_are_marked_and_nothing_else() {
+        let columns = |q: &str| -> Vec<String> {
+            match super::parse(q).expect("parses").pop() {
+                Some(sqlparser::ast::Statement::CreateTable(ct)) => {
+                    ct.columns.iter().map(|c| c.data_type.to_string()).collect()
+                }
+                other => panic!("not a CREATE TABLE: {other:?}"),
+            }
+        };
+        let marker = super::CTAS_NAME_ONLY.to_string();
+        assert_eq!(
+            columns("CREATE TEMP TABLE IF NOT EXISTS s.t (a, \"B\") AS SELECT 1, 2"),
+            vec![marker.clone(), marker]
+        );
+        assert_eq!(
+            columns("CREATE TABLE t (a int, b text)"),
+            vec!["INT", "TEXT"]
+        );
+        assert_eq!(columns("CREATE TABLE t (a int) AS SELECT 1"), vec!["INT"]);
+        // Without AS, a column list without types stays a syntax error.
+        assert!(super::parse("CREATE TABLE t (a, b)").is_err());
+    }
+
     #[test]
     fn key_lock_strengths_become_update_and_share() {
         let sql = |q: &str| {
