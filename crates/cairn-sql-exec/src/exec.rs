@@ -2054,14 +2054,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             predicate,
             returning,
         } => {
-            lock_point_first(
-                cx,
-                table,
-                input,
-                (RowLockStrength::Update, RowLockWait::Block),
-            )?;
-            let rows = run(input, cx)?;
-            let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
+            let (rows, read_committed) = rows_to_write(cx, table, input)?;
             let checks = checks(table, cx.session)?;
             let mut out = DmlOutcome {
                 count: 0,
@@ -2109,14 +2102,7 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             predicate,
             returning,
         } => {
-            lock_point_first(
-                cx,
-                table,
-                input,
-                (RowLockStrength::Update, RowLockWait::Block),
-            )?;
-            let rows = run(input, cx)?;
-            let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
+            let (rows, read_committed) = rows_to_write(cx, table, input)?;
             let mut out = DmlOutcome {
                 count: 0,
                 returned: Vec::new(),
@@ -2144,6 +2130,21 @@ pub fn run_dml(bound: &Bound, cx: &ExecCtx) -> Result<DmlOutcome> {
             Ok(out)
         }
     }
+}
+
+/// The rows an UPDATE or DELETE of `table` reads from `input` (a point read's row locked
+/// first, `lock_point_first`), and whether the transaction is READ COMMITTED (each row is
+/// then locked and re-read by [`lock_for_write`]).
+fn rows_to_write(cx: &ExecCtx, table: &TableDef, input: &Plan) -> Result<(Vec<Row>, bool)> {
+    lock_point_first(
+        cx,
+        table,
+        input,
+        (RowLockStrength::Update, RowLockWait::Block),
+    )?;
+    let rows = run(input, cx)?;
+    let read_committed = cx.txn.borrow().isolation() == IsolationLevel::ReadCommitted;
+    Ok((rows, read_committed))
 }
 
 /// UPDATE/DELETE at READ COMMITTED (otherwise `read` as it is): locks the row `read` was read from and returns its newest

@@ -1364,7 +1364,7 @@ impl<'a> Binder<'a> {
                     Some(self.bind_predicate(e, &scope, "JOIN/ON")?)
                 }
                 Some(ast::JoinConstraint::Using(_) | ast::JoinConstraint::Natural) => {
-                    let mut pred: Option<Expr> = None;
+                    let mut equalities = Vec::with_capacity(using.len());
                     for name in &using {
                         if merged.iter().any(|(n, ..)| n == name) {
                             return Err(SqlError::new(
@@ -1388,20 +1388,11 @@ impl<'a> Binder<'a> {
                                 ty: r.1.clone(),
                             },
                         );
-                        let eq = self.binary(BinaryOp::Eq, left.clone(), right.clone())?;
-                        pred = Some(match pred {
-                            None => eq,
-                            Some(p) => Expr::Binary {
-                                op: BinaryOp::And,
-                                left: Box::new(p),
-                                right: Box::new(eq),
-                                ty: DataType::Bool,
-                            },
-                        });
+                        equalities.push(self.binary(BinaryOp::Eq, left.clone(), right.clone())?);
                         let ty = DataType::common(&l.1, &r.1).unwrap_or(l.1);
                         merged.push((name.clone(), left, right, ty));
                     }
-                    pred
+                    crate::rules::and_all(equalities)
                 }
             };
             plan = lateral_or_join(plan, right, lateral, kind, on)?;

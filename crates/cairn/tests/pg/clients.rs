@@ -388,30 +388,12 @@ fn read_committed_updates_lose_nothing_and_recheck_where() {
         .unwrap();
         // Concurrent read-modify-write UPDATEs at READ COMMITTED: each waits for the row
         // lock and recomputes from the newest version, so no increment is lost.
-        let mut tasks = Vec::new();
-        for _ in 0..4 {
-            let config = format!(
-                "{} options='-c default_transaction_isolation=read\\\\ committed'",
-                server.config()
-            );
-            tasks.push(tokio::spawn(async move {
-                let c = connect(&config).await;
-                for _ in 0..50 {
-                    c.execute("UPDATE counter SET n = n + 1 WHERE id = 1", &[])
-                        .await
-                        .unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let n: i32 = a
-            .query_one("SELECT n FROM counter WHERE id = 1", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 200);
+        let config = format!(
+            "{} options='-c default_transaction_isolation=read\\\\ committed'",
+            server.config()
+        );
+        run_concurrently(&config, 4, 50, "UPDATE counter SET n = n + 1 WHERE id = 1").await;
+        assert_eq!(int_of(&a, "SELECT n FROM counter WHERE id = 1").await, 200);
         // A waiting UPDATE rechecks WHERE against the version it waited for.
         let b = std::sync::Arc::new(connect(&server.config()).await);
         a.batch_execute(
@@ -451,6 +433,29 @@ fn read_committed_updates_lose_nothing_and_recheck_where() {
     });
 }
 
+/// `clients` connections to `config` each run `sql` `times` times, concurrently; any error
+/// fails the test (no retries).
+async fn run_concurrently(config: &str, clients: usize, times: usize, sql: &'static str) {
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let config = config.to_string();
+        tasks.push(tokio::spawn(async move {
+            let c = connect(&config).await;
+            for _ in 0..times {
+                c.execute(sql, &[]).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+/// The one int4 value `sql` returns.
+async fn int_of(c: &tokio_postgres::Client, sql: &str) -> i32 {
+    c.query_one(sql, &[]).await.unwrap().get(0)
+}
+
 /// SERIALIZABLE (the default) read-modify-write UPDATEs of one row named by its primary
 /// key, as pgbench's tpcb-like script does to its branch rows: the second writer waits for
 /// the first one's row lock and then, nothing else it read having changed, moves its
@@ -474,12 +479,7 @@ fn serializable_point_updates_wait_for_the_row_and_commit() {
             .await
             .unwrap();
         b.batch_execute("BEGIN").await.unwrap();
-        let v: i32 = b
-            .query_one("SELECT v FROM other WHERE id = 1", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(v, 5);
+        assert_eq!(int_of(&b, "SELECT v FROM other WHERE id = 1").await, 5);
         let waiter = {
             let b = b.clone();
             tokio::spawn(async move {
@@ -494,36 +494,22 @@ fn serializable_point_updates_wait_for_the_row_and_commit() {
         );
         a.batch_execute("COMMIT").await.unwrap();
         assert_eq!(waiter.await.unwrap().unwrap(), 1);
-        let n: i32 = b
-            .query_one("SELECT n FROM acct WHERE id = 1", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 11, "the update did not start from the committed row");
+        assert_eq!(
+            int_of(&b, "SELECT n FROM acct WHERE id = 1").await,
+            11,
+            "the update did not start from the committed row"
+        );
         b.batch_execute("COMMIT").await.unwrap();
 
         // Concurrent increments, each its own transaction, no client retries: none fails.
-        let mut tasks = Vec::new();
-        for _ in 0..4 {
-            let config = server.config();
-            tasks.push(tokio::spawn(async move {
-                let c = connect(&config).await;
-                for _ in 0..50 {
-                    c.execute("UPDATE acct SET n = n + 1 WHERE id = 2", &[])
-                        .await
-                        .unwrap();
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let n: i32 = a
-            .query_one("SELECT n FROM acct WHERE id = 2", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 200);
+        run_concurrently(
+            &server.config(),
+            4,
+            50,
+            "UPDATE acct SET n = n + 1 WHERE id = 2",
+        )
+        .await;
+        assert_eq!(int_of(&a, "SELECT n FROM acct WHERE id = 2").await, 200);
 
         // The row read before the other commit: its update would start from a stale value.
         b.batch_execute("BEGIN").await.unwrap();
@@ -539,12 +525,7 @@ fn serializable_point_updates_wait_for_the_row_and_commit() {
             .unwrap_err();
         assert_eq!(e.code().map(|c| c.code()), Some("40001"), "{e}");
         b.batch_execute("ROLLBACK").await.unwrap();
-        let n: i32 = a
-            .query_one("SELECT n FROM acct WHERE id = 1", &[])
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 12);
+        assert_eq!(int_of(&a, "SELECT n FROM acct WHERE id = 1").await, 12);
     });
 }
 
