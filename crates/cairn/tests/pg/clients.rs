@@ -404,20 +404,13 @@ fn read_committed_updates_lose_nothing_and_recheck_where() {
         b.batch_execute("BEGIN ISOLATION LEVEL READ COMMITTED")
             .await
             .unwrap();
-        let waiter = {
-            let b = b.clone();
-            tokio::spawn(async move {
-                b.execute("UPDATE counter SET n = n + 100 WHERE tag = 'old'", &[])
-                    .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(
-            !waiter.is_finished(),
-            "UPDATE did not wait for the row lock"
-        );
-        a.batch_execute("COMMIT").await.unwrap();
-        let updated = waiter.await.unwrap().unwrap();
+        let updated = waits_for_commit(
+            &a,
+            &b,
+            "UPDATE counter SET n = n + 100 WHERE tag = 'old'",
+            vec![],
+        )
+        .await;
         // Row 1 ('old') is updated; row 2 became 'new' while B waited and is left alone.
         assert_eq!(updated, 1);
         b.batch_execute("COMMIT").await.unwrap();
@@ -451,6 +444,29 @@ async fn run_concurrently(config: &str, clients: usize, times: usize, sql: &'sta
     }
 }
 
+/// Runs `sql` (int4 parameters `params`) on `waiter` while `holder` has the rows it writes
+/// locked in an open transaction: asserts that it is still waiting after 300 ms, commits
+/// `holder`, and returns the rows `sql` then changed.
+async fn waits_for_commit(
+    holder: &tokio_postgres::Client,
+    waiter: &std::sync::Arc<tokio_postgres::Client>,
+    sql: &'static str,
+    params: Vec<i32>,
+) -> u64 {
+    let task = {
+        let w = waiter.clone();
+        tokio::spawn(async move {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+                params.iter().map(|p| p as _).collect();
+            w.execute(sql, &refs).await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!task.is_finished(), "UPDATE did not wait for the row lock");
+    holder.batch_execute("COMMIT").await.unwrap();
+    task.await.unwrap().unwrap()
+}
+
 /// The one int4 value `sql` returns.
 async fn int_of(c: &tokio_postgres::Client, sql: &str) -> i32 {
     c.query_one(sql, &[]).await.unwrap().get(0)
@@ -480,20 +496,9 @@ fn serializable_point_updates_wait_for_the_row_and_commit() {
             .unwrap();
         b.batch_execute("BEGIN").await.unwrap();
         assert_eq!(int_of(&b, "SELECT v FROM other WHERE id = 1").await, 5);
-        let waiter = {
-            let b = b.clone();
-            tokio::spawn(async move {
-                b.execute("UPDATE acct SET n = n + 10 WHERE id = $1", &[&1i32])
-                    .await
-            })
-        };
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert!(
-            !waiter.is_finished(),
-            "UPDATE did not wait for the row lock"
-        );
-        a.batch_execute("COMMIT").await.unwrap();
-        assert_eq!(waiter.await.unwrap().unwrap(), 1);
+        let updated =
+            waits_for_commit(&a, &b, "UPDATE acct SET n = n + 10 WHERE id = $1", vec![1]).await;
+        assert_eq!(updated, 1);
         assert_eq!(
             int_of(&b, "SELECT n FROM acct WHERE id = 1").await,
             11,
