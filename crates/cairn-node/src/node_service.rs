@@ -18,7 +18,7 @@ use cairn_proto::node::{
     AddNodeResponse, BootstrapRequest, BootstrapResponse, ChangeReplicasRequest,
     ChangeReplicasResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo,
     RangeInfo, ReplicaInfo, ReplicaStatus, SetPartitionRequest, SetPartitionResponse,
-    StatusRequest, StatusResponse,
+    StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse,
 };
 use cairn_raft::kv::{Command, Response as KvResponse};
 use cairn_raft::{MembershipChange, NodeId, RangeDescriptor, ReplicaDescriptor};
@@ -106,6 +106,18 @@ impl NodeService {
     }
 
     /// Records a node's address in memory and in the engine.
+    /// A client of another node's `Node` service, by id.
+    async fn connect_node(
+        &self,
+        node: NodeId,
+    ) -> Result<NodeClient<tonic::transport::Channel>, Status> {
+        let addr = self.shared.addrs.read().get(&node).cloned();
+        let Some(addr) = addr else {
+            return Err(Status::unavailable(format!("no address for node {node}")));
+        };
+        connect(&addr).await
+    }
+
     fn remember(&self, node: NodeId, addr: &str) -> Result<(), Status> {
         self.shared.addrs.write().insert(node, addr.to_string());
         let mut b = cairn_raft::Batch::new();
@@ -213,6 +225,7 @@ impl Node for NodeService {
                     learners: s.conf_state.learners.clone(),
                     data_checksum: rep.data_checksum,
                     data_keys: rep.data_keys,
+                    quiesced: s.quiesced,
                 });
             }
         }
@@ -340,13 +353,7 @@ impl Node for NodeService {
                             "the meta range has no leader here; retry",
                         ));
                     };
-                    let target = self.shared.addrs.read().get(&l).cloned();
-                    let Some(target) = target else {
-                        return Err(Status::unavailable(
-                            "no address for the meta range's leader",
-                        ));
-                    };
-                    let mut c = connect(&target).await?;
+                    let mut c = self.connect_node(l).await?;
                     let mut fwd = Request::new(JoinRequest { grpc_addr: addr });
                     fwd.metadata_mut()
                         .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
@@ -428,16 +435,14 @@ impl Node for NodeService {
         // Run on the range's leader.
         let leader = r.routing.read().ranges.get(&range).and_then(|(_, l)| *l);
         if leader != Some(r.node_id) {
-            let target = leader
-                .filter(|_| !req.forwarded)
-                .and_then(|l| self.shared.addrs.read().get(&l).cloned());
-            let Some(target) = target else {
+            let Some(l) = leader.filter(|_| !req.forwarded) else {
                 return Err(Status::unavailable(
                     "this node does not lead the range; retry",
                 ));
             };
-            let mut c = connect(&target).await?;
-            return c
+            return self
+                .connect_node(l)
+                .await?
                 .change_replicas(ChangeReplicasRequest {
                     forwarded: true,
                     ..req
@@ -452,8 +457,11 @@ impl Node for NodeService {
                 })
             });
             if let Some(to) = stays {
-                r.loop_handle
-                    .send(crate::raft_loop::Input::TransferLeader { range, to });
+                r.loop_handle.send(crate::raft_loop::Input::TransferLeader {
+                    range,
+                    to,
+                    reply: None,
+                });
             }
             return Err(Status::unavailable(
                 "this node leads the range and is being removed: leadership is moving; retry",
@@ -543,6 +551,77 @@ impl Node for NodeService {
                 .map_err(fail)?;
         }
         Ok(Response::new(ChangeReplicasResponse {}))
+    }
+
+    async fn transfer_leader(
+        &self,
+        req: Request<TransferLeaderRequest>,
+    ) -> Result<Response<TransferLeaderResponse>, Status> {
+        let r = running(&self.shared)?;
+        let req = req.into_inner();
+        let (range, to) = (req.range_id, req.to_node);
+        let leader_now = || r.routing.read().ranges.get(&range).and_then(|(_, l)| *l);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if leader_now() == Some(to) {
+                let term = r
+                    .loop_handle
+                    .status(false)
+                    .await
+                    .iter()
+                    .find(|x| x.status.range_id == range)
+                    .map_or(0, |x| x.status.term);
+                return Ok(Response::new(TransferLeaderResponse { term }));
+            }
+            if Instant::now() > deadline {
+                return Err(Status::deadline_exceeded(format!(
+                    "node {to} did not take over range {range} in 10 s"
+                )));
+            }
+            if leader_now() == Some(r.node_id) {
+                let (reply, rx) = tokio::sync::oneshot::channel();
+                r.loop_handle.send(crate::raft_loop::Input::TransferLeader {
+                    range,
+                    to,
+                    reply: Some(reply),
+                });
+                match rx.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(cairn_raft::ProposalError::Refused(why))) => {
+                        return Err(Status::failed_precondition(why))
+                    }
+                    // Lost the lead meanwhile: look again.
+                    Ok(Err(_)) | Err(_) => {}
+                }
+                // raft-rs gives up a transfer after an election timeout; try again after that.
+                for _ in 0..30 {
+                    if leader_now() != Some(r.node_id) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                continue;
+            }
+            match leader_now() {
+                Some(l) if !req.forwarded => {
+                    return self
+                        .connect_node(l)
+                        .await?
+                        .transfer_leader(TransferLeaderRequest {
+                            forwarded: true,
+                            ..req
+                        })
+                        .await;
+                }
+                None if !r.routing.read().ranges.contains_key(&range) && !req.forwarded => {
+                    return Err(Status::not_found(format!(
+                        "range {range} has no replica on this node; ask a node that holds it"
+                    )));
+                }
+                // No leader known yet, or forwarded to a node that no longer leads: wait.
+                _ => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
     }
 
     async fn set_partition(

@@ -72,9 +72,12 @@ pub enum Input {
         changes: Vec<MembershipChange>,
         reply: Reply<Vec<u8>>,
     },
+    /// Hands leadership to the replica on `to`; the reply (if any) says whether the
+    /// transfer started (it completes when `to` is elected).
     TransferLeader {
         range: RangeId,
         to: NodeId,
+        reply: Option<Reply<()>>,
     },
     ReportSnapshot {
         range: RangeId,
@@ -122,7 +125,7 @@ pub fn run<O: Outbox>(
     let mut next_tick = Instant::now() + cfg.tick;
     let mut waiters: BTreeMap<u64, Waiter> = BTreeMap::new();
     let mut next_id: u64 = 1;
-    let mut last_view: Option<Vec<(RangeId, u64, Option<NodeId>)>> = None;
+    let mut last_epoch = 0u64;
     loop {
         let now = Instant::now();
         let mut batch = Vec::new();
@@ -185,8 +188,11 @@ pub fn run<O: Outbox>(
                         }
                     }
                 }
-                Input::TransferLeader { range, to } => {
-                    let _ = node.transfer_leader(range, to);
+                Input::TransferLeader { range, to, reply } => {
+                    let started = node.transfer_leader(range, to);
+                    if let Some(reply) = reply {
+                        let _ = reply.send(started);
+                    }
                 }
                 Input::ReportSnapshot {
                     range,
@@ -235,13 +241,8 @@ pub fn run<O: Outbox>(
                 }
             }
         }
-        // Publish routing when leaders or descriptors changed.
-        let view_key: Vec<(RangeId, u64, Option<NodeId>)> = node
-            .ranges()
-            .filter_map(|r| node.status(r))
-            .map(|s| (s.range_id, s.desc.generation, s.leader_node))
-            .collect();
-        if last_view.as_ref() != Some(&view_key) {
+        // Publish routing when leaders or descriptors may have changed.
+        if node.routing_epoch() != last_epoch {
             let mut v = RoutingView::default();
             for r in node.ranges().collect::<Vec<_>>() {
                 if let Some(s) = node.status(r) {
@@ -249,7 +250,7 @@ pub fn run<O: Outbox>(
                 }
             }
             *routing.write() = v;
-            last_view = Some(view_key);
+            last_epoch = node.routing_epoch();
         }
     }
 }

@@ -7,7 +7,7 @@
 //! nodes) sends every node its `Bootstrap`: node ids, addresses and the range layout.
 //!
 //! The key space: the meta range `[ "", "u" )` (reserved for cluster metadata) and
-//! `user_ranges` ranges splitting `[ "u", +∞ )` at fixed points; a client key `k` is stored
+//! `user_ranges` ranges splitting `[ "u", +∞ )` at evenly spaced 32-bit prefixes; a client key `k` is stored
 //! as `"u" + k`. Each range has up to three replicas, spread round-robin over the nodes.
 
 use std::collections::HashMap;
@@ -48,6 +48,8 @@ pub struct NodeConfig {
     pub tick: Duration,
     /// Accept `SetPartition` (tests only): drop traffic to and from chosen nodes.
     pub fault_injection: bool,
+    /// Quiesce idle ranges (RaftConfig::quiesce).
+    pub quiesce: bool,
 }
 
 impl Default for NodeConfig {
@@ -60,6 +62,7 @@ impl Default for NodeConfig {
             user_ranges: 4,
             tick: Duration::from_millis(10),
             fault_injection: false,
+            quiesce: true,
         }
     }
 }
@@ -97,8 +100,15 @@ pub fn initial_layout(nodes: &[NodeId], user_ranges: u32) -> Vec<RangeDescriptor
     let n = user_ranges.max(1);
     let mut bounds: Vec<Vec<u8>> = vec![Vec::new(), vec![USER_PREFIX]];
     for i in 1..n {
-        let b = u8::try_from(256 * i / n).unwrap_or(u8::MAX);
-        bounds.push(vec![USER_PREFIX, b]);
+        // The split point i/n of the 32-bit key prefix space, without trailing zero bytes
+        // (four ranges split at "u\x40", "u\x80", "u\xc0"); distinct for any n.
+        let point = u32::try_from((u64::from(i) << 32) / u64::from(n)).unwrap_or(u32::MAX);
+        let mut b = vec![USER_PREFIX];
+        b.extend_from_slice(&point.to_be_bytes());
+        while b.len() > 2 && b.last() == Some(&0) {
+            b.pop();
+        }
+        bounds.push(b);
     }
     bounds.push(Vec::new());
     let mut out = Vec::new();
@@ -180,7 +190,10 @@ impl Shared {
             node_id,
             self.engine.clone(),
             KvStateMachine,
-            RaftConfig::default(),
+            RaftConfig {
+                quiesce: self.cfg.quiesce,
+                ..RaftConfig::default()
+            },
             seed,
         )
         .map_err(|e| err(format!("open replicas: {e}")))?;
@@ -412,7 +425,20 @@ mod tests {
             nodes.dedup();
             assert_eq!(nodes.len(), 3);
         }
+        assert_eq!(l[1].end_key, b"u\x40");
         let one = initial_layout(&[1], 2);
         assert!(one.iter().all(|d| d.replicas.len() == 1));
+    }
+
+    #[test]
+    fn many_ranges_get_distinct_increasing_bounds() {
+        let l = initial_layout(&[1, 2, 3], 10_000);
+        assert_eq!(l.len(), 10_001);
+        for d in &l[1..l.len() - 1] {
+            assert!(d.start_key < d.end_key, "{d:?}");
+        }
+        for w in l.windows(2) {
+            assert_eq!(w[0].end_key, w[1].start_key);
+        }
     }
 }

@@ -19,12 +19,23 @@
 //!    crash the engine keeps a prefix of writes (see `engine`), so the apply state on disk never
 //!    claims more than the data on disk, and the log is re-applied from it.
 //!
+//! **Quiescence.** An idle range costs nothing: a leader whose every replica has its whole log
+//! (committed and applied, nothing pending, no recent reads, every follower's node heard from
+//! lately) sends each follower a heartbeat carrying [`QUIESCE_CONTEXT`] and stops ticking. A
+//! follower that receives it with a log ending exactly at the leader's commit stops ticking too.
+//! Any other message, proposal, read or membership change wakes a replica. So that a follower
+//! notices a dead leader, nodes exchange one node-level heartbeat per peer every heartbeat
+//! interval (range id [`NODE_HEARTBEAT_RANGE`]); a quiesced replica whose leader's node (or, on a
+//! leader, any follower's node) has been silent for an election timeout wakes up, and Raft's
+//! own timers take over. A quiesced follower ticks less than a live one, so it grants votes
+//! later, never earlier: leases stay safe.
+//!
 //! Proposals are matched to their outcome by (index, term): the entry a leader appended at
 //! propose time. If the entry that commits at that index has another term, the proposal was
 //! overwritten and is reported `Dropped` (it will never apply); an entry skipped by a snapshot
 //! or a replica destroyed is reported `Ambiguous`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
 use protobuf::Message as _;
@@ -45,6 +56,16 @@ use crate::types::{NodeId, RangeDescriptor, RangeId, ReplicaDescriptor, ReplicaI
 
 pub type ProposalId = u64;
 pub type ReadId = u64;
+
+/// The context of the heartbeat with which a leader quiesces its followers.
+pub const QUIESCE_CONTEXT: &[u8] = b"cairn/quiesce";
+/// The context of the heartbeat that tells a replica it has been removed from its range: its
+/// `index` carries the sender's descriptor generation.
+pub const REMOVED_CONTEXT: &[u8] = b"cairn/removed";
+/// Range id 0 is never a range: a message to it is a node-level liveness heartbeat.
+pub const NODE_HEARTBEAT_RANGE: RangeId = 0;
+/// Ticks a leader's range must have been idle in a row before it quiesces.
+const QUIET_TICKS: u32 = 2;
 
 /// How a leader confirms it still leads before serving a read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +92,9 @@ pub struct RaftConfig {
     pub log_compact_threshold: u64,
     /// ...keeping this many applied entries for followers that lag a little.
     pub log_keep_applied: u64,
+    /// A leader also keeps every entry a follower still needs, unless that follower is more
+    /// than this many entries behind the applied index: it gets a snapshot instead.
+    pub log_max_lag: u64,
     /// A read whose ReadIndex has not come back in this many ticks fails (no effect).
     pub read_timeout_ticks: u64,
     /// A snapshot sent to a follower that has not been acknowledged in this many ticks is
@@ -79,6 +103,8 @@ pub struct RaftConfig {
     pub snapshot_timeout_ticks: u64,
     /// Report every applied entry in [`Output::applied`] (the simulator's checks).
     pub observe_applies: bool,
+    /// Quiesce idle ranges (see the module header).
+    pub quiesce: bool,
 }
 
 impl Default for RaftConfig {
@@ -94,9 +120,11 @@ impl Default for RaftConfig {
             max_inflight_msgs: 256,
             log_compact_threshold: 2048,
             log_keep_applied: 512,
+            log_max_lag: 16_384,
             read_timeout_ticks: 60,
             snapshot_timeout_ticks: 500,
             observe_applies: false,
+            quiesce: true,
         }
     }
 }
@@ -178,6 +206,8 @@ pub struct ReplicaStatus {
     /// On a leader: each replica's matched index and replication state (probe, replicate,
     /// snapshot), in replica id order.
     pub progress: Vec<(ReplicaId, u64, String)>,
+    /// Idle: neither ticking nor heartbeating until something wakes it.
+    pub quiesced: bool,
 }
 
 #[derive(Debug)]
@@ -237,15 +267,22 @@ struct Replica {
     last_read_tick: u64,
     /// An outstanding lease renewal: its ReadIndex context and the tick it was sent.
     renewal: Option<(Vec<u8>, u64)>,
+    /// Quiesced: not ticked; `handle_ready` skips it unless it stepped a quiesce heartbeat
+    /// this turn (`RaftNode::fresh`).
+    quiesced: bool,
+    /// On a leader: consecutive ticks the range has been idle.
+    quiet_ticks: u32,
 }
 
 impl Replica {
     /// Replaces raft-rs's randomly drawn election timeout by a seeded draw whenever raft-rs
     /// may have redrawn it (it does on every term, role or leader change).
-    fn fix_election_timeout(&mut self) {
+    /// Returns true when the term, role or leader changed.
+    fn fix_election_timeout(&mut self) -> bool {
         let raft = &mut self.raw.raft;
         let now = (raft.term, raft.state, raft.leader_id);
-        if self.seen != Some(now) {
+        let changed = self.seen != Some(now);
+        if changed {
             self.seen = Some(now);
             // A new term, role or leader ends any lease.
             self.lease_until = 0;
@@ -256,6 +293,7 @@ impl Replica {
             let t = min + usize::try_from(self.rng.next() % span).unwrap_or(0);
             raft.set_randomized_election_timeout(t);
         }
+        changed
     }
 
     fn node_of(&self, replica: ReplicaId) -> Option<NodeId> {
@@ -271,6 +309,68 @@ impl Replica {
         let l = self.raw.raft.leader_id;
         (l != raft::INVALID_ID).then_some(l)
     }
+
+    fn wake(&mut self) {
+        self.quiesced = false;
+        self.quiet_ticks = 0;
+    }
+
+    /// Whether this leader's range is idle: every replica holds the whole log, committed and
+    /// applied; nothing proposed, read, sent or changing; every follower's node heard from
+    /// within `live_ticks`.
+    fn idle_leader(&self, ticks: u64, live_ticks: u64, last_heard: &BTreeMap<NodeId, u64>) -> bool {
+        let raft = &self.raw.raft;
+        let last = raft.raft_log.last_index();
+        let st = self.raw.store().apply_state();
+        raft.state == StateRole::Leader
+            && self.proposals.is_empty()
+            && self.reads.is_empty()
+            && self.renewal.is_none()
+            && self.snapshots_sent.is_empty()
+            && ticks.saturating_sub(self.last_read_tick) > live_ticks
+            && raft.lead_transferee.is_none()
+            && !raft.has_pending_conf()
+            && st.conf_state.voters_outgoing.is_empty()
+            && raft.raft_log.committed == last
+            && st.applied_index == last
+            && raft.commit_to_current_term()
+            && raft.prs().iter().all(|(&id, pr)| {
+                pr.matched == last
+                    && (id == self.id
+                        || self.node_of(id).is_some_and(|n| {
+                            last_heard
+                                .get(&n)
+                                .is_some_and(|&t| ticks.saturating_sub(t) <= live_ticks)
+                        }))
+            })
+    }
+
+    /// Whether a quiesced replica must wake because a node it depends on went silent: on a
+    /// follower the leader's node, on a leader any follower's node.
+    fn lost_contact(
+        &self,
+        me: NodeId,
+        ticks: u64,
+        live_ticks: u64,
+        last_heard: &BTreeMap<NodeId, u64>,
+    ) -> bool {
+        let silent = |replica: ReplicaId| match self.node_of(replica) {
+            Some(n) if n == me => false,
+            Some(n) => last_heard
+                .get(&n)
+                .is_none_or(|&t| ticks.saturating_sub(t) > live_ticks),
+            None => true,
+        };
+        if self.raw.raft.state == StateRole::Leader {
+            self.raw
+                .raft
+                .prs()
+                .iter()
+                .any(|(&id, _)| id != self.id && silent(id))
+        } else {
+            self.leader().is_none_or(silent)
+        }
+    }
 }
 
 pub struct RaftNode<S> {
@@ -285,6 +385,26 @@ pub struct RaftNode<S> {
     ticks: u64,
     /// Completions produced outside `handle_ready` (failed reads on tick, ...).
     early: Vec<Completion>,
+    /// Messages produced outside `handle_ready` (quiesce and node heartbeats).
+    outbound: Vec<RaftMessage>,
+    /// The node tick at which a message last arrived from each node.
+    last_heard: BTreeMap<NodeId, u64>,
+    /// Bumped whenever a replica's leader or descriptor may have changed, or a replica came
+    /// or went (see [`RaftNode::routing_epoch`]).
+    routing_epoch: u64,
+    /// Other nodes holding replicas of this node's ranges, as of `peers_epoch`.
+    peers: BTreeSet<NodeId>,
+    peers_epoch: u64,
+    /// Times a leader here quiesced its range.
+    quiesces: u64,
+    /// Every range whose replica is not quiesced (and perhaps some that are, pruned each
+    /// tick): ticks and `handle_ready` visit only these, so idle ranges cost nothing.
+    /// Whatever wakes a replica adds its range.
+    awake: BTreeSet<RangeId>,
+    /// Quiesced replicas that stepped a quiesce heartbeat since the last `handle_ready`.
+    fresh: Vec<RangeId>,
+    /// Peer nodes silent for an election timeout as of the last tick.
+    silent: BTreeSet<NodeId>,
 }
 
 fn raft_config(cfg: &RaftConfig, id: ReplicaId, applied: u64) -> raft::Config {
@@ -362,6 +482,15 @@ impl<S: StateMachine> RaftNode<S> {
             tombstones: BTreeMap::new(),
             ticks: 0,
             early: Vec::new(),
+            outbound: Vec::new(),
+            last_heard: BTreeMap::new(),
+            routing_epoch: 1,
+            peers: BTreeSet::new(),
+            peers_epoch: 0,
+            quiesces: 0,
+            awake: BTreeSet::new(),
+            fresh: Vec::new(),
+            silent: BTreeSet::new(),
         };
         let (s, e) = keys::tombstones_span();
         let mut tombstones = BTreeMap::new();
@@ -433,9 +562,13 @@ impl<S: StateMachine> RaftNode<S> {
             lease_until: 0,
             last_read_tick: 0,
             renewal: None,
+            quiesced: false,
+            quiet_ticks: 0,
         };
         r.fix_election_timeout();
         self.replicas.insert(range, r);
+        self.awake.insert(range);
+        self.routing_epoch += 1;
         Ok(())
     }
 
@@ -481,7 +614,47 @@ impl<S: StateMachine> RaftNode<S> {
             } else {
                 Vec::new()
             },
+            quiesced: r.quiesced,
         })
+    }
+
+    /// Changes whenever any replica's leader or descriptor may have changed, or a replica was
+    /// created or destroyed: a cheap test of whether a routing table needs rebuilding.
+    pub fn routing_epoch(&self) -> u64 {
+        self.routing_epoch
+    }
+
+    /// How many replicas here are quiesced, and how many times a leader here has quiesced its
+    /// range since the node opened.
+    pub fn quiescence(&self) -> (usize, u64) {
+        (
+            self.replicas.values().filter(|r| r.quiesced).count(),
+            self.quiesces,
+        )
+    }
+
+    /// Other nodes with replicas of this node's ranges (recomputed when descriptors change).
+    fn peer_nodes(&mut self) -> &BTreeSet<NodeId> {
+        if self.peers_epoch != self.routing_epoch {
+            let me = self.node_id;
+            self.peers = self
+                .replicas
+                .values()
+                .flat_map(|r| {
+                    r.raw
+                        .store()
+                        .desc()
+                        .replicas
+                        .iter()
+                        .map(|d| d.node_id)
+                        .chain(r.routes.values().copied())
+                        .collect::<Vec<_>>()
+                })
+                .filter(|&n| n != me)
+                .collect();
+            self.peers_epoch = self.routing_epoch;
+        }
+        &self.peers
     }
 
     /// Advances every replica's logical clock by one tick.
@@ -491,10 +664,45 @@ impl<S: StateMachine> RaftNode<S> {
         let lease_mode = self.cfg.read_mode == ReadMode::Lease;
         let lease_ticks = self.lease_ticks();
         let election_tick = self.cfg.election_tick as u64;
-        for (&range, r) in self.replicas.iter_mut() {
-            r.raw.tick();
-            r.fix_election_timeout();
+        let quiesce = self.cfg.quiesce;
+        if quiesce
+            && self
+                .ticks
+                .is_multiple_of(self.cfg.heartbeat_tick.max(1) as u64)
+        {
+            self.send_node_heartbeats();
+        }
+        let me = self.node_id;
+        if quiesce {
+            self.wake_on_silence();
+        }
+        let mut asleep = Vec::new();
+        for &range in &self.awake {
+            let Some(r) = self.replicas.get_mut(&range) else {
+                asleep.push(range);
+                continue;
+            };
             let ticks = self.ticks;
+            if r.quiesced {
+                asleep.push(range);
+                continue;
+            }
+            if quiesce && r.idle_leader(ticks, election_tick, &self.last_heard) {
+                r.quiet_ticks = r.quiet_ticks.saturating_add(1);
+                if r.quiet_ticks >= QUIET_TICKS && !r.raw.has_ready() {
+                    quiesce_followers(me, range, r, &mut self.outbound);
+                    r.quiesced = true;
+                    self.quiesces += 1;
+                    asleep.push(range);
+                    continue;
+                }
+            } else {
+                r.quiet_ticks = 0;
+            }
+            r.raw.tick();
+            if r.fix_election_timeout() {
+                self.routing_epoch += 1;
+            }
             // Renew the lease of a leader being read before it runs out.
             if lease_mode
                 && r.raw.raft.state == StateRole::Leader
@@ -544,6 +752,54 @@ impl<S: StateMachine> RaftNode<S> {
                 }
             }
         }
+        for range in asleep {
+            self.awake.remove(&range);
+        }
+    }
+
+    /// Wakes the quiesced replicas that depend on a peer node that has just gone silent for
+    /// an election timeout (see `Replica::lost_contact`). Runs each tick over the peers;
+    /// scans the replicas only when a node newly falls silent.
+    fn wake_on_silence(&mut self) {
+        let ticks = self.ticks;
+        let live_ticks = self.cfg.election_tick as u64;
+        let peers: Vec<NodeId> = self.peer_nodes().iter().copied().collect();
+        let silent: BTreeSet<NodeId> = peers
+            .into_iter()
+            .filter(|n| {
+                self.last_heard
+                    .get(n)
+                    .is_none_or(|&t| ticks.saturating_sub(t) > live_ticks)
+            })
+            .collect();
+        let newly = silent.difference(&self.silent).next().is_some();
+        self.silent = silent;
+        if !newly {
+            return;
+        }
+        let me = self.node_id;
+        for (&range, r) in self.replicas.iter_mut() {
+            if r.quiesced && r.lost_contact(me, ticks, live_ticks, &self.last_heard) {
+                r.wake();
+                self.awake.insert(range);
+            }
+        }
+    }
+
+    /// Queues one liveness heartbeat to every peer node (see the module header).
+    fn send_node_heartbeats(&mut self) {
+        let me = self.node_id;
+        let peers: Vec<NodeId> = self.peer_nodes().iter().copied().collect();
+        for to_node in peers {
+            let mut msg = Message::default();
+            msg.msg_type = MessageType::MsgHeartbeat;
+            self.outbound.push(RaftMessage {
+                range_id: NODE_HEARTBEAT_RANGE,
+                from_node: me,
+                to_node,
+                msg,
+            });
+        }
     }
 
     /// The transport's report on a snapshot it carried to the replica on node `to`: on failure
@@ -556,6 +812,8 @@ impl<S: StateMachine> RaftNode<S> {
             return;
         };
         r.snapshots_sent.remove(&target);
+        r.wake();
+        self.awake.insert(range);
         let status = if delivered {
             raft::SnapshotStatus::Finish
         } else {
@@ -570,8 +828,12 @@ impl<S: StateMachine> RaftNode<S> {
             .replicas
             .get_mut(&range)
             .ok_or(Error::RangeNotFound(range))?;
+        r.wake();
+        self.awake.insert(range);
         r.raw.campaign()?;
-        r.fix_election_timeout();
+        if r.fix_election_timeout() {
+            self.routing_epoch += 1;
+        }
         Ok(())
     }
 
@@ -593,10 +855,29 @@ impl<S: StateMachine> RaftNode<S> {
             .ok_or_else(|| {
                 ProposalError::Refused(format!("node {to} has no replica of range {range}"))
             })?;
+        if !r
+            .raw
+            .store()
+            .apply_state()
+            .conf_state
+            .voters
+            .contains(&target)
+        {
+            return Err(ProposalError::Refused(format!(
+                "the replica of range {range} on node {to} is not a voter"
+            )));
+        }
+        if target == r.id {
+            return Ok(());
+        }
         // The transferee may win at once (raft-rs lets it bypass followers' lease checks).
         r.lease_until = 0;
+        r.wake();
+        self.awake.insert(range);
         r.raw.transfer_leader(target);
-        r.fix_election_timeout();
+        if r.fix_election_timeout() {
+            self.routing_epoch += 1;
+        }
         Ok(())
     }
 
@@ -608,8 +889,26 @@ impl<S: StateMachine> RaftNode<S> {
             tracing::debug!(to = m.to_node, "message for another node dropped");
             return Ok(());
         }
+        self.last_heard.insert(m.from_node, self.ticks);
+        if m.range_id == NODE_HEARTBEAT_RANGE {
+            return Ok(());
+        }
         let range = m.range_id;
         let to = m.msg.to;
+        if m.msg.msg_type == MessageType::MsgHeartbeat && m.msg.context.as_ref() == REMOVED_CONTEXT
+        {
+            // A member at a later generation says this replica is no longer in the range (see
+            // `step`'s check of removed senders); it is destroyed at the end of the turn.
+            if let Some(r) = self.replicas.get_mut(&range) {
+                if r.id == to && r.raw.store().desc().generation < m.msg.index {
+                    tracing::info!(range, replica = to, "removed from the range; destroying");
+                    r.removed = true;
+                    r.wake();
+                    self.awake.insert(range);
+                }
+            }
+            return Ok(());
+        }
         let creates = matches!(
             m.msg.msg_type,
             MessageType::MsgAppend | MessageType::MsgHeartbeat | MessageType::MsgSnapshot
@@ -643,11 +942,69 @@ impl<S: StateMachine> RaftNode<S> {
         let Some(r) = self.replicas.get_mut(&range) else {
             return Ok(());
         };
-        r.routes.insert(m.msg.from, m.from_node);
+        let from = m.msg.from;
+        let desc = r.raw.store().desc();
+        if r.raw.store().is_initialized()
+            && from != raft::INVALID_ID
+            && from < desc.next_replica_id
+            && desc.replica(from).is_none()
+        {
+            // Replica ids are never reused, so a sender below the next id and absent from
+            // this applied descriptor was removed for good: drop its message (it must not
+            // disrupt or wake the range) and tell it.
+            let mut msg = Message::default();
+            msg.msg_type = MessageType::MsgHeartbeat;
+            msg.to = from;
+            msg.from = r.id;
+            msg.index = desc.generation;
+            msg.context = REMOVED_CONTEXT.to_vec().into();
+            self.outbound.push(RaftMessage {
+                range_id: range,
+                from_node: self.node_id,
+                to_node: m.from_node,
+                msg,
+            });
+            return Ok(());
+        }
+        if r.routes.insert(m.msg.from, m.from_node) != Some(m.from_node) {
+            self.routing_epoch += 1;
+        }
+        let quiesce = (self.cfg.quiesce
+            && m.msg.msg_type == MessageType::MsgHeartbeat
+            && m.msg.context.as_ref() == QUIESCE_CONTEXT)
+            .then_some((m.msg.from, m.msg.term, m.msg.commit));
+        if quiesce.is_some() {
+            self.fresh.push(range);
+        } else {
+            r.wake();
+            self.awake.insert(range);
+        }
         if let Err(e) = r.raw.step(m.msg) {
             tracing::debug!(range, error = %e, "raft message refused");
         }
-        r.fix_election_timeout();
+        if let Some((leader, term, commit)) = quiesce {
+            let raft = &mut r.raw.raft;
+            let caught_up = raft.state == StateRole::Follower
+                && raft.term == term
+                && raft.leader_id == leader
+                && raft.raft_log.last_index() == commit
+                && raft.raft_log.committed == commit;
+            if caught_up {
+                // The leader needs no answer: it has already stopped.
+                raft.msgs.retain(|x| {
+                    !(x.msg_type == MessageType::MsgHeartbeatResponse
+                        && x.context.as_ref() == QUIESCE_CONTEXT)
+                });
+                r.quiesced = true;
+            } else {
+                // Refused: the answer reaches the leader and wakes it.
+                r.wake();
+                self.awake.insert(range);
+            }
+        }
+        if r.fix_election_timeout() {
+            self.routing_epoch += 1;
+        }
         Ok(())
     }
 
@@ -683,6 +1040,8 @@ impl<S: StateMachine> RaftNode<S> {
         if r.raw.raft.state != StateRole::Leader {
             return Err(ProposalError::NotLeader { leader: r.leader() });
         }
+        r.wake();
+        self.awake.insert(range);
         Ok(r)
     }
 
@@ -857,6 +1216,7 @@ impl<S: StateMachine> RaftNode<S> {
     pub fn handle_ready(&mut self) -> Result<Output> {
         let mut out = Output {
             completions: std::mem::take(&mut self.early),
+            messages: std::mem::take(&mut self.outbound),
             ..Default::default()
         };
         let node_id = self.node_id;
@@ -866,7 +1226,17 @@ impl<S: StateMachine> RaftNode<S> {
         let mut log_batch = Batch::new();
         let mut must_sync = false;
         let mut readies = Vec::new();
-        for (&range, r) in self.replicas.iter_mut() {
+        // Only awake replicas, and quiesced ones that stepped a quiesce heartbeat, can have
+        // anything ready.
+        let fresh: BTreeSet<RangeId> = std::mem::take(&mut self.fresh).into_iter().collect();
+        let visit: Vec<RangeId> = self.awake.union(&fresh).copied().collect();
+        for &range in &visit {
+            let Some(r) = self.replicas.get_mut(&range) else {
+                continue;
+            };
+            if r.quiesced && !fresh.contains(&range) {
+                continue;
+            }
             if !r.raw.has_ready() {
                 continue;
             }
@@ -883,6 +1253,7 @@ impl<S: StateMachine> RaftNode<S> {
                 let snap = rd.snapshot().clone();
                 r.raw.mut_store().stage_snapshot(&snap, &mut log_batch)?;
                 must_sync = true;
+                self.routing_epoch += 1;
                 let idx = snap.get_metadata().index;
                 while r.proposals.front().is_some_and(|p| p.index <= idx) {
                     if let Some(p) = r.proposals.pop_front() {
@@ -954,6 +1325,7 @@ impl<S: StateMachine> RaftNode<S> {
                 continue;
             };
             let mut rd = rd;
+            let generation = r.raw.store().desc().generation;
             route(
                 node_id,
                 range,
@@ -998,17 +1370,31 @@ impl<S: StateMachine> RaftNode<S> {
                 &mut out,
             )?;
             r.raw.advance_apply();
+            if r.raw.store().desc().generation != generation {
+                self.routing_epoch += 1;
+            }
             let st = r.raw.store().apply_state();
             if st.applied_index.saturating_sub(st.truncated_index) >= self.cfg.log_compact_threshold
             {
-                let to = st.applied_index.saturating_sub(self.cfg.log_keep_applied);
-                r.raw.mut_store().stage_compact(to, &mut apply_batch);
+                let to = compaction_point(&self.cfg, r);
+                if to > st.truncated_index {
+                    r.raw.mut_store().stage_compact(to, &mut apply_batch);
+                }
             }
-            r.fix_election_timeout();
+            if r.fix_election_timeout() {
+                self.routing_epoch += 1;
+            }
         }
 
-        // Reads whose index has been applied; reads of replicas that stopped leading.
-        for (&range, r) in self.replicas.iter_mut() {
+        // Reads whose index has been applied; reads of replicas that stopped leading. (A
+        // replica with reads is awake.)
+        for &range in &visit {
+            let Some(r) = self.replicas.get_mut(&range) else {
+                continue;
+            };
+            if r.reads.is_empty() {
+                continue;
+            }
             let applied = r.raw.store().apply_state().applied_index;
             let leading = r.raw.raft.state == StateRole::Leader;
             let leader = r.leader();
@@ -1033,11 +1419,11 @@ impl<S: StateMachine> RaftNode<S> {
             });
         }
 
-        let removed: Vec<(RangeId, ReplicaId)> = self
-            .replicas
+        let removed: Vec<(RangeId, ReplicaId)> = visit
             .iter()
+            .filter_map(|range| self.replicas.get(range).map(|r| (*range, r)))
             .filter(|(_, r)| r.removed)
-            .map(|(&range, r)| (range, r.id))
+            .map(|(range, r)| (range, r.id))
             .collect();
         for (range, id) in removed {
             if let Some(r) = self.replicas.get_mut(&range) {
@@ -1066,6 +1452,7 @@ impl<S: StateMachine> RaftNode<S> {
 
     /// Stages the removal of a replica's log, states and data and writes its tombstone.
     fn destroy_replica(&mut self, range: RangeId, id: ReplicaId, batch: &mut Batch) {
+        self.routing_epoch += 1;
         if let Some(r) = self.replicas.remove(&range) {
             let st = r.raw.store().apply_state();
             if r.raw.store().is_initialized() {
@@ -1079,6 +1466,51 @@ impl<S: StateMachine> RaftNode<S> {
         }
         batch.put(keys::tombstone(range), id.to_be_bytes().to_vec());
         self.tombstones.insert(range, id);
+    }
+}
+
+/// Where to truncate `r`'s log: `log_keep_applied` entries behind the applied index, and on a
+/// leader no further than any follower within `log_max_lag` of it has matched (a follower
+/// that was down a while catches up from the log rather than a snapshot).
+fn compaction_point(cfg: &RaftConfig, r: &Replica) -> u64 {
+    let applied = r.raw.store().apply_state().applied_index;
+    let mut to = applied.saturating_sub(cfg.log_keep_applied);
+    if r.raw.raft.state == StateRole::Leader {
+        let floor = applied.saturating_sub(cfg.log_max_lag);
+        for (&id, pr) in r.raw.raft.prs().iter() {
+            if id != r.id && pr.matched >= floor {
+                to = to.min(pr.matched);
+            }
+        }
+    }
+    to
+}
+
+/// Queues the heartbeat that quiesces each follower of the idle leader `r`: its term and
+/// commit index, with [`QUIESCE_CONTEXT`].
+fn quiesce_followers(me: NodeId, range: RangeId, r: &Replica, out: &mut Vec<RaftMessage>) {
+    let raft = &r.raw.raft;
+    for (&id, pr) in raft.prs().iter() {
+        if id == r.id {
+            continue;
+        }
+        let Some(to_node) = r.node_of(id) else {
+            continue;
+        };
+        let mut msg = Message::default();
+        msg.msg_type = MessageType::MsgHeartbeat;
+        msg.to = id;
+        msg.from = r.id;
+        msg.term = raft.term;
+        // As raft-rs's own heartbeats: never beyond what the follower is known to hold.
+        msg.commit = raft.raft_log.committed.min(pr.matched);
+        msg.context = QUIESCE_CONTEXT.to_vec().into();
+        out.push(RaftMessage {
+            range_id: range,
+            from_node: me,
+            to_node,
+            msg,
+        });
     }
 }
 

@@ -22,7 +22,12 @@
 //! and at the end, once faults are healed and crashed nodes restarted:
 //! - **convergence** within `converge_ms` of virtual time: each range has a leader, every
 //!   replica in its descriptor has applied the leader's commit index, and all replicas hold
-//!   byte-identical data and the same descriptor.
+//!   byte-identical data and the same descriptor;
+//! - **quiescence** (when the Raft config quiesces): within `quiesce_ms` after that, with no
+//!   client or membership traffic, every replica of every range is quiesced.
+//!
+//! In half the seeds (`idle_windows`) the clients pause every other 1.5 s of the fault phase,
+//! so ranges quiesce and then meet crashes and partitions while idle.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -74,8 +79,15 @@ pub struct SimConfig {
     pub faults: Faults,
     /// Move range 1 from one node to a spare node (learner, then joint promote + remove).
     pub membership: bool,
+    /// Clients pause every other `IDLE_WINDOW_MS` of the fault phase.
+    pub idle_windows: bool,
+    /// After converging, every replica must be quiesced within this much virtual time.
+    pub quiesce_ms: u64,
     pub raft: RaftConfig,
 }
+
+/// Length of the clients' busy and idle windows (with `idle_windows`).
+const IDLE_WINDOW_MS: u64 = 1_500;
 
 impl SimConfig {
     /// The configuration of a seed: fault rates, read mode, log compaction and membership
@@ -91,12 +103,14 @@ impl SimConfig {
             // Small logs so followers that fall behind need snapshots.
             log_compact_threshold: r.range(20, 200),
             log_keep_applied: r.range(0, 10),
+            // Small enough that followers down for a while get snapshots.
+            log_max_lag: r.range(0, 300),
             observe_applies: true,
             snapshot_timeout_ticks: 100,
             ..RaftConfig::default()
         };
         let max_delay_ms = r.range(2, 40);
-        Self {
+        let mut cfg = Self {
             seed,
             nodes: 3,
             spare_nodes: 1,
@@ -118,8 +132,12 @@ impl SimConfig {
                 amnesia_ms: 0,
             },
             membership: r.chance(0.5),
+            idle_windows: false,
+            quiesce_ms: 3_000,
             raft,
-        }
+        };
+        cfg.idle_windows = r.chance(0.5);
+        cfg
     }
 }
 
@@ -137,6 +155,10 @@ pub struct SimReport {
     pub membership_done: bool,
     /// Virtual time at which the cluster was seen converged.
     pub converged_at_ms: Option<u64>,
+    /// Virtual time at which every replica was seen quiesced after converging.
+    pub quiesced_at_ms: Option<u64>,
+    /// Times a leader quiesced its range, over all nodes and incarnations.
+    pub quiesces: u64,
     /// A hash of everything that happened, in order: equal for two runs of one seed.
     pub trace_hash: u64,
     /// The client history, one JSON object per line.
@@ -215,6 +237,10 @@ pub struct Sim {
     report: SimReport,
     trace: u64,
     clients_stopped: bool,
+    /// No more membership changes (the quiescence check).
+    admin_stopped: bool,
+    /// Messages of ranges (not node heartbeats) handed to the network.
+    range_messages: u64,
 }
 
 const ADMIN: usize = usize::MAX;
@@ -375,6 +401,8 @@ impl Sim {
             member_started: 0,
             trace: 0xCBF2_9CE4_8422_2325,
             clients_stopped: false,
+            admin_stopped: false,
+            range_messages: 0,
         };
         let ids: Vec<NodeId> = sim.nodes.keys().copied().collect();
         for id in ids {
@@ -425,10 +453,10 @@ impl Sim {
         let Some(n) = self.nodes.get_mut(&id) else {
             return;
         };
-        if n.node.is_none() {
+        let Some(old) = n.node.take() else {
             return;
-        }
-        n.node = None;
+        };
+        let quiesces = old.quiescence().1;
         let unsynced = n.engine.unsynced_batches();
         let keep = if keep_all {
             unsynced
@@ -446,6 +474,7 @@ impl Sim {
         }
         n.restart_at = Some(self.now + down_for);
         self.report.crashes += 1;
+        self.report.quiesces += quiesces;
         self.safety.crashed(id);
         // Operations waiting on that node: outcome unknown.
         for c in 0..self.clients.len() {
@@ -487,10 +516,98 @@ impl Sim {
         if self.report.converged_at_ms.is_none() {
             let detail = self.describe();
             self.violation(format!("cluster did not converge by {end} ms: {detail}"));
+        } else if self.cfg.raft.quiesce {
+            self.await_quiescence();
+        }
+        for n in self.nodes.values() {
+            if let Some(node) = n.node.as_ref() {
+                self.report.quiesces += node.quiescence().1;
+            }
         }
         self.report.leader_terms = self.safety.leader_terms();
         self.report.trace_hash = self.trace;
         self.report
+    }
+
+    /// With clients and membership changes stopped, every replica must quiesce in time.
+    fn await_quiescence(&mut self) {
+        self.admin_stopped = true;
+        let deadline = self.now + self.cfg.quiesce_ms;
+        while self.now < deadline {
+            self.now += 1;
+            self.step();
+            if self.now.is_multiple_of(10) && self.all_quiesced() {
+                self.report.quiesced_at_ms = Some(self.now);
+                return;
+            }
+        }
+        let detail = self.describe();
+        self.violation(format!(
+            "ranges did not quiesce within {} ms of converging: {detail}",
+            self.cfg.quiesce_ms
+        ));
+    }
+
+    /// Runs `ms` of virtual time (test scenarios; `run` is the whole schedule).
+    pub fn run_for(&mut self, ms: u64) {
+        for _ in 0..ms {
+            self.step();
+            self.now += 1;
+        }
+    }
+
+    pub fn now_ms(&self) -> u64 {
+        self.now
+    }
+
+    /// Crashes a node for good (no restart).
+    pub fn crash_for_good(&mut self, id: NodeId) {
+        self.crash_node(id);
+        if let Some(n) = self.nodes.get_mut(&id) {
+            n.restart_at = None;
+        }
+    }
+
+    /// The live node that believes it leads `range` with the highest term, and that term.
+    pub fn leader_and_term(&self, range: RangeId) -> Option<(NodeId, u64)> {
+        let id = self.leader_of(range)?;
+        let st = self.nodes.get(&id)?.node.as_ref()?.status(range)?;
+        Some((id, st.term))
+    }
+
+    /// Restarts a crashed node now.
+    pub fn restart(&mut self, id: NodeId) {
+        if self.nodes.get(&id).is_some_and(|n| n.node.is_none()) {
+            self.start_node(id);
+        }
+    }
+
+    /// Clients issue no more operations (pending ones still finish).
+    pub fn stop_clients(&mut self) {
+        self.clients_stopped = true;
+    }
+
+    pub fn report(&self) -> &SimReport {
+        &self.report
+    }
+
+    /// Messages of ranges (node heartbeats excluded) sent so far.
+    pub fn range_messages(&self) -> u64 {
+        self.range_messages
+    }
+
+    pub fn violations(&self) -> &[String] {
+        &self.report.violations
+    }
+
+    /// Every live node's every replica is quiesced.
+    pub fn all_quiesced(&self) -> bool {
+        self.nodes.values().all(|n| {
+            n.node.as_ref().is_none_or(|node| {
+                node.ranges()
+                    .all(|r| node.status(r).is_some_and(|st| st.quiesced))
+            })
+        })
     }
 
     fn heal_all(&mut self) {
@@ -567,7 +684,7 @@ impl Sim {
         if self.now < self.cfg.fault_ms {
             self.maybe_fault();
         }
-        if self.cfg.membership {
+        if self.cfg.membership && !self.admin_stopped {
             self.drive_membership();
         }
         self.drive_clients();
@@ -776,7 +893,10 @@ impl Sim {
                 self.finish(c, "info", None, "timeout");
                 continue;
             }
-            if self.clients_stopped {
+            let idle = self.cfg.idle_windows
+                && self.now < self.cfg.fault_ms
+                && (self.now / IDLE_WINDOW_MS) % 2 == 1;
+            if self.clients_stopped || idle {
                 continue;
             }
             let ready = self
@@ -998,6 +1118,9 @@ impl Sim {
     }
 
     fn send(&mut self, m: RaftMessage) {
+        if m.range_id != cairn_raft::NODE_HEARTBEAT_RANGE {
+            self.range_messages += 1;
+        }
         if self.rng.chance(self.cfg.faults.loss) {
             return;
         }
@@ -1141,9 +1264,9 @@ impl Sim {
                 if let Some(st) = node.status(range) {
                     let _ = write!(
                         s,
-                        "[node {id} r{range} {:?} term {} leader {:?} commit {} applied {} last {} voters {:?} learners {:?} progress {:?}] ",
+                        "[node {id} r{range} {:?} term {} leader {:?} commit {} applied {} last {} voters {:?} learners {:?} progress {:?} quiesced {}] ",
                         st.role, st.term, st.leader, st.commit, st.applied, st.last_index,
-                        st.conf_state.voters, st.conf_state.learners, st.progress
+                        st.conf_state.voters, st.conf_state.learners, st.progress, st.quiesced
                     );
                 }
             }

@@ -44,7 +44,7 @@ fn linearizable(report: &SimReport) {
 
 fn summary(r: &SimReport) -> String {
     format!(
-        "seed {}: ok {} fail {} info {} | leader terms {} crashes {} partitions {} snapshots {} membership {} | converged at {:?} ms",
+        "seed {}: ok {} fail {} info {} | leader terms {} crashes {} partitions {} snapshots {} membership {} quiesces {} | converged at {:?} ms, quiesced at {:?} ms",
         r.seed,
         r.ops_ok,
         r.ops_fail,
@@ -54,7 +54,9 @@ fn summary(r: &SimReport) -> String {
         r.partitions,
         r.snapshots,
         r.membership_done,
-        r.converged_at_ms
+        r.quiesces,
+        r.converged_at_ms,
+        r.quiesced_at_ms
     )
 }
 
@@ -79,6 +81,10 @@ fn default_seeds() {
     assert!(total(|r| r.partitions) > 0, "no partition in 50 seeds");
     assert!(total(|r| r.snapshots) > 0, "no snapshot in 50 seeds");
     assert!(total(|r| r.ops_ok) > 1000, "too few successful client ops");
+    assert!(
+        reports.iter().all(|r| r.quiesced_at_ms.is_some()),
+        "a seed ended without every range quiescing"
+    );
     assert!(
         reports.iter().any(|r| r.membership_done),
         "no membership change completed in 50 seeds"
@@ -155,4 +161,119 @@ fn many_seeds() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000);
     run_range(first, n);
+}
+
+/// A quiet cluster: no faults, no clients, no membership changes.
+fn quiet_config(seed: u64, quiesce: bool) -> cairn_sim::SimConfig {
+    let mut cfg = cairn_sim::SimConfig::for_seed(seed);
+    cfg.faults = cairn_sim::Faults {
+        loss: 0.0,
+        duplicate: 0.0,
+        min_delay_ms: 1,
+        max_delay_ms: 5,
+        crash_every_ms: 0,
+        partition_every_ms: 0,
+        lose_unsynced: true,
+        amnesia_ms: 0,
+    };
+    cfg.clients = 0;
+    cfg.membership = false;
+    cfg.raft.quiesce = quiesce;
+    cfg
+}
+
+/// Idle ranges stop sending Raft messages; without quiescence they heartbeat all the time.
+#[test]
+fn idle_ranges_send_no_raft_messages_once_quiesced() {
+    for quiesce in [true, false] {
+        let mut sim = cairn_sim::Sim::new(quiet_config(3, quiesce));
+        sim.run_for(2_000);
+        assert_eq!(sim.all_quiesced(), quiesce);
+        let before = sim.range_messages();
+        sim.run_for(5_000);
+        let sent = sim.range_messages() - before;
+        println!("quiesce {quiesce}: {sent} range messages in 5 idle seconds");
+        if quiesce {
+            assert_eq!(sent, 0, "a quiesced range sent messages");
+        } else {
+            // 2 ranges × 2 followers × a heartbeat and its answer every 30 ms.
+            assert!(sent > 1_000, "only {sent} messages without quiescence");
+        }
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    }
+}
+
+/// The followers of a quiesced range notice that its leader's node went silent and elect a
+/// new leader: quiescence must not cost availability.
+#[test]
+fn a_quiesced_range_elects_a_new_leader_when_its_leader_dies() {
+    for seed in 1..=10u64 {
+        let mut sim = cairn_sim::Sim::new(quiet_config(seed, true));
+        sim.run_for(2_000);
+        assert!(
+            sim.all_quiesced(),
+            "seed {seed}: not quiesced after 2 s idle"
+        );
+        let (old, term) = sim.leader_and_term(1).expect("range 1 has a leader");
+        sim.crash_for_good(old);
+        let crashed_at = sim.now_ms();
+        let mut elected = None;
+        while sim.now_ms() < crashed_at + 3_000 {
+            sim.run_for(10);
+            if let Some((new, t)) = sim.leader_and_term(1) {
+                if new != old && t > term {
+                    elected = Some(sim.now_ms() - crashed_at);
+                    break;
+                }
+            }
+        }
+        let ms = elected.unwrap_or_else(|| {
+            panic!("seed {seed}: no new leader 3 s after the quiesced leader died")
+        });
+        println!("seed {seed}: new leader {ms} ms after the leader's node died");
+        // Liveness notices in an election timeout (150 ms), then Raft elects (150-300 ms).
+        assert!(ms < 1_000, "seed {seed}: took {ms} ms");
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    }
+}
+
+/// A leader truncates its log no further than a follower that is down for a while still
+/// needs, so the follower catches up from the log; past `log_max_lag` it gets a snapshot.
+#[test]
+fn a_follower_down_a_while_catches_up_from_the_leaders_log() {
+    for (max_lag, snapshot_expected) in [(1_000_000, false), (5, true)] {
+        let mut cfg = quiet_config(5, true);
+        cfg.clients = 4;
+        cfg.raft.log_compact_threshold = 20;
+        cfg.raft.log_keep_applied = 0;
+        cfg.raft.log_max_lag = max_lag;
+        let mut sim = cairn_sim::Sim::new(cfg);
+        sim.run_for(1_000);
+        let leaders: Vec<u64> = [1, 2]
+            .iter()
+            .filter_map(|&r| sim.leader_and_term(r).map(|(n, _)| n))
+            .collect();
+        let victim = (1..=3u64)
+            .find(|n| !leaders.contains(n))
+            .expect("a node leading no range");
+        sim.crash_for_good(victim);
+        let ok_before = sim.report().ops_ok;
+        sim.run_for(3_000);
+        let written = sim.report().ops_ok - ok_before;
+        sim.restart(victim);
+        sim.run_for(1_000);
+        sim.stop_clients();
+        sim.run_for(3_000);
+        let snapshots = sim.report().snapshots;
+        println!(
+            "log_max_lag {max_lag}: {written} ops while node {victim} was down, {snapshots} snapshots"
+        );
+        assert!(written > 100, "too few writes while the follower was down");
+        assert!(
+            sim.all_quiesced(),
+            "the restarted follower did not catch up"
+        );
+        assert_eq!(snapshots > 0, snapshot_expected);
+        assert!(sim.violations().is_empty(), "{:?}", sim.violations());
+    }
 }

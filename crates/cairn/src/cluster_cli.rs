@@ -108,6 +108,16 @@ pub enum NodeCommand {
         #[arg(long)]
         to: u64,
     },
+    /// Hands the leadership of --range to the replica on node --to (a voter); returns once
+    /// that node leads.
+    TransferLeader {
+        #[command(flatten)]
+        host: HostArg,
+        #[arg(long)]
+        range: u64,
+        #[arg(long)]
+        to: u64,
+    },
     /// Nodes, and every replica on the node: role, term, leader, commit and applied index.
     Status {
         #[command(flatten)]
@@ -228,6 +238,24 @@ fn replace(host: &str, from: u64, to: u64) -> anyhow::Result<()> {
                 }
             }
         }
+        Ok(())
+    })
+}
+
+fn transfer_leader(host: &str, range: u64, to: u64) -> anyhow::Result<()> {
+    use cairn_proto::node::TransferLeaderRequest;
+    runtime()?.block_on(async {
+        let mut c = NodeClient::new(channel(host).await?);
+        let r = c
+            .transfer_leader(TransferLeaderRequest {
+                range_id: range,
+                to_node: to,
+                forwarded: false,
+            })
+            .await
+            .map_err(|s| anyhow::anyhow!("range {range}: {}", s.message()))?
+            .into_inner();
+        say!("range {range}: node {to} leads (term {})", r.term)?;
         Ok(())
     })
 }
@@ -382,6 +410,9 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
     let (host, checksums) = match cmd {
         NodeCommand::Status { host, checksums } => (host, checksums),
         NodeCommand::Replace { host, from, to } => return replace(&host.host, *from, *to),
+        NodeCommand::TransferLeader { host, range, to } => {
+            return transfer_leader(&host.host, *range, *to)
+        }
     };
     runtime()?.block_on(async {
         let mut c = NodeClient::new(channel(&host.host).await?);
@@ -406,9 +437,10 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
             };
             say!("  {}\t{}\t{}{heard}", n.node_id, n.grpc_addr, n.liveness)?;
         }
-        say!("replicas:")?;
+        let quiesced = s.replicas.iter().filter(|r| r.quiesced).count();
+        say!("replicas: {} ({quiesced} quiesced)", s.replicas.len())?;
         say!(
-            "  range\treplica\trole\tterm\tleader\tcommit\tapplied\tvoters\tlearners{}",
+            "  range\treplica\trole\tterm\tleader\tcommit\tapplied\tvoters\tlearners\tquiesced{}",
             if *checksums { "\tkeys\tchecksum" } else { "" }
         )?;
         for r in &s.replicas {
@@ -418,7 +450,7 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
                 String::new()
             };
             say!(
-                "  {}\t{}\t{}\t{}\t{}\t{}\t{}\t{:?}\t{:?}{extra}",
+                "  {}\t{}\t{}\t{}\t{}\t{}\t{}\t{:?}\t{:?}\t{}{extra}",
                 r.range_id,
                 r.replica_id,
                 r.role,
@@ -427,7 +459,8 @@ pub fn node(cmd: &NodeCommand) -> anyhow::Result<()> {
                 r.commit_index,
                 r.applied_index,
                 r.voters,
-                r.learners
+                r.learners,
+                if r.quiesced { "yes" } else { "no" }
             )?;
         }
         Ok(())

@@ -88,6 +88,9 @@ pub struct StartArgs {
     /// production).
     #[arg(long, hide = true)]
     pub fault_injection: bool,
+    /// Keep idle ranges ticking and heartbeating (to measure what quiescence saves).
+    #[arg(long, hide = true)]
+    pub no_quiesce: bool,
     /// Write the gRPC port to this file once listening.
     #[arg(long, value_name = "FILE")]
     pub grpc_port_file: Option<PathBuf>,
@@ -262,6 +265,7 @@ async fn start_node(
         join: args.join.clone(),
         user_ranges: args.user_ranges,
         fault_injection: args.fault_injection,
+        quiesce: !args.no_quiesce,
         ..Default::default()
     };
     let node = cairn_node::start(cfg)

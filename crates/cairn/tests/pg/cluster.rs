@@ -58,6 +58,20 @@ async fn kv_client(addr: &str) -> Option<KvClient<tonic::transport::Channel>> {
     Some(KvClient::new(ch))
 }
 
+/// Runs `cairn init --host addr`, which must succeed; returns its output.
+fn cairn_init(addr: &str) -> String {
+    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["init", "--host", addr])
+        .output()
+        .expect("cairn init");
+    assert!(
+        init.status.success(),
+        "cairn init failed: {}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    String::from_utf8_lossy(&init.stdout).into_owned()
+}
+
 async fn status(addr: &str, checksums: bool) -> Option<cairn_proto::node::StatusResponse> {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .ok()?
@@ -156,16 +170,8 @@ fn three_nodes_survive_a_leader_kill() {
     };
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
 
-    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["init", "--host", &addrs[0]])
-        .output()
-        .expect("cairn init");
-    assert!(
-        init.status.success(),
-        "cairn init failed: {}",
-        String::from_utf8_lossy(&init.stderr)
-    );
-    assert!(String::from_utf8_lossy(&init.stdout).contains("3 node(s)"));
+    let init = cairn_init(&addrs[0]);
+    assert!(init.contains("3 node(s)"), "{init}");
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -510,15 +516,7 @@ fn nemesis_run(seed: u64, duration: Duration) {
         }
     };
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
-    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["init", "--host", &addrs[0]])
-        .output()
-        .expect("cairn init");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    cairn_init(&addrs[0]);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -737,15 +735,7 @@ fn fourth_node_joins_and_replaces_one_under_load() {
     let mut nodes: Vec<TestServer> = (0..3)
         .map(|i| TestServer::start_with(&["--grpc-addr", &addrs[i], "--join", &first3]))
         .collect();
-    let init = Command::new(env!("CARGO_BIN_EXE_cairn"))
-        .args(["init", "--host", &addrs[0]])
-        .output()
-        .expect("cairn init");
-    assert!(
-        init.status.success(),
-        "{}",
-        String::from_utf8_lossy(&init.stderr)
-    );
+    cairn_init(&addrs[0]);
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -982,4 +972,230 @@ fn single_node_cluster_atomic_ops_and_transactions() {
         out.status
     );
     drop(node);
+}
+
+// ---------------------------------------------------------------------------------------
+// Quiescence: idle ranges stop ticking and heartbeating.
+
+/// CPU seconds (user + system) a process has used so far, from `/proc/PID/stat`.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+    let rest = &stat[stat.rfind(')').expect("stat format") + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f[11].parse::<f64>().expect("utime") + f[12].parse::<f64>().expect("stime");
+    let hz = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0);
+    ticks / hz
+}
+
+/// Three nodes with `ranges` user ranges, initialised. Extra `cairn start` flags in `extra`.
+fn idle_cluster(ranges: u32, extra: &[&str]) -> (Vec<TestServer>, Vec<String>) {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let join = addrs.join(",");
+    let ranges = ranges.to_string();
+    let nodes: Vec<TestServer> = (0..3)
+        .map(|i| {
+            let mut args = vec![
+                "--grpc-addr",
+                &addrs[i],
+                "--join",
+                &join,
+                "--user-ranges",
+                &ranges,
+            ];
+            args.extend_from_slice(extra);
+            TestServer::start_with(&args)
+        })
+        .collect();
+    cairn_init(&addrs[0]);
+    (nodes, addrs)
+}
+
+/// (ranges with a leader, replicas, quiesced replicas) over the whole cluster.
+async fn leaders_and_quiesced(addrs: &[String]) -> Option<(usize, usize, usize)> {
+    let mut led = std::collections::BTreeSet::new();
+    let (mut replicas, mut quiesced) = (0, 0);
+    for a in addrs {
+        let s = status(a, false).await?;
+        for r in s.replicas {
+            replicas += 1;
+            quiesced += usize::from(r.quiesced);
+            if r.role == "leader" {
+                led.insert(r.range_id);
+            }
+        }
+    }
+    Some((led.len(), replicas, quiesced))
+}
+
+/// Waits until every one of `ranges` ranges has a leader and, with `all_quiesced`, every
+/// replica is quiesced. Returns the time it took.
+fn await_idle(
+    rt: &tokio::runtime::Runtime,
+    addrs: &[String],
+    ranges: usize,
+    all_quiesced: bool,
+    limit: Duration,
+) -> Duration {
+    let t0 = Instant::now();
+    let mut last = None;
+    loop {
+        let seen = rt.block_on(leaders_and_quiesced(addrs));
+        if let Some((led, replicas, quiesced)) = seen {
+            if led == ranges && replicas == 3 * ranges && (!all_quiesced || quiesced == replicas) {
+                return t0.elapsed();
+            }
+        }
+        last = seen.or(last);
+        assert!(
+            t0.elapsed() < limit,
+            "after {limit:?}: (ranges led, replicas, quiesced) = {last:?} of {ranges} ranges"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// CPU seconds per second each node used over `window`.
+fn cpu_rates(nodes: &[TestServer], window: Duration) -> Vec<f64> {
+    let before: Vec<f64> = nodes.iter().map(|n| cpu_seconds(n.pid())).collect();
+    std::thread::sleep(window);
+    nodes
+        .iter()
+        .zip(before)
+        .map(|(n, b)| (cpu_seconds(n.pid()) - b) / window.as_secs_f64())
+        .collect()
+}
+
+#[test]
+fn idle_ranges_quiesce_and_wake_on_demand() {
+    let user_ranges = 100;
+    let total = user_ranges as usize + 1;
+    let (mut nodes, addrs) = idle_cluster(user_ranges, &[]);
+    let rt = crate::server::runtime();
+    let took = await_idle(&rt, &addrs, total, true, Duration::from_secs(90));
+    println!("{total} ranges elected and quiesced in {took:?}");
+    let cpu = cpu_rates(&nodes, Duration::from_secs(3));
+    println!("idle CPU per node (CPU-s/s, debug build): {cpu:.3?}");
+
+    // A write wakes its range, is acknowledged and read back through another node; then the
+    // range quiesces again.
+    rt.block_on(async {
+        let mut a = kv_client(&addrs[0]).await.expect("client");
+        let r = a
+            .put(PutRequest {
+                key: b"wake-up".to_vec(),
+                value: b"yes".to_vec(),
+            })
+            .await
+            .expect("put")
+            .into_inner();
+        assert!(r.error.is_none(), "put: {:?}", r.error);
+        let mut b = kv_client(&addrs[1]).await.expect("client");
+        let g = b
+            .get(GetRequest {
+                key: b"wake-up".to_vec(),
+            })
+            .await
+            .expect("get")
+            .into_inner();
+        assert!(g.error.is_none() && g.found && g.value == b"yes", "{g:?}");
+    });
+    let again = await_idle(&rt, &addrs, total, true, Duration::from_secs(30));
+    println!("quiesced again {again:?} after the write");
+
+    // `cairn node transfer-leader` moves a quiesced range's leadership, asked through a node
+    // that does not lead it.
+    let leader = rt.block_on(async {
+        let s = status(&addrs[0], false).await.expect("status");
+        s.replicas
+            .iter()
+            .find(|r| r.range_id == 2)
+            .expect("node 1 holds range 2")
+            .leader_node
+    });
+    let others: Vec<u64> = (1..=3).filter(|&n| n != leader).collect();
+    let (other, via_node) = (others[0], others[1]);
+    let via = &addrs[via_node as usize - 1];
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "transfer-leader", "--range", "2", "--to"])
+        .arg(other.to_string())
+        .args(["--host", via])
+        .output()
+        .expect("cairn node transfer-leader");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(&format!("range 2: node {other} leads")),
+        "transfer-leader: {text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let now = rt.block_on(async {
+        let s = status(&addrs[other as usize - 1], false)
+            .await
+            .expect("status");
+        s.replicas
+            .iter()
+            .find(|r| r.range_id == 2)
+            .map(|r| r.role.clone())
+    });
+    assert_eq!(
+        now.as_deref(),
+        Some("leader"),
+        "node {other} after the transfer"
+    );
+    // A node without a voting replica is refused.
+    let refused = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["node", "transfer-leader", "--range", "2", "--to", "9"])
+        .args(["--host", &addrs[0]])
+        .output()
+        .expect("cairn node transfer-leader");
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("no replica"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    await_idle(&rt, &addrs, total, true, Duration::from_secs(30));
+    for n in &mut nodes {
+        assert!(n.alive(), "a node exited: {}", n.log());
+    }
+}
+
+/// The measurement behind docs/benchmarks.md's idle-range figures: `CAIRN_IDLE_RANGES`
+/// (default 10,000) user ranges on three nodes, CPU per node once every range has a leader,
+/// with quiescence and without (`--no-quiesce`).
+#[test]
+#[ignore = "long: thousands of ranges; run with --release for meaningful figures"]
+fn many_idle_ranges_cpu() {
+    let user_ranges: u32 = std::env::var("CAIRN_IDLE_RANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let total = user_ranges as usize + 1;
+    let rt = crate::server::runtime();
+    for quiesce in [true, false] {
+        let extra: &[&str] = if quiesce { &[] } else { &["--no-quiesce"] };
+        let (mut nodes, addrs) = idle_cluster(user_ranges, extra);
+        let took = await_idle(&rt, &addrs, total, quiesce, Duration::from_secs(600));
+        let cpu = cpu_rates(&nodes, Duration::from_secs(10));
+        let seen = rt.block_on(leaders_and_quiesced(&addrs));
+        println!(
+            "{total} ranges, quiesce {quiesce}: every range led{} after {took:?}; \
+             idle CPU per node over 10 s (CPU-s/s): {cpu:.3?}; (led, replicas, quiesced) {seen:?}",
+            if quiesce { " and quiesced" } else { "" }
+        );
+        for n in &mut nodes {
+            assert!(n.alive(), "a node exited: {}", n.log());
+        }
+    }
 }
