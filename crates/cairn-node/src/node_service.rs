@@ -7,6 +7,10 @@
 //!
 //! `ChangeReplicas` moves a range's replicas: new nodes join as learners, then one joint
 //! change promotes them and removes the old ones (it runs on the range's leader).
+//!
+//! Addresses: a joining node's address is recorded in the meta range and pushed to every node
+//! (`AddNode`); a node that was down then, or missed the push, learns it from `Nodes`, which
+//! [`learn_addresses`] asks every peer every few seconds. Only unknown node ids are learned.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,8 +21,9 @@ use cairn_proto::node::node_server::Node;
 use cairn_proto::node::{
     AddNodeResponse, BootstrapRequest, BootstrapResponse, ChangeReplicasRequest,
     ChangeReplicasResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo,
-    RangeInfo, ReplicaInfo, ReplicaStatus, SetPartitionRequest, SetPartitionResponse,
-    StatusRequest, StatusResponse, TransferLeaderRequest, TransferLeaderResponse,
+    NodesRequest, NodesResponse, RangeInfo, ReplicaInfo, ReplicaStatus, SetPartitionRequest,
+    SetPartitionResponse, StatusRequest, StatusResponse, TransferLeaderRequest,
+    TransferLeaderResponse,
 };
 use cairn_raft::kv::{Command, Response as KvResponse};
 use cairn_raft::{MembershipChange, NodeId, RangeDescriptor, ReplicaDescriptor};
@@ -86,6 +91,66 @@ async fn connect(addr: &str) -> Result<NodeClient<tonic::transport::Channel>, St
     Ok(NodeClient::new(ch))
 }
 
+/// Records (and persists) a node's address.
+fn remember(shared: &Shared, node: NodeId, addr: &str) -> Result<(), Status> {
+    shared.addrs.write().insert(node, addr.to_string());
+    let mut b = cairn_raft::Batch::new();
+    crate::identity::Identity::stage_address(&mut b, node, addr);
+    shared
+        .engine
+        .write(b, true)
+        .map_err(|e| Status::internal(format!("persist node address: {e}")))
+}
+
+/// How often a node asks its peers for addresses it lacks.
+const LEARN_EVERY: Duration = Duration::from_secs(3);
+
+/// Asks every peer for its address table every [`LEARN_EVERY`] and records the node ids this
+/// node did not know. Ends when the node is gone.
+pub async fn learn_addresses(shared: std::sync::Weak<Shared>) {
+    loop {
+        tokio::time::sleep(LEARN_EVERY).await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let Some(me) = shared.running.get().map(|r| r.node_id) else {
+            continue;
+        };
+        let peers: Vec<(NodeId, String)> = shared
+            .addrs
+            .read()
+            .iter()
+            .filter(|(id, _)| **id != me && !shared.faults.read().contains(id))
+            .map(|(id, a)| (*id, a.clone()))
+            .collect();
+        for (_, addr) in peers {
+            let Ok(mut c) = connect(&addr).await else {
+                continue;
+            };
+            let Ok(resp) = tokio::time::timeout(
+                Duration::from_secs(2),
+                c.nodes(cairn_proto::node::NodesRequest {}),
+            )
+            .await
+            else {
+                continue;
+            };
+            let Ok(resp) = resp else {
+                continue;
+            };
+            for n in resp.into_inner().nodes {
+                let known = shared.addrs.read().contains_key(&n.node_id);
+                if n.node_id != 0 && !n.grpc_addr.is_empty() && !known {
+                    tracing::info!(node = n.node_id, addr = %n.grpc_addr, "learned a node's address");
+                    if let Err(e) = remember(&shared, n.node_id, &n.grpc_addr) {
+                        tracing::warn!(error = %e.message(), "could not record a node's address");
+                    }
+                }
+            }
+        }
+    }
+}
+
 const FORWARDED: &str = "cairn-forwarded";
 /// The meta range: node ids and addresses live there.
 const META_RANGE: u64 = 1;
@@ -118,14 +183,25 @@ impl NodeService {
         connect(&addr).await
     }
 
+    /// Every node's id and address as this node knows them, by id.
+    fn address_table(&self) -> Vec<NodeInfo> {
+        let mut nodes: Vec<NodeInfo> = self
+            .shared
+            .addrs
+            .read()
+            .iter()
+            .map(|(id, a)| NodeInfo {
+                node_id: *id,
+                grpc_addr: a.clone(),
+                ..Default::default()
+            })
+            .collect();
+        nodes.sort_by_key(|n| n.node_id);
+        nodes
+    }
+
     fn remember(&self, node: NodeId, addr: &str) -> Result<(), Status> {
-        self.shared.addrs.write().insert(node, addr.to_string());
-        let mut b = cairn_raft::Batch::new();
-        crate::identity::Identity::stage_address(&mut b, node, addr);
-        self.shared
-            .engine
-            .write(b, true)
-            .map_err(|e| Status::internal(format!("persist node address: {e}")))
+        remember(&self.shared, node, addr)
     }
 
     /// Takes the next node id from the meta range's counter (compare-and-set, retried).
@@ -397,21 +473,9 @@ impl Node for NodeService {
                 }
             });
         }
-        let mut nodes: Vec<NodeInfo> = self
-            .shared
-            .addrs
-            .read()
-            .iter()
-            .map(|(id, a)| NodeInfo {
-                node_id: *id,
-                grpc_addr: a.clone(),
-                ..Default::default()
-            })
-            .collect();
-        nodes.sort_by_key(|n| n.node_id);
         Ok(Response::new(JoinResponse {
             node_id,
-            nodes,
+            nodes: self.address_table(),
             ranges: self.ranges(r).iter().map(range_info).collect(),
         }))
     }
@@ -622,6 +686,12 @@ impl Node for NodeService {
                 _ => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
+    }
+
+    async fn nodes(&self, _: Request<NodesRequest>) -> Result<Response<NodesResponse>, Status> {
+        Ok(Response::new(NodesResponse {
+            nodes: self.address_table(),
+        }))
     }
 
     async fn set_partition(

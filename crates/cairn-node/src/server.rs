@@ -307,6 +307,9 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
     } else {
         tokio::spawn(join_when_possible(shared.clone()));
     }
+    tokio::spawn(crate::node_service::learn_addresses(Arc::downgrade(
+        &shared,
+    )));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let kv = crate::kv_service::KvService::new(shared.clone());
     let node = crate::node_service::NodeService::new(shared.clone());

@@ -1199,3 +1199,61 @@ fn many_idle_ranges_cpu() {
         }
     }
 }
+
+/// A node that is down while another joins learns the newcomer's address from its peers
+/// after it restarts (the join's broadcast missed it).
+#[test]
+fn a_node_down_during_a_join_learns_the_new_address() {
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let first3 = addrs[..3].join(",");
+    let start = |i: usize, dir: Option<tempfile::TempDir>| {
+        let args = ["--grpc-addr", &addrs[i], "--join", &first3];
+        match dir {
+            Some(d) => TestServer::start_in(d, &args),
+            None => TestServer::start_with(&args),
+        }
+    };
+    let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
+    cairn_init(&addrs[0]);
+    let rt = crate::server::runtime();
+    let dir = nodes[2].take().expect("node 3").kill();
+
+    nodes.push(Some(start(3, None)));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rt
+        .block_on(status(&addrs[3], false))
+        .map_or(0, |s| s.node_id)
+        != 4
+    {
+        assert!(Instant::now() < deadline, "node 4 did not join");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    nodes[2] = Some(start(2, Some(dir)));
+    let knows_node_4 = |s: &cairn_proto::node::StatusResponse| {
+        s.nodes
+            .iter()
+            .any(|n| n.node_id == 4 && n.grpc_addr == addrs[3])
+    };
+    let first = rt.block_on(status(&addrs[2], false));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let s = rt.block_on(status(&addrs[2], false));
+        if s.as_ref().is_some_and(knows_node_4) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 3 never learned node 4's address: {s:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    println!(
+        "node 3 knew node 4 right after its restart: {}",
+        first.as_ref().is_some_and(knows_node_4)
+    );
+    for n in nodes.iter_mut().flatten() {
+        assert!(n.alive(), "a node exited: {}", n.log());
+    }
+}
