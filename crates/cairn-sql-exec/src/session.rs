@@ -316,6 +316,11 @@ fn reads_catalog_only(stmt: &ast::Statement) -> bool {
     )
 }
 
+/// EXPLAIN's result: one text column of plan lines.
+fn explain_columns() -> Vec<OutputColumn> {
+    vec![OutputColumn::new("QUERY PLAN", DataType::Text)]
+}
+
 /// PostgreSQL's test for a cached plan's result (`equalTupleDescs` in PostgreSQL 15): the
 /// same column names and types.
 fn same_result_shape(a: Option<&[OutputColumn]>, b: Option<&[OutputColumn]>) -> bool {
@@ -867,6 +872,27 @@ impl Session {
                     statement: Some(stmt),
                     param_types: params,
                     columns,
+                    plan: PlanSlot::default(),
+                })
+            }
+            ast::Statement::Explain { statement, .. } => {
+                // The parameters are the explained statement's; the result is the plan text.
+                let params = match statement.as_ref() {
+                    ast::Statement::Query(_)
+                    | ast::Statement::Insert(_)
+                    | ast::Statement::Update(_)
+                    | ast::Statement::Delete(_) => {
+                        self.with_read_txn(|s, txn, cached| {
+                            s.bind(txn, statement, hint_types.clone(), cached)
+                        })?
+                        .1
+                    }
+                    _ => hint_types.iter().map(|_| DataType::Text).collect(),
+                };
+                Ok(Prepared {
+                    statement: Some(stmt),
+                    param_types: params,
+                    columns: Some(explain_columns()),
                     plan: PlanSlot::default(),
                 })
             }
@@ -1694,7 +1720,7 @@ impl Session {
                 }
                 let rows = lines.into_iter().map(|l| vec![Value::Text(l)]).collect();
                 Ok(ExecResult::Rows {
-                    columns: vec![OutputColumn::new("QUERY PLAN", DataType::Text)],
+                    columns: explain_columns(),
                     rows,
                     tag: "EXPLAIN".into(),
                 })

@@ -76,6 +76,35 @@ fn tokio_postgres_simple_and_prepared_queries() {
             .await
             .unwrap();
         assert_eq!(r.get::<_, Option<String>>(0), None);
+        // EXPLAIN through the extended protocol: the explained statement's parameter types,
+        // one text column of plan lines (Describe used to answer NoData).
+        let explain = c
+            .prepare("EXPLAIN SELECT v FROM kv WHERE k = $1")
+            .await
+            .unwrap();
+        assert_eq!(explain.params(), &[tokio_postgres::types::Type::INT4]);
+        assert_eq!(explain.columns().len(), 1);
+        assert_eq!(explain.columns()[0].name(), "QUERY PLAN");
+        let plan: Vec<String> = c
+            .query(&explain, &[&3i32])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert!(
+            plan.iter().any(|l| l.contains("Index Scan using kv_pkey")),
+            "{plan:?}"
+        );
+        let analyzed = c
+            .query(
+                "EXPLAIN ANALYZE SELECT count(*) FROM kv WHERE k < $1",
+                &[&5i32],
+            )
+            .await
+            .unwrap();
+        let last: String = analyzed.last().expect("lines").get(0);
+        assert!(last.starts_with("Execution Time"), "{last}");
     });
 }
 
