@@ -198,6 +198,9 @@ type Columns = &'static [(&'static str, ColType)];
 /// Positions of `pg_constraint.confrelid` (followed by confupdtype, confdeltype,
 /// confmatchtype) and `confkey` in its rows.
 const PG_CONSTRAINT_CONFRELID: usize = 11;
+/// pg_class's `relhastriggers`: true for a table with foreign keys, either side (PostgreSQL
+/// implements them with triggers, and psql's `\d` prints foreign keys only when it is set).
+const PG_CLASS_RELHASTRIGGERS: usize = 20;
 const PG_CONSTRAINT_CONFKEY: usize = 19;
 
 /// Which rows a catalog table has.
@@ -2036,6 +2039,11 @@ impl Snapshot {
                 false,
             ));
         }
+        let referenced: std::collections::HashSet<u32> = self
+            .tables
+            .iter()
+            .flat_map(|t| t.foreign_keys.iter().map(|f| f.ref_table))
+            .collect();
         for t in &self.tables {
             let natts = t.visible_columns().map(|(_, c)| c.id).max().unwrap_or(0);
             out.push(self.class_row(
@@ -2056,6 +2064,9 @@ impl Snapshot {
                 }
                 if let Some(r) = row.get_mut(10) {
                     *r = tuples;
+                }
+                if let Some(h) = row.get_mut(PG_CLASS_RELHASTRIGGERS) {
+                    *h = b(!t.foreign_keys.is_empty() || referenced.contains(&t.id));
                 }
             }
             for (i, _) in shown_indexes(t) {
@@ -3104,13 +3115,20 @@ mod tests {
             fk_oid(100, ((1 << SUB_ID_BITS) - FK_SUB_ID_BASE) as usize),
             None
         );
-        // The positions pg_constraint's foreign-key columns are patched at.
-        let cols = TABLES
-            .iter()
-            .find(|t| t.1 == "pg_constraint")
-            .map(|t| t.4)
-            .unwrap_or_default();
+        // The positions patched in pg_constraint's (foreign keys) and pg_class's rows.
+        let columns_of = |table: &str| {
+            TABLES
+                .iter()
+                .find(|t| t.1 == table)
+                .map(|t| t.4)
+                .unwrap_or_default()
+        };
+        let cols = columns_of("pg_constraint");
         assert_eq!(cols[PG_CONSTRAINT_CONFRELID].0, "confrelid");
+        assert_eq!(
+            columns_of("pg_class")[PG_CLASS_RELHASTRIGGERS].0,
+            "relhastriggers"
+        );
         assert_eq!(cols[PG_CONSTRAINT_CONFRELID + 3].0, "confmatchtype");
         assert_eq!(cols[PG_CONSTRAINT_CONFKEY].0, "confkey");
         assert_eq!(attrdef_oid(100, 1 << SUB_ID_BITS), None);

@@ -33,6 +33,9 @@ mod recursive;
 mod types_ext;
 mod window;
 
+/// The start of the 0A000 message for a column reference two or more query levels up.
+const MULTI_LEVEL_CORRELATION: &str = "a correlated reference more than one query level up";
+
 /// Values the binder folds into constants: `version()`, `current_database()`, ...
 pub trait SessionInfo {
     fn current_database(&self) -> String;
@@ -1453,10 +1456,11 @@ impl<'a> Binder<'a> {
 
     /// A set-returning function in FROM. It may use the columns to its left (implicitly
     /// LATERAL, as in PostgreSQL): they are outer references while it binds, and the
-    /// caller joins it laterally when it did use them (`pending_lateral`). Known gap: the
-    /// left columns are then the innermost outer level, so such a function (not first in
-    /// FROM) inside a subquery cannot also reference the enclosing query's columns (0A000,
-    /// "more than one query level up").
+    /// caller joins it laterally when it did use them (`pending_lateral`). The left columns
+    /// are then the innermost outer level; a function inside a subquery that references the
+    /// enclosing query's columns is bound again without them (psql's trigger query does
+    /// this). Known gap: one that references both fails (0A000, "more than one query level
+    /// up").
     fn bind_from_function(
         &mut self,
         call: &FromCall,
@@ -1471,7 +1475,16 @@ impl<'a> Binder<'a> {
         let plan = self.bind_table_function(call, alias);
         let correlation = self.correlations.pop().unwrap_or_default();
         self.outer.pop();
-        let plan = plan?;
+        let plan = match plan {
+            Err(e)
+                if e.code == code::FEATURE_NOT_SUPPORTED
+                    && e.message.starts_with(MULTI_LEVEL_CORRELATION) =>
+            {
+                // Only the enclosing query's columns: not lateral to the left ones.
+                return self.bind_table_function(call, alias);
+            }
+            other => other?,
+        };
         if !correlation.is_empty() {
             self.pending_lateral = Some(
                 correlation
@@ -2867,7 +2880,7 @@ impl<'a> Binder<'a> {
             }
             for s in &self.outer[..depth - 1] {
                 if s.resolve(qualifier, name)?.is_some() {
-                    return unsupported("a correlated reference more than one query level up");
+                    return unsupported(MULTI_LEVEL_CORRELATION);
                 }
             }
         }

@@ -235,6 +235,8 @@ fn is_pg_function(name: &str) -> bool {
             | "unnest"
             | "generate_subscripts"
             | "generate_series"
+            | "pg_partition_ancestors"
+            | "pg_get_triggerdef"
     )
 }
 
@@ -1029,6 +1031,18 @@ impl Binder<'_> {
                     a.push(self.pg_arg(dim, &int4, &name, &types)?);
                 }
                 pg_call(PgFunc::SetReturning(srf), a, elem)
+            }
+            "pg_partition_ancestors" => {
+                arity(1..=1)?;
+                let regclass = DataType::Sys(SysType::RegClass);
+                let a = args_as(self, bound, &[&regclass])?;
+                pg_call(PgFunc::SetReturning(Srf::Ancestors), a, regclass)
+            }
+            "pg_get_triggerdef" => {
+                arity(1..=2)?;
+                args_as(self, bound, &[&oid, &boolean])?;
+                // Cairn has no triggers, and PostgreSQL answers NULL for an OID that names none.
+                Expr::literal(Value::Null, text)
             }
             "generate_series" => {
                 arity(2..=3)?;

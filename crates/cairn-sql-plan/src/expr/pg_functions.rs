@@ -93,6 +93,9 @@ pub enum Srf {
     Subscripts { zero_based: bool },
     /// `generate_series(start, stop [, step])` over integers.
     Series,
+    /// `pg_partition_ancestors(regclass)`: the relation and its partitioned ancestors; Cairn
+    /// has no partitions, so the relation alone.
+    Ancestors,
 }
 
 /// Most values one `generate_series` call produces (it is materialised as an array).
@@ -149,6 +152,7 @@ pub fn eval(func: PgFunc, args: &[Expr], row: &[Value], ctx: &EvalContext) -> Re
                         Srf::Unnest => "unnest",
                         Srf::Subscripts { .. } => "generate_subscripts",
                         Srf::Series => "generate_series",
+                        Srf::Ancestors => "pg_partition_ancestors",
                     }
                 ),
             ))
@@ -282,6 +286,7 @@ fn set_values(srf: Srf, vals: &[Value]) -> Result<Value> {
             let base = if zero_based { 0 } else { 1 };
             Value::Array((0..n).map(|i| Value::Int(i + base)).collect())
         }
+        Srf::Ancestors => Value::Array(vals.first().cloned().into_iter().collect()),
         Srf::Series => {
             let start = int_arg(vals, 0)?;
             let stop = int_arg(vals, 1)?;

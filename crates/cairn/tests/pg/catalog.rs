@@ -792,7 +792,13 @@ fn psql_meta_commands_match_postgres() {
         return;
     }
     let server = server_with_schema();
-    for (cmd, want) in META_COMMANDS {
+    assert_psql_prints(&server, META_COMMANDS);
+}
+
+/// Runs each psql meta-command against `server` and compares its output (trailing blanks
+/// aside) with the expected text.
+fn assert_psql_prints(server: &TestServer, expected: &[(&str, &str)]) {
+    for (cmd, want) in expected {
         let out = Command::new("psql")
             .arg(server.url())
             .args(["-X", "-v", "ON_ERROR_STOP=1", "-c", cmd])
@@ -1038,4 +1044,74 @@ fn sqlalchemy_foreign_key_query_answers_as_postgres_does() {
              p2||||"
         );
     });
+}
+
+/// psql's `\d` prints a table's foreign keys and the ones referencing it, as PostgreSQL
+/// 15.18 printed them for the same schema (it asks only when `relhastriggers` is set, and
+/// its "Referenced by" query calls `pg_partition_ancestors`; its trigger query,
+/// `pg_get_triggerdef`, finds no triggers).
+#[test]
+fn psql_describes_foreign_keys_both_ways_as_postgres_does() {
+    if !have("psql") {
+        eprintln!("skipping: psql is not installed");
+        return;
+    }
+    let server = TestServer::start();
+    runtime().block_on(async {
+        let c = connect(&server.config()).await;
+        c.batch_execute(
+            "CREATE TABLE parent (id int PRIMARY KEY, code text UNIQUE);
+             CREATE TABLE child (id int PRIMARY KEY,
+                 pid int REFERENCES parent (id) ON DELETE CASCADE, pcode text,
+                 FOREIGN KEY (pcode) REFERENCES parent (code) ON UPDATE SET NULL);
+             CREATE TABLE tree (id int PRIMARY KEY, up int REFERENCES tree (id));",
+        )
+        .await
+        .expect("create the schema");
+    });
+    let expected = [
+        (
+            "\\d parent",
+            r#"               Table "public.parent"
+ Column |  Type   | Collation | Nullable | Default
+--------+---------+-----------+----------+---------
+ id     | integer |           | not null |
+ code   | text    |           |          |
+Indexes:
+    "parent_pkey" PRIMARY KEY, btree (id)
+    "parent_code_key" UNIQUE CONSTRAINT, btree (code)
+Referenced by:
+    TABLE "child" CONSTRAINT "child_pcode_fkey" FOREIGN KEY (pcode) REFERENCES parent(code) ON UPDATE SET NULL
+    TABLE "child" CONSTRAINT "child_pid_fkey" FOREIGN KEY (pid) REFERENCES parent(id) ON DELETE CASCADE"#,
+        ),
+        (
+            "\\d child",
+            r#"               Table "public.child"
+ Column |  Type   | Collation | Nullable | Default
+--------+---------+-----------+----------+---------
+ id     | integer |           | not null |
+ pid    | integer |           |          |
+ pcode  | text    |           |          |
+Indexes:
+    "child_pkey" PRIMARY KEY, btree (id)
+Foreign-key constraints:
+    "child_pcode_fkey" FOREIGN KEY (pcode) REFERENCES parent(code) ON UPDATE SET NULL
+    "child_pid_fkey" FOREIGN KEY (pid) REFERENCES parent(id) ON DELETE CASCADE"#,
+        ),
+        (
+            "\\d tree",
+            r#"                Table "public.tree"
+ Column |  Type   | Collation | Nullable | Default
+--------+---------+-----------+----------+---------
+ id     | integer |           | not null |
+ up     | integer |           |          |
+Indexes:
+    "tree_pkey" PRIMARY KEY, btree (id)
+Foreign-key constraints:
+    "tree_up_fkey" FOREIGN KEY (up) REFERENCES tree(id)
+Referenced by:
+    TABLE "tree" CONSTRAINT "tree_up_fkey" FOREIGN KEY (up) REFERENCES tree(id)"#,
+        ),
+    ];
+    assert_psql_prints(&server, &expected);
 }
