@@ -10,6 +10,7 @@
 #   KV_KEYS      key space (gets load it first)        default 10000
 #   KV_FAILOVER  seconds of the put load a leader is killed in (0 = skip)   default 8
 #   KV_CAIRN_USER_RANGES  Cairn's --user-ranges (Raft groups the keys spread over)  default 4
+#   KV_CAIRN_FLAGS  extra `cairn start` flags for the Cairn nodes (e.g. --no-quiesce)  default none
 #   CARGO_TARGET_DIR is honoured for the release build.
 #
 # Equal durability: Cairn's Raft loop syncs its log once per turn before acknowledging;
@@ -30,6 +31,7 @@ clients="${KV_CLIENTS:-1,16,64}"
 keys="${KV_KEYS:-10000}"
 failover_secs="${KV_FAILOVER:-8}"
 user_ranges="${KV_CAIRN_USER_RANGES:-4}"
+read -r -a cairn_flags <<<"${KV_CAIRN_FLAGS:-}"
 
 log() { echo "kv.sh: $*" >&2; }
 
@@ -175,7 +177,7 @@ cairn_pids=()
 for i in 0 1 2; do
     "$cairn" start --store "$work/cairn-$i" --sql-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
         --grpc-addr "${cairn_addrs[$i]}" --join "$cairn_hosts" --user-ranges "$user_ranges" \
-        --grpc-port-file "$work/cairn-$i.port" --exit-on-stdin-eof \
+        --grpc-port-file "$work/cairn-$i.port" --exit-on-stdin-eof ${cairn_flags[@]+"${cairn_flags[@]}"} \
         <"$work/stdin" >/dev/null 2>"$work/cairn-$i.log" &
     live[$!]=1
     cairn_pids+=($!)
