@@ -108,6 +108,8 @@ const LEARN_EVERY: Duration = Duration::from_secs(3);
 /// Asks every peer for its address table every [`LEARN_EVERY`] and records the node ids this
 /// node did not know. Ends when the node is gone.
 pub async fn learn_addresses(shared: std::sync::Weak<Shared>) {
+    // One connection per peer, kept across rounds (dropped after a failure).
+    let mut clients: HashMap<String, NodeClient<tonic::transport::Channel>> = HashMap::new();
     loop {
         tokio::time::sleep(LEARN_EVERY).await;
         let Some(shared) = shared.upgrade() else {
@@ -124,20 +126,23 @@ pub async fn learn_addresses(shared: std::sync::Weak<Shared>) {
             .map(|(id, a)| (*id, a.clone()))
             .collect();
         for (_, addr) in peers {
-            let Ok(mut c) = connect(&addr).await else {
-                continue;
+            let mut c = match clients.get(&addr) {
+                Some(c) => c.clone(),
+                None => match connect(&addr).await {
+                    Ok(c) => c,
+                    Err(_) => continue,
+                },
             };
-            let Ok(resp) = tokio::time::timeout(
+            let asked = tokio::time::timeout(
                 Duration::from_secs(2),
                 c.nodes(cairn_proto::node::NodesRequest {}),
             )
-            .await
-            else {
+            .await;
+            let Ok(Ok(resp)) = asked else {
+                clients.remove(&addr);
                 continue;
             };
-            let Ok(resp) = resp else {
-                continue;
-            };
+            clients.insert(addr, c);
             for n in resp.into_inner().nodes {
                 let known = shared.addrs.read().contains_key(&n.node_id);
                 if n.node_id != 0 && !n.grpc_addr.is_empty() && !known {
