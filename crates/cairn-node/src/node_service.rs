@@ -91,7 +91,7 @@ async fn connect(addr: &str) -> Result<NodeClient<tonic::transport::Channel>, St
     Ok(NodeClient::new(ch))
 }
 
-/// Records (and persists) a node's address.
+/// Records a node's address in memory and in the engine.
 fn remember(shared: &Shared, node: NodeId, addr: &str) -> Result<(), Status> {
     shared.addrs.write().insert(node, addr.to_string());
     let mut b = cairn_raft::Batch::new();
@@ -175,7 +175,6 @@ impl NodeService {
             .collect()
     }
 
-    /// Records a node's address in memory and in the engine.
     /// A client of another node's `Node` service, by id.
     async fn connect_node(
         &self,
@@ -203,10 +202,6 @@ impl NodeService {
             .collect();
         nodes.sort_by_key(|n| n.node_id);
         nodes
-    }
-
-    fn remember(&self, node: NodeId, addr: &str) -> Result<(), Status> {
-        remember(&self.shared, node, addr)
     }
 
     /// Takes the next node id from the meta range's counter (compare-and-set, retried).
@@ -456,7 +451,7 @@ impl Node for NodeService {
                 id
             }
         };
-        self.remember(node_id, &addr)?;
+        remember(&self.shared, node_id, &addr)?;
         // Tell every other node (best effort; they also learn it from later joins' tables).
         let others: Vec<(NodeId, String)> = self
             .shared
@@ -490,7 +485,7 @@ impl Node for NodeService {
         if n.node_id == 0 || n.grpc_addr.is_empty() {
             return Err(Status::invalid_argument("node id and address required"));
         }
-        self.remember(n.node_id, &n.grpc_addr)?;
+        remember(&self.shared, n.node_id, &n.grpc_addr)?;
         Ok(Response::new(AddNodeResponse {}))
     }
 

@@ -244,9 +244,9 @@ pub fn run<O: Outbox>(
         // Publish routing when leaders or descriptors may have changed.
         if node.routing_epoch() != last_epoch {
             let mut v = RoutingView::default();
-            for r in node.ranges().collect::<Vec<_>>() {
-                if let Some(s) = node.status(r) {
-                    v.ranges.insert(r, (s.desc.clone(), s.leader_node));
+            for r in node.ranges() {
+                if let Some((desc, leader)) = node.route(r) {
+                    v.ranges.insert(r, (desc.clone(), leader));
                 }
             }
             *routing.write() = v;

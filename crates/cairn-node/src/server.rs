@@ -7,8 +7,8 @@
 //! nodes) sends every node its `Bootstrap`: node ids, addresses and the range layout.
 //!
 //! The key space: the meta range `[ "", "u" )` (reserved for cluster metadata) and
-//! `user_ranges` ranges splitting `[ "u", +∞ )` at evenly spaced 32-bit prefixes; a client key `k` is stored
-//! as `"u" + k`. Each range has up to three replicas, spread round-robin over the nodes.
+//! `user_ranges` ranges splitting `[ "u", +∞ )` at evenly spaced 32-bit prefixes; a client
+//! key `k` is stored as `"u" + k`. Each range has up to three replicas, spread round-robin over the nodes.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -310,9 +310,12 @@ impl Replica {
         (l != raft::INVALID_ID).then_some(l)
     }
 
-    fn wake(&mut self) {
+    /// Un-quiesces this replica (of `range`) and puts it back in the node's awake set: the
+    /// one way to wake, so the set never misses an awake replica.
+    fn wake(&mut self, range: RangeId, awake: &mut BTreeSet<RangeId>) {
         self.quiesced = false;
         self.quiet_ticks = 0;
+        awake.insert(range);
     }
 
     /// Whether this leader's range is idle: every replica holds the whole log, committed and
@@ -337,11 +340,9 @@ impl Replica {
             && raft.prs().iter().all(|(&id, pr)| {
                 pr.matched == last
                     && (id == self.id
-                        || self.node_of(id).is_some_and(|n| {
-                            last_heard
-                                .get(&n)
-                                .is_some_and(|&t| ticks.saturating_sub(t) <= live_ticks)
-                        }))
+                        || self
+                            .node_of(id)
+                            .is_some_and(|n| heard_within(last_heard, n, ticks, live_ticks)))
             })
     }
 
@@ -356,9 +357,7 @@ impl Replica {
     ) -> bool {
         let silent = |replica: ReplicaId| match self.node_of(replica) {
             Some(n) if n == me => false,
-            Some(n) => last_heard
-                .get(&n)
-                .is_none_or(|&t| ticks.saturating_sub(t) > live_ticks),
+            Some(n) => !heard_within(last_heard, n, ticks, live_ticks),
             None => true,
         };
         if self.raw.raft.state == StateRole::Leader {
@@ -618,6 +617,13 @@ impl<S: StateMachine> RaftNode<S> {
         })
     }
 
+    /// `range`'s descriptor and the node its replica here believes leads it (what routing
+    /// needs, without building a whole [`ReplicaStatus`]).
+    pub fn route(&self, range: RangeId) -> Option<(&RangeDescriptor, Option<NodeId>)> {
+        let r = self.replicas.get(&range)?;
+        Some((r.raw.store().desc(), r.leader().and_then(|l| r.node_of(l))))
+    }
+
     /// Changes whenever any replica's leader or descriptor may have changed, or a replica was
     /// created or destroyed: a cheap test of whether a routing table needs rebuilding.
     pub fn routing_epoch(&self) -> u64 {
@@ -766,11 +772,7 @@ impl<S: StateMachine> RaftNode<S> {
         let peers: Vec<NodeId> = self.peer_nodes().iter().copied().collect();
         let silent: BTreeSet<NodeId> = peers
             .into_iter()
-            .filter(|n| {
-                self.last_heard
-                    .get(n)
-                    .is_none_or(|&t| ticks.saturating_sub(t) > live_ticks)
-            })
+            .filter(|&n| !heard_within(&self.last_heard, n, ticks, live_ticks))
             .collect();
         let newly = silent.difference(&self.silent).next().is_some();
         self.silent = silent;
@@ -780,8 +782,7 @@ impl<S: StateMachine> RaftNode<S> {
         let me = self.node_id;
         for (&range, r) in self.replicas.iter_mut() {
             if r.quiesced && r.lost_contact(me, ticks, live_ticks, &self.last_heard) {
-                r.wake();
-                self.awake.insert(range);
+                r.wake(range, &mut self.awake);
             }
         }
     }
@@ -812,8 +813,7 @@ impl<S: StateMachine> RaftNode<S> {
             return;
         };
         r.snapshots_sent.remove(&target);
-        r.wake();
-        self.awake.insert(range);
+        r.wake(range, &mut self.awake);
         let status = if delivered {
             raft::SnapshotStatus::Finish
         } else {
@@ -828,8 +828,7 @@ impl<S: StateMachine> RaftNode<S> {
             .replicas
             .get_mut(&range)
             .ok_or(Error::RangeNotFound(range))?;
-        r.wake();
-        self.awake.insert(range);
+        r.wake(range, &mut self.awake);
         r.raw.campaign()?;
         if r.fix_election_timeout() {
             self.routing_epoch += 1;
@@ -872,8 +871,7 @@ impl<S: StateMachine> RaftNode<S> {
         }
         // The transferee may win at once (raft-rs lets it bypass followers' lease checks).
         r.lease_until = 0;
-        r.wake();
-        self.awake.insert(range);
+        r.wake(range, &mut self.awake);
         r.raw.transfer_leader(target);
         if r.fix_election_timeout() {
             self.routing_epoch += 1;
@@ -903,8 +901,7 @@ impl<S: StateMachine> RaftNode<S> {
                 if r.id == to && r.raw.store().desc().generation < m.msg.index {
                     tracing::info!(range, replica = to, "removed from the range; destroying");
                     r.removed = true;
-                    r.wake();
-                    self.awake.insert(range);
+                    r.wake(range, &mut self.awake);
                 }
             }
             return Ok(());
@@ -976,8 +973,7 @@ impl<S: StateMachine> RaftNode<S> {
         if quiesce.is_some() {
             self.fresh.push(range);
         } else {
-            r.wake();
-            self.awake.insert(range);
+            r.wake(range, &mut self.awake);
         }
         if let Err(e) = r.raw.step(m.msg) {
             tracing::debug!(range, error = %e, "raft message refused");
@@ -998,8 +994,7 @@ impl<S: StateMachine> RaftNode<S> {
                 r.quiesced = true;
             } else {
                 // Refused: the answer reaches the leader and wakes it.
-                r.wake();
-                self.awake.insert(range);
+                r.wake(range, &mut self.awake);
             }
         }
         if r.fix_election_timeout() {
@@ -1040,8 +1035,7 @@ impl<S: StateMachine> RaftNode<S> {
         if r.raw.raft.state != StateRole::Leader {
             return Err(ProposalError::NotLeader { leader: r.leader() });
         }
-        r.wake();
-        self.awake.insert(range);
+        r.wake(range, &mut self.awake);
         Ok(r)
     }
 
@@ -1467,6 +1461,18 @@ impl<S: StateMachine> RaftNode<S> {
         batch.put(keys::tombstone(range), id.to_be_bytes().to_vec());
         self.tombstones.insert(range, id);
     }
+}
+
+/// Whether a message arrived from `node` within `live_ticks` of node tick `ticks`.
+fn heard_within(
+    last_heard: &BTreeMap<NodeId, u64>,
+    node: NodeId,
+    ticks: u64,
+    live_ticks: u64,
+) -> bool {
+    last_heard
+        .get(&node)
+        .is_some_and(|&t| ticks.saturating_sub(t) <= live_ticks)
 }
 
 /// Where to truncate `r`'s log: `log_keep_applied` entries behind the applied index, and on a
