@@ -24,10 +24,11 @@ ALLOWED = {
     "cairn-sql-plan": {"cairn-types", "cairn-codec"},
     "cairn-sql-exec": {"cairn-sql-plan", "cairn-txn", "cairn-codec", "cairn-types"},
     "cairn-pgwire": {"cairn-types"},
-    # Until cairn-replica exists the node adapts the storage engine to cairn-raft's Engine
-    # trait itself (cairn-raft, cairn-lsm, cairn-codec).
+    # Until cairn-replica exists the node does its work itself: it adapts the storage engine to
+    # cairn-raft's Engine trait (cairn-raft, cairn-lsm, cairn-codec) and replicates the SQL
+    # range's MVCC database (cairn-mvcc).
     "cairn-node": {"cairn-proto", "cairn-replica", "cairn-placement", "cairn-txn", "cairn-env", "cairn-types",
-                   "cairn-raft", "cairn-lsm", "cairn-codec"},
+                   "cairn-raft", "cairn-lsm", "cairn-codec", "cairn-mvcc"},
     "cairn-client": {"cairn-proto", "cairn-types"},
     "cairn-bench": None,  # test tier: anything below the binary
     "cairn-sim": None,  # test tier

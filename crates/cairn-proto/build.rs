@@ -2,7 +2,12 @@
 //! needed) and generates tonic clients and servers from the descriptors.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/raft.proto", "proto/kv.proto", "proto/node.proto"];
+    let files = [
+        "proto/raft.proto",
+        "proto/kv.proto",
+        "proto/node.proto",
+        "proto/sqltxn.proto",
+    ];
     for f in files {
         println!("cargo:rerun-if-changed={f}");
     }

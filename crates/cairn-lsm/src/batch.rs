@@ -129,6 +129,18 @@ impl WriteBatch {
         &self.rep
     }
 
+    /// The batch's operations in the order they were added, with sequence numbers from 0 (a
+    /// layer that ships the batch elsewhere, such as the replicated MVCC commit, reads them
+    /// here).
+    pub fn ops(&self) -> Result<Vec<BatchOp<'_>>, DecodeError> {
+        BatchOps {
+            d: Decoder::new(self.rep.get(HEADER_BYTES..).unwrap_or(&[])),
+            next_seqno: 0,
+            remaining: self.count,
+        }
+        .collect_all()
+    }
+
     /// The encoding (header as last sealed).
     pub(crate) fn encoded(&self) -> &[u8] {
         &self.rep
@@ -236,6 +248,25 @@ mod tests {
         assert_eq!(
             enc,
             vec![7, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0x61, 1, 0x62]
+        );
+    }
+
+    #[test]
+    fn an_unsealed_batch_lists_its_ops_in_order() {
+        let mut b = WriteBatch::new();
+        assert!(b.ops().unwrap().is_empty());
+        b.put(b"k1", b"v1");
+        b.delete(b"k2");
+        b.delete_range(b"a", b"c");
+        let ops = b.ops().unwrap();
+        let got: Vec<_> = ops.iter().map(|o| (o.kind, o.key, o.value)).collect();
+        assert_eq!(
+            got,
+            vec![
+                (ValueKind::Put, &b"k1"[..], &b"v1"[..]),
+                (ValueKind::Delete, &b"k2"[..], &b""[..]),
+                (ValueKind::RangeDelete, &b"a"[..], &b"c"[..]),
+            ]
         );
     }
 

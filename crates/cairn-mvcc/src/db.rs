@@ -24,6 +24,17 @@
 //! 3. A transaction that returned from `commit` is visible to every transaction begun after
 //!    (pipeline invariant 2).
 //!
+//! Replication ([`Replicator`], `DbOptions::replicator`): the database can be the state of one
+//! replicated range. Then only the range's leader serves: every transaction begins, and every
+//! commit validates, after [`Replicator::barrier`] confirmed this node leads and has applied
+//! every entry committed before; step 3 hands the batch to [`Replicator::replicate`] instead
+//! of writing it, tagged with the leader's term, and the replicas' state machines write it
+//! into their engines (the same engine this database reads) only if it was appended in that
+//! term. When the term changes, the in-memory state that only the leader kept (the
+//! recent-writes index, the HLC ceiling) is rebuilt from the engine before anything is
+//! served: the engine then holds every commit of earlier terms, and the new leader's clock
+//! moves above their ceiling.
+//!
 //! Concurrency: `Db` is `Send + Sync` and cheap to clone; transactions are `Send` and used by
 //! one thread at a time. The commit mutex guards the recent-writes index and is never held
 //! while waiting for a lock or for the engine's WAL.
@@ -60,6 +71,20 @@ const CEILING_PREFIX: &[u8] = b"\x00\x00hlc-ceiling/";
 const CEILING_LEAD_NANOS: u64 = 2_000_000_000;
 /// The ceiling is moved when a commit comes within this distance of it.
 const CEILING_REFRESH_NANOS: u64 = 1_000_000_000;
+
+/// Where a replicated database sends its commits (see the module comment). Implemented by the
+/// node over its Raft loop; both calls block the calling thread.
+pub trait Replicator: Send + Sync {
+    /// Returns once this node leads the range (under a lease or a confirmed ReadIndex round)
+    /// and has applied every entry committed before: reads of the engine are then current.
+    /// Returns the leader's term. [`Error::Unavailable`] when this node does not lead.
+    fn barrier(&self) -> Result<u64>;
+    /// Replicates `batch`, validated while leading in `term`, and returns once it is applied
+    /// to this node's engine. The replicas apply it only if it was appended in `term`.
+    /// [`Error::Unavailable`] when it was certainly not applied; [`Error::AmbiguousCommit`]
+    /// when it may have been.
+    fn replicate(&self, term: u64, batch: WriteBatch) -> Result<()>;
+}
 
 /// How `Db::transaction` retries conflicting transactions.
 #[derive(Debug, Clone)]
@@ -107,6 +132,9 @@ pub struct DbOptions {
     /// The wall clock under the HLC (tests pass a `ManualClock`).
     pub clock: Arc<dyn Clock>,
     pub lock_table: LockTableConfig,
+    /// Set when the database is a replicated range's state (default `None`: commits are
+    /// written to the engine directly).
+    pub replicator: Option<Arc<dyn Replicator>>,
 }
 
 impl Default for DbOptions {
@@ -123,6 +151,7 @@ impl Default for DbOptions {
             retry: RetryPolicy::default(),
             clock: Arc::new(SystemClock),
             lock_table: LockTableConfig::default(),
+            replicator: None,
         }
     }
 }
@@ -137,6 +166,7 @@ impl std::fmt::Debug for DbOptions {
             .field("write_set_bytes_max", &self.write_set_bytes_max)
             .field("gc_history", &self.gc_history)
             .field("lock_timeout", &self.lock_timeout)
+            .field("replicated", &self.replicator.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -195,9 +225,34 @@ pub(crate) struct Shared {
     pub committing: Mutex<Committing>,
     pub opts: DbOptions,
     pub counters: Counters,
+    /// The leader term the in-memory state was last rebuilt for (replicated databases).
+    pub served_term: AtomicU64,
 }
 
 impl Shared {
+    /// With a replicator: waits for [`Replicator::barrier`] and, when the term is new,
+    /// rebuilds the leader-only state from the engine. Returns the term (0 unreplicated).
+    pub(crate) fn serve(&self) -> Result<u64> {
+        let Some(r) = &self.opts.replicator else {
+            return Ok(0);
+        };
+        let term = r.barrier()?;
+        if term > self.served_term.load(Ordering::Acquire) {
+            let mut c = self.committing.lock();
+            if term > self.served_term.load(Ordering::Acquire) {
+                let ceiling = read_ceiling(&self.engine)?;
+                self.clocks.hlc.ensure_after(Timestamp::new(ceiling, 0));
+                c.ceiling_nanos = c.ceiling_nanos.max(ceiling);
+                // Commits of earlier terms are in the engine, not in the index; everything
+                // this leader commits from now on is above the clock's current reading.
+                c.recent =
+                    RecentWrites::new(self.opts.recent_writes_capacity, self.clocks.hlc.now());
+                self.served_term.store(term, Ordering::Release);
+            }
+        }
+        Ok(term)
+    }
+
     pub(crate) fn readable(&self) -> Timestamp {
         self.clocks.pipeline.readable(&self.clocks.hlc)
     }
@@ -347,6 +402,7 @@ impl Db {
                 committing: Mutex::new(committing),
                 opts,
                 counters: Counters::default(),
+                served_term: AtomicU64::new(0),
             }),
         })
     }
@@ -452,6 +508,13 @@ impl Db {
     /// (`hlc().update(ts)`).
     pub fn hlc(&self) -> &Hlc {
         &self.shared.clocks.hlc
+    }
+
+    /// With a replicator: returns once this node leads its range and has applied everything
+    /// committed before (a READ COMMITTED statement calls it before reading). A no-op
+    /// otherwise.
+    pub fn confirm_leadership(&self) -> Result<()> {
+        self.shared.serve().map(|_| ())
     }
 
     /// The underlying storage engine (tests and `cairn debug` look at it directly).

@@ -81,6 +81,14 @@ pub enum Error {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(&'static str),
+    /// A replicated database that cannot serve now (it does not lead its range, or lost
+    /// leadership before a commit was applied): nothing was written; retry, here or on the
+    /// leader.
+    #[error("{0}")]
+    Unavailable(String),
+    /// A replicated commit whose outcome is unknown: it may or may not have been applied.
+    #[error("commit outcome unknown: {0}")]
+    AmbiguousCommit(String),
 }
 
 impl Error {
@@ -94,6 +102,7 @@ impl Error {
                 | Error::Uncertain { .. }
                 | Error::IntentFound { .. }
                 | Error::Deadlock { .. }
+                | Error::Unavailable(_)
         )
     }
 
@@ -103,7 +112,9 @@ impl Error {
             Error::WriteConflict { .. }
             | Error::ReadConflict { .. }
             | Error::Uncertain { .. }
-            | Error::IntentFound { .. } => "40001",
+            | Error::IntentFound { .. }
+            | Error::Unavailable(_) => "40001",
+            Error::AmbiguousCommit(_) => "40003",
             Error::RetriesExhausted { last, .. } => last.sqlstate(),
             Error::Deadlock { .. } => "40P01",
             Error::LockNotAvailable { .. } | Error::LockTimeout { .. } => "55P03",
@@ -115,6 +126,24 @@ impl Error {
             Error::Storage(_) | Error::Corrupt { .. } => "XX000",
         }
     }
+
+    /// The message with every source's after it (storage errors name file and offset there).
+    pub fn report(&self) -> String {
+        let mut msg = self.to_string();
+        let mut src = std::error::Error::source(self);
+        while let Some(s) = src {
+            msg.push_str(": ");
+            msg.push_str(&s.to_string());
+            src = s.source();
+        }
+        msg
+    }
+
+    /// Every SQLSTATE [`Error::sqlstate`] may return (a client that receives one as text
+    /// maps it back with this list).
+    pub const SQLSTATES: &'static [&'static str] = &[
+        "40001", "40003", "40P01", "55P03", "54000", "22023", "25P02", "XX000",
+    ];
 
     pub(crate) fn corrupt(engine_key: &[u8], source: FormatError) -> Error {
         Error::Corrupt {

@@ -246,7 +246,12 @@ struct GcFilter {
 
 impl CompactionFilter for GcFilter {
     fn filter(&mut self, _level: usize, engine_key: &[u8], value: &[u8]) -> Decision {
-        // Entries that are not MVCC versions (none today) are never touched.
+        // Entries that are not MVCC versions are never touched: the `00 00` namespace (this
+        // layer's records, and a node's Raft keys sharing the engine) even when such a key
+        // happens to end like a version, and anything else that does not parse.
+        if engine_key.starts_with(&[0, 0]) {
+            return Decision::Keep;
+        }
         let Ok((pfx, slot)) = key::split(engine_key) else {
             return Decision::Keep;
         };
@@ -350,6 +355,23 @@ mod tests {
             ],
         );
         assert_eq!(d, [Keep, Keep, Remove, Keep]);
+    }
+
+    #[test]
+    fn never_touches_the_reserved_namespace_even_when_keys_look_like_versions() {
+        let gc = Arc::new(Gc::new(0));
+        let f = GcFilterFactory {
+            source: Arc::new(Fixed(t(100))),
+            gc,
+        };
+        let mut filter = f.create(ctx(true, true));
+        // Two "versions" of one key, both below the threshold, behind a `00 00` prefix (a
+        // client key stored by the KV API could look like this).
+        for ts in [20, 10] {
+            let mut k = b"\0\0r\x02u".to_vec();
+            k.extend_from_slice(&key::encode(b"a", Slot::Version(t(ts))));
+            assert_eq!(filter.filter(1, &k, &key::encode_version_value(None)), Keep);
+        }
     }
 
     #[test]

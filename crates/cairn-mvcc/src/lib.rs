@@ -36,7 +36,9 @@ pub mod versions;
 
 pub use atomic::AtomicOp;
 pub use cairn_types::{IsolationLevel, Timestamp, TxnId};
-pub use db::{Db, DbOptions, DbStats, RetryPolicy, KEY_BYTES_MAX, VALUE_BYTES_LIMIT_MAX};
+pub use db::{
+    Db, DbOptions, DbStats, Replicator, RetryPolicy, KEY_BYTES_MAX, VALUE_BYTES_LIMIT_MAX,
+};
 pub use error::{Error, Result};
 pub use gc::GcStats;
 pub use hlc::{ClockOffsetError, Hlc};

@@ -173,6 +173,7 @@ pub struct Transaction {
 
 impl Transaction {
     pub(crate) fn begin(shared: Arc<Shared>, opts: TxnOptions) -> Result<Transaction> {
+        shared.serve()?;
         let clocks = &shared.clocks;
         let (pin, read_ts) = match opts.read_ts {
             Some(ts) => {
@@ -796,8 +797,13 @@ impl Transaction {
         for k in &keys {
             self.lock(k, LockMode::Exclusive, LockWait::Block)?;
         }
-        // 2. Validate and take the commit timestamp.
+        // 2. Validate and take the commit timestamp (a replicated database first confirms it
+        // leads and has applied every earlier term's commits, which validation reads).
         let shared = Arc::clone(&self.shared);
+        let term = match shared.serve() {
+            Ok(t) => t,
+            Err(e) => return Err(self.fail(e)),
+        };
         let mut batch = WriteBatch::new();
         let commit_ts = {
             let mut c = shared.committing.lock();
@@ -813,12 +819,17 @@ impl Transaction {
             ts
         };
         // 3. Build and write the batch; 4. finish in the pipeline whatever happened.
-        let written = self.fill_batch(&mut batch, commit_ts).and_then(|()| {
-            let wo = WriteOptions {
-                sync: shared.opts.sync_commits,
-            };
-            Ok(shared.engine.write(batch, &wo)?)
-        });
+        let written =
+            self.fill_batch(&mut batch, commit_ts)
+                .and_then(|()| match &shared.opts.replicator {
+                    Some(r) => r.replicate(term, batch),
+                    None => {
+                        let wo = WriteOptions {
+                            sync: shared.opts.sync_commits,
+                        };
+                        Ok(shared.engine.write(batch, &wo)?)
+                    }
+                });
         shared.clocks.pipeline.finish(commit_ts);
         let applied = shared.readable();
         shared.committing.lock().recent.evict(applied);

@@ -330,7 +330,7 @@ impl Kv for KvService {
                     found: v.is_some(),
                     value: v.unwrap_or_default()
                 },
-                Ok(ReadResult::Pairs { .. }) => GetResponse {
+                Ok(ReadResult::Pairs { .. } | ReadResult::Term(_)) => GetResponse {
                     error: kv_error(ErrorCode::Unavailable, "internal: wrong read result", 0),
                     ..Default::default()
                 },
@@ -436,7 +436,7 @@ impl Kv for KvService {
                         error: kv_error(ErrorCode::InvalidArgument, why, 0),
                         ..Default::default()
                     },
-                    Ok(other @ Response::TxnDone { .. }) => CasResponse {
+                    Ok(other @ (Response::TxnDone { .. } | Response::StaleTerm)) => CasResponse {
                         error: kv_error(ErrorCode::InvalidArgument, format!("{other:?}"), 0),
                         ..Default::default()
                     },
@@ -585,7 +585,7 @@ impl Kv for KvService {
                                 .collect(),
                             more,
                         },
-                        Ok(ReadResult::Value(_)) => ScanResponse {
+                        Ok(ReadResult::Value(_) | ReadResult::Term(_)) => ScanResponse {
                             error: kv_error(
                                 ErrorCode::Unavailable,
                                 "internal: wrong read result",

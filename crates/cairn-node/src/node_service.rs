@@ -215,7 +215,7 @@ impl NodeService {
                 .map_err(|e| Status::unavailable(format!("read the node counter: {e}")))?
             {
                 ReadResult::Value(v) => v,
-                ReadResult::Pairs { .. } => None,
+                ReadResult::Pairs { .. } | ReadResult::Term(_) => None,
             };
             let next: NodeId = match &current {
                 Some(b) => std::str::from_utf8(b)

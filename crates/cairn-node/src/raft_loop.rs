@@ -36,6 +36,10 @@ pub enum ReadKind {
         end: Vec<u8>,
         limit: usize,
     },
+    /// Nothing is read: the answer is the term in which leadership was confirmed, once the
+    /// replica has applied everything committed before (the replicated MVCC database's
+    /// barrier).
+    Barrier,
 }
 
 #[derive(Debug)]
@@ -45,6 +49,7 @@ pub enum ReadResult {
         pairs: Vec<(Vec<u8>, Vec<u8>)>,
         more: bool,
     },
+    Term(u64),
 }
 
 /// A replica's status plus, when asked, a checksum of its applied data.
@@ -262,6 +267,7 @@ fn serve_read(
 ) -> cairn_raft::Result<ReadResult> {
     let engine = node.engine();
     match kind {
+        ReadKind::Barrier => Ok(ReadResult::Term(node.term(range).unwrap_or(0))),
         ReadKind::Get(key) => Ok(ReadResult::Value(cairn_raft::kv::get(
             engine.as_ref(),
             &key,

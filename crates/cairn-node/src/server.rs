@@ -6,7 +6,8 @@
 //! A new store with `--join` waits, serving `Status`, until `cairn init` (through any of the
 //! nodes) sends every node its `Bootstrap`: node ids, addresses and the range layout.
 //!
-//! The key space: the meta range `[ "", "u" )` (reserved for cluster metadata) and
+//! The key space: the meta range `[ "", "s" )` (cluster metadata), the SQL range
+//! `[ "s", "u" )` (the replicated MVCC database that SQL runs on, `sql_range.rs`), and
 //! `user_ranges` ranges splitting `[ "u", +∞ )` at evenly spaced 32-bit prefixes; a client
 //! key `k` is stored as `"u" + k`. Each range has up to three replicas, spread round-robin over the nodes.
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use cairn_proto::kv::kv_server::KvServer;
 use cairn_proto::node::node_server::NodeServer;
 use cairn_proto::raft::raft_transport_server::RaftTransportServer;
+use cairn_proto::sqltxn::sql_txn_server::SqlTxnServer;
 use cairn_raft::engine::Batch;
 use cairn_raft::kv::KvStateMachine;
 use cairn_raft::{Engine, NodeId, RaftConfig, RaftNode, RangeDescriptor, ReplicaDescriptor};
@@ -26,8 +28,9 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::error::{err, Result};
 use crate::identity::Identity;
-use crate::lsm_engine::LsmEngine;
+use crate::lsm_engine::{LsmEngine, SQL_PREFIX};
 use crate::raft_loop::{self, Input, LoopConfig, LoopHandle, RoutingView};
+use crate::sql_range::{sql_range, SqlReplicator};
 use crate::transport::{Addresses, Transport};
 
 /// The first byte of every client key as stored.
@@ -50,6 +53,8 @@ pub struct NodeConfig {
     pub fault_injection: bool,
     /// Quiesce idle ranges (RaftConfig::quiesce).
     pub quiesce: bool,
+    /// Settings of the node's MVCC database (its `replicator` is set by the node).
+    pub db: cairn_mvcc::DbOptions,
 }
 
 impl Default for NodeConfig {
@@ -63,6 +68,7 @@ impl Default for NodeConfig {
             tick: Duration::from_millis(10),
             fault_injection: false,
             quiesce: true,
+            db: cairn_mvcc::DbOptions::default(),
         }
     }
 }
@@ -80,6 +86,9 @@ pub struct Shared {
     pub cfg: NodeConfig,
     pub advertise: String,
     pub engine: Arc<dyn Engine>,
+    /// The replicated MVCC database in the same engine: the SQL range's state.
+    pub sql_db: cairn_mvcc::Db,
+    pub sql: Arc<SqlReplicator>,
     pub addrs: Addresses,
     pub running: OnceLock<Running>,
     pub runtime: tokio::runtime::Handle,
@@ -98,7 +107,7 @@ pub type Faults = Arc<RwLock<std::collections::HashSet<NodeId>>>;
 /// The range layout of a new cluster.
 pub fn initial_layout(nodes: &[NodeId], user_ranges: u32) -> Vec<RangeDescriptor> {
     let n = user_ranges.max(1);
-    let mut bounds: Vec<Vec<u8>> = vec![Vec::new(), vec![USER_PREFIX]];
+    let mut bounds: Vec<Vec<u8>> = vec![Vec::new(), vec![SQL_PREFIX], vec![USER_PREFIX]];
     for i in 1..n {
         // The split point i/n of the 32-bit key prefix space, without trailing zero bytes
         // (four ranges split at "u\x40", "u\x80", "u\xc0"); distinct for any n.
@@ -209,12 +218,15 @@ impl Shared {
         transport.set_loop(handle.clone());
         let running = Running {
             node_id,
-            loop_handle: handle,
+            loop_handle: handle.clone(),
             routing: routing.clone(),
             layout: ident.layout.clone(),
         };
         if self.running.set(running).is_err() {
             return Err(err("node already running"));
+        }
+        if let Some(range) = sql_range(&ident.layout) {
+            self.sql.connect(node_id, handle, routing.clone(), range);
         }
         let tick = self.cfg.tick;
         let t = std::thread::Builder::new()
@@ -272,12 +284,14 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
     std::fs::create_dir_all(&cfg.store)
         .map_err(|e| err(format!("create {}: {e}", cfg.store.display())))?;
     let store = cfg.store.clone();
-    let engine: Arc<dyn Engine> = Arc::new(
-        tokio::task::spawn_blocking(move || LsmEngine::open(&store))
-            .await
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(e.to_string()))?,
-    );
+    let sql = Arc::new(SqlReplicator::new(tokio::runtime::Handle::current()));
+    let mut db_opts = cfg.db.clone();
+    db_opts.replicator = Some(sql.clone());
+    let sql_db = tokio::task::spawn_blocking(move || cairn_mvcc::Db::open(&store, db_opts))
+        .await
+        .map_err(|e| err(e.to_string()))?
+        .map_err(|e| err(format!("open {}: {e}", cfg.store.display())))?;
+    let engine: Arc<dyn Engine> = Arc::new(LsmEngine::new(Arc::new(sql_db.engine().clone())));
     let listener = tokio::net::TcpListener::bind(&cfg.listen_addr)
         .await
         .map_err(|e| err(format!("listen on {}: {e}", cfg.listen_addr)))?;
@@ -290,6 +304,8 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
     let shared = Arc::new(Shared {
         advertise: advertise.clone(),
         engine,
+        sql_db,
+        sql,
         addrs: Arc::new(RwLock::new(HashMap::new())),
         running: OnceLock::new(),
         runtime: tokio::runtime::Handle::current(),
@@ -313,6 +329,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let kv = crate::kv_service::KvService::new(shared.clone());
     let node = crate::node_service::NodeService::new(shared.clone());
+    let sqltxn = crate::sqltxn_service::SqlTxnService::new(shared.clone());
     let transport = crate::transport::LazyTransportService {
         shared: shared.clone(),
     };
@@ -323,6 +340,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
             .add_service(RaftTransportServer::new(transport).max_decoding_message_size(64 << 20))
             .add_service(KvServer::new(kv))
             .add_service(NodeServer::new(node))
+            .add_service(SqlTxnServer::new(sqltxn))
             .serve_with_incoming_shutdown(incoming, async {
                 let _ = stop_rx.await;
             })
@@ -415,20 +433,21 @@ mod tests {
     #[test]
     fn initial_layout_covers_the_key_space_with_three_replicas_each() {
         let l = initial_layout(&[1, 2, 3, 4], 4);
-        assert_eq!(l.len(), 5);
+        assert_eq!(l.len(), 6);
         assert_eq!(l[0].start_key, b"");
-        assert_eq!(l[0].end_key, b"u");
+        assert_eq!(l[0].end_key, b"s");
+        assert_eq!(l[1].end_key, b"u");
         for w in l.windows(2) {
             assert_eq!(w[0].end_key, w[1].start_key);
         }
-        assert_eq!(l[4].end_key, b"");
+        assert_eq!(l[5].end_key, b"");
         for d in &l {
             assert_eq!(d.replicas.len(), 3);
             let mut nodes: Vec<_> = d.replicas.iter().map(|r| r.node_id).collect();
             nodes.dedup();
             assert_eq!(nodes.len(), 3);
         }
-        assert_eq!(l[1].end_key, b"u\x40");
+        assert_eq!(l[2].end_key, b"u\x40");
         let one = initial_layout(&[1], 2);
         assert!(one.iter().all(|d| d.replicas.len() == 1));
     }
@@ -436,7 +455,7 @@ mod tests {
     #[test]
     fn many_ranges_get_distinct_increasing_bounds() {
         let l = initial_layout(&[1, 2, 3], 10_000);
-        assert_eq!(l.len(), 10_001);
+        assert_eq!(l.len(), 10_002);
         for d in &l[1..l.len() - 1] {
             assert!(d.start_key < d.end_key, "{d:?}");
         }

@@ -4,7 +4,8 @@
 //!
 //! - [`raft`]: the node-to-node Raft transport (batched message streams, chunked snapshots);
 //! - [`kv`]: the client key-value API;
-//! - [`node`]: cluster bootstrap, join, membership changes and status.
+//! - [`node`]: cluster bootstrap, join, membership changes and status;
+//! - [`sqltxn`]: transactions on the SQL range's leader for SQL sessions on other nodes.
 #![allow(clippy::all)] // generated code
 
 pub mod raft {
@@ -17,4 +18,8 @@ pub mod kv {
 
 pub mod node {
     tonic::include_proto!("cairn.node");
+}
+
+pub mod sqltxn {
+    tonic::include_proto!("cairn.sqltxn");
 }

@@ -15,10 +15,15 @@
 //! - `0x05 n (key expected)×n m (command)×m k (command)×k` — a transaction: if every `key`
 //!   has its `expected` value, apply the first `m` commands (each len-prefixed, put / delete /
 //!   atomic only), else the other `k`. All or nothing; every key must be in the range.
+//! - `0x06 term m (command)×m` — a batch of puts and deletes (each len-prefixed) applied only
+//!   if the entry was appended in `term`: a commit its leader validated against its own state
+//!   in that term (the replicated MVCC database's commit, `cairn_mvcc::Replicator`). Appended
+//!   in any other term it is refused on every replica alike, with no effect.
 //!
 //! Response encoding: `0x00` done; `0x01 current` (current as in `expected`) — compare failed;
 //! `0x02 message` — refused (malformed command, key outside the range); `0x03 succeeded(u8)`
-//! — a transaction's outcome (1: its compares held and the success branch ran).
+//! — a transaction's outcome (1: its compares held and the success branch ran); `0x04` — a
+//! term batch appended in another term, not applied.
 
 use cairn_codec::{varint, Decoder};
 
@@ -49,6 +54,11 @@ pub enum Command {
         operand: Vec<u8>,
     },
     Txn(Txn),
+    /// Puts and deletes applied only if the entry's term is `term`.
+    TermBatch {
+        term: u64,
+        writes: Vec<Command>,
+    },
 }
 
 /// A transaction confined to one range.
@@ -88,9 +98,15 @@ pub fn atomic_op_from_code(c: u8) -> Option<AtomicOp> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Response {
     Done,
-    CompareFailed { current: Option<Vec<u8>> },
+    CompareFailed {
+        current: Option<Vec<u8>>,
+    },
     Refused(String),
-    TxnDone { succeeded: bool },
+    TxnDone {
+        succeeded: bool,
+    },
+    /// A term batch appended in another term than its own: not applied.
+    StaleTerm,
 }
 
 fn put_opt(out: &mut Vec<u8>, v: &Option<Vec<u8>>) {
@@ -147,11 +163,13 @@ impl Command {
                     put_opt(&mut out, e);
                 }
                 for branch in [&t.success, &t.failure] {
-                    varint::put_u64(&mut out, branch.len() as u64);
-                    for c in branch {
-                        varint::put_len_prefixed(&mut out, &c.encode());
-                    }
+                    put_commands(&mut out, branch);
                 }
+            }
+            Command::TermBatch { term, writes } => {
+                out.push(6);
+                varint::put_u64(&mut out, *term);
+                put_commands(&mut out, writes);
             }
         }
         out
@@ -170,6 +188,7 @@ impl Command {
                 .map(|(k, _)| k.as_slice())
                 .chain(t.success.iter().chain(&t.failure).flat_map(|c| c.keys()))
                 .collect(),
+            Command::TermBatch { writes, .. } => writes.iter().flat_map(|c| c.keys()).collect(),
         }
     }
 
@@ -208,20 +227,21 @@ impl Command {
                     t.compares.push((k, get_opt(&mut d)?));
                 }
                 for branch in [&mut t.success, &mut t.failure] {
-                    let n = d.varint_len("command count")?;
-                    for _ in 0..n {
-                        let inner = Command::decode(d.len_prefixed("command")?)?;
-                        if matches!(inner, Command::Txn(_) | Command::Cas { .. }) {
-                            return Err(d.error(
-                                "transaction command",
-                                cairn_codec::DecodeErrorReason::Malformed,
-                            ));
-                        }
-                        branch.push(inner);
-                    }
+                    *branch = get_commands(&mut d, |c| {
+                        !matches!(
+                            c,
+                            Command::Txn(_) | Command::Cas { .. } | Command::TermBatch { .. }
+                        )
+                    })?;
                 }
                 Command::Txn(t)
             }
+            6 => Command::TermBatch {
+                term: d.varint_u64()?,
+                writes: get_commands(&mut d, |c| {
+                    matches!(c, Command::Put { .. } | Command::Delete { .. })
+                })?,
+            },
             t => {
                 return Err(d.error(
                     "command tag",
@@ -231,6 +251,30 @@ impl Command {
         };
         Ok(cmd)
     }
+}
+
+fn put_commands(out: &mut Vec<u8>, commands: &[Command]) {
+    varint::put_u64(out, commands.len() as u64);
+    for c in commands {
+        varint::put_len_prefixed(out, &c.encode());
+    }
+}
+
+/// A count and that many len-prefixed commands, each of which `allowed` must accept.
+fn get_commands(
+    d: &mut Decoder<'_>,
+    allowed: impl Fn(&Command) -> bool,
+) -> std::result::Result<Vec<Command>, cairn_codec::DecodeError> {
+    let n = d.varint_len("command count")?;
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let inner = Command::decode(d.len_prefixed("command")?)?;
+        if !allowed(&inner) {
+            return Err(d.error("nested command", cairn_codec::DecodeErrorReason::Malformed));
+        }
+        out.push(inner);
+    }
+    Ok(out)
 }
 
 impl Response {
@@ -250,6 +294,7 @@ impl Response {
                 out.push(3);
                 out.push(u8::from(*succeeded));
             }
+            Response::StaleTerm => out.push(4),
         }
         out
     }
@@ -267,6 +312,7 @@ impl Response {
             3 => Response::TxnDone {
                 succeeded: d.u8("txn outcome")? != 0,
             },
+            4 => Response::StaleTerm,
             t => {
                 return Err(d.error(
                     "response tag",
@@ -318,6 +364,17 @@ impl StateMachine for KvStateMachine {
             Command::Put { .. } | Command::Delete { .. } | Command::Atomic { .. } => {
                 write(cx, &cmd)?.map(|_| Response::Done)
             }
+            Command::TermBatch { term, writes } if term == cx.term() => {
+                let mut r = Ok(Response::Done);
+                for c in &writes {
+                    if let Err(e) = write(cx, c)? {
+                        r = Err(e);
+                        break;
+                    }
+                }
+                r
+            }
+            Command::TermBatch { .. } => Ok(Response::StaleTerm),
             Command::Cas { key, expected, new } => {
                 let current = cx.get(&key)?;
                 if current != expected {
@@ -353,7 +410,7 @@ fn write(
             cx.put(key, &new)
         }
         // Refused at decoding inside transactions; a top-level one never gets here.
-        Command::Cas { .. } | Command::Txn(_) => Ok(()),
+        Command::Cas { .. } | Command::Txn(_) | Command::TermBatch { .. } => Ok(()),
     })
 }
 
@@ -405,6 +462,15 @@ mod tests {
     }
 
     fn run(engine: &crate::MemEngine, desc: &crate::RangeDescriptor, cmd: &Command) -> Response {
+        run_in_term(engine, desc, cmd, 1)
+    }
+
+    fn run_in_term(
+        engine: &crate::MemEngine,
+        desc: &crate::RangeDescriptor,
+        cmd: &Command,
+        term: u64,
+    ) -> Response {
         let mut overlay = std::collections::BTreeMap::new();
         let mut batch = crate::Batch::new();
         let mut cx = ApplyContext {
@@ -412,6 +478,7 @@ mod tests {
             overlay: &mut overlay,
             batch: &mut batch,
             desc,
+            term,
         };
         let r = KvStateMachine.apply(&mut cx, 1, &cmd.encode()).unwrap();
         engine.write(batch, false).unwrap();
@@ -475,5 +542,61 @@ mod tests {
             failure: vec![],
         });
         assert!(Command::decode(&nested.encode()).is_err());
+    }
+
+    #[test]
+    fn a_term_batch_applies_only_in_its_own_term() {
+        let e = crate::MemEngine::new();
+        let desc = crate::RangeDescriptor {
+            range_id: 7,
+            end_key: b"m".to_vec(),
+            ..Default::default()
+        };
+        let batch = |term: u64, v: &str| Command::TermBatch {
+            term,
+            writes: vec![
+                Command::Put {
+                    key: b"a".to_vec(),
+                    value: v.into(),
+                },
+                Command::Delete { key: b"b".to_vec() },
+            ],
+        };
+        run(
+            &e,
+            &desc,
+            &Command::Put {
+                key: b"b".to_vec(),
+                value: b"old".to_vec(),
+            },
+        );
+        assert_eq!(
+            run_in_term(&e, &desc, &batch(3, "x"), 4),
+            Response::StaleTerm
+        );
+        assert_eq!(get(&e, b"a").unwrap(), None);
+        assert_eq!(get(&e, b"b").unwrap(), Some(b"old".to_vec()));
+        assert_eq!(run_in_term(&e, &desc, &batch(4, "y"), 4), Response::Done);
+        assert_eq!(get(&e, b"a").unwrap(), Some(b"y".to_vec()));
+        assert_eq!(get(&e, b"b").unwrap(), None);
+        // Round trip; only puts and deletes may be inside, and truncations fail.
+        let b = batch(9, "z").encode();
+        assert_eq!(Command::decode(&b).unwrap(), batch(9, "z"));
+        for cut in 0..b.len() {
+            assert!(Command::decode(&b[..cut]).is_err());
+        }
+        let cas = Command::TermBatch {
+            term: 1,
+            writes: vec![Command::Cas {
+                key: b"a".to_vec(),
+                expected: None,
+                new: None,
+            }],
+        };
+        assert!(Command::decode(&cas.encode()).is_err());
+        assert_eq!(
+            Response::decode(&Response::StaleTerm.encode()).unwrap(),
+            Response::StaleTerm
+        );
     }
 }

@@ -617,6 +617,11 @@ impl<S: StateMachine> RaftNode<S> {
         })
     }
 
+    /// The current term of this node's replica of `range`.
+    pub fn term(&self, range: RangeId) -> Option<u64> {
+        Some(self.replicas.get(&range)?.raw.raft.term)
+    }
+
     /// `range`'s descriptor and the node its replica here believes leads it (what routing
     /// needs, without building a whole [`ReplicaStatus`]).
     pub fn route(&self, range: RangeId) -> Option<(&RangeDescriptor, Option<NodeId>)> {
@@ -1574,6 +1579,7 @@ fn apply_entries<S: StateMachine>(
                     overlay,
                     batch,
                     desc: &desc,
+                    term: e.term,
                 };
                 Ok(sm.apply(&mut cx, e.index, &e.data)?)
             }

@@ -19,6 +19,8 @@ pub struct ApplyContext<'a> {
     pub(crate) overlay: &'a mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     pub(crate) batch: &'a mut Batch,
     pub(crate) desc: &'a RangeDescriptor,
+    /// The term of the entry being applied.
+    pub(crate) term: u64,
 }
 
 /// A write outside the range's span.
@@ -31,6 +33,11 @@ pub struct OutsideRange {
 impl ApplyContext<'_> {
     pub fn desc(&self) -> &RangeDescriptor {
         self.desc
+    }
+
+    /// The term the entry being applied was appended in (the same on every replica).
+    pub fn term(&self) -> u64 {
+        self.term
     }
 
     pub fn get(&self, user_key: &[u8]) -> Result<Option<Vec<u8>>> {

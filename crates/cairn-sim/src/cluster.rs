@@ -1174,8 +1174,8 @@ impl Sim {
                     self.finish(c, "fail", None, "compare failed")
                 }
                 Ok(Response::Refused(why)) => self.finish(c, "fail", None, &why),
-                Ok(other @ Response::TxnDone { .. }) => {
-                    // The simulator sends no transactions.
+                Ok(other @ (Response::TxnDone { .. } | Response::StaleTerm)) => {
+                    // The simulator sends no transactions or term batches.
                     let msg = format!("unexpected response {other:?}");
                     self.violation(msg.clone());
                     self.finish(c, "info", None, &msg);

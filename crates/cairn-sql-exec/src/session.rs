@@ -74,6 +74,8 @@ pub struct Engine {
     auto_analyze: Worker,
     /// Decoded table descriptors of the current catalog generation.
     catalog_cache: CatalogCache,
+    /// Whether the `postgres` database and role are known to exist.
+    bootstrapped: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -85,6 +87,14 @@ impl Engine {
 
     /// [`Engine::new`] with explicit settings.
     pub fn with_config(store: Arc<dyn KvStore>, config: EngineConfig) -> Result<Arc<Engine>> {
+        let engine = Self::deferred(store, config)?;
+        engine.ensure_bootstrapped()?;
+        Ok(engine)
+    }
+
+    /// [`Engine::with_config`] without touching the store: the `postgres` database and role
+    /// are created by the first session instead (a cluster node's store may not serve yet).
+    pub fn deferred(store: Arc<dyn KvStore>, config: EngineConfig) -> Result<Arc<Engine>> {
         let sequences = Sequences::new(store.clone());
         let activity = Arc::new(Activity::new(config.auto_analyze));
         let auto_analyze = Worker::start(store.clone(), activity.clone())
@@ -96,9 +106,19 @@ impl Engine {
             activity,
             auto_analyze,
             catalog_cache: CatalogCache::new(),
+            bootstrapped: std::sync::atomic::AtomicBool::new(false),
         });
-        engine.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
         Ok(engine)
+    }
+
+    /// Creates the `postgres` database and role unless this engine saw them already.
+    pub fn ensure_bootstrapped(&self) -> Result<()> {
+        use std::sync::atomic::Ordering;
+        if !self.bootstrapped.load(Ordering::Acquire) {
+            self.with_txn(|txn| catalog::bootstrap(txn).map(|_| ()))?;
+            self.bootstrapped.store(true, Ordering::Release);
+        }
+        Ok(())
     }
 
     /// Stops background work (the auto-analyze thread) and waits for it; call before closing
@@ -133,6 +153,7 @@ impl Engine {
 
     /// Opens a session for `user` on `database` (3D000 if it does not exist).
     pub fn open_session(self: &Arc<Self>, user: &str, database: &str) -> Result<Session> {
+        self.ensure_bootstrapped()?;
         let db = self
             .with_txn(|txn| catalog::database(txn, database))?
             .ok_or_else(|| {

@@ -1,4 +1,5 @@
-//! `cairn demo`: a local three-node cluster on loopback for trying the replicated KV API.
+//! `cairn demo`: a local three-node cluster on loopback for trying replicated SQL and the
+//! replicated KV API.
 //!
 //! It starts three `cairn start` child processes (this same executable) with `--join` and
 //! `--exit-on-stdin-eof`, initialises the cluster, prints how to reach it, and waits for
@@ -63,6 +64,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("find the cairn executable")?;
     let ports = [free_port()?, free_port()?, free_port()?];
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let sql_ports = [free_port()?, free_port()?, free_port()?];
     let join = addrs.join(",");
     let mut children = Children(Vec::new());
     for (i, addr) in addrs.iter().enumerate() {
@@ -73,7 +75,9 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
             .arg("start")
             .arg("--store")
             .arg(&dir)
-            .args(["--sql-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"])
+            .arg("--sql-addr")
+            .arg(format!("127.0.0.1:{}", sql_ports[i]))
+            .args(["--http-addr", "127.0.0.1:0"])
             .args(["--grpc-addr", addr, "--join", &join, "--exit-on-stdin-eof"])
             .args(["--user-ranges", &args.user_ranges.to_string()])
             .stdin(Stdio::piped())
@@ -127,12 +131,17 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("A three-node Cairn cluster is running on this machine.");
     for (i, a) in addrs.iter().enumerate() {
         println!(
-            "  node {}: gRPC {a} (log: {})",
+            "  node {}: gRPC {a} SQL 127.0.0.1:{} (log: {})",
             i + 1,
+            sql_ports[i],
             root.join(format!("n{}/node.log", i + 1)).display()
         );
     }
-    println!("Try, against any node:");
+    println!("SQL through any node (the data is replicated on all three):");
+    for p in sql_ports {
+        println!("  psql \"postgresql://postgres@127.0.0.1:{p}/postgres\"");
+    }
+    println!("Key-value, against any node:");
     println!("  cairn kv put hello world --host {}", addrs[1]);
     println!("  cairn kv get hello --host {}", addrs[2]);
     println!("  cairn kv scan --host {}", addrs[0]);

@@ -36,6 +36,7 @@ pub use cairn_mvcc::{
     Locked, Result, RetryPolicy, ScanOptions, Timestamp, Transaction, TxnId, TxnOptions,
 };
 
+pub mod cluster_store;
 pub mod pg_session;
 pub mod sql_store;
 pub mod start;

@@ -19,17 +19,8 @@ use cairn_sql_exec::kv::{IsolationLevel, KvPair, KvStore, KvTxn};
 use cairn_sql_plan::plan::{RowLockStrength, RowLockWait};
 use cairn_sql_plan::{Result, SqlError};
 
-fn sql_error(e: cairn_mvcc::Error) -> SqlError {
-    let code = e.sqlstate();
-    let mut msg = e.to_string();
-    // Keep the chain: storage errors carry file and offset in their sources.
-    let mut src = std::error::Error::source(&e);
-    while let Some(s) = src {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        src = s.source();
-    }
-    SqlError::new(code, msg)
+pub(crate) fn sql_error(e: cairn_mvcc::Error) -> SqlError {
+    SqlError::new(e.sqlstate(), e.report())
 }
 
 /// `KvStore` over a shared MVCC database.
@@ -53,12 +44,16 @@ impl KvStore for MvccStore {
                 ..Default::default()
             })
             .map_err(sql_error)?;
-        Ok(Box::new(MvccTxn { txn }))
+        Ok(Box::new(MvccTxn {
+            txn,
+            db: self.db.clone(),
+        }))
     }
 }
 
 struct MvccTxn {
     txn: Transaction,
+    db: Arc<Db>,
 }
 
 impl KvTxn for MvccTxn {
@@ -166,7 +161,11 @@ impl KvTxn for MvccTxn {
 
     fn new_statement(&mut self) -> Result<()> {
         // READ COMMITTED transactions in cairn-mvcc read a fresh snapshot on every read, which
-        // is at least as fresh as one per statement.
+        // is at least as fresh as one per statement. A replicated store first confirms that
+        // this node still leads (the other levels confirmed it when they began).
+        if self.txn.isolation() == IsolationLevel::ReadCommitted {
+            self.db.confirm_leadership().map_err(sql_error)?;
+        }
         Ok(())
     }
 

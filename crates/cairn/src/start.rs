@@ -250,6 +250,9 @@ pub fn run(args: &StartArgs) -> anyhow::Result<()> {
     result
 }
 
+/// The largest transaction a cluster node's SQL accepts (keys plus values).
+const CLUSTER_WRITE_SET_BYTES_MAX: u64 = 32 << 20;
+
 /// Starts the cluster node if `--grpc-addr` was given.
 async fn start_node(
     settings: &Settings,
@@ -266,6 +269,11 @@ async fn start_node(
         user_ranges: args.user_ranges,
         fault_injection: args.fault_injection,
         quiesce: !args.no_quiesce,
+        db: cairn_mvcc::DbOptions {
+            // One commit is one Raft entry, which must fit a transport message (64 MiB).
+            write_set_bytes_max: CLUSTER_WRITE_SET_BYTES_MAX,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let node = cairn_node::start(cfg)
@@ -281,9 +289,26 @@ async fn start_node(
 async fn serve(settings: Settings, args: &StartArgs) -> anyhow::Result<()> {
     let port_file = args.port_file.clone();
     let exit_on_stdin_eof = args.exit_on_stdin_eof;
+    if settings.password.is_some() && args.grpc_addr.is_some() {
+        bail!(
+            "--password is not supported with --grpc-addr yet: a cluster's roles live in its \
+             replicated catalog, and setting them from one node's command line is not built; \
+             cluster nodes trust loopback clients only"
+        );
+    }
     let node = start_node(&settings, args).await?;
-    let (db, engine) =
-        tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?;
+    let (db, engine) = match &node {
+        // SQL runs on the replicated SQL range; the catalog is created by the first session,
+        // once the range has a leader.
+        Some(n) => {
+            let db = Arc::new(n.shared.sql_db.clone());
+            let store = Arc::new(crate::cluster_store::ClusterStore::new(n.shared.clone()));
+            let engine = Engine::deferred(store, settings.engine)
+                .map_err(|e| anyhow::anyhow!("start SQL engine: {e}"))?;
+            (db, engine)
+        }
+        None => tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?,
+    };
     if let Some(pw) = &settings.password {
         let salt: [u8; 16] = rand::random();
         let v = cairn_pgwire::ScramVerifier::from_password(pw, &salt, 4096)
@@ -337,11 +362,18 @@ async fn serve(settings: Settings, args: &StartArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
+    let clustered = node.is_some();
     if let Some(node) = node {
         node.stop().await;
     }
     tokio::task::block_in_place(|| engine.stop_background());
     drop(engine);
+    if clustered {
+        // The node's services may still hold the store; the last handle closes it.
+        drop(db);
+        eprintln!("cairn: stopped");
+        return Ok(());
+    }
     match Arc::try_unwrap(db) {
         Ok(db) => tokio::task::block_in_place(|| db.close()).context("close the store")?,
         Err(_) => {

@@ -6,4 +6,5 @@ mod crash;
 mod db;
 mod gc;
 mod locks;
+mod replicated;
 mod serializability;

@@ -49,6 +49,11 @@ fn free_port() -> u16 {
     l.local_addr().expect("addr").port()
 }
 
+/// Ranges a new cluster has besides its user ranges: the meta range and the SQL range.
+const SYSTEM_RANGES: usize = 2;
+/// The SQL range's id in the initial layout (meta 1, SQL 2, user ranges after).
+const SQL_RANGE: u64 = 2;
+
 async fn kv_client(addr: &str) -> Option<KvClient<tonic::transport::Channel>> {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .ok()?
@@ -254,7 +259,7 @@ fn three_nodes_survive_a_leader_kill() {
             Some(per_range)
         });
         if let Some(per_range) = snapshot {
-            let ok = per_range.len() == 5
+            let ok = per_range.len() == 4 + SYSTEM_RANGES
                 && per_range.values().all(|reps| {
                     reps.len() == 3
                         && reps
@@ -272,7 +277,12 @@ fn three_nodes_survive_a_leader_kill() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let keys: u64 = agreed.values().map(|r| r[0].3).sum();
+    // The KV API's keys (the SQL range holds the SQL catalog).
+    let keys: u64 = agreed
+        .iter()
+        .filter(|(range, _)| **range != SQL_RANGE)
+        .map(|(_, r)| r[0].3)
+        .sum();
     println!("replicas agree: {keys} keys over {} ranges", agreed.len());
 
     // Every acknowledged write reads back, through every node.
@@ -667,10 +677,14 @@ fn demo_runs_three_nodes_and_stops_on_ctrl_c() {
     let stdout = demo.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
     let mut hosts = Vec::new();
+    let mut sql_ports = Vec::new();
     for line in lines.by_ref() {
         let line = line.expect("line");
         if let Some(rest) = line.split("gRPC ").nth(1) {
             hosts.push(rest.split_whitespace().next().unwrap_or("").to_string());
+        }
+        if let Some(rest) = line.split("postgresql://postgres@127.0.0.1:").nth(1) {
+            sql_ports.push(rest.split('/').next().unwrap_or("").to_string());
         }
         if line.starts_with("Stop with Ctrl-C") {
             break;
@@ -691,6 +705,22 @@ fn demo_runs_three_nodes_and_stops_on_ctrl_c() {
     };
     cli(&["kv", "put", "hello", "world", "--host", &hosts[1]]);
     assert_eq!(cli(&["kv", "get", "hello", "--host", &hosts[2]]), "world");
+    // SQL written through one node reads back through another.
+    assert_eq!(sql_ports.len(), 3, "demo did not print three psql lines");
+    let rt = crate::server::runtime();
+    rt.block_on(async {
+        let config = |p: &str| format!("host=127.0.0.1 port={p} user=postgres dbname=postgres");
+        let a = crate::server::connect(&config(&sql_ports[0])).await;
+        a.batch_execute("CREATE TABLE greeting (word text); INSERT INTO greeting VALUES ('hi')")
+            .await
+            .expect("write through node 1");
+        let c = crate::server::connect(&config(&sql_ports[2])).await;
+        let row = c
+            .query_one("SELECT word FROM greeting", &[])
+            .await
+            .expect("read through node 3");
+        assert_eq!(row.get::<_, String>(0), "hi");
+    });
 
     let sent = Command::new("kill")
         .args(["-INT", &demo.id().to_string()])
@@ -806,7 +836,7 @@ fn fourth_node_joins_and_replaces_one_under_load() {
             Some(per_range)
         });
         let done = per_range.as_ref().is_some_and(|p| {
-            p.len() == 5
+            p.len() == 4 + SYSTEM_RANGES
                 && p.values().all(|reps| {
                     let mut on: Vec<u64> = reps.iter().map(|r| r.0).collect();
                     on.sort();
@@ -1080,7 +1110,7 @@ fn cpu_rates(nodes: &[TestServer], window: Duration) -> Vec<f64> {
 #[test]
 fn idle_ranges_quiesce_and_wake_on_demand() {
     let user_ranges = 100;
-    let total = user_ranges as usize + 1;
+    let total = user_ranges as usize + SYSTEM_RANGES;
     let (mut nodes, addrs) = idle_cluster(user_ranges, &[]);
     let rt = crate::server::runtime();
     let took = await_idle(&rt, &addrs, total, true, Duration::from_secs(90));
@@ -1181,7 +1211,7 @@ fn many_idle_ranges_cpu() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let total = user_ranges as usize + 1;
+    let total = user_ranges as usize + SYSTEM_RANGES;
     let rt = crate::server::runtime();
     for quiesce in [true, false] {
         let extra: &[&str] = if quiesce { &[] } else { &["--no-quiesce"] };
@@ -1253,6 +1283,232 @@ fn a_node_down_during_a_join_learns_the_new_address() {
         "node 3 knew node 4 right after its restart: {}",
         first.as_ref().is_some_and(knows_node_4)
     );
+    for n in nodes.iter_mut().flatten() {
+        assert!(n.alive(), "a node exited: {}", n.log());
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// SQL over the replicated SQL range.
+
+/// The node (1-based) that leads `range`, as `addr` sees it.
+async fn leader_of(addr: &str, range: u64) -> Option<u64> {
+    let s = status(addr, false).await?;
+    s.replicas
+        .iter()
+        .find(|r| r.range_id == range)
+        .map(|r| r.leader_node)
+        .filter(|&n| n != 0)
+}
+
+/// Bank transfers through the given SQL servers: every committed transfer also inserts its
+/// id into `log`. Returns (committed ids, ids whose commit outcome is unknown, commit times).
+async fn transfers(
+    configs: Vec<String>,
+    clients: usize,
+    per_client: usize,
+) -> (Vec<i64>, Vec<i64>, Vec<Instant>) {
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let config = configs[c % configs.len()].clone();
+        tasks.push(tokio::spawn(async move {
+            let mut done = (Vec::new(), Vec::new(), Vec::new());
+            let mut client = crate::server::connect(&config).await;
+            let mut n = 0;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while n < per_client && Instant::now() < deadline {
+                let id = (c * 1_000_000 + n) as i64;
+                let (a, b) = ((n % 10) as i32, ((n + c + 1) % 10) as i32);
+                let sql = format!(
+                    "BEGIN; UPDATE acct SET bal = bal - 1 WHERE id = {a}; \
+                     UPDATE acct SET bal = bal + 1 WHERE id = {b}; \
+                     INSERT INTO log VALUES ({id}); COMMIT"
+                );
+                match client.batch_execute(&sql).await {
+                    Ok(()) => {
+                        done.0.push(id);
+                        done.2.push(Instant::now());
+                        n += 1;
+                    }
+                    Err(e) => {
+                        let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
+                        if code == "40003" {
+                            done.1.push(id);
+                            n += 1;
+                        }
+                        if client.is_closed() {
+                            client = crate::server::connect(&config).await;
+                        } else {
+                            let _ = client.batch_execute("ROLLBACK").await;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            done
+        }));
+    }
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for t in tasks {
+        let (a, b, c) = t.await.expect("client task");
+        out.0.extend(a);
+        out.1.extend(b);
+        out.2.extend(c);
+    }
+    out.2.sort();
+    out
+}
+
+#[test]
+fn sql_runs_on_every_node_and_survives_the_sql_leaders_kill() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let join = addrs.join(",");
+    let start = |i: usize, dir: Option<tempfile::TempDir>| {
+        let args = ["--grpc-addr", &addrs[i], "--join", &join];
+        match dir {
+            Some(d) => TestServer::start_in(d, &args),
+            None => TestServer::start_with(&args),
+        }
+    };
+    let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
+    cairn_init(&addrs[0]);
+    let configs: Vec<String> = nodes.iter().flatten().map(TestServer::config).collect();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+
+    // DDL and writes through one node are read through the others, whichever leads.
+    rt.block_on(async {
+        let c0 = crate::server::connect(&configs[0]).await;
+        c0.batch_execute(
+            "CREATE TABLE acct (id int PRIMARY KEY, bal int NOT NULL); \
+             CREATE TABLE log (id bigint PRIMARY KEY); \
+             INSERT INTO acct SELECT g, 100 FROM generate_series(0, 9) g",
+        )
+        .await
+        .expect("setup");
+        for (i, cfg) in configs.iter().enumerate() {
+            let c = crate::server::connect(cfg).await;
+            let row = c
+                .query_one("SELECT count(*), sum(bal) FROM acct", &[])
+                .await
+                .expect("read");
+            assert_eq!(
+                (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+                (10, 1000),
+                "node {}",
+                i + 1
+            );
+            c.execute("INSERT INTO log VALUES ($1)", &[&(-1 - i as i64)])
+                .await
+                .expect("write through every node");
+        }
+    });
+
+    // Load through the two nodes that do not lead the SQL range; kill its leader mid-way.
+    let victim = rt
+        .block_on(leader_of(&addrs[0], SQL_RANGE))
+        .expect("the SQL range has a leader") as usize
+        - 1;
+    let gateways: Vec<String> = (0..3)
+        .filter(|&i| i != victim)
+        .map(|i| configs[i].clone())
+        .collect();
+    let load = rt.spawn(transfers(gateways, 8, 150));
+    std::thread::sleep(Duration::from_millis(1500));
+    let killed_at = Instant::now();
+    let dir = nodes[victim].take().expect("victim").kill();
+    let (committed, unknown, times) = rt.block_on(load).expect("load");
+    let gap = times
+        .windows(2)
+        .filter(|w| w[1] > killed_at)
+        .map(|w| w[1].duration_since(w[0]))
+        .max()
+        .unwrap_or_default();
+    println!(
+        "SQL: {} transfers committed, {} with unknown outcome; the SQL range's leader (node {}) \
+         SIGKILLed, longest gap between commits after: {} ms",
+        committed.len(),
+        unknown.len(),
+        victim + 1,
+        gap.as_millis()
+    );
+    assert!(
+        times.iter().any(|t| *t > killed_at),
+        "no commit after the kill"
+    );
+    assert!(gap < Duration::from_secs(10), "SQL stalled {gap:?}");
+
+    // Restarted, the old leader serves SQL again; every node sees every committed transfer
+    // and the bank's total is intact.
+    nodes[victim] = Some(start(victim, Some(dir)));
+    let configs: Vec<String> = nodes.iter().flatten().map(TestServer::config).collect();
+    rt.block_on(async {
+        for (i, cfg) in configs.iter().enumerate() {
+            let c = crate::server::connect(cfg).await;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            let rows = loop {
+                match c.query("SELECT id FROM log", &[]).await {
+                    Ok(rows) => break rows,
+                    Err(e) if Instant::now() < deadline => {
+                        println!("node {}: {e}; retrying", i + 1);
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("node {}: {e}", i + 1),
+                }
+            };
+            let ids: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.get(0)).collect();
+            for id in &committed {
+                assert!(
+                    ids.contains(id),
+                    "node {}: committed transfer {id} lost",
+                    i + 1
+                );
+            }
+            for id in ids.iter().filter(|&&id| id >= 0) {
+                assert!(
+                    committed.contains(id) || unknown.contains(id),
+                    "node {}: transfer {id} was never acknowledged nor in doubt",
+                    i + 1
+                );
+            }
+            let row = c
+                .query_one("SELECT sum(bal) FROM acct", &[])
+                .await
+                .expect("sum");
+            assert_eq!(row.get::<_, i64>(0), 1000, "node {}", i + 1);
+        }
+    });
+
+    // The SQL range's replicas converge to the same applied index and data.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let reps: Vec<(u64, u32)> = rt.block_on(async {
+            let mut v = Vec::new();
+            for a in &addrs {
+                if let Some(s) = status(a, true).await {
+                    v.extend(
+                        s.replicas
+                            .iter()
+                            .filter(|r| r.range_id == SQL_RANGE)
+                            .map(|r| (r.applied_index, r.data_checksum)),
+                    );
+                }
+            }
+            v
+        });
+        if reps.len() == 3 && reps.iter().all(|r| *r == reps[0]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SQL range replicas differ: {reps:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for n in nodes.iter_mut().flatten() {
         assert!(n.alive(), "a node exited: {}", n.log());
     }
