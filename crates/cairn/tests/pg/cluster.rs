@@ -54,6 +54,22 @@ const SYSTEM_RANGES: usize = 2;
 /// The SQL range's id in the initial layout (meta 1, SQL 2, user ranges after).
 const SQL_RANGE: u64 = 2;
 
+/// Starts the node at `addr` of a cluster formed with `join`, or restarts it in `dir` (kept
+/// from a killed node), with `extra` flags.
+fn cluster_node(
+    addr: &str,
+    join: &str,
+    extra: &[&str],
+    dir: Option<tempfile::TempDir>,
+) -> TestServer {
+    let mut args = vec!["--grpc-addr", addr, "--join", join];
+    args.extend_from_slice(extra);
+    match dir {
+        Some(d) => TestServer::start_in(d, &args),
+        None => TestServer::start_with(&args),
+    }
+}
+
 async fn kv_client(addr: &str) -> Option<KvClient<tonic::transport::Channel>> {
     let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
         .ok()?
@@ -159,20 +175,7 @@ fn three_nodes_survive_a_leader_kill() {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let join = addrs.join(",");
-    let start = |i: usize, dir: Option<tempfile::TempDir>| {
-        let args = [
-            "--grpc-addr",
-            &addrs[i],
-            "--join",
-            &join,
-            "--user-ranges",
-            "4",
-        ];
-        match dir {
-            Some(d) => TestServer::start_in(d, &args),
-            None => TestServer::start_with(&args),
-        }
-    };
+    let start = |i: usize, dir| cluster_node(&addrs[i], &join, &["--user-ranges", "4"], dir);
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
 
     let init = cairn_init(&addrs[0]);
@@ -512,19 +515,7 @@ fn nemesis_run(seed: u64, duration: Duration) {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let join = addrs.join(",");
-    let start = |i: usize, dir: Option<tempfile::TempDir>| {
-        let args = [
-            "--grpc-addr",
-            &addrs[i],
-            "--join",
-            &join,
-            "--fault-injection",
-        ];
-        match dir {
-            Some(d) => TestServer::start_in(d, &args),
-            None => TestServer::start_with(&args),
-        }
-    };
+    let start = |i: usize, dir| cluster_node(&addrs[i], &join, &["--fault-injection"], dir);
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
     cairn_init(&addrs[0]);
 
@@ -1237,13 +1228,7 @@ fn a_node_down_during_a_join_learns_the_new_address() {
     let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let first3 = addrs[..3].join(",");
-    let start = |i: usize, dir: Option<tempfile::TempDir>| {
-        let args = ["--grpc-addr", &addrs[i], "--join", &first3];
-        match dir {
-            Some(d) => TestServer::start_in(d, &args),
-            None => TestServer::start_with(&args),
-        }
-    };
+    let start = |i: usize, dir| cluster_node(&addrs[i], &first3, &[], dir);
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
     cairn_init(&addrs[0]);
     let rt = crate::server::runtime();
@@ -1364,13 +1349,7 @@ fn sql_runs_on_every_node_and_survives_the_sql_leaders_kill() {
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
     let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let join = addrs.join(",");
-    let start = |i: usize, dir: Option<tempfile::TempDir>| {
-        let args = ["--grpc-addr", &addrs[i], "--join", &join];
-        match dir {
-            Some(d) => TestServer::start_in(d, &args),
-            None => TestServer::start_with(&args),
-        }
-    };
+    let start = |i: usize, dir| cluster_node(&addrs[i], &join, &[], dir);
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
     cairn_init(&addrs[0]);
     let configs: Vec<String> = nodes.iter().flatten().map(TestServer::config).collect();
