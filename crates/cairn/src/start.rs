@@ -297,17 +297,21 @@ async fn serve(settings: Settings, args: &StartArgs) -> anyhow::Result<()> {
         );
     }
     let node = start_node(&settings, args).await?;
+    // The local store, when there is no cluster node (the node owns its store).
     let (db, engine) = match &node {
         // SQL runs on the replicated SQL range; the catalog is created by the first session,
         // once the range has a leader.
         Some(n) => {
-            let db = Arc::new(n.shared.sql_db.clone());
             let store = Arc::new(crate::cluster_store::ClusterStore::new(n.shared.clone()));
             let engine = Engine::deferred(store, settings.engine)
                 .map_err(|e| anyhow::anyhow!("start SQL engine: {e}"))?;
-            (db, engine)
+            (None, engine)
         }
-        None => tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?,
+        None => {
+            let (db, engine) =
+                tokio::task::block_in_place(|| open_engine(&settings.store, settings.engine))?;
+            (Some(db), engine)
+        }
     };
     if let Some(pw) = &settings.password {
         let salt: [u8; 16] = rand::random();
@@ -362,21 +366,16 @@ async fn serve(settings: Settings, args: &StartArgs) -> anyhow::Result<()> {
         shutdown,
     )
     .await;
-    let clustered = node.is_some();
     if let Some(node) = node {
         node.stop().await;
     }
     tokio::task::block_in_place(|| engine.stop_background());
     drop(engine);
-    if clustered {
-        // The node's services may still hold the store; the last handle closes it.
-        drop(db);
-        eprintln!("cairn: stopped");
-        return Ok(());
-    }
-    match Arc::try_unwrap(db) {
-        Ok(db) => tokio::task::block_in_place(|| db.close()).context("close the store")?,
-        Err(_) => {
+    // A node's store closes with its last handle (its services may still hold one).
+    match db.map(Arc::try_unwrap) {
+        None => {}
+        Some(Ok(db)) => tokio::task::block_in_place(|| db.close()).context("close the store")?,
+        Some(Err(_)) => {
             eprintln!("cairn: store still in use at exit; it recovers from its log at next start")
         }
     }

@@ -181,11 +181,7 @@ fn three_nodes_survive_a_leader_kill() {
     let init = cairn_init(&addrs[0]);
     assert!(init.contains("3 node(s)"), "{init}");
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::server::multi_thread_runtime();
     let acked = Arc::new(Mutex::new(BTreeMap::new()));
     rt.block_on(async {
         let t0 = Instant::now();
@@ -519,11 +515,7 @@ fn nemesis_run(seed: u64, duration: Duration) {
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
     cairn_init(&addrs[0]);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::server::multi_thread_runtime();
     let rec = Arc::new(Recorder {
         base: Instant::now(),
         lines: Mutex::new(Vec::new()),
@@ -758,11 +750,7 @@ fn fourth_node_joins_and_replaces_one_under_load() {
         .collect();
     cairn_init(&addrs[0]);
 
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::server::multi_thread_runtime();
     let acked = Arc::new(Mutex::new(BTreeMap::new()));
     // Writes through nodes 2 and 3 for the whole change.
     let writer = {
@@ -882,11 +870,7 @@ fn single_node_cluster_atomic_ops_and_transactions() {
     use cairn_proto::kv::{txn_op, AtomicOpRequest, AtomicOpType, Compare, TxnOp, TxnRequest};
     let addr = format!("127.0.0.1:{}", free_port());
     let node = TestServer::start_with(&["--grpc-addr", &addr]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::server::multi_thread_runtime();
     rt.block_on(async {
         let c = kv_client(&addr).await.expect("client");
         // 20 concurrent increments of one counter.
@@ -1353,11 +1337,7 @@ fn sql_runs_on_every_node_and_survives_the_sql_leaders_kill() {
     let mut nodes: Vec<Option<TestServer>> = (0..3).map(|i| Some(start(i, None))).collect();
     cairn_init(&addrs[0]);
     let configs: Vec<String> = nodes.iter().flatten().map(TestServer::config).collect();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let rt = crate::server::multi_thread_runtime();
 
     // DDL and writes through one node are read through the others, whichever leads.
     rt.block_on(async {

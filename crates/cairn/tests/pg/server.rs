@@ -121,6 +121,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
+/// A two-worker runtime for tests whose clients run concurrently with blocking code.
+pub fn multi_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
 /// Connects tokio-postgres and drives the connection in the background.
 pub async fn connect(config: &str) -> tokio_postgres::Client {
     let (client, conn) = tokio_postgres::connect(config, tokio_postgres::NoTls)
