@@ -224,7 +224,11 @@ pub fn run<O: Outbox>(
                 next_tick = now + cfg.tick;
             }
         }
-        let out = node.handle_ready()?;
+        let out = node.handle_ready_sending(&mut |early| {
+            for m in early {
+                outbox.send(m);
+            }
+        })?;
         for m in out.messages {
             outbox.send(m);
         }

@@ -1,8 +1,9 @@
 //! The `SqlTxn` service: transactions on this node's replicated MVCC database for SQL
 //! sessions on other nodes (`proto/sqltxn.proto`).
 //!
-//! One stream is one transaction. Requests are served in order, each on the blocking pool
-//! (a request may wait for a row lock or for its commit to apply). The transaction is rolled
+//! One stream is one transaction. Requests are served in order on the blocking pool (a
+//! request may wait for a row lock or for its commit to apply); the requests that have
+//! arrived together (a gateway pipelines its writes) go in one trip. The transaction is rolled
 //! back when the stream ends without a commit, so a gateway that dies or drops its connection
 //! leaves no locks behind.
 //!
@@ -168,6 +169,19 @@ fn serve(db: &Db, txn: &mut Option<Transaction>, op: Op) -> TxnResponse {
     }
 }
 
+/// Most requests served in one trip to the blocking pool.
+const BATCH_MAX: usize = 256;
+
+/// `f`'s output if it is ready without waiting.
+fn ready_now<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match f.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(v) => Some(v),
+        std::task::Poll::Pending => None,
+    }
+}
+
 type TxnStream = Pin<Box<dyn Stream<Item = Result<TxnResponse, Status>> + Send>>;
 
 #[tonic::async_trait]
@@ -184,22 +198,56 @@ impl SqlTxn for SqlTxnService {
         tokio::spawn(async move {
             let mut txn: Option<Transaction> = None;
             // Ends when the gateway ends the stream, drops it, or sends garbage.
-            while let Ok(Some(req)) = input.message().await {
-                let Some(op) = req.op else {
-                    let _ = tx.send(Ok(failure("08P01", "empty request"))).await;
-                    continue;
+            'serve: loop {
+                let first = match input.message().await {
+                    Ok(Some(req)) => req,
+                    Ok(None) => break,
+                    Err(status) => {
+                        tracing::warn!(error = %status, "SqlTxn stream failed; rolling back");
+                        break;
+                    }
                 };
+                // A gateway pipelines writes: serve whatever has arrived in one trip to the
+                // blocking pool.
+                let mut ops = vec![first.op];
+                while ops.len() < BATCH_MAX {
+                    match ready_now(input.message()) {
+                        Some(Ok(Some(req))) => ops.push(req.op),
+                        // Pending, or the end (which the `message` above sees again).
+                        None | Some(Ok(None)) => break,
+                        Some(Err(status)) => {
+                            // Reported once: the stream yields nothing more.
+                            tracing::warn!(error = %status, "SqlTxn stream failed; rolling back");
+                            ops.clear();
+                            break;
+                        }
+                    }
+                }
                 let db = db.clone();
                 let mut t = txn.take();
                 let served = tokio::task::spawn_blocking(move || {
-                    let resp = serve(&db, &mut t, op);
-                    (t, resp)
+                    let resps: Vec<TxnResponse> = ops
+                        .into_iter()
+                        .map(|op| match op {
+                            Some(op) => serve(&db, &mut t, op),
+                            None => failure("08P01", "empty request"),
+                        })
+                        .collect();
+                    (t, resps)
                 })
                 .await;
-                let Ok((t, resp)) = served else { break };
+                let (t, resps) = match served {
+                    Ok(v) => v,
+                    Err(e) => {
+                        tracing::error!(error = %e, "SqlTxn request failed; closing its stream");
+                        break;
+                    }
+                };
                 txn = t;
-                if tx.send(Ok(resp)).await.is_err() {
-                    break;
+                for resp in resps {
+                    if tx.send(Ok(resp)).await.is_err() {
+                        break 'serve;
+                    }
                 }
             }
             // Rolls back unless committed (the lock release may wait for nothing, but keep

@@ -4,13 +4,14 @@
 //! The driver is synchronous and deterministic: it has no threads, no clock and no sockets. Its
 //! owner (the node server, or the simulator) calls [`RaftNode::tick`] every tick interval,
 //! [`RaftNode::step`] for each message from a peer, [`RaftNode::propose`] / [`RaftNode::read`]
-//! for clients, then [`RaftNode::handle_ready`] and sends the returned messages. Given the same
+//! for clients, then [`RaftNode::handle_ready`] (or [`RaftNode::handle_ready_sending`]) and
+//! sends the returned messages. Given the same
 //! calls in the same order and the same seed it does the same thing (raft-rs draws election
 //! timeouts from the thread RNG; the driver replaces every draw with one from its seeded RNG).
 //!
 //! One turn of `handle_ready`:
 //! 1. collect `Ready` from every replica that has one; messages that may go before persisting
-//!    are queued at once;
+//!    are handed to the owner at once ([`RaftNode::handle_ready_sending`]);
 //! 2. stage snapshots, log entries and hard states of **all** replicas into one batch and write
 //!    it with **one sync**;
 //! 3. per replica: queue persisted messages, apply committed entries (state machine writes go
@@ -1212,7 +1213,27 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     /// Persists, sends and applies whatever every replica has ready. See the module header.
+    /// Every message is returned in `Output::messages`; [`Self::handle_ready_sending`] hands
+    /// out those that may go before persisting earlier.
     pub fn handle_ready(&mut self) -> Result<Output> {
+        let mut early = Vec::new();
+        let mut out = self.handle_ready_sending(&mut |m| early.extend(m))?;
+        early.append(&mut out.messages);
+        out.messages = early;
+        Ok(out)
+    }
+
+    /// [`Self::handle_ready`], but the messages that may go before this turn's log write
+    /// (a leader's appends, heartbeats, votes granted earlier) are passed to `send` as soon
+    /// as they are collected, before the sync and the apply: followers persist a new entry
+    /// while the leader does, and learn a commit index while the leader applies, instead of
+    /// waiting out both (a large entry's apply kept them waiting past their election timeout).
+    /// `Output::messages` holds the rest, to send after it returns; sending those in order
+    /// after the early ones keeps each peer's messages in the order Raft produced them.
+    pub fn handle_ready_sending(
+        &mut self,
+        send: &mut dyn FnMut(Vec<RaftMessage>),
+    ) -> Result<Output> {
         let mut out = Output {
             completions: std::mem::take(&mut self.early),
             messages: std::mem::take(&mut self.outbound),
@@ -1311,6 +1332,9 @@ impl<S: StateMachine> RaftNode<S> {
             }
             let committed = rd.take_committed_entries();
             readies.push((range, rd, committed));
+        }
+        if !out.messages.is_empty() {
+            send(std::mem::take(&mut out.messages));
         }
         if !log_batch.is_empty() {
             self.engine.write(log_batch, must_sync)?;

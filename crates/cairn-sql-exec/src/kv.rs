@@ -78,6 +78,14 @@ pub trait KvTxn: Send {
     fn isolation(&self) -> IsolationLevel;
     /// Called before each statement: at READ COMMITTED the statement reads a fresh snapshot.
     fn new_statement(&mut self) -> Result<()>;
+    /// Called after each statement of a transaction block, whether it succeeded or not. An
+    /// implementation may report a write's error late (a gateway pipelines writes to a
+    /// remote leader without waiting for each answer); it reports any such error here at
+    /// the latest, so the statement that wrote fails, not a later one. An error of a
+    /// statement that already failed is dropped with it.
+    fn end_statement(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Wall-clock time of the transaction's read timestamp, in microseconds since the Unix
     /// epoch (`now()` is constant within a transaction).
     fn timestamp_micros(&self) -> i64;

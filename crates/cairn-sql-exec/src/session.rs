@@ -609,6 +609,8 @@ impl Session {
         self.copy = None;
         if let Some(b) = &mut self.block {
             b.failed = true;
+            // The statement failed already; a late error of its writes adds nothing.
+            let _ = b.txn.end_statement();
         }
     }
 
@@ -656,6 +658,8 @@ impl Session {
             let r = txn.commit();
             self.flush_activity();
             r?;
+        } else if let Some(b) = self.block.as_mut() {
+            b.txn.end_statement()?;
         }
         Ok(ExecResult::Command {
             tag: format!("COPY {}", c.count),
@@ -1460,8 +1464,9 @@ impl Session {
                                 &mut notices,
                             )
                         });
+                        let ended = b.txn.end_statement();
                         self.block = Some(b);
-                        r
+                        r.and_then(|v| ended.map(|()| v))
                     }
                     None => analyze::run(
                         &*self.engine.store,
@@ -1495,8 +1500,9 @@ impl Session {
                 let r = b.txn.new_statement().and_then(|_| {
                     self.run_with(&mut *b.txn, stmt, params, param_types, prepared, cached)
                 });
+                let ended = b.txn.end_statement();
                 self.block = Some(b);
-                r
+                r.and_then(|v| ended.map(|()| v))
             }
             None => {
                 let iso = self.default_isolation()?;

@@ -37,7 +37,9 @@ pub struct PgbenchArgs {
     /// Seconds per script.
     #[arg(long, default_value_t = 60)]
     pub duration: u32,
-    /// Systems to run: cairn, postgres.
+    /// Systems to run: cairn (one node), postgres, cluster-leader and cluster-gateway (a
+    /// three-node local cluster, pgbench connected to the node that leads the SQL range, or
+    /// to one that does not and runs each transaction on the leader over gRPC).
     #[arg(long, value_delimiter = ',', default_value = "cairn,postgres")]
     pub systems: Vec<String>,
     /// Scripts: select-only, tpcb-like.
@@ -60,6 +62,46 @@ pub struct PgbenchArgs {
     /// connection, then Bind and Execute).
     #[arg(long, default_value = "prepared")]
     pub protocol: String,
+}
+
+/// What one system of the run is: a single server process, or a local cluster and the SQL
+/// port pgbench uses.
+enum Target {
+    One(Server),
+    /// The nodes are held only to stop them when the run ends.
+    Cluster {
+        _nodes: crate::demo::LocalCluster,
+        port: u16,
+    },
+}
+
+impl Target {
+    fn port(&self) -> u16 {
+        match self {
+            Target::One(s) => s.port,
+            Target::Cluster { port, .. } => *port,
+        }
+    }
+}
+
+/// A three-node cluster; `leader`: connect to the node leading the SQL range, else to another.
+fn start_cluster(leader: bool) -> anyhow::Result<Target> {
+    let cluster = crate::demo::LocalCluster::start(None, 4)?;
+    for pid in cluster.pids() {
+        stop_on_signal(pid, &cluster.root);
+    }
+    let l = cluster.sql_leader(Duration::from_secs(30))?;
+    let node = if leader {
+        l
+    } else {
+        (l + 1) % cluster.sql_ports.len()
+    };
+    let port = cluster.sql_ports[node];
+    wait_for_port(port, "cairn cluster node")?;
+    Ok(Target::Cluster {
+        _nodes: cluster,
+        port,
+    })
 }
 
 pub(crate) struct Server {
@@ -463,18 +505,22 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
     let mut reports = Vec::new();
     if !args.json {
         println!(
-            "cairn bench pgbench: scale={} clients={} duration={} s, -M {}, max-tries={}, isolation={}\n{:<9} {:<12} {:>10} {:>12} {:>12} {:>7} {:>8}",
+            "cairn bench pgbench: scale={} clients={} duration={} s, -M {}, max-tries={}, isolation={}\n{:<15} {:<12} {:>10} {:>12} {:>12} {:>7} {:>8}",
             args.scale, args.clients, args.duration, args.protocol, args.max_tries, args.isolation, "system", "script", "tps", "lat avg ms", "lat p99 ms", "failed", "retried"
         );
     }
     for system in &args.systems {
         let server = match system.as_str() {
-            "cairn" => start_cairn()?,
-            "postgres" => start_postgres()?,
-            other => bail!("unknown system {other} (cairn, postgres)"),
+            "cairn" => Target::One(start_cairn()?),
+            "postgres" => Target::One(start_postgres()?),
+            "cluster-leader" => start_cluster(true)?,
+            "cluster-gateway" => start_cluster(false)?,
+            other => {
+                bail!("unknown system {other} (cairn, postgres, cluster-leader, cluster-gateway)")
+            }
         };
         pgbench(
-            server.port,
+            server.port(),
             &[
                 "-i".into(),
                 "-q".into(),
@@ -504,7 +550,7 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                 "tpcb-like" => {}
                 other => bail!("unknown script {other} (select-only, tpcb-like)"),
             }
-            let out = pgbench(server.port, &a, work.path(), &args.isolation)
+            let out = pgbench(server.port(), &a, work.path(), &args.isolation)
                 .with_context(|| format!("{system} {script}"))?;
             let tps =
                 parse_tps(&out).with_context(|| format!("no tps in pgbench output:\n{out}"))?;
@@ -523,13 +569,13 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                 println!("{}", r.to_json());
             } else {
                 println!(
-                    "{:<9} {:<12} {:>10.1} {:>12.3} {:>12.3} {:>7} {:>8}",
+                    "{:<15} {:<12} {:>10.1} {:>12.3} {:>12.3} {:>7} {:>8}",
                     r.system, r.script, r.tps, r.lat_avg_ms, r.lat_p99_ms, r.failed, r.retried
                 );
             }
             reports.push(r);
             if script == "tpcb-like" {
-                check_consistency(server.port)
+                check_consistency(server.port())
                     .with_context(|| format!("{system} after tpcb-like"))?;
             }
         }
@@ -542,8 +588,14 @@ pub fn run(args: &PgbenchArgs) -> anyhow::Result<()> {
                     .find(|r| r.system == s && &r.script == script)
                     .map(|r| r.tps)
             };
-            if let (Some(c), Some(p)) = (find("cairn"), find("postgres")) {
-                println!("ratio cairn/postgres {script}: {:.2}x tps", c / p);
+            for (a, b) in [
+                ("cairn", "postgres"),
+                ("cluster-leader", "cairn"),
+                ("cluster-gateway", "cluster-leader"),
+            ] {
+                if let (Some(x), Some(y)) = (find(a), find(b)) {
+                    println!("ratio {a}/{b} {script}: {:.2}x tps", x / y);
+                }
             }
         }
     }

@@ -128,14 +128,14 @@ pub enum NodeCommand {
     },
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("start the async runtime")
 }
 
-async fn channel(host: &str) -> anyhow::Result<tonic::transport::Channel> {
+pub(crate) async fn channel(host: &str) -> anyhow::Result<tonic::transport::Channel> {
     tonic::transport::Endpoint::from_shared(format!("http://{host}"))
         .with_context(|| format!("bad address {host}"))?
         .connect_timeout(Duration::from_secs(3))

@@ -12,6 +12,11 @@
 //! 2. A remote transaction's errors keep the leader's SQLSTATE; losing the stream is 40001
 //!    before a commit was sent and 40003 (outcome unknown) after.
 //! 3. Dropping a remote transaction ends its stream, which rolls it back on the leader.
+//! 4. Requests whose answer carries no data (writes, read tracking, the statement barrier)
+//!    are pipelined: sent without waiting for their answers, which the stream returns in
+//!    order. The first error among them is returned by the next request that waits for an
+//!    answer, or by `end_statement`, which the session calls after every statement; so an
+//!    error still fails the statement that caused it, and a commit never succeeds after one.
 
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
@@ -124,6 +129,10 @@ struct RemoteTxn {
     start_micros: i64,
     /// A commit was sent: losing the stream now leaves the outcome unknown.
     committing: bool,
+    /// Pipelined requests whose answers have not been read yet (invariant 4).
+    unanswered: usize,
+    /// The first error among the pipelined answers read so far, not yet reported.
+    deferred: Option<SqlError>,
 }
 
 impl RemoteTxn {
@@ -149,6 +158,7 @@ impl RemoteTxn {
                             }
                             Ok(None) => break,
                             Err(status) => {
+                                tracing::warn!(error = %status, "SqlTxn stream to the leader failed");
                                 let _ = tx.send(Err(status));
                                 break;
                             }
@@ -166,6 +176,8 @@ impl RemoteTxn {
             isolation,
             start_micros: 0,
             committing: false,
+            unanswered: 0,
+            deferred: None,
         };
         let code = match isolation {
             IsolationLevel::ReadCommitted => 0,
@@ -180,28 +192,69 @@ impl RemoteTxn {
         Ok(t)
     }
 
-    fn call(&mut self, op: Op) -> Result<TxnResponse> {
-        let lost = |committing: bool, why: String| {
-            if committing {
-                SqlError::new(
-                    "40003",
-                    format!(
-                        "lost the SQL range's leader during commit; the outcome is unknown: {why}"
-                    ),
-                )
-            } else {
-                retry_error(format!("lost the SQL range's leader: {why}"))
-            }
-        };
+    /// The error for a stream that broke: retryable unless a commit was under way.
+    fn lost(&self, why: &str) -> SqlError {
+        if self.committing {
+            SqlError::new(
+                "40003",
+                format!("lost the SQL range's leader during commit; the outcome is unknown: {why}"),
+            )
+        } else {
+            retry_error(format!("lost the SQL range's leader: {why}"))
+        }
+    }
+
+    /// Sends `op` without reading its answer.
+    fn send(&mut self, op: Op) -> Result<()> {
         if self.requests.send(TxnRequest { op: Some(op) }).is_err() {
-            return Err(lost(self.committing, "stream closed".into()));
+            return Err(self.lost("stream closed"));
         }
-        match self.responses.recv() {
-            Ok(Ok(r)) if r.sqlstate.is_empty() => Ok(r),
-            Ok(Ok(r)) => Err(SqlError::new(sqlstate(&r.sqlstate), r.message)),
-            Ok(Err(status)) => Err(lost(self.committing, status.message().to_string())),
-            Err(_) => Err(lost(self.committing, "stream closed".into())),
+        self.unanswered += 1;
+        Ok(())
+    }
+
+    /// Reads the next answer in stream order: the outer error is a broken stream, the inner
+    /// one the leader's answer to this request.
+    fn answer(&mut self) -> Result<Result<TxnResponse>> {
+        let r = match self.responses.recv() {
+            Ok(Ok(r)) if r.sqlstate.is_empty() => Ok(Ok(r)),
+            Ok(Ok(r)) => Ok(Err(SqlError::new(sqlstate(&r.sqlstate), r.message))),
+            Ok(Err(status)) => Err(self.lost(status.message())),
+            Err(_) => Err(self.lost("stream closed")),
+        };
+        self.unanswered = self.unanswered.saturating_sub(1);
+        r
+    }
+
+    /// Reads the answers of the pipelined requests but the newest `keep`, keeping their
+    /// first error for later.
+    fn drain(&mut self, keep: usize) -> Result<()> {
+        while self.unanswered > keep {
+            if let Err(e) = self.answer()? {
+                self.deferred.get_or_insert(e);
+            }
         }
+        Ok(())
+    }
+
+    /// Sends `op` and waits for its answer (after those of the requests pipelined before
+    /// it); the first error of those comes first.
+    fn call(&mut self, op: Op) -> Result<TxnResponse> {
+        self.send(op)?;
+        self.drain(1)?;
+        let r = self.answer()?;
+        match self.deferred.take() {
+            Some(e) => Err(e),
+            None => r,
+        }
+    }
+
+    /// Sends `op`, whose answer carries no data, without waiting (invariant 4).
+    fn pipeline(&mut self, op: Op) -> Result<()> {
+        if let Some(e) = self.deferred.take() {
+            return Err(e);
+        }
+        self.send(op)
     }
 
     fn key_op(&mut self, op: Op) -> Result<Option<Vec<u8>>> {
@@ -220,15 +273,14 @@ impl KvTxn for RemoteTxn {
     }
 
     fn track_read(&mut self, key: &[u8]) -> Result<()> {
-        self.call(Op::TrackRead(key.to_vec())).map(|_| ())
+        self.pipeline(Op::TrackRead(key.to_vec()))
     }
 
     fn add_u64(&mut self, key: &[u8], delta: u64) -> Result<()> {
-        self.call(Op::AddU64(KeyDelta {
+        self.pipeline(Op::AddU64(KeyDelta {
             key: key.to_vec(),
             delta,
         }))
-        .map(|_| ())
     }
 
     fn get_for_update(&mut self, key: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -276,15 +328,14 @@ impl KvTxn for RemoteTxn {
     }
 
     fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.call(Op::Put(Pair {
+        self.pipeline(Op::Put(Pair {
             key: key.to_vec(),
             value: value.to_vec(),
         }))
-        .map(|_| ())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<()> {
-        self.call(Op::Delete(key.to_vec())).map(|_| ())
+        self.pipeline(Op::Delete(key.to_vec()))
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -315,9 +366,17 @@ impl KvTxn for RemoteTxn {
     fn new_statement(&mut self) -> Result<()> {
         // Only READ COMMITTED statements confirm leadership again (see `MvccStore`).
         if self.isolation == IsolationLevel::ReadCommitted {
-            self.call(Op::NewStatement(Empty {}))?;
+            self.pipeline(Op::NewStatement(Empty {}))?;
         }
         Ok(())
+    }
+
+    fn end_statement(&mut self) -> Result<()> {
+        self.drain(0)?;
+        match self.deferred.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     fn timestamp_micros(&self) -> i64 {

@@ -1,5 +1,5 @@
 //! `cairn demo`: a local three-node cluster on loopback for trying replicated SQL and the
-//! replicated KV API.
+//! replicated KV API; [`LocalCluster`] also serves `cairn bench pgbench --systems cluster-*`.
 //!
 //! It starts three `cairn start` child processes (this same executable) with `--join` and
 //! `--exit-on-stdin-eof`, initialises the cluster, prints how to reach it, and waits for
@@ -8,11 +8,13 @@
 //! temporary directory (removed at exit) unless `--store DIR` is given.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+
+use crate::cluster_cli::{channel, runtime};
 use clap::Args;
 
 #[derive(Debug, Args)]
@@ -52,82 +54,135 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
-    let temp;
-    let root = match &args.store {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir().context("create a temporary directory")?;
-            temp.path().to_path_buf()
+/// The SQL range's id in every cluster's initial layout (docs/replication.md).
+const SQL_RANGE: u64 = 2;
+
+/// Three `cairn start` children on loopback forming one initialised cluster. Dropping it
+/// stops them (and removes the temporary directory, when there is one).
+pub(crate) struct LocalCluster {
+    children: Children,
+    /// gRPC addresses, node 1 first.
+    pub(crate) addrs: Vec<String>,
+    pub(crate) sql_ports: Vec<u16>,
+    pub(crate) root: PathBuf,
+    /// Declared after `children`, so the nodes stop before their directory goes.
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl LocalCluster {
+    /// Starts three nodes with data under `store` (a temporary directory if `None`) and
+    /// initialises the cluster with `user_ranges` user ranges.
+    pub(crate) fn start(store: Option<&Path>, user_ranges: u32) -> anyhow::Result<LocalCluster> {
+        let (root, temp) = match store {
+            Some(d) => (d.to_path_buf(), None),
+            None => {
+                let t = tempfile::tempdir().context("create a temporary directory")?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let exe = std::env::current_exe().context("find the cairn executable")?;
+        let ports = [free_port()?, free_port()?, free_port()?];
+        let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+        let sql_ports = vec![free_port()?, free_port()?, free_port()?];
+        let join = addrs.join(",");
+        let mut children = Children(Vec::new());
+        for (i, addr) in addrs.iter().enumerate() {
+            let dir = root.join(format!("n{}", i + 1));
+            std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
+            let log = std::fs::File::create(dir.join("node.log")).context("create the node log")?;
+            let child = Command::new(&exe)
+                .arg("start")
+                .arg("--store")
+                .arg(&dir)
+                .arg("--sql-addr")
+                .arg(format!("127.0.0.1:{}", sql_ports[i]))
+                .args(["--http-addr", "127.0.0.1:0"])
+                .args(["--grpc-addr", addr, "--join", &join, "--exit-on-stdin-eof"])
+                .args(["--user-ranges", &user_ranges.to_string()])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .context("start a node")?;
+            children.0.push(child);
         }
-    };
-    let exe = std::env::current_exe().context("find the cairn executable")?;
-    let ports = [free_port()?, free_port()?, free_port()?];
-    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
-    let sql_ports = [free_port()?, free_port()?, free_port()?];
-    let join = addrs.join(",");
-    let mut children = Children(Vec::new());
-    for (i, addr) in addrs.iter().enumerate() {
-        let dir = root.join(format!("n{}", i + 1));
-        std::fs::create_dir_all(&dir).with_context(|| format!("create {}", dir.display()))?;
-        let log = std::fs::File::create(dir.join("node.log")).context("create the node log")?;
-        let child = Command::new(&exe)
-            .arg("start")
-            .arg("--store")
-            .arg(&dir)
-            .arg("--sql-addr")
-            .arg(format!("127.0.0.1:{}", sql_ports[i]))
-            .args(["--http-addr", "127.0.0.1:0"])
-            .args(["--grpc-addr", addr, "--join", &join, "--exit-on-stdin-eof"])
-            .args(["--user-ranges", &args.user_ranges.to_string()])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("start a node")?;
-        children.0.push(child);
+        let cluster = LocalCluster {
+            children,
+            addrs,
+            sql_ports,
+            root,
+            _temp: temp,
+        };
+        runtime()?.block_on(async {
+            // Wait until every node answers, then initialise through the first.
+            let deadline = Instant::now() + Duration::from_secs(60);
+            for a in &cluster.addrs {
+                while channel(a).await.is_err() {
+                    if Instant::now() > deadline {
+                        bail!(
+                            "node {a} did not start in 60 s (logs in {})",
+                            cluster.root.display()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            cairn_proto::node::node_client::NodeClient::new(channel(&cluster.addrs[0]).await?)
+                .init(cairn_proto::node::InitRequest { user_ranges })
+                .await
+                .map_err(|s| anyhow::anyhow!("init: {}", s.message()))?;
+            Ok(())
+        })?;
+        Ok(cluster)
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("start the async runtime")?;
-    runtime.block_on(async {
-        // Wait until every node answers, then initialise through the first.
-        let deadline = Instant::now() + Duration::from_secs(60);
-        for a in &addrs {
+
+    /// Process ids of the nodes, node 1 first.
+    pub(crate) fn pids(&self) -> Vec<u32> {
+        self.children.0.iter().map(Child::id).collect()
+    }
+
+    /// Which node (0-based, as in `addrs`) leads the SQL range, waiting up to `wait` for
+    /// every node to agree on one.
+    pub(crate) fn sql_leader(&self, wait: Duration) -> anyhow::Result<usize> {
+        let deadline = Instant::now() + wait;
+        runtime()?.block_on(async {
             loop {
-                let ok = match tonic::transport::Endpoint::from_shared(format!("http://{a}")) {
-                    Ok(ep) => ep
-                        .connect_timeout(Duration::from_millis(300))
-                        .connect()
+                let mut ids = Vec::new();
+                let mut leaders = Vec::new();
+                for a in &self.addrs {
+                    let Ok(ch) = channel(a).await else { break };
+                    let Ok(s) = cairn_proto::node::node_client::NodeClient::new(ch)
+                        .status(cairn_proto::node::StatusRequest { checksums: false })
                         .await
-                        .is_ok(),
-                    Err(_) => false,
-                };
-                if ok {
-                    break;
+                    else {
+                        break;
+                    };
+                    let s = s.into_inner();
+                    ids.push(s.node_id);
+                    leaders.extend(
+                        s.replicas
+                            .iter()
+                            .filter(|r| r.range_id == SQL_RANGE && r.leader_node != 0)
+                            .map(|r| r.leader_node),
+                    );
+                }
+                if ids.len() == self.addrs.len() && leaders.len() == ids.len() {
+                    if let Some(i) = ids.iter().position(|id| leaders.iter().all(|l| l == id)) {
+                        return Ok(i);
+                    }
                 }
                 if Instant::now() > deadline {
-                    bail!(
-                        "node {a} did not start in 60 s (logs in {})",
-                        root.display()
-                    );
+                    bail!("the SQL range had no leader every node agrees on within {wait:?}");
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-        }
-        let ch = tonic::transport::Endpoint::from_shared(format!("http://{}", addrs[0]))?
-            .connect()
-            .await
-            .context("connect to node 1")?;
-        cairn_proto::node::node_client::NodeClient::new(ch)
-            .init(cairn_proto::node::InitRequest {
-                user_ranges: args.user_ranges,
-            })
-            .await
-            .map_err(|s| anyhow::anyhow!("init: {}", s.message()))?;
-        Ok(())
-    })?;
+        })
+    }
+}
+
+pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
+    let cluster = LocalCluster::start(args.store.as_deref(), args.user_ranges)?;
+    let (addrs, sql_ports, root) = (&cluster.addrs, &cluster.sql_ports, &cluster.root);
     println!("A three-node Cairn cluster is running on this machine.");
     for (i, a) in addrs.iter().enumerate() {
         println!(
@@ -149,11 +204,11 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<()> {
     println!("Stop with Ctrl-C (the nodes stop with the demo).");
     use std::io::Write;
     let _ = std::io::stdout().flush();
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let _ = tokio::signal::ctrl_c().await;
     });
     println!("stopping the nodes...");
-    drop(children);
+    drop(cluster);
     println!("stopped.");
     Ok(())
 }

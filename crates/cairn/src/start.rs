@@ -231,7 +231,29 @@ pub fn open_engine(
     Ok((db, engine))
 }
 
+/// The log filter when `CAIRN_LOG` is unset (`tracing_subscriber::EnvFilter` syntax, e.g.
+/// `CAIRN_LOG=debug` or `CAIRN_LOG=warn,cairn_raft=debug`).
+const DEFAULT_LOG: &str = "info";
+
+/// Sends the server's `tracing` events to stderr, filtered by `CAIRN_LOG`. A bad filter is
+/// reported and the default used; a second call (tests start several servers in one
+/// process) changes nothing.
+fn install_log() {
+    let filter = match std::env::var("CAIRN_LOG") {
+        Ok(spec) => tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            eprintln!("CAIRN_LOG={spec:?} is not a valid filter ({e}); using {DEFAULT_LOG:?}");
+            tracing_subscriber::EnvFilter::new(DEFAULT_LOG)
+        }),
+        Err(_) => tracing_subscriber::EnvFilter::new(DEFAULT_LOG),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub fn run(args: &StartArgs) -> anyhow::Result<()> {
+    install_log();
     let settings = Settings::resolve(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

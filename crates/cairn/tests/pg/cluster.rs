@@ -834,15 +834,24 @@ fn fourth_node_joins_and_replaces_one_under_load() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    // Node 1 holds no replica any more.
-    let s1 = rt
-        .block_on(status(&addrs[0], false))
-        .expect("node 1 status");
-    assert!(
-        s1.replicas.is_empty(),
-        "node 1 still has replicas: {:?}",
-        s1.replicas
-    );
+    // Node 1 holds no replica any more. A replica that missed the entry removing it (the
+    // leader stops sending to it once the removal commits without its ack) learns it when it
+    // next campaigns, an election timeout later: wait for that.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s1 = rt
+            .block_on(status(&addrs[0], false))
+            .expect("node 1 status");
+        if s1.replicas.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 1 still has replicas: {:?}",
+            s1.replicas
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     // Every acknowledged write reads back through the new node.
     let acked = acked.lock().unwrap().clone();
     assert_eq!(acked.len(), 4_000);
@@ -1326,6 +1335,108 @@ async fn transfers(
     }
     out.2.sort();
     out
+}
+
+/// The SQLSTATE of the error `sql` must fail with on `c`.
+async fn failure(c: &tokio_postgres::Client, sql: &str) -> String {
+    match c.execute(sql, &[]).await {
+        Ok(n) => panic!("{sql} succeeded ({n} rows), expected an error"),
+        Err(e) => e
+            .code()
+            .map(|c| c.code().to_string())
+            .unwrap_or(e.to_string()),
+    }
+}
+
+/// A gateway (a node that does not lead the SQL range) pipelines a transaction's writes to
+/// the leader without waiting for each answer. A write the leader refuses must still fail the
+/// statement that made it, not a later one, and bulk writes must all arrive.
+#[test]
+fn a_gateway_reports_a_refused_pipelined_write_in_the_statement_that_wrote_it() {
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let addrs: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let join = addrs.join(",");
+    let nodes: Vec<TestServer> = (0..3)
+        .map(|i| cluster_node(&addrs[i], &join, &[], None))
+        .collect();
+    cairn_init(&addrs[0]);
+    let rt = crate::server::multi_thread_runtime();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leader = loop {
+        if let Some(l) = rt.block_on(leader_of(&addrs[0], SQL_RANGE)) {
+            break l as usize - 1;
+        }
+        assert!(Instant::now() < deadline, "the SQL range has no leader");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let gateway = nodes[(leader + 1) % 3].config();
+    let other = nodes[(leader + 2) % 3].config();
+    rt.block_on(async {
+        let a = crate::server::connect(&gateway).await;
+        a.batch_execute(
+            "CREATE TABLE kv (k int PRIMARY KEY, v int NOT NULL); \
+             INSERT INTO kv SELECT g, 0 FROM generate_series(1, 2000) g",
+        )
+        .await
+        .expect("setup through the gateway");
+        let row = a
+            .query_one("SELECT count(*), sum(k) FROM kv", &[])
+            .await
+            .expect("count");
+        assert_eq!(
+            (row.get::<_, i64>(0), row.get::<_, i64>(1)),
+            (2000, 2001000)
+        );
+
+        // A's snapshot predates B's commit of k = 1, so A's write of k = 1 conflicts.
+        a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await
+            .expect("begin");
+        let v: i32 = a
+            .query_one("SELECT v FROM kv WHERE k = 1", &[])
+            .await
+            .expect("read")
+            .get(0);
+        assert_eq!(v, 0);
+        let b = crate::server::connect(&other).await;
+        b.execute("UPDATE kv SET v = 10 WHERE k = 1", &[])
+            .await
+            .expect("B's update");
+        // A's conflicting update fails itself; the transaction is aborted after it.
+        assert_eq!(
+            failure(&a, "UPDATE kv SET v = 20 WHERE k = 1").await,
+            "40001"
+        );
+        assert_eq!(failure(&a, "SELECT 1").await, "25P02");
+        a.batch_execute("ROLLBACK").await.expect("rollback");
+        let v: i32 = a
+            .query_one("SELECT v FROM kv WHERE k = 1", &[])
+            .await
+            .expect("read")
+            .get(0);
+        assert_eq!(v, 10, "B's commit stands, A's write is gone");
+
+        // A row over the store's value limit is refused by the leader's put, which nothing
+        // in the INSERT waits for: the statement end must report it.
+        a.batch_execute("CREATE TABLE blob (t text)")
+            .await
+            .expect("create");
+        a.batch_execute("BEGIN").await.expect("begin");
+        a.execute("INSERT INTO blob VALUES ('small')", &[])
+            .await
+            .expect("a small row");
+        assert_eq!(
+            failure(&a, "INSERT INTO blob VALUES (repeat('x', 200000))").await,
+            "54000"
+        );
+        a.batch_execute("ROLLBACK").await.expect("rollback");
+        let n: i64 = a
+            .query_one("SELECT count(*) FROM blob", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(n, 0);
+    });
 }
 
 #[test]
