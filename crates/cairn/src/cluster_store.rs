@@ -16,7 +16,8 @@
 //!    are pipelined: sent without waiting for their answers, which the stream returns in
 //!    order. The first error among them is returned by the next request that waits for an
 //!    answer, or by `end_statement`, which the session calls after every statement; so an
-//!    error still fails the statement that caused it, and a commit never succeeds after one.
+//!    error still fails the statement that caused it. `commit` first waits for every answer
+//!    and sends the commit only if none was an error.
 
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
@@ -339,6 +340,9 @@ impl KvTxn for RemoteTxn {
     }
 
     fn commit(&mut self) -> Result<()> {
+        // A refused pipelined write must not let the rest commit: an autocommit statement
+        // reaches here without `end_statement`, and the leader would commit what it has.
+        self.end_statement()?;
         self.committing = true;
         self.call(Op::Commit(Empty {})).map(|_| ())
     }

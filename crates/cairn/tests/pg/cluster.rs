@@ -1436,6 +1436,23 @@ fn a_gateway_reports_a_refused_pipelined_write_in_the_statement_that_wrote_it() 
             .expect("count")
             .get(0);
         assert_eq!(n, 0);
+
+        // Outside a block the statement's own commit follows at once: the small row must not
+        // commit without the refused one.
+        assert_eq!(
+            failure(
+                &a,
+                "INSERT INTO blob VALUES ('small'), (repeat('x', 200000))"
+            )
+            .await,
+            "54000"
+        );
+        let n: i64 = a
+            .query_one("SELECT count(*) FROM blob", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(n, 0, "a statement that failed committed part of its rows");
     });
 }
 
