@@ -244,17 +244,18 @@ impl RemoteTxn {
         self.send(op)?;
         self.drain(1)?;
         let r = self.answer()?;
-        match self.deferred.take() {
-            Some(e) => Err(e),
-            None => r,
-        }
+        self.report_deferred()?;
+        r
+    }
+
+    /// Returns (once) the kept error of an earlier pipelined request.
+    fn report_deferred(&mut self) -> Result<()> {
+        self.deferred.take().map_or(Ok(()), Err)
     }
 
     /// Sends `op`, whose answer carries no data, without waiting (invariant 4).
     fn pipeline(&mut self, op: Op) -> Result<()> {
-        if let Some(e) = self.deferred.take() {
-            return Err(e);
-        }
+        self.report_deferred()?;
         self.send(op)
     }
 
@@ -377,10 +378,7 @@ impl KvTxn for RemoteTxn {
 
     fn end_statement(&mut self) -> Result<()> {
         self.drain(0)?;
-        match self.deferred.take() {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        self.report_deferred()
     }
 
     fn timestamp_micros(&self) -> i64 {
