@@ -14,6 +14,7 @@
     )
 )]
 
+pub mod busy;
 pub mod error;
 pub mod identity;
 pub mod kv_service;

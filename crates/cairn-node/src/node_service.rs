@@ -22,13 +22,13 @@ use cairn_proto::node::{
     AddNodeResponse, BootstrapRequest, BootstrapResponse, ChangeReplicasRequest,
     ChangeReplicasResponse, InitRequest, InitResponse, JoinRequest, JoinResponse, NodeInfo,
     NodesRequest, NodesResponse, RangeInfo, ReplicaInfo, ReplicaStatus, SetPartitionRequest,
-    SetPartitionResponse, StatusRequest, StatusResponse, TransferLeaderRequest,
-    TransferLeaderResponse,
+    SetPartitionResponse, StallLoopRequest, StallLoopResponse, StatusRequest, StatusResponse,
+    TransferLeaderRequest, TransferLeaderResponse,
 };
 use cairn_raft::kv::{Command, Response as KvResponse};
 use cairn_raft::{MembershipChange, NodeId, RangeDescriptor, ReplicaDescriptor};
 
-use crate::raft_loop::{ReadKind, ReadResult};
+use crate::raft_loop::{Input, ReadKind, ReadResult};
 use tonic::{Request, Response, Status};
 
 use crate::server::{initial_layout, running, Shared};
@@ -241,6 +241,19 @@ impl NodeService {
             }
         }
         Err(Status::unavailable("could not allocate a node id; retry"))
+    }
+}
+
+impl NodeService {
+    /// Refuses the fault-injection calls unless the node runs with `--fault-injection`.
+    fn fault_injection_on(&self) -> Result<(), Status> {
+        if self.shared.cfg.fault_injection {
+            Ok(())
+        } else {
+            Err(Status::permission_denied(
+                "fault injection is off (start the node with --fault-injection)",
+            ))
+        }
     }
 }
 
@@ -698,13 +711,28 @@ impl Node for NodeService {
         &self,
         req: Request<SetPartitionRequest>,
     ) -> Result<Response<SetPartitionResponse>, Status> {
-        if !self.shared.cfg.fault_injection {
-            return Err(Status::permission_denied(
-                "fault injection is off (start the node with --fault-injection)",
-            ));
-        }
+        self.fault_injection_on()?;
         let set = req.into_inner().isolated_from.into_iter().collect();
         *self.shared.faults.write() = set;
         Ok(Response::new(SetPartitionResponse {}))
+    }
+
+    async fn stall_loop(
+        &self,
+        req: Request<StallLoopRequest>,
+    ) -> Result<Response<StallLoopResponse>, Status> {
+        self.fault_injection_on()?;
+        let millis = req.into_inner().millis;
+        if millis > 60_000 {
+            return Err(Status::invalid_argument("a stall is at most 60,000 ms"));
+        }
+        let r = crate::server::running(&self.shared)?;
+        if !r
+            .loop_handle
+            .send(Input::Stall(std::time::Duration::from_millis(millis)))
+        {
+            return Err(Status::unavailable("node is stopping"));
+        }
+        Ok(Response::new(StallLoopResponse {}))
     }
 }

@@ -8,6 +8,10 @@
 //!
 //! A linearizable read is answered here, right after its ReadIndex (or lease) completes, by
 //! reading the applied state: nothing can be applied between the completion and the read.
+//! Every turn is marked in [`crate::busy::Busy`] (a long one makes the node send busy notices
+//! to its peers), and before each tick the driver is told which peers are busy. A turn of
+//! [`SLOW_TURN`] or more is logged.
+//!
 //! After each turn the loop publishes a [`RoutingView`] (every local replica's descriptor and
 //! leader) for the gRPC handlers to route with.
 
@@ -23,6 +27,10 @@ use cairn_raft::{
 };
 use parking_lot::RwLock;
 use tokio::sync::oneshot;
+
+/// A turn (log write plus apply) at least this long is logged: peers heard nothing from this
+/// node meanwhile, and an election timeout is 150 ms.
+const SLOW_TURN: Duration = Duration::from_millis(100);
 
 pub type Reply<T> = oneshot::Sender<Result<T, ProposalError>>;
 
@@ -95,6 +103,9 @@ pub enum Input {
         checksums: bool,
         reply: oneshot::Sender<Vec<ReplicaReport>>,
     },
+    /// Fault injection: the loop sleeps this long inside one turn, as a large apply or a
+    /// stalled disk would hold it.
+    Stall(Duration),
     Stop,
 }
 
@@ -116,6 +127,8 @@ enum Waiter {
 
 pub struct LoopConfig {
     pub tick: Duration,
+    /// Where turns are marked and peers' busy notices read (`busy.rs`).
+    pub busy: Arc<crate::busy::Busy>,
 }
 
 /// Runs the loop until [`Input::Stop`] or every sender is gone. Returns an error if the node
@@ -139,6 +152,7 @@ pub fn run<O: Outbox>(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => return Ok(()),
         }
+        cfg.busy.begin_turn();
         while batch.len() < 4096 {
             match inputs.try_recv() {
                 Ok(i) => batch.push(i),
@@ -214,21 +228,41 @@ pub fn run<O: Outbox>(
                 Input::Status { checksums, reply } => {
                     let _ = reply.send(status(&node, checksums)?);
                 }
+                Input::Stall(d) => std::thread::sleep(d),
             }
         }
         let now = Instant::now();
         if now >= next_tick {
+            let late = now - next_tick;
+            if late >= SLOW_TURN {
+                tracing::debug!(
+                    late_ms = u64::try_from(late.as_millis()).unwrap_or(u64::MAX),
+                    "raft tick late"
+                );
+            }
+            node.set_busy_peers(cfg.busy.busy_peers());
             node.tick();
             next_tick += cfg.tick;
             if next_tick < now {
                 next_tick = now + cfg.tick;
             }
         }
+        let started = Instant::now();
         let out = node.handle_ready_sending(&mut |early| {
             for m in early {
                 outbox.send(m);
             }
         })?;
+        let took = started.elapsed();
+        if took >= SLOW_TURN {
+            tracing::warn!(
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                appended_bytes = out.appended_bytes,
+                applied_entries = out.applied_entries,
+                applied_bytes = out.applied_bytes,
+                "slow raft turn: the node answered no peer meanwhile"
+            );
+        }
         for m in out.messages {
             outbox.send(m);
         }
@@ -261,6 +295,7 @@ pub fn run<O: Outbox>(
             *routing.write() = v;
             last_epoch = node.routing_epoch();
         }
+        cfg.busy.end_turn();
     }
 }
 

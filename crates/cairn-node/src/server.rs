@@ -99,6 +99,8 @@ pub struct Shared {
     pub faults: Faults,
     /// When a Raft message last arrived from each node (liveness in `Status`).
     pub last_heard: Arc<RwLock<HashMap<NodeId, std::time::Instant>>>,
+    /// This node's loop turns and its peers' busy notices (`busy.rs`).
+    pub busy: Arc<crate::busy::Busy>,
 }
 
 /// The set of nodes fault injection cuts this node off from.
@@ -216,6 +218,12 @@ impl Shared {
             self.faults.clone(),
         );
         transport.set_loop(handle.clone());
+        self.runtime.spawn(crate::busy::send_notices(
+            node_id,
+            self.busy.clone(),
+            self.addrs.clone(),
+            transport.clone(),
+        ));
         let running = Running {
             node_id,
             loop_handle: handle.clone(),
@@ -229,10 +237,13 @@ impl Shared {
             self.sql.connect(node_id, handle, routing.clone(), range);
         }
         let tick = self.cfg.tick;
+        let busy = self.busy.clone();
         let t = std::thread::Builder::new()
             .name(format!("cairn-raft-{node_id}"))
             .spawn(move || {
-                if let Err(e) = raft_loop::run(node, rx, transport, routing, LoopConfig { tick }) {
+                if let Err(e) =
+                    raft_loop::run(node, rx, transport, routing, LoopConfig { tick, busy })
+                {
                     tracing::error!(error = %e, "raft loop stopped");
                     eprintln!("cairn: replication stopped: {e}");
                 }
@@ -313,6 +324,7 @@ pub async fn start(cfg: NodeConfig) -> Result<NodeHandle> {
         loop_thread: Mutex::new(None),
         faults: Arc::new(RwLock::new(Default::default())),
         last_heard: Arc::new(RwLock::new(HashMap::new())),
+        busy: Arc::new(crate::busy::Busy::default()),
         cfg,
     });
     if ident.node_id.is_some() {

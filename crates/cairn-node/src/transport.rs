@@ -7,7 +7,9 @@
 //! in 1 MiB chunks, and the outcome is reported to the loop so the leader can retry.
 //!
 //! Inbound: each received envelope is decoded (a malformed one ends that stream with
-//! `INVALID_ARGUMENT`, never the node) and queued to the loop.
+//! `INVALID_ARGUMENT`, never the node) and queued to the loop; a busy notice
+//! (`NODE_BUSY_RANGE`, `busy.rs`) is recorded here instead, since the loop that would read it
+//! may be the one that is stuck.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use cairn_proto::raft::raft_transport_client::RaftTransportClient;
 use cairn_proto::raft::raft_transport_server::RaftTransport;
 use cairn_proto::raft::{RaftBatch, RaftEnvelope, SnapshotChunk, TransportAck};
 use cairn_raft::eraftpb::{Message, MessageType};
-use cairn_raft::{NodeId, RaftMessage};
+use cairn_raft::{NodeId, RaftMessage, NODE_BUSY_RANGE};
 use parking_lot::{Mutex, RwLock};
 use protobuf::Message as _;
 use tokio::sync::mpsc;
@@ -35,11 +37,15 @@ const SNAPSHOT_BYTES_MAX: usize = 1 << 30;
 /// Node addresses, shared by the transport and the services.
 pub type Addresses = Arc<RwLock<HashMap<NodeId, String>>>;
 
+type ControlClient = RaftTransportClient<tonic::transport::Channel>;
+
 #[derive(Clone)]
 pub struct Transport {
     me: NodeId,
     addrs: Addresses,
     peers: Arc<Mutex<HashMap<NodeId, mpsc::Sender<RaftMessage>>>>,
+    /// Per peer node, a second connection (and the address it goes to) for control messages.
+    control: Arc<Mutex<HashMap<NodeId, (String, ControlClient)>>>,
     loop_handle: Arc<Mutex<Option<LoopHandle>>>,
     runtime: tokio::runtime::Handle,
     faults: crate::server::Faults,
@@ -56,6 +62,7 @@ impl Transport {
             me,
             addrs,
             peers: Arc::new(Mutex::new(HashMap::new())),
+            control: Arc::new(Mutex::new(HashMap::new())),
             loop_handle: Arc::new(Mutex::new(None)),
             runtime,
             faults,
@@ -65,6 +72,51 @@ impl Transport {
     /// Where snapshot outcomes are reported.
     pub fn set_loop(&self, h: LoopHandle) {
         *self.loop_handle.lock() = Some(h);
+    }
+
+    /// Sends `m` on its own on the peer's control connection, not behind what the Raft stream
+    /// to that peer is carrying (a large append takes a while to cross, and a busy notice must
+    /// arrive while the node is busy). Dropped if the peer is unknown, partitioned away by
+    /// fault injection, or does not take it within 500 ms.
+    pub fn send_control(&self, m: RaftMessage) {
+        if m.to_node == self.me || self.faults.read().contains(&m.to_node) {
+            return;
+        }
+        let Some(addr) = self.addrs.read().get(&m.to_node).cloned() else {
+            return;
+        };
+        let client = {
+            let mut control = self.control.lock();
+            match control.get(&m.to_node) {
+                Some((a, c)) if *a == addr => c.clone(),
+                _ => {
+                    let Ok(endpoint) =
+                        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+                    else {
+                        return;
+                    };
+                    let c = RaftTransportClient::new(
+                        endpoint
+                            .connect_timeout(Duration::from_millis(500))
+                            .tcp_nodelay(true)
+                            .connect_lazy(),
+                    );
+                    control.insert(m.to_node, (addr, c.clone()));
+                    c
+                }
+            }
+        };
+        let batch = RaftBatch {
+            messages: vec![envelope(&m)],
+        };
+        self.runtime.spawn(async move {
+            let mut client = client;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(500),
+                client.send(tokio_stream::once(batch)),
+            )
+            .await;
+        });
     }
 
     fn queue_for(&self, to: NodeId) -> Option<mpsc::Sender<RaftMessage>> {
@@ -268,6 +320,10 @@ impl RaftTransport for LazyTransportService {
                 let m = decode(env)?;
                 if self.shared.faults.read().contains(&m.from_node) {
                     continue; // fault injection: partitioned from the sender
+                }
+                if m.range_id == NODE_BUSY_RANGE {
+                    self.shared.busy.note_peer_busy(m.from_node);
+                    continue;
                 }
                 if !handle.send(Input::Message(m)) {
                     return Err(Status::unavailable("node is stopping"));

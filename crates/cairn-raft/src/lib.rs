@@ -32,7 +32,8 @@ pub use engine::{Batch, Engine, MemEngine};
 pub use error::{Error, ProposalError, Result};
 pub use node::{
     Applied, Completion, MembershipChange, Output, ProposalId, RaftConfig, RaftMessage, RaftNode,
-    ReadId, ReadMode, ReplicaStatus, NODE_HEARTBEAT_RANGE, QUIESCE_CONTEXT, REMOVED_CONTEXT,
+    ReadId, ReadMode, ReplicaStatus, NODE_BUSY_RANGE, NODE_HEARTBEAT_RANGE, QUIESCE_CONTEXT,
+    REMOVED_CONTEXT,
 };
 pub use raft::eraftpb;
 pub use raft::StateRole;

@@ -14,9 +14,10 @@
 //!    are handed to the owner at once ([`RaftNode::handle_ready_sending`]);
 //! 2. stage snapshots, log entries and hard states of **all** replicas into one batch and write
 //!    it with **one sync**;
-//! 3. per replica: queue persisted messages, apply committed entries (state machine writes go
-//!    to a second batch), `advance`, apply the LightReady's entries, compact the log;
-//! 4. write the apply batch (data + apply states + log truncation) **without** a sync. After a
+//! 3. hand out the messages that waited for the write (a follower's acknowledgements, votes);
+//! 4. per replica: apply committed entries (state machine writes go to a second batch),
+//!    `advance`, apply the LightReady's entries, compact the log;
+//! 5. write the apply batch (data + apply states + log truncation) **without** a sync. After a
 //!    crash the engine keeps a prefix of writes (see `engine`), so the apply state on disk never
 //!    claims more than the data on disk, and the log is re-applied from it.
 //!
@@ -30,6 +31,17 @@
 //! leader, any follower's node) has been silent for an election timeout wakes up, and Raft's
 //! own timers take over. A quiesced follower ticks less than a live one, so it grants votes
 //! later, never earlier: leases stay safe.
+//!
+//! **Busy peers.** A node whose loop spends long in one turn (a large entry written or applied,
+//! a stalled disk) sends nothing meanwhile, and its peers would take the silence for a death:
+//! followers would campaign against a leader that is only busy, and a leader would step down
+//! (check-quorum) from followers that are only busy. The owner may tell the driver which peer
+//! nodes are known to be alive but busy ([`RaftNode::set_busy_peers`], from notices the peer's
+//! transport sends while its loop is stuck, and only for a bounded time). While a node is busy:
+//! a follower does not advance the election timer of a replica whose leader is on it (it
+//! grants votes later, never earlier, so leases stay safe), a leader counts its replicas on it
+//! as recently active, and it counts as heard from for quiescence. Without such notices (the
+//! simulator) nothing changes.
 //!
 //! Proposals are matched to their outcome by (index, term): the entry a leader appended at
 //! propose time. If the entry that commits at that index has another term, the proposal was
@@ -65,6 +77,10 @@ pub const QUIESCE_CONTEXT: &[u8] = b"cairn/quiesce";
 pub const REMOVED_CONTEXT: &[u8] = b"cairn/removed";
 /// Range id 0 is never a range: a message to it is a node-level liveness heartbeat.
 pub const NODE_HEARTBEAT_RANGE: RangeId = 0;
+/// Nor is `u64::MAX`: a message to it says that the sending node's loop is in the middle of a
+/// long turn (see [`RaftNode::set_busy_peers`]). The node's transport consumes it; the driver
+/// never sees one.
+pub const NODE_BUSY_RANGE: RangeId = u64::MAX;
 /// Ticks a leader's range must have been idle in a row before it quiesces.
 const QUIET_TICKS: u32 = 2;
 
@@ -186,6 +202,11 @@ pub struct Output {
     pub applied: Vec<Applied>,
     /// Whether this turn synced the engine.
     pub synced: bool,
+    /// Bytes of log entries this turn wrote (for slow-turn reports).
+    pub appended_bytes: usize,
+    /// Entries this turn applied, and the bytes of their commands.
+    pub applied_entries: usize,
+    pub applied_bytes: usize,
 }
 
 /// One replica's view, for status pages and tests.
@@ -311,6 +332,35 @@ impl Replica {
         (l != raft::INVALID_ID).then_some(l)
     }
 
+    /// Prepares a tick while some peer nodes are busy (see the module header). A leader
+    /// counts its replicas on busy nodes as active, so check-quorum does not depose it. A
+    /// follower whose leader is on a busy node skips the tick (true): its election timer
+    /// stands still.
+    fn hold_for_busy(&mut self, busy: &BTreeSet<NodeId>) -> bool {
+        let on_busy = |r: &Self, id: ReplicaId| r.node_of(id).is_some_and(|n| busy.contains(&n));
+        match self.raw.raft.state {
+            StateRole::Leader => {
+                let me = self.id;
+                let ids: Vec<ReplicaId> = self
+                    .raw
+                    .raft
+                    .prs()
+                    .iter()
+                    .map(|(&id, _)| id)
+                    .filter(|&id| id != me && on_busy(self, id))
+                    .collect();
+                for id in ids {
+                    if let Some(p) = self.raw.raft.mut_prs().get_mut(id) {
+                        p.recent_active = true;
+                    }
+                }
+                false
+            }
+            StateRole::Follower => self.leader().is_some_and(|l| on_busy(self, l)),
+            StateRole::Candidate | StateRole::PreCandidate => false,
+        }
+    }
+
     /// Un-quiesces this replica (of `range`) and puts it back in the node's awake set: the
     /// one way to wake, so the set never misses an awake replica.
     fn wake(&mut self, range: RangeId, awake: &mut BTreeSet<RangeId>) {
@@ -405,6 +455,8 @@ pub struct RaftNode<S> {
     fresh: Vec<RangeId>,
     /// Peer nodes silent for an election timeout as of the last tick.
     silent: BTreeSet<NodeId>,
+    /// Peer nodes alive but busy in a long turn, as the owner last said.
+    busy_peers: BTreeSet<NodeId>,
 }
 
 fn raft_config(cfg: &RaftConfig, id: ReplicaId, applied: u64) -> raft::Config {
@@ -491,6 +543,7 @@ impl<S: StateMachine> RaftNode<S> {
             awake: BTreeSet::new(),
             fresh: Vec::new(),
             silent: BTreeSet::new(),
+            busy_peers: BTreeSet::new(),
         };
         let (s, e) = keys::tombstones_span();
         let mut tombstones = BTreeMap::new();
@@ -670,8 +723,17 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     /// Advances every replica's logical clock by one tick.
+    /// Sets the peer nodes known to be alive but busy in a long turn (see the module header);
+    /// it holds until the next call.
+    pub fn set_busy_peers(&mut self, peers: BTreeSet<NodeId>) {
+        self.busy_peers = peers;
+    }
+
     pub fn tick(&mut self) {
         self.ticks += 1;
+        for &n in &self.busy_peers {
+            self.last_heard.insert(n, self.ticks);
+        }
         let timeout = self.cfg.read_timeout_ticks;
         let lease_mode = self.cfg.read_mode == ReadMode::Lease;
         let lease_ticks = self.lease_ticks();
@@ -710,6 +772,9 @@ impl<S: StateMachine> RaftNode<S> {
                 }
             } else {
                 r.quiet_ticks = 0;
+            }
+            if !self.busy_peers.is_empty() && r.hold_for_busy(&self.busy_peers) {
+                continue;
             }
             r.raw.tick();
             if r.fix_election_timeout() {
@@ -785,6 +850,7 @@ impl<S: StateMachine> RaftNode<S> {
         if !newly {
             return;
         }
+        tracing::debug!(silent = ?self.silent, ticks, "peer nodes silent for an election timeout");
         let me = self.node_id;
         for (&range, r) in self.replicas.iter_mut() {
             if r.quiesced && r.lost_contact(me, ticks, live_ticks, &self.last_heard) {
@@ -1300,6 +1366,7 @@ impl<S: StateMachine> RaftNode<S> {
                 }
             }
             if !rd.entries().is_empty() {
+                out.appended_bytes += rd.entries().iter().map(|e| e.data.len()).sum::<usize>();
                 r.raw.mut_store().stage_append(rd.entries(), &mut log_batch);
                 must_sync = true;
             }
@@ -1341,22 +1408,32 @@ impl<S: StateMachine> RaftNode<S> {
             out.synced = must_sync;
         }
 
+        // Messages that had to wait for the log write (a follower's append acknowledgements,
+        // votes) leave now, before the apply: a follower applying a large entry still tells the
+        // leader at once that it holds the next one.
+        for (range, rd, _) in readies.iter_mut() {
+            if let Some(r) = self.replicas.get_mut(range) {
+                route(
+                    node_id,
+                    *range,
+                    r,
+                    rd.take_persisted_messages(),
+                    &mut out.messages,
+                    ticks,
+                );
+            }
+        }
+        if !out.messages.is_empty() {
+            send(std::mem::take(&mut out.messages));
+        }
+
         let mut apply_batch = Batch::new();
         let mut overlay = BTreeMap::new();
         for (range, rd, committed) in readies {
             let Some(r) = self.replicas.get_mut(&range) else {
                 continue;
             };
-            let mut rd = rd;
             let generation = r.raw.store().desc().generation;
-            route(
-                node_id,
-                range,
-                r,
-                rd.take_persisted_messages(),
-                &mut out.messages,
-                ticks,
-            );
             apply_entries(
                 &self.cfg,
                 self.engine.as_ref(),
@@ -1594,6 +1671,8 @@ fn apply_entries<S: StateMachine>(
             // Already applied (re-delivered after a snapshot); skip.
             continue;
         }
+        out.applied_entries += 1;
+        out.applied_bytes += e.data.len();
         let result: std::result::Result<Vec<u8>, ProposalError> = match e.entry_type {
             EntryType::EntryNormal if e.data.is_empty() => Ok(Vec::new()),
             EntryType::EntryNormal => {

@@ -1600,3 +1600,126 @@ fn sql_runs_on_every_node_and_survives_the_sql_leaders_kill() {
         assert!(n.alive(), "a node exited: {}", n.log());
     }
 }
+
+async fn stall_loop(addr: &str, millis: u64) {
+    let ch = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect_timeout(Duration::from_millis(500))
+        .connect()
+        .await
+        .expect("connect");
+    NodeClient::new(ch)
+        .stall_loop(cairn_proto::node::StallLoopRequest { millis })
+        .await
+        .expect("stall_loop");
+}
+
+/// Per range: (leader node, term) as the given nodes' replicas report them; a range whose
+/// replicas disagree gets the highest term's view.
+async fn leaders_and_terms(addrs: &[String]) -> BTreeMap<u64, (u64, u64)> {
+    let mut out: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
+    for a in addrs {
+        let Some(s) = status(a, false).await else {
+            continue;
+        };
+        for r in s.replicas {
+            let e = out.entry(r.range_id).or_insert((r.leader_node, r.term));
+            if r.term > e.1 {
+                *e = (r.leader_node, r.term);
+            }
+        }
+    }
+    out
+}
+
+/// A node's Raft loop held for 1.2 s inside one turn (as a large commit's apply holds it) keeps
+/// the leadership of its ranges: while it is stuck, its transport sends busy notices and its
+/// peers neither campaign nor wake their quiesced replicas. Run twice: with idle (quiesced)
+/// ranges, and with quiescence off, where Raft's own election timers are what must hold. Both
+/// followers held at once do not depose the leader (check-quorum). A loop held past the busy
+/// limit (2 s) is taken for wedged: its ranges fail over.
+#[test]
+fn a_busy_leader_keeps_its_ranges_and_a_wedged_one_loses_them() {
+    for extra in [
+        &["--fault-injection"][..],
+        &["--fault-injection", "--no-quiesce"][..],
+    ] {
+        let (_nodes, addrs) = idle_cluster(1, extra);
+        let rt = crate::server::runtime();
+        let ranges = SYSTEM_RANGES + 1;
+        await_idle(&rt, &addrs, ranges, false, Duration::from_secs(30));
+        // Leadership settles (initial elections may still move a range).
+        std::thread::sleep(Duration::from_secs(1));
+        let before = rt.block_on(leaders_and_terms(&addrs));
+        let Some(&(busy_node, _)) = before.get(&SQL_RANGE) else {
+            panic!("no leader for the SQL range: {before:?}");
+        };
+        let busy_addr = &addrs[busy_node as usize - 1];
+        rt.block_on(stall_loop(busy_addr, 1_200));
+        std::thread::sleep(Duration::from_millis(2_000));
+        let after = rt.block_on(leaders_and_terms(&addrs));
+        assert_eq!(
+            before, after,
+            "{extra:?}: a leader busy for 1.2 s lost or re-elected a range (before, after)"
+        );
+        // The busy node still serves.
+        let mut kv = rt.block_on(kv_client(busy_addr)).expect("client");
+        let put = rt
+            .block_on(kv.put(PutRequest {
+                key: b"after-busy".to_vec(),
+                value: b"1".to_vec(),
+            }))
+            .expect("a put through the node that was busy");
+        assert_eq!(
+            put.into_inner().error,
+            None,
+            "{extra:?}: put after the stall"
+        );
+
+        // Both followers busy at once: the leader keeps its quorum (check-quorum counts them).
+        let followers: Vec<&String> = (0..3)
+            .filter(|&i| i + 1 != busy_node as usize)
+            .map(|i| &addrs[i])
+            .collect();
+        for f in &followers {
+            rt.block_on(stall_loop(f, 1_200));
+        }
+        std::thread::sleep(Duration::from_millis(2_000));
+        let after_followers = rt.block_on(leaders_and_terms(&addrs));
+        assert_eq!(
+            after, after_followers,
+            "{extra:?}: a leader whose followers were busy for 1.2 s lost a range"
+        );
+
+        // Wedged: held 5 s. The others elect new leaders for the ranges it led while it is
+        // still stuck.
+        let led: Vec<u64> = after
+            .iter()
+            .filter(|(_, &(leader, _))| leader == busy_node)
+            .map(|(&range, _)| range)
+            .collect();
+        assert!(led.contains(&SQL_RANGE));
+        let others: Vec<String> = (0..3)
+            .filter(|&i| i + 1 != busy_node as usize)
+            .map(|i| addrs[i].clone())
+            .collect();
+        rt.block_on(stall_loop(busy_addr, 5_000));
+        let t0 = Instant::now();
+        loop {
+            let now = rt.block_on(leaders_and_terms(&others));
+            let moved = led.iter().all(|r| {
+                now.get(r).is_some_and(|&(leader, term)| {
+                    leader != busy_node && leader != 0 && term > after[r].1
+                })
+            });
+            if moved {
+                break;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_millis(4_500),
+                "{extra:?}: no failover from a loop held 5 s: {now:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
