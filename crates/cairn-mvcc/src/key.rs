@@ -153,21 +153,28 @@ pub fn split(engine_key: &[u8]) -> Result<(&[u8], Slot), FormatError> {
 }
 
 /// Decodes a prefix (`escape(user_key) 00 01`) back into the user key.
+///
+/// Copies the runs between escapes whole (every scanned row's key passes through here, and
+/// most keys have few zero bytes).
 pub fn decode_prefix(prefix: &[u8]) -> Result<Vec<u8>, FormatError> {
     let mut out = Vec::with_capacity(prefix.len());
-    let mut it = prefix.iter();
-    while let Some(&b) = it.next() {
-        if b != 0 {
-            out.push(b);
-            continue;
-        }
-        match it.next() {
-            Some(0xFF) => out.push(0),
-            Some(0x01) if it.as_slice().is_empty() => return Ok(out),
+    let mut rest = prefix;
+    loop {
+        let zero = rest
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(FormatError::BadKey)?;
+        let (run, tail) = rest.split_at(zero);
+        out.extend_from_slice(run);
+        match tail {
+            [0, 0xFF, after @ ..] => {
+                out.push(0);
+                rest = after;
+            }
+            [0, 0x01] => return Ok(out),
             _ => return Err(FormatError::BadKey),
         }
     }
-    Err(FormatError::BadKey)
 }
 
 /// Decodes a whole engine key into (user key, slot).

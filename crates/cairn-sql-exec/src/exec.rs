@@ -1000,6 +1000,9 @@ fn scan_each(
         }
         _ => None,
     };
+    // The split path's row for the next key: all NULL, kept from a row the filter rejected
+    // so that rejected rows cost no allocation.
+    let mut spare: Option<Row> = None;
     while start < end {
         let batch = cx
             .txn
@@ -1008,12 +1011,19 @@ fn scan_each(
         let n = batch.len();
         for (k, v) in batch {
             let kept = if let Some((pred, first, rest)) = &split {
-                let mut row = crate::row::null_row(table);
+                let mut row = spare.take().unwrap_or_else(|| crate::row::null_row(table));
                 crate::row::decode_into(table, &v, Some(first), &mut row)?;
                 if truthy(cx.eval(pred, &row)?)? {
                     crate::row::decode_into(table, &v, Some(rest), &mut row)?;
                     Some(row)
                 } else {
+                    // Only `first`'s positions were written: NULL again, the row is spare.
+                    for (slot, &written) in row.iter_mut().zip(first) {
+                        if written {
+                            *slot = Value::Null;
+                        }
+                    }
+                    spare = Some(row);
                     None
                 }
             } else {

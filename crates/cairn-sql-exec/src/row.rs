@@ -41,6 +41,10 @@
 //!    `decode_rejects_truncated_rows`.
 //! 3. Every value decodes to exactly the value encoded (numeric scale, interval fields, jsonb
 //!    normalisation, array NULLs included). Test: `every_value_kind_round_trips`.
+//! 4. A decode that names the columns it needs stops once it has them all: the bytes after
+//!    the last needed column are not read (nor checked; a needed column that is NULL, absent
+//!    from the row, makes it read to the end). Test:
+//!    `decoding_stops_after_the_last_needed_column`.
 
 use cairn_codec::varint;
 use cairn_codec::Decoder;
@@ -284,10 +288,22 @@ pub fn decode_into(
         // Nothing to read (`count(*)`); the storage engine's checksums cover the rest.
         return Ok(());
     }
+    // Decoding stops once every needed column has been found: the bytes after it hold only
+    // columns the caller skips (a scan reading `l_shipdate` never walks past it to
+    // `l_comment`). A needed column that is NULL is absent, so such a row is walked to its
+    // end.
+    let mut wanted_left = match needed {
+        None => table.columns.len(),
+        // Positions past the end of `needed` are needed (as below).
+        Some(n) => {
+            n.iter().take(table.columns.len()).filter(|&&w| w).count()
+                + table.columns.len().saturating_sub(n.len())
+        }
+    };
     // Rows are written in column order, so the next column is almost always the one after
     // the last one found.
     let mut next = 0;
-    while !d.is_empty() {
+    while !d.is_empty() && wanted_left > 0 {
         let err = |e: cairn_codec::DecodeError| corrupt(table, e.to_string());
         let id = d.varint_u32().map_err(err)?;
         let position = match table.columns.get(next) {
@@ -305,6 +321,7 @@ pub fn decode_into(
                     return Err(corrupt(table, "NULL tag outside an array".into()));
                 }
                 row[i] = v;
+                wanted_left -= 1;
             }
             None => skip_value(table, &mut d, 0)?,
         }
@@ -583,6 +600,27 @@ mod tests {
         // A `needed` shorter than the row reads the positions it does not cover.
         let got = decode_row_needed(&t, &b, Some(&[false; 4])).unwrap();
         assert_eq!(got[4], Value::Bool(true));
+    }
+
+    #[test]
+    fn decoding_stops_after_the_last_needed_column() {
+        let t = table(&[
+            (1, DataType::Int8),
+            (2, DataType::Text),
+            (3, DataType::Int8),
+        ]);
+        let row = vec![Value::Int(7), Value::Text("tail".into()), Value::Int(9)];
+        // An unknown tag after the first column: only a decoder that walks on sees it.
+        let mut b = encode_row(&t, &[row[0].clone(), Value::Null, Value::Null]);
+        b.extend_from_slice(&[2, 0xee]);
+        let got = decode_row_needed(&t, &b, Some(&[true, false, false])).unwrap();
+        assert_eq!(got, vec![Value::Int(7), Value::Null, Value::Null]);
+        assert!(decode_row(&t, &b).is_err());
+        assert!(decode_row_needed(&t, &b, Some(&[true, true, false])).is_err());
+        // A needed column that is NULL (absent) makes the decoder read the whole row.
+        let b = encode_row(&t, &[Value::Int(7), Value::Null, row[2].clone()]);
+        let got = decode_row_needed(&t, &b, Some(&[false, true, true])).unwrap();
+        assert_eq!(got, vec![Value::Null, Value::Null, Value::Int(9)]);
     }
 
     #[test]

@@ -22,8 +22,10 @@
 //!    join emits it when none does (exactly when `NOT EXISTS` is true). Tests:
 //!    `tests/slt/subquery_joins.slt` (on Cairn and PostgreSQL), unit tests below.
 //! 2. The rebuilt filter is `Filter(others, Join*(Filter(plain, input)))`: conjuncts without
-//!    subqueries first, then the joins in written order, then the conjuncts whose
-//!    subqueries stay subqueries. The layout is the filter input's throughout.
+//!    subqueries or with only uncorrelated ones (computed once per statement) first, then
+//!    the joins in written order, then the conjuncts whose correlated subqueries stay
+//!    subqueries. The layout is the filter input's throughout. Test:
+//!    `uncorrelated_subquery_conjuncts_filter_before_the_joins`.
 
 use crate::expr::{BinaryOp, Expr, SubqueryKind};
 use crate::join_order::has_subquery;
@@ -42,7 +44,7 @@ pub fn semi_joins(plan: Plan) -> Plan {
     conjuncts(predicate, &mut parts);
     let (mut plain, mut joins, mut others) = (Vec::new(), Vec::new(), Vec::new());
     for p in parts {
-        if !has_subquery(&p) {
+        if !has_subquery(&p) || only_uncorrelated_subqueries(&p) {
             plain.push(p);
             continue;
         }
@@ -77,6 +79,22 @@ pub fn semi_joins(plan: Plan) -> Plan {
         },
         None => plan,
     }
+}
+
+/// Whether every subquery in `p` is uncorrelated (runs once per statement, so `p` costs
+/// about what a conjunct without subqueries costs per row), with no subquery in its
+/// correlation (there is none to be in). Such a conjunct filters the rows before the
+/// joins, not after: a semi or anti join passes left rows through unchanged, so the
+/// filter commutes with it, and the joins probe fewer rows (TPC-H q22's
+/// `c_acctbal > (SELECT avg(...))` before its `NOT EXISTS`).
+fn only_uncorrelated_subqueries(p: &Expr) -> bool {
+    let mut all = true;
+    p.visit(&mut |x| {
+        if let Expr::Subquery { correlation, .. } = x {
+            all &= correlation.is_empty();
+        }
+    });
+    all
 }
 
 /// The join that conjunct `p` (over a row of width `lw`) becomes, or `p` back.
@@ -446,5 +464,60 @@ mod tests {
             correlation.clear();
         }
         stays_a_subquery(plain);
+    }
+
+    #[test]
+    fn uncorrelated_subquery_conjuncts_filter_before_the_joins() {
+        // WHERE NOT EXISTS (correlated) AND b1 > (SELECT b2 FROM t2) AND EXISTS (correlated,
+        // over t1's column 1 inside a correlated subquery: stays above).
+        let uncorrelated = bin(
+            BinaryOp::Gt,
+            col(1),
+            Expr::Subquery {
+                plan: Box::new(project(scan(2), vec![col(1)])),
+                kind: SubqueryKind::Scalar,
+                correlation: vec![],
+                ty: DataType::Int4,
+            },
+        );
+        let correlated_scalar = bin(
+            BinaryOp::Gt,
+            col(0),
+            Expr::Subquery {
+                plan: Box::new(subquery_plan()),
+                kind: SubqueryKind::Scalar,
+                correlation: vec![col(1)],
+                ty: DataType::Int4,
+            },
+        );
+        let Plan::Filter {
+            predicate: anti, ..
+        } = where_t1(SubqueryKind::Exists { negated: true }, subquery_plan())
+        else {
+            unreachable!()
+        };
+        let p = semi_joins(Plan::Filter {
+            input: Box::new(scan(1)),
+            predicate: and_all(vec![anti, uncorrelated.clone(), correlated_scalar.clone()])
+                .unwrap_or_else(|| unreachable!()),
+        });
+        // Filter(correlated scalar, Join(anti, Filter(uncorrelated, scan t1), ...)).
+        let Plan::Filter { input, predicate } = &p else {
+            panic!("{p:?}");
+        };
+        assert_eq!(predicate, &correlated_scalar);
+        let Plan::Join {
+            kind: JoinKind::Anti,
+            left,
+            ..
+        } = input.as_ref()
+        else {
+            panic!("{input:?}");
+        };
+        let Plan::Filter { predicate, input } = left.as_ref() else {
+            panic!("{left:?}");
+        };
+        assert_eq!(predicate, &uncorrelated);
+        assert!(matches!(input.as_ref(), Plan::Scan { .. }), "{input:?}");
     }
 }

@@ -437,7 +437,7 @@ fn scan_text(table: &TableDef, qualifier: &str, access: Option<&IndexRange>) -> 
 
 /// A hash key as text: `qualifier.column` for a column (through casts), else `expr`.
 /// An operator's estimated cost with its inputs', in the join planner's unit (one row read;
-/// an index seek costs `SEEK_COST` rows, a secondary-index row one more seek, a hash table
+/// an index seek costs `SEEK_COST` rows, a secondary-index row `ROW_FETCH_COST` more, a hash table
 /// `HASH_BUILD_WEIGHT` per row built; see docs/optimizer.md, "Cost model"): what the planner
 /// compares, summed up the tree, plus `n log2 n` for a sort or window over n rows and n for
 /// an aggregate or DISTINCT. Subqueries inside expressions are not counted.

@@ -384,17 +384,23 @@ struct Lookup {
     secondary: bool,
 }
 
-/// Cost of one index lookup (a seek), in rows read. Measured on the TPC-H tables at scale
-/// 0.1: a row found by a seek (a point read through the LSM levels) took about 4.5 µs where
-/// a row of a sequential scan with the same filter took about 0.6 µs, so a seek is worth
-/// about 7 rows (docs/optimizer.md).
-pub const SEEK_COST: f64 = 7.0;
+/// Cost of one index lookup (a seek), in rows read. Measured on the join workload at scale
+/// 0.1 (2026-11-23, `docs/optimizer.md`): a sequential scan of `j_item` took 0.33 µs a row,
+/// and TPC-H q3's lookups of lineitem by `l_orderkey` about 7 µs each for a seek and its
+/// four rows, so a seek is worth about 12 rows. (It was 7, measured when a scanned row cost
+/// 0.6 µs; scans have got cheaper since, seeks much less.)
+pub const SEEK_COST: f64 = 12.0;
+
+/// Cost of reading one row by its primary key after finding it in a secondary index, in
+/// rows read: a `j_item_order` range of 36,000 rows took 3.4-4.4 µs a row against 0.33 µs a
+/// row scanned, so about 10 rows beyond the index entry itself.
+pub const ROW_FETCH_COST: f64 = 10.0;
 
 /// Cost of one index lookup returning `rows` rows: a seek, the rows, and for a secondary
 /// index a point read of each row by its primary key.
 pub(crate) fn lookup_cost(rows: f64, secondary: bool) -> f64 {
     if secondary {
-        SEEK_COST + rows * (1.0 + SEEK_COST)
+        SEEK_COST + rows * (1.0 + ROW_FETCH_COST)
     } else {
         SEEK_COST + rows
     }
