@@ -609,7 +609,7 @@ mod tests {
             (2, DataType::Text),
             (3, DataType::Int8),
         ]);
-        let row = vec![Value::Int(7), Value::Text("tail".into()), Value::Int(9)];
+        let row = [Value::Int(7), Value::Text("tail".into()), Value::Int(9)];
         // An unknown tag after the first column: only a decoder that walks on sees it.
         let mut b = encode_row(&t, &[row[0].clone(), Value::Null, Value::Null]);
         b.extend_from_slice(&[2, 0xee]);
