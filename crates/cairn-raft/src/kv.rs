@@ -471,7 +471,7 @@ mod tests {
         cmd: &Command,
         term: u64,
     ) -> Response {
-        let mut overlay = std::collections::BTreeMap::new();
+        let mut overlay = crate::sm::Overlay::new();
         let mut batch = crate::Batch::new();
         let mut cx = ApplyContext {
             engine,
@@ -483,6 +483,85 @@ mod tests {
         let r = KvStateMachine.apply(&mut cx, 1, &cmd.encode()).unwrap();
         engine.write(batch, false).unwrap();
         Response::decode(&r).unwrap()
+    }
+
+    /// Several commands applied in one turn share one batch, written only at the turn's end:
+    /// reads (compares, CAS, atomic operations) must see the writes of the commands before
+    /// them, and of the same transaction.
+    #[test]
+    fn reads_in_a_turn_see_the_turns_earlier_writes() {
+        let e = crate::MemEngine::new();
+        let desc = crate::RangeDescriptor {
+            range_id: 7,
+            end_key: b"m".to_vec(),
+            ..Default::default()
+        };
+        let mut overlay = crate::sm::Overlay::new();
+        let mut batch = crate::Batch::new();
+        let apply = |cmd: Command, batch: &mut crate::Batch, overlay: &mut crate::sm::Overlay| {
+            let mut cx = ApplyContext {
+                engine: &e,
+                overlay,
+                batch,
+                desc: &desc,
+                term: 1,
+            };
+            Response::decode(&KvStateMachine.apply(&mut cx, 1, &cmd.encode()).unwrap()).unwrap()
+        };
+        let one = 1u64.to_le_bytes().to_vec();
+        let put = |k: &str, v: &[u8]| Command::Put {
+            key: k.into(),
+            value: v.to_vec(),
+        };
+        assert_eq!(
+            apply(put("a", &one), &mut batch, &mut overlay),
+            Response::Done
+        );
+        // Another command of the same turn adds to the value just put.
+        let add = Command::Atomic {
+            key: b"a".to_vec(),
+            op: AtomicOp::Add,
+            operand: one.clone(),
+        };
+        assert_eq!(apply(add, &mut batch, &mut overlay), Response::Done);
+        // CAS sees 2, not the engine's nothing.
+        let two = 2u64.to_le_bytes().to_vec();
+        let cas = |expected: Option<Vec<u8>>| Command::Cas {
+            key: b"a".to_vec(),
+            expected,
+            new: Some(b"x".to_vec()),
+        };
+        assert_eq!(
+            apply(cas(None), &mut batch, &mut overlay),
+            Response::CompareFailed {
+                current: Some(two.clone())
+            }
+        );
+        assert_eq!(
+            apply(cas(Some(two)), &mut batch, &mut overlay),
+            Response::Done
+        );
+        // A delete then a transaction comparing against absence, in the same turn.
+        assert_eq!(
+            apply(
+                Command::Delete { key: b"a".to_vec() },
+                &mut batch,
+                &mut overlay
+            ),
+            Response::Done
+        );
+        let txn = Command::Txn(Txn {
+            compares: vec![(b"a".to_vec(), None)],
+            success: vec![put("b", b"seen-delete")],
+            failure: vec![put("b", b"missed-delete")],
+        });
+        assert_eq!(
+            apply(txn, &mut batch, &mut overlay),
+            Response::TxnDone { succeeded: true }
+        );
+        e.write(batch, false).unwrap();
+        assert_eq!(get(&e, b"a").unwrap(), None);
+        assert_eq!(get(&e, b"b").unwrap(), Some(b"seen-delete".to_vec()));
     }
 
     #[test]

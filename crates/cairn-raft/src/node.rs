@@ -62,7 +62,7 @@ use crate::engine::{Batch, Engine};
 use crate::error::{Error, ProposalError, Result};
 use crate::keys;
 use crate::logger::raft_logger;
-use crate::sm::{ApplyContext, StateMachine};
+use crate::sm::{ApplyContext, Overlay, StateMachine};
 use crate::state::encode_pb;
 use crate::storage::PeerStorage;
 use crate::types::{NodeId, RangeDescriptor, RangeId, ReplicaDescriptor, ReplicaId};
@@ -1428,7 +1428,7 @@ impl<S: StateMachine> RaftNode<S> {
         }
 
         let mut apply_batch = Batch::new();
-        let mut overlay = BTreeMap::new();
+        let mut overlay = Overlay::new();
         for (range, rd, committed) in readies {
             let Some(r) = self.replicas.get_mut(&range) else {
                 continue;
@@ -1659,7 +1659,7 @@ fn apply_entries<S: StateMachine>(
     r: &mut Replica,
     entries: Vec<Entry>,
     batch: &mut Batch,
-    overlay: &mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    overlay: &mut Overlay,
     out: &mut Output,
 ) -> Result<()> {
     if entries.is_empty() {

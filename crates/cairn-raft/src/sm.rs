@@ -6,17 +6,53 @@
 //! entries of the turn). A state machine must be deterministic — same commands, same state —
 //! and keep every key it writes inside its range's span (`cx.desc()`); the context refuses
 //! keys outside it.
+//!
+//! The reads' view of the turn's writes is an [`Overlay`] built lazily: a write only appends to
+//! the batch, and the first read after some writes indexes the batch's puts and deletes since
+//! the last read. A turn that only writes (every SQL commit, every plain put) builds nothing.
 
 use std::collections::BTreeMap;
 
-use crate::engine::{Batch, Engine};
+use crate::engine::{Batch, Engine, Op};
 use crate::error::Result;
 use crate::keys;
 use crate::types::RangeDescriptor;
 
+/// The turn's writes, as reads see them: every put and delete of the apply batch up to
+/// `indexed` ops, by key (the last write of a key wins). Range deletions in the batch remove
+/// log and replica state, never keys a state machine reads, and are not indexed.
+#[derive(Debug, Default)]
+pub struct Overlay {
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    indexed: usize,
+}
+
+impl Overlay {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Indexes the ops of `batch` added since the last call.
+    fn catch_up(&mut self, batch: &Batch) {
+        let ops = batch.ops();
+        for op in ops.get(self.indexed..).unwrap_or(&[]) {
+            match op {
+                Op::Put(k, v) => {
+                    self.writes.insert(k.clone(), Some(v.clone()));
+                }
+                Op::Delete(k) => {
+                    self.writes.insert(k.clone(), None);
+                }
+                Op::DeleteRange(..) => {}
+            }
+        }
+        self.indexed = ops.len();
+    }
+}
+
 pub struct ApplyContext<'a> {
     pub(crate) engine: &'a dyn Engine,
-    pub(crate) overlay: &'a mut BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    pub(crate) overlay: &'a mut Overlay,
     pub(crate) batch: &'a mut Batch,
     pub(crate) desc: &'a RangeDescriptor,
     /// The term of the entry being applied.
@@ -40,9 +76,10 @@ impl ApplyContext<'_> {
         self.term
     }
 
-    pub fn get(&self, user_key: &[u8]) -> Result<Option<Vec<u8>>> {
+    pub fn get(&mut self, user_key: &[u8]) -> Result<Option<Vec<u8>>> {
         let k = keys::data(user_key);
-        if let Some(v) = self.overlay.get(&k) {
+        self.overlay.catch_up(self.batch);
+        if let Some(v) = self.overlay.writes.get(&k) {
             return Ok(v.clone());
         }
         self.engine.get(&k)
@@ -50,17 +87,13 @@ impl ApplyContext<'_> {
 
     pub fn put(&mut self, user_key: &[u8], value: &[u8]) -> std::result::Result<(), OutsideRange> {
         self.check(user_key)?;
-        let k = keys::data(user_key);
-        self.batch.put(k.clone(), value.to_vec());
-        self.overlay.insert(k, Some(value.to_vec()));
+        self.batch.put(keys::data(user_key), value.to_vec());
         Ok(())
     }
 
     pub fn delete(&mut self, user_key: &[u8]) -> std::result::Result<(), OutsideRange> {
         self.check(user_key)?;
-        let k = keys::data(user_key);
-        self.batch.delete(k.clone());
-        self.overlay.insert(k, None);
+        self.batch.delete(keys::data(user_key));
         Ok(())
     }
 
